@@ -1,0 +1,436 @@
+/*
+ * idsync: PostgreSQL -> in-memory identities (see idsync.h).
+ *
+ * DESIGN
+ * - One worker thread, one PGconn. States: disconnected (retry with backoff
+ *   0.5 s doubling to 10 s) -> connected: LISTEN, full load, post snapshot ->
+ *   waiting in poll() on the libpq socket and an eventfd (stop).
+ * - A notification names one identity id; the ids gathered in one wake-up
+ *   are reloaded with one query (or a full load past 500 ids). An id the
+ *   query no longer finds is posted as deleted.
+ * - A full reload also runs every 5 minutes as a safety net, and a cheap
+ *   query every 30 s notices a dead connection.
+ * - Posting uses vg_queue_push_force: identity changes must not be lost,
+ *   and they are bounded by the database, not by traffic.
+ */
+#include "idsync.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+
+#include "pgconn.h"
+#include "vg_completion.h"
+#include "vg_sbuf.h"
+#include "vg_util.h"
+
+#define MAX_DELTA_IDS 500
+
+struct vg_idsync {
+	char *conninfo;
+	struct vg_queue *completions;
+	pthread_t thread;
+	int evfd;
+	PGconn *conn;
+	bool announced_down;
+};
+
+static const char *SELECT_IDENTS =
+	"SELECT i.id, i.role, i.secret_hash, i.revoked_at IS NOT NULL, b.ward, b.bed, "
+	"COALESCE((SELECT string_agg(s.ward, ',' ORDER BY s.ward) FROM station_wards s "
+	"WHERE s.station_id = i.id), '') "
+	"FROM identities i LEFT JOIN bed_assignments b ON b.device_id = i.id";
+
+void vg_c_idents_free(struct vg_c_idents *c)
+{
+	size_t i;
+
+	if(c == NULL){
+		return;
+	}
+	for(i = 0; i < c->n; i++){
+		vg_ident_free(c->items[i]);
+	}
+	free(c->items);
+	free(c->deleted);
+	free(c);
+}
+
+static int count_wards(const char *csv)
+{
+	int n = 0;
+
+	if(csv[0] == '\0'){
+		return 0;
+	}
+	n = 1;
+	for(; *csv; csv++){
+		if(*csv == ','){
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Builds one vg_ident from row i; NULL if the row is unusable (logged). */
+static struct vg_ident *row_to_ident(struct vg_idsync *s, PGresult *r, int i)
+{
+	const char *id = PQgetvalue(r, i, 0);
+	const char *role = PQgetvalue(r, i, 1);
+	const char *hash = PQgetvalue(r, i, 2);
+	const char *wards = PQgetvalue(r, i, 6);
+	int nwards = count_wards(wards);
+	struct vg_ident *e;
+	int k = 0;
+	const char *p;
+
+	if(nwards > 1000){
+		nwards = 1000;
+	}
+	e = vg_ident_new((uint16_t)nwards);
+	if(e == NULL){
+		return NULL;
+	}
+	if(!vg_id_valid(id)){
+		vg_post_log(s->completions, MOSQ_LOG_WARNING, "Vitalgate: identity with an invalid id ignored");
+		vg_ident_free(e);
+		return NULL;
+	}
+	vg_strlcpy(e->id, id, sizeof(e->id));
+	if(!strcmp(role, "device")){
+		e->role = VG_ROLE_DEVICE;
+	}else if(!strcmp(role, "station")){
+		e->role = VG_ROLE_STATION;
+	}else if(!strcmp(role, "service")){
+		e->role = VG_ROLE_SERVICE;
+	}else{
+		vg_post_log(s->completions, MOSQ_LOG_WARNING, "Vitalgate: identity %s has unknown role, ignored", e->id);
+		vg_ident_free(e);
+		return NULL;
+	}
+	e->revoked = !strcmp(PQgetvalue(r, i, 3), "t");
+	if(!vg_secret_parse(hash, e->salt, e->hash)){
+		/* Unusable hash: keep the identity but make it unable to log in. */
+		e->revoked = true;
+		vg_post_log(s->completions, MOSQ_LOG_WARNING, "Vitalgate: identity %s has a malformed secret hash; refusing it", e->id);
+	}
+	if(!PQgetisnull(r, i, 4)){
+		vg_strlcpy(e->ward, PQgetvalue(r, i, 4), sizeof(e->ward));
+		vg_strlcpy(e->bed, PQgetvalue(r, i, 5), sizeof(e->bed));
+	}
+	for(p = wards; *p && k < nwards; k++){
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		if(n > VG_ID_MAX){
+			n = VG_ID_MAX;
+		}
+		memcpy(e->wards[k], p, n);
+		e->wards[k][n] = '\0';
+		p += comma ? (size_t)(comma - p) + 1 : strlen(p);
+	}
+	e->nwards = (uint16_t)k;
+	return e;
+}
+
+static bool post_result(struct vg_idsync *s, PGresult *r, bool full, char (*asked)[VG_ID_MAX + 1], size_t nasked)
+{
+	struct vg_c_idents *c;
+	int rows = PQntuples(r), i;
+	size_t a;
+
+	c = calloc(1, sizeof(*c));
+	if(c == NULL){
+		return false;
+	}
+	c->base.type = VG_C_IDENTS;
+	c->full = full;
+	c->items = calloc(rows ? (size_t)rows : 1, sizeof(*c->items));
+	if(c->items == NULL){
+		free(c);
+		return false;
+	}
+	for(i = 0; i < rows; i++){
+		struct vg_ident *e = row_to_ident(s, r, i);
+		if(e){
+			c->items[c->n++] = e;
+		}
+	}
+	if(!full && nasked){
+		c->deleted = calloc(nasked, sizeof(*c->deleted));
+		if(c->deleted == NULL){
+			vg_c_idents_free(c);
+			return false;
+		}
+		for(a = 0; a < nasked; a++){
+			bool found = false;
+			for(i = 0; i < (int)c->n; i++){
+				if(!strcmp(c->items[i]->id, asked[a])){
+					found = true;
+					break;
+				}
+			}
+			if(!found){
+				memcpy(c->deleted[c->ndel++], asked[a], VG_ID_MAX + 1);
+			}
+		}
+	}
+	vg_queue_push_force(s->completions, &c->base);
+	return true;
+}
+
+static bool full_load(struct vg_idsync *s)
+{
+	PGresult *r = PQexec(s->conn, SELECT_IDENTS);
+	bool ok;
+
+	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
+		char line[400];
+		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn), line, sizeof(line));
+		vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: cannot load identities: %s", line);
+		PQclear(r);
+		return false;
+	}
+	ok = post_result(s, r, true, NULL, 0);
+	PQclear(r);
+	return ok;
+}
+
+static bool delta_load(struct vg_idsync *s, char (*ids)[VG_ID_MAX + 1], size_t n)
+{
+	struct vg_sbuf arr, sql;
+	size_t i;
+	PGresult *r;
+	const char *params[1];
+	bool ok;
+
+	vg_sbuf_init(&arr);
+	vg_sbuf_init(&sql);
+	vg_sbuf_putc(&arr, '{');
+	for(i = 0; i < n; i++){
+		if(i){
+			vg_sbuf_putc(&arr, ',');
+		}
+		vg_sbuf_puts(&arr, ids[i]); /* ids are [A-Za-z0-9_-]: safe in an array literal */
+	}
+	vg_sbuf_putc(&arr, '}');
+	vg_sbuf_puts(&sql, SELECT_IDENTS);
+	vg_sbuf_puts(&sql, " WHERE i.id = ANY($1::text[])");
+	if(!vg_sbuf_ok(&arr) || !vg_sbuf_ok(&sql)){
+		vg_sbuf_free(&arr);
+		vg_sbuf_free(&sql);
+		return false;
+	}
+	params[0] = arr.p;
+	r = PQexecParams(s->conn, sql.p, 1, NULL, params, NULL, NULL, 0);
+	vg_sbuf_free(&arr);
+	vg_sbuf_free(&sql);
+	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
+		char line[400];
+		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn), line, sizeof(line));
+		vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: cannot reload identities: %s", line);
+		PQclear(r);
+		return false;
+	}
+	ok = post_result(s, r, false, ids, n);
+	PQclear(r);
+	return ok;
+}
+
+static bool connect_and_load(struct vg_idsync *s)
+{
+	char err[512];
+
+	s->conn = vg_pg_connect(s->conninfo, "vitalgate-idsync", err, sizeof(err));
+	if(s->conn == NULL){
+		if(!s->announced_down){
+			vg_post_log(s->completions, MOSQ_LOG_ERR,
+					"Vitalgate: identity sync cannot reach PostgreSQL (%s); serving the identities already loaded", err);
+			s->announced_down = true;
+		}
+		return false;
+	}
+	if(!vg_pg_exec(s->conn, "LISTEN vitalgate_identity", err, sizeof(err)) || !full_load(s)){
+		if(!s->announced_down){
+			vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: identity sync failed to start (%s)", err);
+			s->announced_down = true;
+		}
+		PQfinish(s->conn);
+		s->conn = NULL;
+		return false;
+	}
+	if(s->announced_down){
+		vg_post_log(s->completions, MOSQ_LOG_NOTICE, "Vitalgate: identity sync connected to PostgreSQL again");
+	}
+	s->announced_down = false;
+	return true;
+}
+
+/* Waits up to ms for the stop event; true if stop was requested. */
+static bool wait_stop(struct vg_idsync *s, int ms)
+{
+	struct pollfd p = { s->evfd, POLLIN, 0 };
+
+	return poll(&p, 1, ms) > 0;
+}
+
+static void *idsync_main(void *arg)
+{
+	struct vg_idsync *s = arg;
+	int backoff = 0;
+	int64_t last_full = 0, last_ping = 0;
+	char (*ids)[VG_ID_MAX + 1] = calloc(MAX_DELTA_IDS, VG_ID_MAX + 1);
+
+	if(ids == NULL){
+		vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: identity sync out of memory");
+		return NULL;
+	}
+	for(;;){
+		struct pollfd p[2];
+		size_t n = 0;
+		bool overflow = false;
+		PGnotify *note;
+		int64_t now;
+
+		if(s->conn == NULL){
+			if(!connect_and_load(s)){
+				backoff = backoff ? backoff * 2 : 500;
+				if(backoff > 10000){
+					backoff = 10000;
+				}
+				if(wait_stop(s, backoff)){
+					break;
+				}
+				continue;
+			}
+			backoff = 0;
+			last_full = last_ping = vg_mono_ms();
+		}
+		p[0].fd = s->evfd;
+		p[0].events = POLLIN;
+		p[1].fd = PQsocket(s->conn);
+		p[1].events = POLLIN;
+		if(poll(p, 2, 1000) < 0 && errno != EINTR){
+			break;
+		}
+		if(p[0].revents & POLLIN){
+			break;
+		}
+		if(!PQconsumeInput(s->conn)){
+			char line[300];
+			vg_pg_errline(PQerrorMessage(s->conn), line, sizeof(line));
+			vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: identity sync lost PostgreSQL (%s); keeping the loaded identities", line);
+			s->announced_down = true;
+			PQfinish(s->conn);
+			s->conn = NULL;
+			continue;
+		}
+		while((note = PQnotifies(s->conn)) != NULL){
+			if(vg_id_valid(note->extra)){
+				size_t k;
+				bool dup = false;
+				for(k = 0; k < n; k++){
+					if(!strcmp(ids[k], note->extra)){
+						dup = true;
+						break;
+					}
+				}
+				if(!dup){
+					if(n < MAX_DELTA_IDS){
+						vg_strlcpy(ids[n++], note->extra, VG_ID_MAX + 1);
+					}else{
+						overflow = true;
+					}
+				}
+			}
+			PQfreemem(note);
+		}
+		now = vg_mono_ms();
+		if(overflow || now - last_full > 300000){
+			if(!full_load(s)){
+				PQfinish(s->conn);
+				s->conn = NULL;
+				continue;
+			}
+			last_full = last_ping = now;
+		}else if(n > 0){
+			if(!delta_load(s, ids, n)){
+				PQfinish(s->conn);
+				s->conn = NULL;
+				continue;
+			}
+			last_ping = now;
+		}else if(now - last_ping > 30000){
+			char err[256];
+			if(!vg_pg_exec(s->conn, "SELECT 1", err, sizeof(err))){
+				PQfinish(s->conn);
+				s->conn = NULL;
+				continue;
+			}
+			last_ping = now;
+		}
+	}
+	free(ids);
+	if(s->conn){
+		PQfinish(s->conn);
+		s->conn = NULL;
+	}
+	return NULL;
+}
+
+int vg_idsync_start(struct vg_idsync **out, const char *conninfo, struct vg_queue *completions,
+		char *err, size_t errlen)
+{
+	struct vg_idsync *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if(s == NULL){
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->completions = completions;
+	s->conninfo = strdup(conninfo);
+	s->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if(s->conninfo == NULL || s->evfd < 0){
+		snprintf(err, errlen, "cannot set up identity sync: %s", strerror(errno));
+		goto error;
+	}
+	if(pthread_create(&s->thread, NULL, idsync_main, s) != 0){
+		snprintf(err, errlen, "cannot start the identity sync thread");
+		goto error;
+	}
+	*out = s;
+	return 0;
+error:
+	if(s->evfd >= 0){
+		close(s->evfd);
+	}
+	free(s->conninfo);
+	free(s);
+	return -1;
+}
+
+void vg_idsync_stop(struct vg_idsync *s)
+{
+	uint64_t one = 1;
+
+	if(s == NULL){
+		return;
+	}
+	if(write(s->evfd, &one, sizeof(one)) != sizeof(one)){
+		/* eventfd write cannot fail short of overflow; poll times out anyway */
+	}
+	pthread_join(s->thread, NULL);
+	close(s->evfd);
+	free(s->conninfo);
+	free(s);
+}

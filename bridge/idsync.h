@@ -1,0 +1,43 @@
+/*
+ * idsync: keeps the broker's identity table current from PostgreSQL.
+ *
+ * A worker thread with its own PGconn loads every identity (role, secret
+ * hash, revocation, bed or wards) at start and after any reconnect, then
+ * LISTENs on `vitalgate_identity` and reloads just the identities named by
+ * each notification. Results go to the broker thread as VG_C_IDENTS
+ * completions that TICK applies, so BASIC_AUTH and ACL checks read memory
+ * only. While PostgreSQL is unreachable nothing is posted and the broker
+ * keeps the last state it had: a database error never becomes a denial.
+ *
+ * Thread: start/stop on the broker thread; the worker owns its PGconn.
+ * Memory: each posted vg_c_idents (and the entries in it) belongs to the
+ * consumer, which frees it with vg_c_idents_free after taking the entries
+ * it keeps.
+ */
+#ifndef VG_IDSYNC_H
+#define VG_IDSYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "idtable.h"
+#include "vg_queue.h"
+
+struct vg_c_idents {
+	struct vg_job base;         /* type VG_C_IDENTS */
+	bool full;                  /* a complete snapshot: drop what it lacks */
+	size_t n;
+	struct vg_ident **items;    /* entries (NULL once taken by the consumer) */
+	size_t ndel;
+	char (*deleted)[VG_ID_MAX + 1];
+};
+
+void vg_c_idents_free(struct vg_c_idents *c);
+
+struct vg_idsync;
+
+int vg_idsync_start(struct vg_idsync **out, const char *conninfo, struct vg_queue *completions,
+		char *err, size_t errlen);
+void vg_idsync_stop(struct vg_idsync *s);
+
+#endif

@@ -1,0 +1,659 @@
+/*
+ * pgwriter: journal -> PostgreSQL (see pgwriter.h).
+ *
+ * DESIGN
+ * - Jobs: there are none to queue: the journal is the queue. The broker
+ *   thread appends; this thread reads records in journal order.
+ * - Ownership: this thread owns its PGconn, the journal reader and the
+ *   batch buffers. It reports to the broker thread only through the
+ *   completion queue (logs, DB up/down).
+ * - Batching: records are gathered until batch_rows sample rows are ready or
+ *   the journal has nothing more right now (so under light load a sample is
+ *   written at once, under heavy load batches grow while a COPY is in
+ *   flight: group commit). One transaction per batch:
+ *     COPY vg_stage_vitals; INSERT INTO vitals SELECT ... ON CONFLICT DO
+ *     NOTHING; COPY vg_stage_rejections; INSERT INTO rejections ...; COMMIT
+ *   and only then vg_journal_commit(position after the batch).
+ * - Failure: a failed batch is kept and replayed on a new connection after
+ *   a backoff (0.2 s doubling to 5 s); the journal keeps growing meanwhile and
+ *   the broker refuses with `backpressure` only when it is full.
+ * - Shutdown: stop() sets `stopping` with a deadline; the thread keeps
+ *   writing until the journal is drained or the deadline passes, then exits.
+ */
+#include "pgwriter.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+
+#include "pgconn.h"
+#include "vg_completion.h"
+#include "vg_rec.h"
+#include "vg_sbuf.h"
+#include "vg_schema.h"
+#include "vg_util.h"
+
+struct batch {
+	struct vg_sbuf vit;      /* COPY text rows for vg_stage_vitals */
+	struct vg_sbuf rej;      /* COPY text rows for vg_stage_rejections */
+	size_t rows;
+	size_t rejs;
+	bool has_end;
+	struct vg_journal_pos end;
+	int64_t oldest_ms;
+	uint64_t first_lsn;
+	uint64_t last_lsn;
+};
+
+struct vg_pgwriter {
+	struct vg_pgwriter_opts o;
+	char *conninfo;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stopping;
+	int64_t deadline_ms;
+
+	PGconn *conn;
+	struct vg_journal_reader *reader;
+	struct batch b;
+	int64_t last_partition_check_ms;
+	int backoff_ms;
+	bool announced_down;
+
+	_Atomic uint64_t rows_committed;
+	_Atomic uint64_t rows_duplicate;
+	_Atomic uint64_t rejections_committed;
+	_Atomic uint64_t batches;
+	_Atomic uint64_t batch_failures;
+	_Atomic int64_t last_batch_ms;
+	_Atomic int64_t lag_ms;
+	_Atomic bool connected;
+};
+
+static void wlog(struct vg_pgwriter *w, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void wlog(struct vg_pgwriter *w, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vg_post_logv(w->o.completions, level, fmt, ap);
+	va_end(ap);
+}
+
+static void post_db_state(struct vg_pgwriter *w, bool up)
+{
+	struct vg_c_db_state *c = calloc(1, sizeof(*c));
+
+	if(c == NULL){
+		return;
+	}
+	c->base.type = VG_C_DB_STATE;
+	c->up = up;
+	c->lag_ms = atomic_load(&w->lag_ms);
+	if(vg_queue_push(w->o.completions, &c->base) != VG_QUEUE_OK){
+		free(c);
+	}
+}
+
+/* Column list of the staging table, generated from the schema order:
+ * everything but v, seq and ts is a measurement column named as its key. */
+static void measurement_columns(struct vg_sbuf *s, bool with_types)
+{
+	int f;
+
+	for(f = 0; f < VG_FIELD_COUNT; f++){
+		if(!vg_fields[f].measurement){
+			continue;
+		}
+		vg_sbuf_printf(s, ", %s", vg_fields[f].key);
+		if(with_types){
+			switch(vg_fields[f].type){
+				case VG_T_UINT: vg_sbuf_puts(s, " integer"); break;
+				case VG_T_NUMBER: vg_sbuf_puts(s, " double precision"); break;
+				case VG_T_BOOL: vg_sbuf_puts(s, " boolean"); break;
+				case VG_T_ENUM: vg_sbuf_puts(s, " text"); break;
+				default: vg_sbuf_puts(s, " bigint"); break;
+			}
+		}
+	}
+}
+
+static bool prepare_session(struct vg_pgwriter *w, char *err, size_t errlen)
+{
+	struct vg_sbuf s;
+	bool ok;
+
+	vg_sbuf_init(&s);
+	vg_sbuf_puts(&s, "SET synchronous_commit = on; "
+			"CREATE TEMP TABLE IF NOT EXISTS vg_stage_vitals (device_id text, seq bigint, "
+			"measured_ms bigint, received_ms bigint, ward text, bed text");
+	measurement_columns(&s, true);
+	vg_sbuf_puts(&s, ") ON COMMIT DELETE ROWS; "
+			"CREATE TEMP TABLE IF NOT EXISTS vg_stage_rejections (device_id text, received_ms bigint, "
+			"reason text, field text, detail text, seq bigint, batch_index integer, payload bytea, "
+			"journal_id text, lsn bigint) ON COMMIT DELETE ROWS;");
+	ok = vg_sbuf_ok(&s) && vg_pg_exec(w->conn, s.p, err, errlen);
+	vg_sbuf_free(&s);
+	return ok;
+}
+
+static void ensure_partitions(struct vg_pgwriter *w)
+{
+	char sql[256];
+	char err[512];
+	int64_t back_days = w->o.max_past_s / 86400 + 2;
+
+	snprintf(sql, sizeof(sql),
+			"SELECT vitalgate_ensure_partitions((now() AT TIME ZONE 'UTC')::date - %" PRId64
+			", (now() AT TIME ZONE 'UTC')::date + 7)", back_days);
+	if(!vg_pg_exec(w->conn, sql, err, sizeof(err))){
+		wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: cannot create vitals partitions ahead: %s", err);
+	}
+	w->last_partition_check_ms = vg_mono_ms();
+}
+
+static void disconnect(struct vg_pgwriter *w)
+{
+	if(w->conn){
+		PQfinish(w->conn);
+		w->conn = NULL;
+	}
+	atomic_store(&w->connected, false);
+}
+
+static bool ensure_connected(struct vg_pgwriter *w)
+{
+	char err[512];
+
+	if(w->conn && PQstatus(w->conn) == CONNECTION_OK){
+		return true;
+	}
+	disconnect(w);
+	w->conn = vg_pg_connect(w->conninfo, "vitalgate-writer", err, sizeof(err));
+	if(w->conn == NULL){
+		if(!w->announced_down){
+			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: cannot connect to PostgreSQL (%s); samples stay in the journal and are written when it is back", err);
+			w->announced_down = true;
+			post_db_state(w, false);
+		}
+		return false;
+	}
+	if(!prepare_session(w, err, sizeof(err))){
+		wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: cannot prepare the session: %s", err);
+		disconnect(w);
+		return false;
+	}
+	ensure_partitions(w);
+	atomic_store(&w->connected, true);
+	if(w->announced_down){
+		wlog(w, MOSQ_LOG_NOTICE, "Vitalgate writer: connected to PostgreSQL again, replaying the journal");
+	}else{
+		wlog(w, MOSQ_LOG_INFO, "Vitalgate writer: connected to PostgreSQL");
+	}
+	w->announced_down = false;
+	w->backoff_ms = 0;
+	post_db_state(w, true);
+	return true;
+}
+
+static void batch_reset(struct batch *b)
+{
+	vg_sbuf_reset(&b->vit);
+	vg_sbuf_reset(&b->rej);
+	b->rows = 0;
+	b->rejs = 0;
+	b->has_end = false;
+	b->oldest_ms = 0;
+	b->first_lsn = 0;
+	b->last_lsn = 0;
+}
+
+static void put_sep_null(struct vg_sbuf *s)
+{
+	vg_sbuf_puts(s, "\t\\N");
+}
+
+static void add_samples(struct batch *b, const struct vg_rec_samples *rs)
+{
+	int i, f;
+
+	for(i = 0; i < rs->n; i++){
+		const struct vg_sample *s = &rs->s[i];
+		struct vg_sbuf *o = &b->vit;
+
+		vg_sbuf_copy_text(o, rs->device.p, rs->device.n);
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_u64(o, s->val[VG_F_SEQ].u);
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_i64(o, s->val[VG_F_TS].i);
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_i64(o, rs->received_ms);
+		if(rs->ward.n){
+			vg_sbuf_putc(o, '\t');
+			vg_sbuf_copy_text(o, rs->ward.p, rs->ward.n);
+			vg_sbuf_putc(o, '\t');
+			vg_sbuf_copy_text(o, rs->bed.p, rs->bed.n);
+		}else{
+			put_sep_null(o);
+			put_sep_null(o);
+		}
+		for(f = 0; f < VG_FIELD_COUNT; f++){
+			if(!vg_fields[f].measurement){
+				continue;
+			}
+			if(!VG_SAMPLE_HAS(s, f)){
+				put_sep_null(o);
+				continue;
+			}
+			vg_sbuf_putc(o, '\t');
+			switch(vg_fields[f].type){
+				case VG_T_NUMBER: vg_sbuf_printf(o, "%.3f", s->val[f].d); break;
+				case VG_T_BOOL: vg_sbuf_putc(o, s->val[f].b ? 't' : 'f'); break;
+				case VG_T_ENUM: vg_sbuf_putc(o, s->val[f].c); break;
+				case VG_T_INT64: vg_sbuf_i64(o, s->val[f].i); break;
+				default: vg_sbuf_u64(o, s->val[f].u); break;
+			}
+		}
+		vg_sbuf_putc(o, '\n');
+		b->rows++;
+	}
+}
+
+static void add_rejection(struct vg_pgwriter *w, struct batch *b, const struct vg_rec_rejection *rj, uint64_t lsn)
+{
+	struct vg_sbuf *o = &b->rej;
+
+	vg_sbuf_copy_text(o, rj->device.p, rj->device.n);
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_i64(o, rj->received_ms);
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_puts(o, vg_reason_name((enum vg_reason)rj->reason));
+	if(rj->field.n){
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_copy_text(o, rj->field.p, rj->field.n);
+	}else{
+		put_sep_null(o);
+	}
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_copy_text(o, rj->detail.p, rj->detail.n);
+	if(rj->has_seq && rj->seq <= (uint64_t)INT64_MAX){
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_u64(o, rj->seq);
+	}else{
+		put_sep_null(o);
+	}
+	if(rj->index >= 0){
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_i64(o, rj->index);
+	}else{
+		put_sep_null(o);
+	}
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_copy_bytea(o, rj->payload.p, rj->payload.n);
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_puts(o, vg_journal_id(w->o.journal));
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_u64(o, lsn);
+	vg_sbuf_putc(o, '\n');
+	b->rejs++;
+}
+
+/* Reads journal records into the batch until it is full or nothing more is
+ * waiting. Returns the number of records taken. */
+static int fill_batch(struct vg_pgwriter *w, int first_wait_ms)
+{
+	struct vg_journal_rec rec;
+	struct vg_rec_samples *rs = NULL;
+	struct vg_rec_rejection rj;
+	int taken = 0;
+	int rc;
+
+	while(w->b.rows < (size_t)w->o.batch_rows && w->b.rejs < 10000){
+		rc = vg_journal_read(w->reader, &rec, taken == 0 ? first_wait_ms : 0);
+		if(rc <= 0){
+			break;
+		}
+		taken++;
+		if(w->b.first_lsn == 0){
+			w->b.first_lsn = rec.lsn;
+		}
+		w->b.last_lsn = rec.lsn;
+		w->b.end = rec.next;
+		w->b.has_end = true;
+		if(rec.type == VG_REC_SAMPLES){
+			if(rs == NULL){
+				rs = malloc(sizeof(*rs));
+				if(rs == NULL){
+					break;
+				}
+			}
+			if(vg_rec_decode_samples(rec.payload, rec.len, rs)){
+				if(w->b.oldest_ms == 0){
+					w->b.oldest_ms = rs->received_ms;
+				}
+				add_samples(&w->b, rs);
+			}else{
+				wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable samples record lsn %" PRIu64 " skipped", rec.lsn);
+			}
+		}else if(rec.type == VG_REC_REJECTION){
+			if(vg_rec_decode_rejection(rec.payload, rec.len, &rj)){
+				add_rejection(w, &w->b, &rj, rec.lsn);
+			}else{
+				wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable rejection record lsn %" PRIu64 " skipped", rec.lsn);
+			}
+		}else{
+			wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: unknown journal record type %u (lsn %" PRIu64 ") skipped",
+					rec.type, rec.lsn);
+		}
+	}
+	free(rs);
+	return taken;
+}
+
+static bool copy_in(struct vg_pgwriter *w, const char *sql, const struct vg_sbuf *data, char *err, size_t errlen)
+{
+	PGresult *r;
+	bool ok;
+
+	r = PQexec(w->conn, sql);
+	if(r == NULL || PQresultStatus(r) != PGRES_COPY_IN){
+		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		char line[400];
+		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), line, sizeof(line));
+		snprintf(err, errlen, "%s: %s", state ? state : "-----", line);
+		PQclear(r);
+		return false;
+	}
+	PQclear(r);
+	ok = PQputCopyData(w->conn, data->p, (int)data->len) == 1;
+	if(PQputCopyEnd(w->conn, ok ? NULL : "client error") != 1){
+		ok = false;
+	}
+	r = PQgetResult(w->conn);
+	if(r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK){
+		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		char line[400];
+		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), line, sizeof(line));
+		snprintf(err, errlen, "%s: %s", state ? state : "-----", line);
+		ok = false;
+	}
+	PQclear(r);
+	/* Drain any further results so the connection is ready again. */
+	while((r = PQgetResult(w->conn)) != NULL){
+		PQclear(r);
+	}
+	return ok;
+}
+
+/* Builds the INSERT ... SELECT from the staging table once per connection. */
+static void build_insert_sql(struct vg_sbuf *s)
+{
+	vg_sbuf_reset(s);
+	vg_sbuf_puts(s, "INSERT INTO vitals (device_id, seq, measured_at, received_at, ward, bed");
+	measurement_columns(s, false);
+	vg_sbuf_puts(s, ") SELECT device_id, seq, timestamptz 'epoch' + measured_ms * interval '1 millisecond', "
+			"timestamptz 'epoch' + received_ms * interval '1 millisecond', ward, bed");
+	measurement_columns(s, false);
+	vg_sbuf_puts(s, " FROM vg_stage_vitals ON CONFLICT DO NOTHING");
+}
+
+static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_t *inserted)
+{
+	struct vg_sbuf ins;
+	PGresult *r;
+	bool ok = true;
+
+	*inserted = 0;
+	if(!vg_pg_exec(w->conn, "BEGIN", err, errlen)){
+		return false;
+	}
+	if(w->b.rows){
+		vg_sbuf_init(&ins);
+		build_insert_sql(&ins);
+		{
+			struct vg_sbuf cp;
+			vg_sbuf_init(&cp);
+			vg_sbuf_puts(&cp, "COPY vg_stage_vitals (device_id, seq, measured_ms, received_ms, ward, bed");
+			measurement_columns(&cp, false);
+			vg_sbuf_puts(&cp, ") FROM STDIN");
+			ok = vg_sbuf_ok(&cp) && copy_in(w, cp.p, &w->b.vit, err, errlen);
+			vg_sbuf_free(&cp);
+		}
+		if(ok){
+			r = PQexec(w->conn, ins.p);
+			if(r && PQresultStatus(r) == PGRES_COMMAND_OK){
+				*inserted = strtoull(PQcmdTuples(r), NULL, 10);
+			}else{
+				const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+				char line[400];
+				vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), line, sizeof(line));
+				snprintf(err, errlen, "%s: %s", state ? state : "-----", line);
+				ok = false;
+			}
+			PQclear(r);
+		}
+		vg_sbuf_free(&ins);
+	}
+	if(ok && w->b.rejs){
+		ok = copy_in(w, "COPY vg_stage_rejections FROM STDIN", &w->b.rej, err, errlen)
+			&& vg_pg_exec(w->conn,
+				"INSERT INTO rejections (device_id, received_at, reason, field, detail, seq, batch_index, "
+				"payload, journal_id, lsn) SELECT device_id, timestamptz 'epoch' + received_ms * interval "
+				"'1 millisecond', reason, field, detail, seq, batch_index, payload, journal_id, lsn "
+				"FROM vg_stage_rejections ON CONFLICT (journal_id, lsn) DO NOTHING", err, errlen);
+	}
+	if(ok){
+		ok = vg_pg_exec(w->conn, "COMMIT", err, errlen);
+	}
+	if(!ok){
+		char ignore[64];
+		vg_pg_exec(w->conn, "ROLLBACK", ignore, sizeof(ignore));
+	}
+	return ok;
+}
+
+static bool deadline_passed(struct vg_pgwriter *w)
+{
+	bool stop;
+	int64_t dl;
+
+	pthread_mutex_lock(&w->lock);
+	stop = w->stopping;
+	dl = w->deadline_ms;
+	pthread_mutex_unlock(&w->lock);
+	return stop && vg_mono_ms() >= dl;
+}
+
+static bool is_stopping(struct vg_pgwriter *w)
+{
+	bool stop;
+
+	pthread_mutex_lock(&w->lock);
+	stop = w->stopping;
+	pthread_mutex_unlock(&w->lock);
+	return stop;
+}
+
+/* Sleeps up to ms unless stop() is called. */
+static void nap(struct vg_pgwriter *w, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if(ts.tv_nsec >= 1000000000L){
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->lock);
+	if(!w->stopping){
+		pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void *writer_main(void *arg)
+{
+	struct vg_pgwriter *w = arg;
+	char err[512];
+	uint64_t inserted;
+	int64_t t0;
+
+	for(;;){
+		if(deadline_passed(w)){
+			break;
+		}
+		if(!ensure_connected(w)){
+			if(is_stopping(w)){
+				break;
+			}
+			w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : 200;
+			if(w->backoff_ms > 5000){
+				w->backoff_ms = 5000;
+			}
+			nap(w, w->backoff_ms);
+			continue;
+		}
+		if(!w->b.has_end){
+			int taken = fill_batch(w, is_stopping(w) ? 0 : 100);
+			if(taken == 0){
+				atomic_store(&w->lag_ms, 0);
+				if(is_stopping(w)){
+					break; /* drained */
+				}
+				if(vg_mono_ms() - w->last_partition_check_ms > 3600 * 1000){
+					ensure_partitions(w);
+				}
+				continue;
+			}
+		}
+		if(w->b.oldest_ms){
+			atomic_store(&w->lag_ms, vg_now_ms() - w->b.oldest_ms);
+		}
+		t0 = vg_mono_ms();
+		if(!vg_sbuf_ok(&w->b.vit) || !vg_sbuf_ok(&w->b.rej)){
+			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: out of memory building a batch; retrying");
+			batch_reset(&w->b);
+			vg_journal_reader_close(w->reader);
+			w->reader = NULL;
+			if(vg_journal_reader_open(w->o.journal, &w->reader) != 0){
+				break;
+			}
+			nap(w, 1000);
+			continue;
+		}
+		if(flush_batch(w, err, sizeof(err), &inserted)){
+			atomic_fetch_add(&w->rows_committed, inserted);
+			atomic_fetch_add(&w->rows_duplicate, w->b.rows - inserted);
+			atomic_fetch_add(&w->rejections_committed, w->b.rejs);
+			atomic_fetch_add(&w->batches, 1);
+			atomic_store(&w->last_batch_ms, vg_mono_ms() - t0);
+			vg_journal_commit(w->o.journal, w->b.end);
+			batch_reset(&w->b);
+			continue;
+		}
+		atomic_fetch_add(&w->batch_failures, 1);
+		if(PQstatus(w->conn) != CONNECTION_OK){
+			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: lost PostgreSQL while writing (%s); the batch stays queued", err);
+			w->announced_down = true;
+			post_db_state(w, false);
+		}else{
+			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: batch of lsn %" PRIu64 "..%" PRIu64 " failed (%s); retrying",
+					w->b.first_lsn, w->b.last_lsn, err);
+		}
+		disconnect(w);
+		w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : 200;
+		if(w->backoff_ms > 5000){
+			w->backoff_ms = 5000;
+		}
+		if(is_stopping(w)){
+			break;
+		}
+		nap(w, w->backoff_ms);
+	}
+	vg_journal_checkpoint_flush(w->o.journal);
+	disconnect(w);
+	return NULL;
+}
+
+int vg_pgwriter_start(struct vg_pgwriter **out, const struct vg_pgwriter_opts *o, char *err, size_t errlen)
+{
+	struct vg_pgwriter *w;
+	pthread_condattr_t ca;
+
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if(w == NULL){
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	w->o = *o;
+	w->conninfo = strdup(o->conninfo);
+	vg_sbuf_init(&w->b.vit);
+	vg_sbuf_init(&w->b.rej);
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if(w->conninfo == NULL || vg_journal_reader_open(o->journal, &w->reader) != 0){
+		snprintf(err, errlen, "cannot open the journal for reading");
+		goto error;
+	}
+	if(pthread_create(&w->thread, NULL, writer_main, w) != 0){
+		snprintf(err, errlen, "cannot start the writer thread");
+		goto error;
+	}
+	*out = w;
+	return 0;
+error:
+	vg_journal_reader_close(w->reader);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w->conninfo);
+	free(w);
+	return -1;
+}
+
+void vg_pgwriter_stop(struct vg_pgwriter *w, int drain_ms)
+{
+	if(w == NULL){
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	w->deadline_ms = vg_mono_ms() + drain_ms;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	vg_journal_wake(w->o.journal);
+	pthread_join(w->thread, NULL);
+	vg_journal_reader_close(w->reader);
+	vg_sbuf_free(&w->b.vit);
+	vg_sbuf_free(&w->b.rej);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w->conninfo);
+	free(w);
+}
+
+void vg_pgwriter_get_stats(struct vg_pgwriter *w, struct vg_pgwriter_stats *st)
+{
+	st->rows_committed = atomic_load(&w->rows_committed);
+	st->rows_duplicate = atomic_load(&w->rows_duplicate);
+	st->rejections_committed = atomic_load(&w->rejections_committed);
+	st->batches = atomic_load(&w->batches);
+	st->batch_failures = atomic_load(&w->batch_failures);
+	st->last_batch_ms = atomic_load(&w->last_batch_ms);
+	st->lag_ms = atomic_load(&w->lag_ms);
+	st->connected = atomic_load(&w->connected);
+}

@@ -1,0 +1,48 @@
+/*
+ * pgwriter: the PostgreSQL writer thread. Reads the journal in order,
+ * writes batches (COPY into a staging table, then INSERT ... ON CONFLICT DO
+ * NOTHING), and commits the journal position only after PostgreSQL has
+ * committed. A batch that fails is kept and retried after reconnecting, so
+ * nothing is lost while PostgreSQL is down: the journal just grows.
+ *
+ * Thread: vg_pgwriter_start/stop on the broker thread (init, cleanup); the
+ * writer thread owns its PGconn and the journal reader. Stats: any thread.
+ */
+#ifndef VG_PGWRITER_H
+#define VG_PGWRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vg_journal.h"
+#include "vg_queue.h"
+
+struct vg_pgwriter;
+
+struct vg_pgwriter_opts {
+	const char *conninfo;
+	struct vg_journal *journal;
+	struct vg_queue *completions;  /* logs and DB state go here */
+	int batch_rows;
+	int64_t max_past_s;            /* partitions are kept this far back */
+};
+
+struct vg_pgwriter_stats {
+	uint64_t rows_committed;       /* sample rows inserted (new) */
+	uint64_t rows_duplicate;       /* rows PostgreSQL already had */
+	uint64_t rejections_committed;
+	uint64_t batches;
+	uint64_t batch_failures;
+	int64_t last_batch_ms;         /* duration of the last commit */
+	int64_t lag_ms;                /* age of the oldest record not committed */
+	bool connected;
+};
+
+int vg_pgwriter_start(struct vg_pgwriter **out, const struct vg_pgwriter_opts *o, char *err, size_t errlen);
+/* Stops the thread: first keeps writing until the journal is drained or
+ * drain_ms passes (what is left stays in the journal for the next start). */
+void vg_pgwriter_stop(struct vg_pgwriter *w, int drain_ms);
+void vg_pgwriter_get_stats(struct vg_pgwriter *w, struct vg_pgwriter_stats *st);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * webhook: delivers alert events to the Node.js core as signed HTTP POSTs
+ * (Standard Webhooks v1), from one worker thread that owns one CURLM.
+ *
+ * Thread: vg_webhook_start/stop on the broker thread (init, cleanup);
+ * vg_webhook_submit on the broker thread; the worker owns the CURLM and
+ * every job once submitted.
+ * Memory: submit copies what it is given.
+ */
+#ifndef VG_WEBHOOK_H
+#define VG_WEBHOOK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vg_queue.h"
+
+struct vg_webhook;
+
+struct vg_webhook_opts {
+	const char *url;
+	const char *secret_file;
+	long timeout_ms;
+	int parallel;
+	size_t queue_capacity;
+	struct vg_queue *completions;
+};
+
+int vg_webhook_start(struct vg_webhook **out, const struct vg_webhook_opts *o, char *err, size_t errlen);
+/* Broker thread. Queues one event; order_key groups events that must be
+ * delivered in order (one bed). Returns VG_QUEUE_OK, VG_QUEUE_FULL or -1
+ * (out of memory). */
+int vg_webhook_submit(struct vg_webhook *w, const char *event_id, const char *order_key,
+		const char *body, size_t len);
+/* Delivers what it can within drain_ms, then stops and frees. */
+void vg_webhook_stop(struct vg_webhook *w, int drain_ms);
+
+#endif

@@ -1,0 +1,1042 @@
+/*
+ * vg_journal: durable local journal (see vg_journal.h, docs/journal.md).
+ *
+ * DESIGN
+ * - Files: <dir>/<16 hex>.vgj segments, numbered upwards; <dir>/journal-id
+ *   (random, created once); <dir>/checkpoint (last committed position,
+ *   replaced by rename, never fsynced: losing it only replays records that
+ *   the writer stores idempotently).
+ * - A segment starts with a 16-byte header ("VGJSEG01", segment number LE)
+ *   followed by records: magic u32 | len u32 | lsn u64 | type u8 | 3 zero
+ *   bytes | crc32c u32 | payload. The CRC covers bytes 4..20 of the header and
+ *   the payload. All integers little-endian.
+ * - Each open starts a new segment, so a torn tail left by a crash stays at
+ *   the end of an old segment and lsn = (segment << 32) | index is unique
+ *   without scanning old files.
+ * - Append (broker thread): one writev() of header + payload, then publish
+ *   the new end under the lock and wake a waiting reader. No fsync here.
+ * - Syncer thread: every sync_ms, fdatasync()s what was appended since the
+ *   last pass (group commit), through its own read-only descriptor so that a
+ *   segment roll on the broker thread never races a close.
+ * - Reader (one consumer thread): reads records in order up to the end the
+ *   appender published; a record failing its magic, length or CRC is logged
+ *   with file and offset and skipped by scanning forward for the next valid
+ *   record. Commit deletes segments wholly before the committed position.
+ * - Backpressure: disk_bytes (all segment files) is compared with max_bytes
+ *   before each append; a full journal refuses, it never drops.
+ */
+#include "vg_journal.h"
+#include "vg_crc32c.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#define SEG_MAGIC "VGJSEG01"
+#define SEG_HDR 16u
+#define REC_MAGIC 0x524a4756u /* "VGJR" little-endian */
+#define REC_HDR 24u
+#define LOG_ERR 8       /* MOSQ_LOG_ERR */
+#define LOG_WARNING 4   /* MOSQ_LOG_WARNING */
+#define LOG_NOTICE 2    /* MOSQ_LOG_NOTICE */
+
+struct vg_journal {
+	char *dir;
+	int dirfd;
+	struct vg_journal_opts opts;
+	char id[VG_JOURNAL_ID_LEN + 1];
+
+	pthread_mutex_t lock;
+	pthread_cond_t data_cond;   /* reader waits here for appends */
+	pthread_cond_t sync_cond;   /* syncer sleeps here */
+
+	/* Append side: fd and rec_index only on the broker thread; seg/end are
+	 * written by it under lock and read by the reader and syncer. */
+	int fd;
+	uint32_t rec_index;
+	uint64_t seg;
+	uint64_t end;
+	bool reader_waiting;
+	bool stopping;
+	bool woken;
+
+	uint64_t first_seg;          /* under lock */
+	struct vg_journal_pos committed; /* consumer thread */
+	int64_t last_ckpt_ms;
+
+	_Atomic uint64_t disk_bytes;
+	_Atomic uint64_t segments;
+	_Atomic uint64_t appended;
+	_Atomic uint64_t append_errors;
+	_Atomic uint64_t fsyncs;
+	_Atomic uint64_t corrupt_skips;
+
+	pthread_t syncer;
+	bool syncer_started;
+};
+
+struct vg_journal_reader {
+	struct vg_journal *j;
+	uint64_t seg;
+	uint64_t off;
+	int fd;
+	uint64_t fd_seg;
+	uint8_t *buf;
+	size_t cap;
+	uint64_t buf_off;   /* file offset of buf[0] */
+	size_t buf_len;
+	uint64_t limit;     /* never buffer past the end the appender published */
+};
+
+static void jlog(struct vg_journal *j, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void jlog(struct vg_journal *j, int level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if(j->opts.log == NULL){
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	j->opts.log(j->opts.log_arg, level, msg);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void seg_name(uint64_t seg, char *buf, size_t len)
+{
+	snprintf(buf, len, "%016" PRIx64 ".vgj", seg);
+}
+
+static bool parse_seg_name(const char *name, uint64_t *seg)
+{
+	char *end = NULL;
+	unsigned long long v;
+
+	if(strlen(name) != 20 || strcmp(name + 16, ".vgj") != 0){
+		return false;
+	}
+	errno = 0;
+	v = strtoull(name, &end, 16);
+	if(errno || end != name + 16){
+		return false;
+	}
+	*seg = v;
+	return true;
+}
+
+/* Lists existing segment numbers: min, max, count and total bytes. */
+static int scan_segments(struct vg_journal *j, uint64_t *min, uint64_t *max, uint64_t *count, uint64_t *bytes)
+{
+	DIR *d;
+	struct dirent *de;
+	struct stat st;
+	uint64_t seg;
+	int fd;
+
+	*min = UINT64_MAX;
+	*max = 0;
+	*count = 0;
+	*bytes = 0;
+	fd = openat(j->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if(fd < 0){
+		return -1;
+	}
+	d = fdopendir(fd);
+	if(d == NULL){
+		close(fd);
+		return -1;
+	}
+	while((de = readdir(d)) != NULL){
+		if(!parse_seg_name(de->d_name, &seg)){
+			continue;
+		}
+		if(fstatat(j->dirfd, de->d_name, &st, 0) != 0){
+			continue;
+		}
+		if(seg < *min) *min = seg;
+		if(seg > *max) *max = seg;
+		(*count)++;
+		*bytes += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Smallest existing segment number > after (UINT64_MAX if none). */
+static uint64_t next_existing_segment(struct vg_journal *j, uint64_t after)
+{
+	DIR *d;
+	struct dirent *de;
+	uint64_t seg, best = UINT64_MAX;
+	int fd;
+
+	fd = openat(j->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if(fd < 0){
+		return UINT64_MAX;
+	}
+	d = fdopendir(fd);
+	if(d == NULL){
+		close(fd);
+		return UINT64_MAX;
+	}
+	while((de = readdir(d)) != NULL){
+		if(parse_seg_name(de->d_name, &seg) && seg > after && seg < best){
+			best = seg;
+		}
+	}
+	closedir(d);
+	return best;
+}
+
+static int load_or_create_id(struct vg_journal *j, char *err, size_t errlen)
+{
+	char buf[64];
+	ssize_t n;
+	int fd;
+	uint8_t raw[VG_JOURNAL_ID_LEN / 2];
+	int i;
+
+	fd = openat(j->dirfd, "journal-id", O_RDONLY | O_CLOEXEC);
+	if(fd >= 0){
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if(n >= VG_JOURNAL_ID_LEN){
+			buf[VG_JOURNAL_ID_LEN] = '\0';
+			for(i = 0; i < VG_JOURNAL_ID_LEN; i++){
+				if(!((buf[i] >= '0' && buf[i] <= '9') || (buf[i] >= 'a' && buf[i] <= 'f'))){
+					break;
+				}
+			}
+			if(i == VG_JOURNAL_ID_LEN){
+				memcpy(j->id, buf, VG_JOURNAL_ID_LEN + 1);
+				return 0;
+			}
+		}
+		snprintf(err, errlen, "%s/journal-id is corrupt: remove it only if the journal is empty", j->dir);
+		return -1;
+	}
+	if(errno != ENOENT){
+		snprintf(err, errlen, "cannot read %s/journal-id: %s", j->dir, strerror(errno));
+		return -1;
+	}
+	if(RAND_bytes(raw, sizeof(raw)) != 1){
+		snprintf(err, errlen, "no randomness for the journal id");
+		return -1;
+	}
+	for(i = 0; i < (int)sizeof(raw); i++){
+		snprintf(j->id + 2 * i, 3, "%02x", raw[i]);
+	}
+	fd = openat(j->dirfd, "journal-id.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if(fd < 0 || write(fd, j->id, VG_JOURNAL_ID_LEN) != VG_JOURNAL_ID_LEN || write(fd, "\n", 1) != 1
+			|| fsync(fd) != 0){
+		snprintf(err, errlen, "cannot write %s/journal-id: %s", j->dir, strerror(errno));
+		if(fd >= 0) close(fd);
+		return -1;
+	}
+	close(fd);
+	if(renameat(j->dirfd, "journal-id.tmp", j->dirfd, "journal-id") != 0){
+		snprintf(err, errlen, "cannot create %s/journal-id: %s", j->dir, strerror(errno));
+		return -1;
+	}
+	fsync(j->dirfd);
+	return 0;
+}
+
+static void load_checkpoint(struct vg_journal *j)
+{
+	char buf[128];
+	unsigned long long seg, off, crc;
+	ssize_t n;
+	int fd;
+	uint8_t raw[16];
+
+	j->committed.seg = 0;
+	j->committed.off = 0;
+	fd = openat(j->dirfd, "checkpoint", O_RDONLY | O_CLOEXEC);
+	if(fd < 0){
+		return;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if(n <= 0){
+		return;
+	}
+	buf[n] = '\0';
+	if(sscanf(buf, "%llx %llx %llx", &seg, &off, &crc) != 3){
+		jlog(j, LOG_WARNING, "Vitalgate journal: %s/checkpoint unreadable, replaying from the oldest segment", j->dir);
+		return;
+	}
+	put_le64(raw, seg);
+	put_le64(raw + 8, off);
+	if(vg_crc32c(0, raw, sizeof(raw)) != (uint32_t)crc){
+		jlog(j, LOG_WARNING, "Vitalgate journal: %s/checkpoint fails its checksum, replaying from the oldest segment", j->dir);
+		return;
+	}
+	j->committed.seg = seg;
+	j->committed.off = off;
+}
+
+static int save_checkpoint(struct vg_journal *j, struct vg_journal_pos p)
+{
+	char buf[128];
+	uint8_t raw[16];
+	int fd, n;
+
+	put_le64(raw, p.seg);
+	put_le64(raw + 8, p.off);
+	n = snprintf(buf, sizeof(buf), "%" PRIx64 " %" PRIx64 " %" PRIx32 "\n", p.seg, p.off, vg_crc32c(0, raw, sizeof(raw)));
+	fd = openat(j->dirfd, "checkpoint.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if(fd < 0){
+		return -1;
+	}
+	if(write(fd, buf, (size_t)n) != n){
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return renameat(j->dirfd, "checkpoint.tmp", j->dirfd, "checkpoint");
+}
+
+/* Broker thread (or open): creates segment `seg` and makes it active. */
+static int start_segment(struct vg_journal *j, uint64_t seg)
+{
+	char name[32];
+	uint8_t hdr[SEG_HDR];
+	int fd;
+
+	seg_name(seg, name, sizeof(name));
+	fd = openat(j->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+	if(fd < 0){
+		return -1;
+	}
+	memcpy(hdr, SEG_MAGIC, 8);
+	put_le64(hdr + 8, seg);
+	if(write(fd, hdr, SEG_HDR) != (ssize_t)SEG_HDR){
+		int e = errno;
+		close(fd);
+		unlinkat(j->dirfd, name, 0);
+		errno = e ? e : EIO;
+		return -1;
+	}
+	if(j->fd >= 0){
+		close(j->fd);
+	}
+	j->fd = fd;
+	j->rec_index = 0;
+	atomic_fetch_add(&j->disk_bytes, SEG_HDR);
+	atomic_fetch_add(&j->segments, 1);
+	pthread_mutex_lock(&j->lock);
+	j->seg = seg;
+	j->end = SEG_HDR;
+	pthread_cond_broadcast(&j->data_cond);
+	pthread_mutex_unlock(&j->lock);
+	return 0;
+}
+
+static int sync_segment_file(struct vg_journal *j, uint64_t seg)
+{
+	char name[32];
+	int fd, rc;
+
+	seg_name(seg, name, sizeof(name));
+	fd = openat(j->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if(fd < 0){
+		return errno == ENOENT ? 0 : -1;
+	}
+	rc = fdatasync(fd);
+	close(fd);
+	return rc;
+}
+
+static void *syncer_main(void *arg)
+{
+	struct vg_journal *j = arg;
+	uint64_t synced_seg = 0, synced_end = 0, seg, end, s;
+	int sync_fd = -1;
+	struct timespec deadline;
+	bool stop;
+
+	for(;;){
+		pthread_mutex_lock(&j->lock);
+		if(!j->stopping){
+			clock_gettime(CLOCK_MONOTONIC, &deadline);
+			deadline.tv_nsec += (long)j->opts.sync_ms * 1000000L;
+			while(deadline.tv_nsec >= 1000000000L){
+				deadline.tv_sec++;
+				deadline.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&j->sync_cond, &j->lock, &deadline);
+		}
+		stop = j->stopping;
+		seg = j->seg;
+		end = j->end;
+		pthread_mutex_unlock(&j->lock);
+
+		if(seg != synced_seg){
+			/* Finish the segments the appender rolled past, then follow the
+			 * new one; fsync the directory so the new file entry is durable. */
+			if(sync_fd >= 0){
+				fdatasync(sync_fd);
+				close(sync_fd);
+				sync_fd = -1;
+			}
+			for(s = synced_seg ? synced_seg + 1 : seg; s < seg; s++){
+				sync_segment_file(j, s);
+			}
+			fsync(j->dirfd);
+			{
+				char name[32];
+				seg_name(seg, name, sizeof(name));
+				sync_fd = openat(j->dirfd, name, O_RDONLY | O_CLOEXEC);
+			}
+			synced_seg = seg;
+			synced_end = 0;
+		}
+		if(sync_fd >= 0 && end > synced_end){
+			if(fdatasync(sync_fd) == 0){
+				synced_end = end;
+				atomic_fetch_add(&j->fsyncs, 1);
+			}else{
+				jlog(j, LOG_ERR, "Vitalgate journal: fdatasync of segment %016" PRIx64 " failed: %s", seg, strerror(errno));
+			}
+		}
+		if(stop){
+			break;
+		}
+	}
+	if(sync_fd >= 0){
+		close(sync_fd);
+	}
+	return NULL;
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[4096];
+	size_t i, n = strlen(path);
+
+	if(n == 0 || n >= sizeof(tmp)){
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(tmp, path, n + 1);
+	for(i = 1; i <= n; i++){
+		if(tmp[i] == '/' || tmp[i] == '\0'){
+			char c = tmp[i];
+			tmp[i] = '\0';
+			if(mkdir(tmp, 0700) != 0 && errno != EEXIST){
+				return -1;
+			}
+			tmp[i] = c;
+		}
+	}
+	return 0;
+}
+
+int vg_journal_open(struct vg_journal **out, const struct vg_journal_opts *o, char *err, size_t errlen)
+{
+	struct vg_journal *j;
+	pthread_condattr_t ca;
+	uint64_t min, max, count, bytes;
+
+	*out = NULL;
+	j = calloc(1, sizeof(*j));
+	if(j == NULL){
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	j->opts = *o;
+	j->fd = -1;
+	j->dirfd = -1;
+	j->dir = strdup(o->dir);
+	if(j->dir == NULL){
+		free(j);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	j->opts.dir = j->dir;
+	if(j->opts.segment_bytes < 4096){
+		j->opts.segment_bytes = 4096;
+	}
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->data_cond, &ca);
+	pthread_cond_init(&j->sync_cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	if(mkdir_p(j->dir) != 0){
+		snprintf(err, errlen, "cannot create journal directory %s: %s", j->dir, strerror(errno));
+		goto error;
+	}
+	j->dirfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if(j->dirfd < 0){
+		snprintf(err, errlen, "cannot open journal directory %s: %s", j->dir, strerror(errno));
+		goto error;
+	}
+	if(load_or_create_id(j, err, errlen) != 0){
+		goto error;
+	}
+	load_checkpoint(j);
+	if(scan_segments(j, &min, &max, &count, &bytes) != 0){
+		snprintf(err, errlen, "cannot list journal directory %s: %s", j->dir, strerror(errno));
+		goto error;
+	}
+	atomic_store(&j->disk_bytes, bytes);
+	atomic_store(&j->segments, count);
+	j->first_seg = count ? min : max + 1;
+	if(count){
+		jlog(j, LOG_NOTICE, "Vitalgate journal: %" PRIu64 " segment(s), %" PRIu64 " bytes to replay from %s",
+				count, bytes, j->dir);
+	}
+	/* Always append to a fresh segment: a torn tail from a crash stays at
+	 * the end of an old file, and lsn stays unique. */
+	if(start_segment(j, count ? max + 1 : 1) != 0){
+		snprintf(err, errlen, "cannot create a journal segment in %s: %s", j->dir, strerror(errno));
+		goto error;
+	}
+	if(count == 0){
+		j->first_seg = j->seg;
+	}
+	if(j->opts.sync_ms > 0){
+		if(pthread_create(&j->syncer, NULL, syncer_main, j) != 0){
+			snprintf(err, errlen, "cannot start the journal sync thread");
+			goto error;
+		}
+		j->syncer_started = true;
+	}
+	*out = j;
+	return 0;
+
+error:
+	if(j->fd >= 0) close(j->fd);
+	if(j->dirfd >= 0) close(j->dirfd);
+	pthread_cond_destroy(&j->data_cond);
+	pthread_cond_destroy(&j->sync_cond);
+	pthread_mutex_destroy(&j->lock);
+	free(j->dir);
+	free(j);
+	return -1;
+}
+
+void vg_journal_close(struct vg_journal *j)
+{
+	if(j == NULL){
+		return;
+	}
+	pthread_mutex_lock(&j->lock);
+	j->stopping = true;
+	pthread_cond_broadcast(&j->sync_cond);
+	pthread_cond_broadcast(&j->data_cond);
+	pthread_mutex_unlock(&j->lock);
+	if(j->syncer_started){
+		pthread_join(j->syncer, NULL);
+	}
+	if(j->fd >= 0){
+		fdatasync(j->fd);
+		close(j->fd);
+	}
+	if(j->dirfd >= 0){
+		close(j->dirfd);
+	}
+	pthread_cond_destroy(&j->data_cond);
+	pthread_cond_destroy(&j->sync_cond);
+	pthread_mutex_destroy(&j->lock);
+	free(j->dir);
+	free(j);
+}
+
+int vg_journal_append(struct vg_journal *j, uint8_t type, const void *payload, uint32_t len, uint64_t *lsn_out)
+{
+	uint8_t hdr[REC_HDR];
+	uint64_t lsn, total, end;
+	uint32_t crc;
+	ssize_t n;
+	size_t done = 0;
+
+	if(len > VG_JOURNAL_MAX_RECORD){
+		return VG_JOURNAL_TOOBIG;
+	}
+	total = REC_HDR + (uint64_t)len;
+	if(atomic_load(&j->disk_bytes) + total > j->opts.max_bytes){
+		return VG_JOURNAL_FULL;
+	}
+	pthread_mutex_lock(&j->lock);
+	end = j->end;
+	pthread_mutex_unlock(&j->lock);
+	if(end + total > j->opts.segment_bytes && end > SEG_HDR){
+		if(start_segment(j, j->seg + 1) != 0){
+			atomic_fetch_add(&j->append_errors, 1);
+			return VG_JOURNAL_IOERR;
+		}
+		end = SEG_HDR;
+	}
+	lsn = (j->seg << 32) | j->rec_index;
+	put_le32(hdr, REC_MAGIC);
+	put_le32(hdr + 4, len);
+	put_le64(hdr + 8, lsn);
+	hdr[16] = type;
+	hdr[17] = hdr[18] = hdr[19] = 0;
+	crc = vg_crc32c(0, hdr + 4, 16);
+	crc = vg_crc32c(crc, payload, len);
+	put_le32(hdr + 20, crc);
+
+	while(done < total){
+		if(done < REC_HDR){
+			struct iovec v[2] = {
+				{ hdr + done, REC_HDR - done },
+				{ (void *)payload, len },
+			};
+			n = writev(j->fd, v, len ? 2 : 1);
+		}else{
+			n = write(j->fd, (const uint8_t *)payload + (done - REC_HDR), total - done);
+		}
+		if(n < 0){
+			if(errno == EINTR){
+				continue;
+			}
+			break;
+		}
+		done += (size_t)n;
+	}
+	if(done < total){
+		int e = errno;
+		/* Undo the partial record so the segment stays parseable. */
+		if(ftruncate(j->fd, (off_t)end) != 0){
+			/* The reader will skip the torn bytes by checksum. */
+		}
+		atomic_fetch_add(&j->append_errors, 1);
+		errno = e;
+		return VG_JOURNAL_IOERR;
+	}
+	j->rec_index++;
+	atomic_fetch_add(&j->disk_bytes, total);
+	atomic_fetch_add(&j->appended, 1);
+	pthread_mutex_lock(&j->lock);
+	j->end = end + total;
+	if(j->reader_waiting){
+		pthread_cond_signal(&j->data_cond);
+	}
+	pthread_mutex_unlock(&j->lock);
+	if(lsn_out){
+		*lsn_out = lsn;
+	}
+	return VG_JOURNAL_OK;
+}
+
+uint64_t vg_journal_disk_bytes(struct vg_journal *j)
+{
+	return atomic_load(&j->disk_bytes);
+}
+
+void vg_journal_get_stats(struct vg_journal *j, struct vg_journal_stats *st)
+{
+	st->disk_bytes = atomic_load(&j->disk_bytes);
+	st->segments = atomic_load(&j->segments);
+	st->appended_records = atomic_load(&j->appended);
+	st->append_errors = atomic_load(&j->append_errors);
+	st->fsyncs = atomic_load(&j->fsyncs);
+	st->corrupt_skips = atomic_load(&j->corrupt_skips);
+	pthread_mutex_lock(&j->lock);
+	st->committed = j->committed;
+	pthread_mutex_unlock(&j->lock);
+}
+
+const char *vg_journal_id(const struct vg_journal *j)
+{
+	return j->id;
+}
+
+int vg_journal_sync_now(struct vg_journal *j)
+{
+	return fdatasync(j->fd);
+}
+
+/* ---- reader ------------------------------------------------------------- */
+
+int vg_journal_reader_open(struct vg_journal *j, struct vg_journal_reader **out)
+{
+	struct vg_journal_reader *r = calloc(1, sizeof(*r));
+
+	if(r == NULL){
+		return -1;
+	}
+	r->j = j;
+	r->fd = -1;
+	r->cap = 1u << 20;
+	if(r->cap < VG_JOURNAL_MAX_RECORD + REC_HDR){
+		r->cap = VG_JOURNAL_MAX_RECORD + REC_HDR;
+	}
+	r->buf = malloc(r->cap);
+	if(r->buf == NULL){
+		free(r);
+		return -1;
+	}
+	pthread_mutex_lock(&j->lock);
+	if(j->committed.seg >= j->first_seg && j->committed.seg <= j->seg){
+		r->seg = j->committed.seg;
+		r->off = j->committed.off < SEG_HDR ? SEG_HDR : j->committed.off;
+	}else{
+		r->seg = j->first_seg;
+		r->off = SEG_HDR;
+	}
+	pthread_mutex_unlock(&j->lock);
+	*out = r;
+	return 0;
+}
+
+void vg_journal_reader_close(struct vg_journal_reader *r)
+{
+	if(r == NULL){
+		return;
+	}
+	if(r->fd >= 0){
+		close(r->fd);
+	}
+	free(r->buf);
+	free(r);
+}
+
+void vg_journal_wake(struct vg_journal *j)
+{
+	pthread_mutex_lock(&j->lock);
+	j->woken = true;
+	pthread_cond_broadcast(&j->data_cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
+/* Opens r->seg for reading if needed. Returns 0, 1 if the segment does not
+ * exist, -1 on error. */
+static int reader_open_seg(struct vg_journal_reader *r)
+{
+	char name[32];
+
+	if(r->fd >= 0 && r->fd_seg == r->seg){
+		return 0;
+	}
+	if(r->fd >= 0){
+		close(r->fd);
+		r->fd = -1;
+	}
+	r->buf_len = 0;
+	r->buf_off = 0;
+	r->limit = 0;
+	seg_name(r->seg, name, sizeof(name));
+	r->fd = openat(r->j->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if(r->fd < 0){
+		return errno == ENOENT ? 1 : -1;
+	}
+	r->fd_seg = r->seg;
+	return 0;
+}
+
+/* Makes [off, off+n) available in the buffer; returns a pointer or NULL if
+ * the file is shorter. */
+static const uint8_t *reader_fetch(struct vg_journal_reader *r, uint64_t off, size_t n)
+{
+	ssize_t got;
+	size_t want;
+
+	if(off >= r->buf_off && off + n <= r->buf_off + r->buf_len){
+		return r->buf + (off - r->buf_off);
+	}
+	if(n > r->cap || off + n > r->limit){
+		return NULL;
+	}
+	/* Bytes past the published end may be a record still being written:
+	 * they must never sit in the buffer. */
+	want = r->limit - off < r->cap ? (size_t)(r->limit - off) : r->cap;
+	r->buf_off = off;
+	r->buf_len = 0;
+	while(r->buf_len < want){
+		got = pread(r->fd, r->buf + r->buf_len, want - r->buf_len, (off_t)(off + r->buf_len));
+		if(got < 0){
+			if(errno == EINTR){
+				continue;
+			}
+			return NULL;
+		}
+		if(got == 0){
+			break;
+		}
+		r->buf_len += (size_t)got;
+		if(r->buf_len >= n){
+			break;
+		}
+	}
+	if(r->buf_len < n){
+		return NULL;
+	}
+	return r->buf;
+}
+
+static uint64_t file_size(int fd)
+{
+	struct stat st;
+
+	if(fstat(fd, &st) != 0){
+		return 0;
+	}
+	return (uint64_t)st.st_size;
+}
+
+/* Validates the record at off (limit = readable end). 1 valid, 0 invalid,
+ * -1 incomplete (fewer bytes than the header announces). */
+static int record_at(struct vg_journal_reader *r, uint64_t off, uint64_t limit, struct vg_journal_rec *rec)
+{
+	const uint8_t *h, *p;
+	uint32_t len, crc;
+
+	if(limit - off < REC_HDR){
+		return -1;
+	}
+	h = reader_fetch(r, off, REC_HDR);
+	if(h == NULL){
+		return -1;
+	}
+	if(get_le32(h) != REC_MAGIC){
+		return 0;
+	}
+	len = get_le32(h + 4);
+	if(len > VG_JOURNAL_MAX_RECORD || h[17] || h[18] || h[19]){
+		return 0;
+	}
+	if(limit - off < REC_HDR + (uint64_t)len){
+		return -1;
+	}
+	p = reader_fetch(r, off, REC_HDR + len);
+	if(p == NULL){
+		return -1;
+	}
+	crc = vg_crc32c(0, p + 4, 16);
+	crc = vg_crc32c(crc, p + REC_HDR, len);
+	if(crc != get_le32(p + 20)){
+		return 0;
+	}
+	rec->lsn = get_le64(p + 8);
+	rec->type = p[16];
+	rec->len = len;
+	rec->payload = p + REC_HDR;
+	rec->next.seg = r->seg;
+	rec->next.off = off + REC_HDR + len;
+	return 1;
+}
+
+/* Scans forward from off+1 for the next valid record; returns its offset or
+ * limit if none. */
+static uint64_t resync(struct vg_journal_reader *r, uint64_t off, uint64_t limit)
+{
+	struct vg_journal_rec tmp;
+	uint64_t o;
+
+	for(o = off + 1; o + REC_HDR <= limit; o++){
+		const uint8_t *b = reader_fetch(r, o, 4);
+		if(b == NULL){
+			break;
+		}
+		if(get_le32(b) == REC_MAGIC && record_at(r, o, limit, &tmp) == 1){
+			return o;
+		}
+	}
+	return limit;
+}
+
+int vg_journal_read(struct vg_journal_reader *r, struct vg_journal_rec *rec, int timeout_ms)
+{
+	struct vg_journal *j = r->j;
+	uint64_t active_seg, active_end, limit, nxt;
+	int rc;
+	char name[32];
+
+	for(;;){
+		pthread_mutex_lock(&j->lock);
+		active_seg = j->seg;
+		active_end = j->end;
+		pthread_mutex_unlock(&j->lock);
+
+		if(r->seg > active_seg){
+			return 0;
+		}
+		rc = reader_open_seg(r);
+		if(rc == 1){
+			/* Missing segment (removed by hand?): move to the next one. */
+			nxt = next_existing_segment(j, r->seg);
+			if(nxt == UINT64_MAX || nxt > active_seg){
+				nxt = active_seg;
+			}
+			if(nxt == r->seg){
+				return 0;
+			}
+			jlog(j, LOG_WARNING, "Vitalgate journal: segment %016" PRIx64 " is missing, continuing at %016" PRIx64, r->seg, nxt);
+			r->seg = nxt;
+			r->off = SEG_HDR;
+			continue;
+		}else if(rc < 0){
+			seg_name(r->seg, name, sizeof(name));
+			jlog(j, LOG_ERR, "Vitalgate journal: cannot open %s/%s: %s", j->dir, name, strerror(errno));
+			return -1;
+		}
+		limit = (r->seg == active_seg) ? active_end : file_size(r->fd);
+		if(limit < r->limit && r->fd_seg == r->seg){
+			/* Never shrinks in normal operation; drop the buffer if it did. */
+			r->buf_len = 0;
+		}
+		r->limit = limit;
+		if(r->off < limit){
+			rc = record_at(r, r->off, limit, rec);
+			if(rc == 1){
+				r->off = rec->next.off;
+				return 1;
+			}
+			seg_name(r->seg, name, sizeof(name));
+			if(rc == 0){
+				nxt = resync(r, r->off, limit);
+				atomic_fetch_add(&j->corrupt_skips, 1);
+				jlog(j, LOG_WARNING, "Vitalgate journal: corrupt record in %s/%s at offset %" PRIu64
+						", skipped %" PRIu64 " bytes", j->dir, name, r->off, nxt - r->off);
+				r->off = nxt;
+				continue;
+			}
+			/* Incomplete record: only an old segment's torn tail. */
+			if(r->seg != active_seg){
+				atomic_fetch_add(&j->corrupt_skips, 1);
+				jlog(j, LOG_WARNING, "Vitalgate journal: torn record at the end of %s/%s at offset %" PRIu64
+						" (%" PRIu64 " bytes), skipped", j->dir, name, r->off, limit - r->off);
+				r->off = limit;
+				continue;
+			}
+		}else if(r->seg < active_seg){
+			/* Old segment read to its end: continue with the next one. */
+			nxt = next_existing_segment(j, r->seg);
+			r->seg = (nxt == UINT64_MAX || nxt > active_seg) ? active_seg : nxt;
+			r->off = SEG_HDR;
+			continue;
+		}
+		/* Caught up with the appender. */
+		if(timeout_ms == 0){
+			return 0;
+		}
+		pthread_mutex_lock(&j->lock);
+		if(j->seg == active_seg && j->end == active_end && !j->stopping && !j->woken){
+			struct timespec deadline;
+			clock_gettime(CLOCK_MONOTONIC, &deadline);
+			deadline.tv_sec += timeout_ms / 1000;
+			deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+			if(deadline.tv_nsec >= 1000000000L){
+				deadline.tv_sec++;
+				deadline.tv_nsec -= 1000000000L;
+			}
+			j->reader_waiting = true;
+			pthread_cond_timedwait(&j->data_cond, &j->lock, &deadline);
+			j->reader_waiting = false;
+		}
+		j->woken = false;
+		rc = (j->seg != active_seg || j->end != active_end);
+		pthread_mutex_unlock(&j->lock);
+		if(!rc){
+			return 0;
+		}
+		timeout_ms = 0;
+	}
+}
+
+int vg_journal_checkpoint_flush(struct vg_journal *j)
+{
+	struct vg_journal_pos p;
+
+	pthread_mutex_lock(&j->lock);
+	p = j->committed;
+	pthread_mutex_unlock(&j->lock);
+	if(p.seg == 0){
+		return 0;
+	}
+	j->last_ckpt_ms = mono_ms();
+	return save_checkpoint(j, p);
+}
+
+int vg_journal_commit(struct vg_journal *j, struct vg_journal_pos upto)
+{
+	uint64_t s, first, active;
+	char name[32];
+	struct stat st;
+	bool deleted = false;
+	int64_t now = mono_ms();
+
+	pthread_mutex_lock(&j->lock);
+	j->committed = upto;
+	first = j->first_seg;
+	active = j->seg;
+	pthread_mutex_unlock(&j->lock);
+
+	for(s = first; s < upto.seg && s < active; s++){
+		seg_name(s, name, sizeof(name));
+		if(fstatat(j->dirfd, name, &st, 0) == 0){
+			if(!deleted){
+				/* The checkpoint must move past a segment before it goes. */
+				save_checkpoint(j, upto);
+				j->last_ckpt_ms = now;
+			}
+			if(unlinkat(j->dirfd, name, 0) == 0){
+				atomic_fetch_sub(&j->disk_bytes, (uint64_t)st.st_size);
+				atomic_fetch_sub(&j->segments, 1);
+				deleted = true;
+			}
+		}
+	}
+	if(s > first){
+		pthread_mutex_lock(&j->lock);
+		j->first_seg = s;
+		pthread_mutex_unlock(&j->lock);
+	}
+	/* Checkpoints are cheap but not free: at most five a second. */
+	if(!deleted && now - j->last_ckpt_ms >= 200){
+		if(save_checkpoint(j, upto) != 0){
+			jlog(j, LOG_WARNING, "Vitalgate journal: cannot write %s/checkpoint: %s", j->dir, strerror(errno));
+		}
+		j->last_ckpt_ms = now;
+	}
+	return 0;
+}

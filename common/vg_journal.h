@@ -1,0 +1,110 @@
+/*
+ * vg_journal: the durable local journal in spool_dir.
+ *
+ * Every accepted sample (and every rejection, alert and audit event) is
+ * appended here by the broker thread before the MESSAGE callback returns,
+ * so before the PUBACK. The PostgreSQL writer reads the journal back, writes
+ * batches, and commits the position it reached; fully committed segments are
+ * deleted. A kill -9 of the broker loses nothing that was appended (the page
+ * cache survives the process); a syncer thread fdatasync()s in groups every
+ * sync_ms, bounding what an OS crash or power cut could lose.
+ *
+ * See docs/journal.md for the on-disk format.
+ *
+ * Threads:
+ *  - append side (vg_journal_append, vg_journal_pending_bytes): broker thread;
+ *  - read side (vg_journal_reader_*, vg_journal_commit): one consumer thread;
+ *  - an internal syncer thread started by vg_journal_open.
+ * Memory: the journal owns its file descriptors, the reader owns its buffer;
+ * record payloads returned by the reader stay valid until the next read.
+ */
+#ifndef VG_JOURNAL_H
+#define VG_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VG_JOURNAL_MAX_RECORD (1u << 20)
+#define VG_JOURNAL_ID_LEN 16
+
+enum {
+	VG_JOURNAL_OK = 0,
+	VG_JOURNAL_FULL = 1,    /* over max_bytes: nothing written */
+	VG_JOURNAL_IOERR = 2,   /* write failed: nothing durable, see errno */
+	VG_JOURNAL_TOOBIG = 3,  /* record larger than VG_JOURNAL_MAX_RECORD */
+};
+
+/* Log hook: the journal never logs by itself (workers must not call the
+ * broker's logger); it reports through this function, on the calling
+ * thread. level uses MOSQ_LOG_* values. */
+typedef void (*vg_journal_log_fn)(void *arg, int level, const char *msg);
+
+struct vg_journal_opts {
+	const char *dir;            /* created if missing */
+	uint64_t max_bytes;         /* backpressure limit on bytes on disk */
+	uint64_t segment_bytes;     /* roll to a new segment past this size */
+	int sync_ms;                /* group fdatasync period; 0 = never */
+	vg_journal_log_fn log;
+	void *log_arg;
+};
+
+struct vg_journal_pos {
+	uint64_t seg;
+	uint64_t off;
+};
+
+struct vg_journal_rec {
+	uint64_t lsn;               /* (segment << 32) | index: unique forever */
+	uint8_t type;
+	uint32_t len;
+	const uint8_t *payload;
+	struct vg_journal_pos next; /* position just after this record */
+};
+
+struct vg_journal;
+struct vg_journal_reader;
+
+struct vg_journal_stats {
+	uint64_t disk_bytes;
+	uint64_t segments;
+	uint64_t appended_records;
+	uint64_t append_errors;
+	uint64_t fsyncs;
+	uint64_t corrupt_skips;
+	struct vg_journal_pos committed;
+};
+
+/* Broker thread at plugin init. Returns 0, or -1 with a message in err. */
+int vg_journal_open(struct vg_journal **out, const struct vg_journal_opts *o, char *err, size_t errlen);
+/* Broker thread at cleanup, after the reader is closed: final sync. */
+void vg_journal_close(struct vg_journal *j);
+
+/* Broker thread. Appends one record (one write(2), never an fsync). */
+int vg_journal_append(struct vg_journal *j, uint8_t type, const void *payload, uint32_t len, uint64_t *lsn_out);
+/* Any thread: bytes currently on disk (what max_bytes limits). */
+uint64_t vg_journal_disk_bytes(struct vg_journal *j);
+/* Any thread: counters snapshot. */
+void vg_journal_get_stats(struct vg_journal *j, struct vg_journal_stats *st);
+/* The 16-hex-char id of this journal (stable across restarts). */
+const char *vg_journal_id(const struct vg_journal *j);
+/* Synchronously fdatasync everything appended so far (shutdown, tests). */
+int vg_journal_sync_now(struct vg_journal *j);
+
+/* Consumer thread. Starts at the last committed position. */
+int vg_journal_reader_open(struct vg_journal *j, struct vg_journal_reader **out);
+void vg_journal_reader_close(struct vg_journal_reader *r);
+/* Returns 1 with *rec filled, 0 if nothing new arrived within timeout_ms
+ * (0: don't wait), -1 on an I/O error (logged). Corrupt or torn records are
+ * logged with file and offset and skipped. */
+int vg_journal_read(struct vg_journal_reader *r, struct vg_journal_rec *rec, int timeout_ms);
+/* Wakes a reader blocked in vg_journal_read (shutdown). */
+void vg_journal_wake(struct vg_journal *j);
+
+/* Consumer thread, after the records up to `upto` are safely stored:
+ * persists the checkpoint and deletes segments wholly before it. */
+int vg_journal_commit(struct vg_journal *j, struct vg_journal_pos upto);
+/* Consumer thread at shutdown: writes the throttled checkpoint now. */
+int vg_journal_checkpoint_flush(struct vg_journal *j);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * vg_rec: journal record payload encoding (see vg_rec.h).
+ * Layout (little-endian), version byte first so the format can evolve:
+ *  samples:   u8 1 | str8 device | str8 ward | str8 bed | i64 received_ms |
+ *             u8 flags | u8 n | n x (u32 present | 8 bytes per present field)
+ *  rejection: u8 1 | str8 device | i64 received_ms | u8 reason | str8 field |
+ *             str16 detail | u8 has_seq | u64 seq | i32 index | u32 len | bytes
+ * Thread: any. Memory: none owned.
+ */
+#include "vg_rec.h"
+
+#include <string.h>
+
+#define REC_VERSION 1
+
+void vg_wbuf_init(struct vg_wbuf *w, uint8_t *buf, size_t cap)
+{
+	w->p = buf;
+	w->cap = cap;
+	w->len = 0;
+	w->overflow = false;
+}
+
+static void w_bytes(struct vg_wbuf *w, const void *src, size_t n)
+{
+	if(w->overflow || n > w->cap - w->len){
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->p + w->len, src, n);
+	w->len += n;
+}
+
+static void w_u8(struct vg_wbuf *w, uint8_t v)
+{
+	w_bytes(w, &v, 1);
+}
+
+static void w_u16(struct vg_wbuf *w, uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+	w_bytes(w, b, 2);
+}
+
+static void w_u32(struct vg_wbuf *w, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	w_bytes(w, b, 4);
+}
+
+static void w_u64(struct vg_wbuf *w, uint64_t v)
+{
+	w_u32(w, (uint32_t)v);
+	w_u32(w, (uint32_t)(v >> 32));
+}
+
+static void w_str8(struct vg_wbuf *w, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if(n > 255){
+		w->overflow = true;
+		return;
+	}
+	w_u8(w, (uint8_t)n);
+	w_bytes(w, s, n);
+}
+
+static void w_str16(struct vg_wbuf *w, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if(n > 65535){
+		n = 65535;
+	}
+	w_u16(w, (uint16_t)n);
+	w_bytes(w, s, n);
+}
+
+static uint8_t r_u8(struct vg_rbuf *r)
+{
+	if(r->err || r->pos + 1 > r->len){
+		r->err = true;
+		return 0;
+	}
+	return r->p[r->pos++];
+}
+
+static uint16_t r_u16(struct vg_rbuf *r)
+{
+	uint16_t v;
+
+	if(r->err || r->len - r->pos < 2){
+		r->err = true;
+		return 0;
+	}
+	v = (uint16_t)(r->p[r->pos] | r->p[r->pos + 1] << 8);
+	r->pos += 2;
+	return v;
+}
+
+static uint32_t r_u32(struct vg_rbuf *r)
+{
+	const uint8_t *b;
+
+	if(r->err || r->len - r->pos < 4){
+		r->err = true;
+		return 0;
+	}
+	b = r->p + r->pos;
+	r->pos += 4;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static uint64_t r_u64(struct vg_rbuf *r)
+{
+	uint64_t lo = r_u32(r);
+	return lo | (uint64_t)r_u32(r) << 32;
+}
+
+static struct vg_str r_str(struct vg_rbuf *r, size_t n)
+{
+	struct vg_str s = { "", 0 };
+
+	if(r->err || r->len - r->pos < n){
+		r->err = true;
+		return s;
+	}
+	s.p = (const char *)r->p + r->pos;
+	s.n = n;
+	r->pos += n;
+	return s;
+}
+
+bool vg_rec_encode_samples(struct vg_wbuf *w, const char *device, const char *ward, const char *bed,
+		int64_t received_ms, uint8_t flags, const struct vg_sample *s, int n)
+{
+	int i, f;
+
+	if(n < 1 || n > VG_MAX_BATCH){
+		return false;
+	}
+	w_u8(w, REC_VERSION);
+	w_str8(w, device);
+	w_str8(w, ward);
+	w_str8(w, bed);
+	w_u64(w, (uint64_t)received_ms);
+	w_u8(w, flags);
+	w_u8(w, (uint8_t)n);
+	for(i = 0; i < n; i++){
+		w_u32(w, s[i].present);
+		for(f = 0; f < VG_FIELD_COUNT; f++){
+			if(VG_SAMPLE_HAS(&s[i], f)){
+				uint64_t bits;
+				memcpy(&bits, &s[i].val[f], sizeof(bits));
+				w_u64(w, bits);
+			}
+		}
+	}
+	return !w->overflow;
+}
+
+bool vg_rec_decode_samples(const uint8_t *p, size_t len, struct vg_rec_samples *out)
+{
+	struct vg_rbuf r = { p, len, 0, false };
+	int i, f;
+
+	if(r_u8(&r) != REC_VERSION){
+		return false;
+	}
+	out->device = r_str(&r, r_u8(&r));
+	out->ward = r_str(&r, r_u8(&r));
+	out->bed = r_str(&r, r_u8(&r));
+	out->received_ms = (int64_t)r_u64(&r);
+	out->flags = r_u8(&r);
+	out->n = r_u8(&r);
+	if(r.err || out->n < 1 || out->n > VG_MAX_BATCH || out->device.n == 0){
+		return false;
+	}
+	for(i = 0; i < out->n; i++){
+		memset(&out->s[i], 0, sizeof(out->s[i]));
+		out->s[i].present = r_u32(&r);
+		if(out->s[i].present >> VG_FIELD_COUNT){
+			return false;
+		}
+		for(f = 0; f < VG_FIELD_COUNT; f++){
+			if(VG_SAMPLE_HAS(&out->s[i], f)){
+				uint64_t bits = r_u64(&r);
+				memcpy(&out->s[i].val[f], &bits, sizeof(bits));
+			}
+		}
+	}
+	return !r.err && r.pos == r.len;
+}
+
+bool vg_rec_encode_rejection(struct vg_wbuf *w, const char *device, int64_t received_ms,
+		const struct vg_verdict *v, const void *payload, size_t payload_len)
+{
+	w_u8(w, REC_VERSION);
+	w_str8(w, device);
+	w_u64(w, (uint64_t)received_ms);
+	w_u8(w, (uint8_t)v->reason);
+	w_str8(w, v->field_name);
+	w_str16(w, v->detail);
+	w_u8(w, v->has_seq ? 1 : 0);
+	w_u64(w, v->seq);
+	w_u32(w, (uint32_t)v->index);
+	w_u32(w, (uint32_t)payload_len);
+	w_bytes(w, payload, payload_len);
+	return !w->overflow;
+}
+
+bool vg_rec_decode_rejection(const uint8_t *p, size_t len, struct vg_rec_rejection *out)
+{
+	struct vg_rbuf r = { p, len, 0, false };
+
+	if(r_u8(&r) != REC_VERSION){
+		return false;
+	}
+	out->device = r_str(&r, r_u8(&r));
+	out->received_ms = (int64_t)r_u64(&r);
+	out->reason = r_u8(&r);
+	out->field = r_str(&r, r_u8(&r));
+	out->detail = r_str(&r, r_u16(&r));
+	out->has_seq = r_u8(&r) != 0;
+	out->seq = r_u64(&r);
+	out->index = (int32_t)r_u32(&r);
+	out->payload = r_str(&r, r_u32(&r));
+	return !r.err && r.pos == r.len && out->device.n > 0 && out->reason < VG_R__COUNT;
+}

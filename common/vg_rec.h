@@ -1,0 +1,83 @@
+/*
+ * vg_rec: binary encoding of journal record payloads.
+ *
+ * The broker thread encodes into a reused fixed buffer (no allocation); the
+ * PostgreSQL writer decodes. Every decoder checks bounds and returns false
+ * on anything malformed, since journal bytes come from disk.
+ *
+ * Thread: any. Memory: encoders write into the caller's buffer; decoded
+ * strings point into the record payload (not NUL-terminated: use the
+ * lengths).
+ */
+#ifndef VG_REC_H
+#define VG_REC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vg_vitals.h"
+
+enum vg_rec_type {
+	VG_REC_SAMPLES = 1,
+	VG_REC_REJECTION = 2,
+};
+
+/* Samples record flag: the broker could not prove every seq new (it had no
+ * history for the device), so the writer must check against the table. */
+#define VG_REC_F_NEEDS_CHECK 0x01u
+
+struct vg_wbuf {
+	uint8_t *p;
+	size_t cap;
+	size_t len;
+	bool overflow;
+};
+
+struct vg_rbuf {
+	const uint8_t *p;
+	size_t len;
+	size_t pos;
+	bool err;
+};
+
+struct vg_str {
+	const char *p;
+	size_t n;
+};
+
+struct vg_rec_samples {
+	struct vg_str device;
+	struct vg_str ward;   /* n == 0: unassigned */
+	struct vg_str bed;
+	int64_t received_ms;
+	uint8_t flags;
+	int n;
+	struct vg_sample s[VG_MAX_BATCH];
+};
+
+struct vg_rec_rejection {
+	struct vg_str device;
+	int64_t received_ms;
+	uint8_t reason;
+	struct vg_str field;
+	struct vg_str detail;
+	bool has_seq;
+	uint64_t seq;
+	int32_t index;
+	struct vg_str payload;
+};
+
+void vg_wbuf_init(struct vg_wbuf *w, uint8_t *buf, size_t cap);
+
+/* Encoders: return false if the buffer was too small. */
+bool vg_rec_encode_samples(struct vg_wbuf *w, const char *device, const char *ward, const char *bed,
+		int64_t received_ms, uint8_t flags, const struct vg_sample *s, int n);
+bool vg_rec_encode_rejection(struct vg_wbuf *w, const char *device, int64_t received_ms,
+		const struct vg_verdict *v, const void *payload, size_t payload_len);
+
+/* Decoders: return false on a malformed payload. */
+bool vg_rec_decode_samples(const uint8_t *p, size_t len, struct vg_rec_samples *out);
+bool vg_rec_decode_rejection(const uint8_t *p, size_t len, struct vg_rec_rejection *out);
+
+#endif

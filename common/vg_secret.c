@@ -1,0 +1,195 @@
+/*
+ * vg_secret: see vg_secret.h.
+ * Thread: vg_secret_generate/hash_new/parse any thread; a vg_hasher only on
+ * the thread that owns it. Memory: vg_hasher owns its digest context.
+ */
+#include "vg_secret.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+struct vg_hasher {
+	EVP_MD *md;
+	EVP_MD_CTX *ctx;
+};
+
+struct vg_hasher *vg_hasher_new(void)
+{
+	struct vg_hasher *h = calloc(1, sizeof(*h));
+
+	if(h == NULL){
+		return NULL;
+	}
+	/* Fetch once: an implicit fetch per digest costs more than the hash. */
+	h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	h->ctx = EVP_MD_CTX_new();
+	if(h->md == NULL || h->ctx == NULL){
+		vg_hasher_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void vg_hasher_free(struct vg_hasher *h)
+{
+	if(h == NULL){
+		return;
+	}
+	EVP_MD_CTX_free(h->ctx);
+	EVP_MD_free(h->md);
+	free(h);
+}
+
+static int hash_with(struct vg_hasher *h, const uint8_t salt[VG_SALT_LEN], const char *secret, size_t n,
+		uint8_t out[VG_HASH_LEN])
+{
+	unsigned int outlen = 0;
+
+	if(EVP_DigestInit_ex2(h->ctx, h->md, NULL) != 1
+			|| EVP_DigestUpdate(h->ctx, salt, VG_SALT_LEN) != 1
+			|| EVP_DigestUpdate(h->ctx, secret, n) != 1
+			|| EVP_DigestFinal_ex(h->ctx, out, &outlen) != 1
+			|| outlen != VG_HASH_LEN){
+		return -1;
+	}
+	return 0;
+}
+
+int vg_secret_generate(char *out, size_t outlen)
+{
+	uint8_t raw[32];
+	char b64[48];
+	int n, i;
+
+	if(outlen < VG_SECRET_LEN + 1){
+		return -1;
+	}
+	if(RAND_bytes(raw, sizeof(raw)) != 1){
+		return -1;
+	}
+	n = EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw)); /* 44 chars, one '=' */
+	OPENSSL_cleanse(raw, sizeof(raw));
+	while(n > 0 && b64[n - 1] == '='){
+		n--;
+	}
+	for(i = 0; i < n; i++){
+		if(b64[i] == '+'){
+			b64[i] = '-';
+		}else if(b64[i] == '/'){
+			b64[i] = '_';
+		}
+	}
+	b64[n] = '\0';
+	snprintf(out, outlen, "vgs_%s", b64);
+	OPENSSL_cleanse(b64, sizeof(b64));
+	return 0;
+}
+
+static void to_hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for(i = 0; i < n; i++){
+		out[2 * i] = hex[p[i] >> 4];
+		out[2 * i + 1] = hex[p[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+	if(c >= '0' && c <= '9') return c - '0';
+	if(c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if(c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+static bool from_hex(const char *s, size_t n, uint8_t *out)
+{
+	size_t i;
+
+	for(i = 0; i < n; i++){
+		int hi = hexval(s[2 * i]);
+		int lo = hexval(s[2 * i + 1]);
+		if(hi < 0 || lo < 0){
+			return false;
+		}
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+int vg_secret_hash_new(const char *secret, char *out, size_t outlen)
+{
+	uint8_t salt[VG_SALT_LEN];
+	uint8_t hash[VG_HASH_LEN];
+	char salthex[2 * VG_SALT_LEN + 1];
+	char hashhex[2 * VG_HASH_LEN + 1];
+	struct vg_hasher *h;
+	int rc;
+
+	if(outlen < VG_SECRET_HASH_STRLEN + 1 || RAND_bytes(salt, sizeof(salt)) != 1){
+		return -1;
+	}
+	h = vg_hasher_new();
+	if(h == NULL){
+		return -1;
+	}
+	rc = hash_with(h, salt, secret, strlen(secret), hash);
+	vg_hasher_free(h);
+	if(rc){
+		return -1;
+	}
+	to_hex(salt, sizeof(salt), salthex);
+	to_hex(hash, sizeof(hash), hashhex);
+	snprintf(out, outlen, "s256$%s$%s", salthex, hashhex);
+	return 0;
+}
+
+bool vg_secret_parse(const char *stored, uint8_t salt[VG_SALT_LEN], uint8_t hash[VG_HASH_LEN])
+{
+	if(stored == NULL || strlen(stored) != VG_SECRET_HASH_STRLEN || strncmp(stored, "s256$", 5) != 0
+			|| stored[5 + 2 * VG_SALT_LEN] != '$'){
+		return false;
+	}
+	return from_hex(stored + 5, VG_SALT_LEN, salt)
+		&& from_hex(stored + 6 + 2 * VG_SALT_LEN, VG_HASH_LEN, hash);
+}
+
+bool vg_secret_verify(struct vg_hasher *h, const uint8_t salt[VG_SALT_LEN], const uint8_t hash[VG_HASH_LEN],
+		const char *secret, size_t secret_len)
+{
+	uint8_t got[VG_HASH_LEN];
+	bool ok;
+
+	if(secret == NULL || secret_len == 0 || secret_len > 256){
+		return false;
+	}
+	if(hash_with(h, salt, secret, secret_len, got)){
+		return false;
+	}
+	ok = CRYPTO_memcmp(got, hash, VG_HASH_LEN) == 0;
+	OPENSSL_cleanse(got, sizeof(got));
+	return ok;
+}
+
+int vg_digest_hex(const void *data, size_t len, char *out, size_t hexlen)
+{
+	uint8_t md[VG_HASH_LEN];
+	char hex[2 * VG_HASH_LEN + 1];
+	unsigned int n = 0;
+
+	if(hexlen > 2 * VG_HASH_LEN || EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1){
+		return -1;
+	}
+	to_hex(md, sizeof(md), hex);
+	memcpy(out, hex, hexlen);
+	out[hexlen] = '\0';
+	return 0;
+}

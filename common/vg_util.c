@@ -1,0 +1,123 @@
+/*
+ * vg_util: see vg_util.h. Thread: any. Memory: none owned.
+ */
+#include "vg_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static bool id_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+bool vg_id_valid_n(const char *s, size_t n)
+{
+	size_t i;
+
+	if(s == NULL || n == 0 || n > VG_ID_MAX){
+		return false;
+	}
+	for(i = 0; i < n; i++){
+		if(!id_char((unsigned char)s[i])){
+			return false;
+		}
+	}
+	return true;
+}
+
+bool vg_id_valid(const char *s)
+{
+	if(s == NULL){
+		return false;
+	}
+	return vg_id_valid_n(s, strnlen(s, VG_ID_MAX + 1));
+}
+
+int64_t vg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t vg_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void vg_rfc3339(int64_t ms, char *buf, size_t len)
+{
+	time_t secs;
+	struct tm tm;
+	int64_t rem;
+
+	rem = ms % 1000;
+	secs = (time_t)(ms / 1000);
+	if(rem < 0){
+		rem += 1000;
+		secs -= 1;
+	}
+	gmtime_r(&secs, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+			tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			tm.tm_hour, tm.tm_min, tm.tm_sec, (int)rem);
+}
+
+bool vg_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n;
+
+	if(size == 0){
+		return false;
+	}
+	n = strnlen(src, size);
+	if(n >= size){
+		memcpy(dst, src, size - 1);
+		dst[size - 1] = '\0';
+		return false;
+	}
+	memcpy(dst, src, n + 1);
+	return true;
+}
+
+bool vg_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end = NULL;
+	long long v;
+
+	if(s == NULL || *s == '\0'){
+		return false;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if(errno != 0 || end == s || *end != '\0'){
+		return false;
+	}
+	if(v < min || v > max){
+		return false;
+	}
+	*out = (int64_t)v;
+	return true;
+}
+
+bool vg_parse_bool(const char *s, bool *out)
+{
+	if(!strcasecmp(s, "true") || !strcmp(s, "1") || !strcasecmp(s, "yes") || !strcasecmp(s, "on")){
+		*out = true;
+		return true;
+	}
+	if(!strcasecmp(s, "false") || !strcmp(s, "0") || !strcasecmp(s, "no") || !strcasecmp(s, "off")){
+		*out = false;
+		return true;
+	}
+	return false;
+}

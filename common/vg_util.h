@@ -1,0 +1,39 @@
+/*
+ * vg_util: small helpers shared by the plugin, the bridge workers, the admin
+ * CLI and the tests: identifier syntax, clocks, bounded string copies and
+ * strict number parsing (no atoi: every parse reports failure).
+ *
+ * Thread: any. Memory: none owned.
+ */
+#ifndef VG_UTIL_H
+#define VG_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VG_ID_MAX 64
+
+/* True if s matches [A-Za-z0-9_-]{1,64} (the contract's id syntax). */
+bool vg_id_valid(const char *s);
+/* Same for a length-delimited string (topic segments). */
+bool vg_id_valid_n(const char *s, size_t n);
+
+/* Wall clock in ms since the Unix epoch, and a monotonic clock in ms. */
+int64_t vg_now_ms(void);
+int64_t vg_mono_ms(void);
+
+/* Formats ms since the epoch as RFC 3339 UTC with milliseconds
+ * ("2026-11-22T09:05:26.123Z"). buf needs 25 bytes. */
+void vg_rfc3339(int64_t ms, char *buf, size_t len);
+
+/* Copies at most size-1 bytes and always terminates. Returns false if the
+ * source did not fit. */
+bool vg_strlcpy(char *dst, const char *src, size_t size);
+
+/* Strict parsers: whole string, base 10, range-checked. Return false on
+ * any junk, overflow, or an out-of-range value. */
+bool vg_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+bool vg_parse_bool(const char *s, bool *out);
+
+#endif

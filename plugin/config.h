@@ -1,0 +1,52 @@
+/*
+ * config: the plugin's options (plugin_opt_* lines in mosquitto.conf).
+ *
+ * One table (config.c) lists every option with its type, default and
+ * bounds; parsing is strict: an unknown option, a missing required one or a
+ * malformed value fails plugin start with a message naming the option.
+ *
+ * Thread: broker thread at init. Memory: vg_config owns its strings;
+ * vg_config_free releases them.
+ */
+#ifndef VG_CONFIG_H
+#define VG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mosquitto_opt;
+
+enum vg_others_mode {
+	VG_OTHERS_DENY = 0,
+	VG_OTHERS_DEFER = 1,
+};
+
+struct vg_config {
+	char *db_conninfo;
+	char *spool_dir;
+	char *webhook_url;
+	char *webhook_secret_file;
+	enum vg_others_mode others;
+	int64_t journal_max_mb;
+	int64_t journal_segment_mb;
+	int64_t journal_sync_ms;
+	int64_t ts_max_future_s;
+	int64_t ts_max_past_s;
+	int64_t writer_batch_rows;
+	int64_t webhook_timeout_ms;
+	int64_t webhook_parallel;
+	int64_t queue_capacity;
+	int64_t alert_hr_high;
+	int64_t alert_hr_low;
+};
+
+/* Parses options into cfg (defaults first). Returns 0, or -1 with a
+ * one-line message naming the option in err. */
+int vg_config_parse(struct vg_config *cfg, const struct mosquitto_opt *opts, int count, char *err, size_t errlen);
+void vg_config_free(struct vg_config *cfg);
+
+/* Writes the option reference as a Markdown table (docs generator). */
+void vg_config_write_markdown(void *file);
+
+#endif

@@ -1,0 +1,262 @@
+/*
+ * ingest: the MESSAGE callback for vitals/<device>.
+ *
+ * For each message: decode and validate (vg_vitals), drop what was already
+ * accepted (per-device seq window), append the new samples to the journal
+ * (a write(2) into the page cache: this is what makes the PUBACK safe), then
+ * run alert detection. A rejected message returns MOSQ_ERR_ACL_DENIED, which
+ * the device sees as reason 0x87 (QoS 1/2), and gets a JSON record on
+ * devices/<device>/rejections plus a journalled row for the rejections
+ * table. Nothing here waits on the database or the network.
+ *
+ * Thread: broker thread. Memory: decode output, record and JSON buffers are
+ * the plugin's reused scratch space; the only allocation is a device's
+ * runtime state on its first sample.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+
+#include "alerts.h"
+#include "ingest.h"
+#include "vg_json.h"
+#include "vg_plugin.h"
+#include "vg_rec.h"
+#include "vg_util.h"
+
+#define SEQ_WINDOW 64
+
+enum seq_class {
+	SEQ_NEW,          /* provably never accepted */
+	SEQ_DUP,          /* accepted before: acknowledge, store nothing */
+	SEQ_UNPROVEN,     /* no history (fresh start) or older than the window */
+};
+
+static enum seq_class seq_classify(const struct vg_devrt *rt, uint64_t seq)
+{
+	uint64_t d;
+
+	if(!rt->seq_known){
+		return SEQ_UNPROVEN;
+	}
+	if(seq > rt->seq_hwm){
+		return SEQ_NEW;
+	}
+	d = rt->seq_hwm - seq;
+	if(d >= SEQ_WINDOW){
+		return SEQ_UNPROVEN;
+	}
+	return ((rt->seq_window >> d) & 1u) ? SEQ_DUP : SEQ_NEW;
+}
+
+static void seq_mark(struct vg_devrt *rt, uint64_t seq)
+{
+	uint64_t shift, d;
+
+	if(!rt->seq_known){
+		rt->seq_known = true;
+		rt->seq_hwm = seq;
+		rt->seq_window = 1;
+		return;
+	}
+	if(seq > rt->seq_hwm){
+		shift = seq - rt->seq_hwm;
+		rt->seq_window = shift >= SEQ_WINDOW ? 1 : (rt->seq_window << shift) | 1u;
+		rt->seq_hwm = seq;
+		return;
+	}
+	d = rt->seq_hwm - seq;
+	if(d < SEQ_WINDOW){
+		rt->seq_window |= (uint64_t)1 << d;
+	}
+}
+
+struct vg_devrt *vg_ingest_devrt(struct vg_ident *e)
+{
+	if(e->rt == NULL){
+		e->rt = calloc(1, sizeof(*e->rt));
+	}
+	return e->rt;
+}
+
+/* Logging every rejection of a misbehaving device would flood the log: at
+ * most 20 lines a second, then one summary line. */
+static bool log_budget(struct vg_plugin *vg, int64_t now_ms)
+{
+	if(now_ms - vg->rej_log_window_ms >= 1000){
+		if(vg->rej_log_suppressed){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %lu more rejection(s) not logged in the last second",
+					vg->rej_log_suppressed);
+		}
+		vg->rej_log_window_ms = now_ms;
+		vg->rej_log_count = 0;
+		vg->rej_log_suppressed = 0;
+	}
+	if(vg->rej_log_count < 20){
+		vg->rej_log_count++;
+		return true;
+	}
+	vg->rej_log_suppressed++;
+	return false;
+}
+
+int vg_ingest_reject(struct vg_plugin *vg, const char *device, const struct vg_verdict *v,
+		const void *payload, size_t len, int64_t now_ms)
+{
+	struct vg_json j;
+	struct vg_wbuf w;
+	char topic[VG_ID_MAX + 32];
+	char ts[32];
+	int rc;
+
+	vg->stats.rejected[v->reason]++;
+
+	vg_json_init(&j, vg->jsonbuf, vg->jsonbuf_cap);
+	vg_json_obj_open(&j);
+	if(v->has_seq){
+		vg_json_u64(&j, "seq", v->seq);
+	}else{
+		vg_json_null(&j, "seq");
+	}
+	vg_json_str(&j, "reason", vg_reason_name(v->reason));
+	if(v->field_name[0]){
+		vg_json_str(&j, "field", v->field_name);
+	}else{
+		vg_json_null(&j, "field");
+	}
+	vg_json_str(&j, "detail", v->detail);
+	if(v->index >= 0){
+		vg_json_i64(&j, "batch_index", v->index);
+	}
+	vg_rfc3339(now_ms, ts, sizeof(ts));
+	vg_json_str(&j, "received_at", ts);
+	vg_json_obj_close(&j);
+	snprintf(topic, sizeof(topic), "devices/%s/rejections", device);
+	if(vg_json_ok(&j)){
+		/* QoS 1 so a connected device does not miss the reason. */
+		mosquitto_broker_publish_copy(NULL, topic, (int)j.len, j.buf, 1, false, NULL);
+	}
+
+	/* Audit row in the rejections table, through the journal. When the
+	 * journal itself is the problem (backpressure) there is nowhere durable
+	 * to put it: count it. */
+	if(v->reason != VG_R_BACKPRESSURE){
+		vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
+		if(vg_rec_encode_rejection(&w, device, now_ms, v, payload, len)){
+			rc = vg_journal_append(vg->journal, VG_REC_REJECTION, w.p, (uint32_t)w.len, NULL);
+		}else{
+			rc = VG_JOURNAL_TOOBIG;
+		}
+		if(rc != VG_JOURNAL_OK){
+			vg->stats.journal_unrecorded_rejections++;
+		}
+	}else{
+		vg->stats.journal_unrecorded_rejections++;
+	}
+	if(log_budget(vg, now_ms)){
+		/* No detail here: it may quote measured values, and logs carry ids
+		 * only (docs/security.md). */
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: rejected message from %s: %s%s%s", device,
+				vg_reason_name(v->reason), v->field_name[0] ? " field " : "", v->field_name[0] ? v->field_name : "");
+	}
+	return MOSQ_ERR_ACL_DENIED;
+}
+
+int vg_ingest_message_cb(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_message *ed = event_data;
+	struct vg_plugin *vg = userdata;
+	const char *device;
+	const char *user;
+	struct vg_ident *e;
+	struct vg_devrt *rt;
+	struct vg_verdict v;
+	struct vg_wbuf w;
+	enum vg_reason r;
+	int n = 0, i, nnew = 0;
+	uint8_t flags = 0;
+	int64_t now_ms;
+	int rc;
+
+	(void)event;
+	if(strncmp(ed->topic, "vitals/", 7) != 0){
+		return MOSQ_ERR_SUCCESS; /* not ours; ACL decided whether it may pass */
+	}
+	device = ed->topic + 7;
+	user = mosquitto_client_username(ed->client);
+	e = vg_idtable_find(&vg->ids, device);
+	if(e == NULL || e->role != VG_ROLE_DEVICE || user == NULL || strcmp(user, device) != 0){
+		/* The ACL check should have stopped this already. */
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	now_ms = vg_now_ms();
+	r = vg_vitals_decode(&vg->dec, ed->payload, ed->payloadlen, now_ms, vg->samples, &n, &v);
+	if(r != VG_R_OK){
+		return vg_ingest_reject(vg, e->id, &v, ed->payload, ed->payloadlen, now_ms);
+	}
+	rt = vg_ingest_devrt(e);
+	if(rt == NULL){
+		memset(&v, 0, sizeof(v));
+		v.reason = VG_R_INTERNAL;
+		v.field = -1;
+		v.index = -1;
+		snprintf(v.detail, sizeof(v.detail), "broker out of memory; retry later");
+		return vg_ingest_reject(vg, e->id, &v, ed->payload, ed->payloadlen, now_ms);
+	}
+
+	/* Keep only samples not accepted before; a QoS retransmit or a device
+	 * resend is acknowledged and stored once. */
+	for(i = 0; i < n; i++){
+		enum seq_class c = seq_classify(rt, vg->samples[i].val[VG_F_SEQ].u);
+		if(c == SEQ_DUP){
+			continue;
+		}
+		if(c == SEQ_UNPROVEN){
+			flags |= VG_REC_F_NEEDS_CHECK;
+		}
+		if(nnew != i){
+			vg->samples[nnew] = vg->samples[i];
+		}
+		nnew++;
+	}
+	if(nnew == 0){
+		vg->stats.duplicate_samples += (uint64_t)n;
+		return MOSQ_ERR_SUCCESS;
+	}
+
+	vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
+	if(!vg_rec_encode_samples(&w, e->id, e->ward, e->bed, now_ms, flags, vg->samples, nnew)){
+		rc = VG_JOURNAL_TOOBIG;
+	}else{
+		rc = vg_journal_append(vg->journal, VG_REC_SAMPLES, w.p, (uint32_t)w.len, NULL);
+	}
+	if(rc != VG_JOURNAL_OK){
+		memset(&v, 0, sizeof(v));
+		v.field = -1;
+		v.index = -1;
+		v.has_seq = true;
+		v.seq = vg->samples[0].val[VG_F_SEQ].u;
+		if(rc == VG_JOURNAL_FULL){
+			v.reason = VG_R_BACKPRESSURE;
+			snprintf(v.detail, sizeof(v.detail), "the broker's journal is full (database unreachable?); keep the sample and retry");
+		}else{
+			v.reason = VG_R_INTERNAL;
+			snprintf(v.detail, sizeof(v.detail), "the broker could not journal the sample; keep it and retry");
+		}
+		return vg_ingest_reject(vg, e->id, &v, ed->payload, ed->payloadlen, now_ms);
+	}
+
+	for(i = 0; i < nnew; i++){
+		seq_mark(rt, vg->samples[i].val[VG_F_SEQ].u);
+	}
+	rt->last_seen_ms = now_ms;
+	vg->stats.accepted_msgs++;
+	vg->stats.accepted_samples += (uint64_t)nnew;
+	vg->stats.duplicate_samples += (uint64_t)(n - nnew);
+	vg_alerts_on_samples(vg, e, vg->samples, nnew, now_ms);
+	return MOSQ_ERR_SUCCESS;
+}

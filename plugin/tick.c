@@ -1,0 +1,180 @@
+/*
+ * tick: the TICK callback. Runs once per pass of the broker's main loop
+ * (at least every ~100 ms) and is the only place worker results touch the
+ * broker: it takes every waiting completion at once (wake-ups coalesce) and
+ * applies each on the broker thread: log lines, identity changes (and the
+ * kicks they imply), webhook outcomes, database state.
+ *
+ * Thread: broker thread. Memory: frees every completion it takes.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+
+#include "idsync.h"
+#include "pgwriter.h"
+#include "vg_completion.h"
+#include "vg_plugin.h"
+#include "vg_util.h"
+
+/* A connected client whose credentials no longer hold is disconnected. */
+static bool must_kick(const struct vg_ident *old, const struct vg_ident *nw)
+{
+	if(old == NULL){
+		return false;
+	}
+	return (nw->revoked && !old->revoked)
+		|| nw->role != old->role
+		|| memcmp(nw->hash, old->hash, sizeof(nw->hash)) != 0
+		|| memcmp(nw->salt, old->salt, sizeof(nw->salt)) != 0;
+}
+
+static void kick(const char *id, const char *why)
+{
+	int rc = mosquitto_kick_client_by_username(id, false);
+
+	if(rc == MOSQ_ERR_SUCCESS){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: disconnecting %s (%s)", id, why);
+	}
+}
+
+static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
+{
+	size_t i;
+	uint32_t gen = 0;
+
+	if(c->full){
+		gen = ++vg->ids_gen;
+		if(gen == 0){
+			gen = ++vg->ids_gen;
+		}
+	}
+	for(i = 0; i < c->n; i++){
+		struct vg_ident *nw = c->items[i];
+		struct vg_ident *old = vg_idtable_find(&vg->ids, nw->id);
+		bool k = must_kick(old, nw);
+		bool moved = old && nw->role == VG_ROLE_DEVICE && (strcmp(old->ward, nw->ward) || strcmp(old->bed, nw->bed));
+
+		if(moved){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %s now at %s/%s", nw->id,
+					nw->ward[0] ? nw->ward : "-", nw->bed[0] ? nw->bed : "-");
+		}
+		nw->gen = gen;
+		if(vg_idtable_put(&vg->ids, nw) != 0){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: out of memory applying identity %s", nw->id);
+			continue; /* left in c->items, freed below */
+		}
+		c->items[i] = NULL;
+		if(k){
+			kick(nw->id, nw->revoked ? "identity revoked" : "credentials changed");
+		}
+	}
+	if(c->full){
+		/* Drop what the snapshot no longer has. Collect first: removal
+		 * shifts entries around. */
+		size_t nrem = 0, cap = vg->ids.count, s;
+		char (*rem)[VG_ID_MAX + 1] = cap ? calloc(cap, VG_ID_MAX + 1) : NULL;
+
+		for(s = 0; rem && s < vg->ids.cap; s++){
+			const struct vg_ident *e = vg->ids.slots[s];
+			if(e && e->gen != gen && nrem < cap){
+				memcpy(rem[nrem++], e->id, VG_ID_MAX + 1);
+			}
+		}
+		for(s = 0; s < nrem; s++){
+			vg_idtable_remove(&vg->ids, rem[s]);
+			kick(rem[s], "identity deleted");
+		}
+		free(rem);
+		if(!vg->ids_loaded){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: identities loaded (%zu)", vg->ids.count);
+		}
+		vg->ids_loaded = true;
+	}
+	for(i = 0; i < c->ndel; i++){
+		if(vg_idtable_remove(&vg->ids, c->deleted[i])){
+			kick(c->deleted[i], "identity deleted");
+		}
+	}
+}
+
+void vg_tick_drain(struct vg_plugin *vg)
+{
+	struct vg_job *list, *next;
+	unsigned long refused;
+
+	list = vg_queue_take_all(&vg->completions, 0);
+	for(; list; list = next){
+		next = list->next;
+		switch(list->type){
+			case VG_C_LOG: {
+				struct vg_c_log *l = (struct vg_c_log *)list;
+				mosquitto_log_printf(l->level, "%s", l->msg);
+				free(l);
+				break;
+			}
+			case VG_C_IDENTS: {
+				struct vg_c_idents *c = (struct vg_c_idents *)list;
+				apply_idents(vg, c);
+				vg_c_idents_free(c);
+				break;
+			}
+			case VG_C_WEBHOOK: {
+				struct vg_c_webhook *w = (struct vg_c_webhook *)list;
+				if(w->outcome == VG_WH_DELIVERED){
+					vg->stats.webhook_delivered++;
+				}else if(w->outcome == VG_WH_RETRY){
+					vg->stats.webhook_retries++;
+				}
+				free(w);
+				break;
+			}
+			case VG_C_DB_STATE: {
+				struct vg_c_db_state *d = (struct vg_c_db_state *)list;
+				vg->db_up = d->up;
+				free(d);
+				break;
+			}
+			default:
+				free(list);
+				break;
+		}
+	}
+	pthread_mutex_lock(&vg->completions.lock);
+	refused = vg->completions.refused;
+	pthread_mutex_unlock(&vg->completions.lock);
+	if(refused != vg->stats.completion_refused_reported){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: %lu worker message(s) dropped because the completion queue was full",
+				refused - (unsigned long)vg->stats.completion_refused_reported);
+		vg->stats.completion_refused_reported = refused;
+	}
+}
+
+int vg_tick_cb(int event, void *event_data, void *userdata)
+{
+	struct vg_plugin *vg = userdata;
+	int64_t now = vg_mono_ms();
+
+	(void)event;
+	(void)event_data;
+	vg_tick_drain(vg);
+	if(now - vg->last_stats_log_ms >= 60000){
+		if(vg->last_stats_log_ms){
+			uint64_t rejected = 0;
+			int r;
+			for(r = 0; r < VG_R__COUNT; r++){
+				rejected += vg->stats.rejected[r];
+			}
+			mosquitto_log_printf(MOSQ_LOG_INFO, "Vitalgate: %" PRIu64 " samples accepted, %" PRIu64
+					" rejected messages, %" PRIu64 " duplicates, journal %" PRIu64 " bytes, database %s",
+					vg->stats.accepted_samples, rejected, vg->stats.duplicate_samples,
+					vg_journal_disk_bytes(vg->journal), vg->db_up ? "up" : "DOWN");
+		}
+		vg->last_stats_log_ms = now;
+	}
+	return MOSQ_ERR_SUCCESS;
+}

@@ -1,0 +1,83 @@
+/*
+ * vg_plugin: the one struct holding all of the plugin's state, passed as
+ * userdata to every callback (no file-level globals).
+ *
+ * Thread: fields marked (broker) are touched only on the broker thread;
+ * queues and worker handles are thread-safe by construction.
+ */
+#ifndef VG_PLUGIN_H
+#define VG_PLUGIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <mosquitto_broker.h>
+
+#include "config.h"
+#include "idtable.h"
+#include "vg_journal.h"
+#include "vg_queue.h"
+#include "vg_secret.h"
+#include "vg_vitals.h"
+
+struct vg_pgwriter;
+struct vg_idsync;
+struct vg_webhook;
+
+/* Counters, broker thread only (reported by TICK and, later, metrics). */
+struct vg_stats {
+	uint64_t accepted_msgs;
+	uint64_t accepted_samples;
+	uint64_t duplicate_samples;
+	uint64_t rejected[VG_R__COUNT];
+	uint64_t auth_ok;
+	uint64_t auth_fail;
+	uint64_t acl_denied;
+	uint64_t alerts_raised;
+	uint64_t alerts_resolved;
+	uint64_t webhook_delivered;
+	uint64_t webhook_retries;
+	uint64_t webhook_queue_full;
+	uint64_t journal_unrecorded_rejections;
+	uint64_t completion_refused_reported;
+};
+
+struct vg_plugin {
+	mosquitto_plugin_id_t *pid;
+	struct vg_config cfg;
+
+	struct vg_idtable ids;          /* (broker) */
+	bool ids_loaded;                /* (broker) first snapshot applied */
+	struct vg_hasher *hasher;       /* (broker) */
+	struct vg_decoder dec;          /* (broker) */
+	struct vg_sample samples[VG_MAX_BATCH]; /* (broker) decode output */
+	uint8_t *recbuf;                /* (broker) journal record scratch */
+	size_t recbuf_cap;
+	char *jsonbuf;                  /* (broker) JSON scratch */
+	size_t jsonbuf_cap;
+
+	struct vg_journal *journal;     /* append: broker thread */
+	struct vg_queue completions;    /* workers -> TICK */
+	struct vg_pgwriter *writer;
+	struct vg_idsync *idsync;
+	struct vg_webhook *webhook;     /* NULL without webhook_url */
+
+	bool db_up;                     /* (broker) last state the writer reported */
+	uint32_t ids_gen;               /* (broker) identity snapshot generation */
+	int64_t rej_log_window_ms;      /* (broker) rejection log rate limit */
+	unsigned rej_log_count;
+	unsigned long rej_log_suppressed;
+	int64_t last_stats_log_ms;      /* (broker) */
+	struct vg_stats stats;          /* (broker) */
+};
+
+/* Callbacks (plugin.c registers them). All run on the broker thread. */
+int vg_auth_basic_cb(int event, void *event_data, void *userdata);
+int vg_auth_acl_cb(int event, void *event_data, void *userdata);
+int vg_ingest_message_cb(int event, void *event_data, void *userdata);
+int vg_tick_cb(int event, void *event_data, void *userdata);
+
+/* Drains the completion queue now (TICK, and cleanup). */
+void vg_tick_drain(struct vg_plugin *vg);
+
+#endif

@@ -1,0 +1,506 @@
+// The Vitalgate test bench: starts real parts on loopback and tears them
+// down by PID, even when a test fails or the process is interrupted.
+//
+//   const bench = await Bench.start({ webhook: true });
+//   ... bench.pg, bench.broker, bench.receiver, bench.admin(...) ...
+//   await bench.stop();
+//
+// Parts:
+//  - PostgreSQL 15: initdb in a temp dir (as the postgres user when we are
+//    root), listening only on a unix socket in that dir, on a free port
+//    number; database `vitalgate`, schema applied with vitalgate-admin.
+//  - Mosquitto 2.0 with the built plugin on a free 127.0.0.1 port.
+//  - A Node.js webhook receiver (bridge/node verifies the signatures).
+// Every child is recorded; an exit/signal hook SIGKILLs any still alive.
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, chownSync, existsSync, rmSync, readFileSync, appendFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+
+import mqtt from 'mqtt';
+import pg from 'pg';
+import { encode } from '@msgpack/msgpack';
+
+import { createVerifier, DuplicateWebhookError } from '../../bridge/node/src/index.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const SOURCE_DIR = process.env.VG_SOURCE_DIR ?? path.resolve(here, '../..');
+export const PLUGIN = process.env.VG_PLUGIN ?? path.join(SOURCE_DIR, 'build/vitalgate.so');
+export const ADMIN = process.env.VG_ADMIN ?? path.join(SOURCE_DIR, 'build/vitalgate-admin');
+const IS_ROOT = process.getuid?.() === 0;
+const ASAN = process.env.VG_BUILD_TYPE === 'Asan';
+
+// ---- process registry: everything we start, so we can always end it ----
+const children = new Set();
+function track(child) {
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+function killAll() {
+  for (const c of children) {
+    try { process.kill(c.pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => { killAll(); process.exit(130); });
+}
+
+export async function waitFor(fn, { timeout = 10000, interval = 25, what = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    }
+    await sleep(interval);
+  }
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function exitOf(child, timeout) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, signal: child.signalCode });
+    const t = setTimeout(() => resolve(null), timeout);
+    child.once('exit', (code, signal) => { clearTimeout(t); resolve({ code, signal }); });
+  });
+}
+
+async function stopChild(child, { signal = 'SIGTERM', timeout = 15000 } = {}) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return { code: child?.exitCode, signal: child?.signalCode };
+  try { process.kill(child.pid, signal); } catch { /* gone */ }
+  const r = await exitOf(child, timeout);
+  if (r) return r;
+  try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+  return (await exitOf(child, 5000)) ?? { code: null, signal: 'SIGKILL' };
+}
+
+/** Owns a temp dir readable by the postgres and mosquitto users. */
+export function makeTempRoot(prefix = 'vg-') {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+function userIds(name) {
+  const out = execFileSync('id', ['-u', name]).toString().trim();
+  const g = execFileSync('id', ['-g', name]).toString().trim();
+  return { uid: Number(out), gid: Number(g) };
+}
+
+function pgBinDir() {
+  for (const d of ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin']) {
+    if (existsSync(path.join(d, 'postgres'))) return d;
+  }
+  throw new Error('PostgreSQL server binaries not found (apt-get install -y postgresql-15)');
+}
+
+// ---------------------------------------------------------------- Postgres
+export class Postgres {
+  static async start(root, { port } = {}) {
+    const p = new Postgres();
+    p.root = root;
+    p.data = path.join(root, 'pgdata');
+    p.sock = path.join(root, 'pgsock');
+    p.logFile = path.join(root, 'postgres.log');
+    p.bin = pgBinDir();
+    p.port = port ?? await freePort();
+    mkdirSync(p.data, { mode: 0o700 });
+    mkdirSync(p.sock, { mode: 0o755 });
+    chmodSync(p.sock, 0o755);
+    if (IS_ROOT) {
+      const { uid, gid } = userIds('postgres');
+      chownSync(p.data, uid, gid);
+      chownSync(p.sock, uid, gid);
+      writeFileSync(p.logFile, '');
+      chownSync(p.logFile, uid, gid);
+    }
+    const r = spawnSync(...p.asPostgres(path.join(p.bin, 'initdb'),
+      ['-D', p.data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']), { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`initdb failed: ${r.stderr || r.stdout}`);
+    await p.boot();
+    const c = await p.client('postgres');
+    await c.query('CREATE DATABASE vitalgate');
+    await c.end();
+    return p;
+  }
+
+  asPostgres(cmd, args) {
+    if (!IS_ROOT) return [cmd, args];
+    // setpriv execs in place, so the PID we get is the server's own.
+    return ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', cmd, ...args]];
+  }
+
+  async boot() {
+    const [cmd, args] = this.asPostgres(path.join(this.bin, 'postgres'), [
+      '-D', this.data, '-k', this.sock, '-p', String(this.port), '-c', 'listen_addresses=',
+      '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=60',
+      '-c', 'log_min_messages=warning',
+    ]);
+    this.proc = track(spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
+    this.proc.stderr.on('data', (d) => appendFileSync(this.logFile, d));
+    await waitFor(async () => {
+      if (this.proc.exitCode !== null) throw new Error(`postgres exited: ${readFileSync(this.logFile, 'utf8').slice(-2000)}`);
+      const c = new pg.Client({ host: this.sock, port: this.port, user: 'postgres', database: 'postgres' });
+      try { await c.connect(); await c.end(); return true; } catch { await c.end().catch(() => {}); return false; }
+    }, { timeout: 30000, what: 'PostgreSQL to accept connections' });
+  }
+
+  get conninfo() {
+    return `host=${this.sock} port=${this.port} dbname=vitalgate user=postgres`;
+  }
+
+  async client(database = 'vitalgate') {
+    const c = new pg.Client({ host: this.sock, port: this.port, user: 'postgres', database });
+    await c.connect();
+    return c;
+  }
+
+  async query(sql, params) {
+    const c = await this.client();
+    try { return await c.query(sql, params); } finally { await c.end(); }
+  }
+
+  /** Fast shutdown (what an outage looks like to clients). */
+  async stop() {
+    if (!this.proc) return;
+    await stopChild(this.proc, { signal: 'SIGINT', timeout: 20000 });
+    this.proc = null;
+  }
+
+  async restart() {
+    await this.stop();
+    await this.boot();
+  }
+}
+
+// ------------------------------------------------------------------ Broker
+export class Broker {
+  /**
+   * opts: conninfo, spoolDir, webhookUrl, secretFile, options (extra
+   * plugin_opt_ lines as {key: value}), extraConf (lines), port.
+   */
+  static async start(root, opts) {
+    const b = new Broker();
+    b.root = root;
+    b.opts = opts;
+    b.port = opts.port ?? await freePort();
+    b.confFile = path.join(root, `mosquitto-${b.port}.conf`);
+    b.logFile = path.join(root, `mosquitto-${b.port}.log`);
+    b.lines = [];
+    b.writeConf();
+    await b.boot();
+    return b;
+  }
+
+  writeConf() {
+    const o = this.opts;
+    const lines = [
+      'per_listener_settings false',
+      `listener ${this.port} 127.0.0.1`,
+      'allow_anonymous false',
+      'set_tcp_nodelay true',
+      'persistence false',
+      'log_dest stderr',
+      'log_type error', 'log_type warning', 'log_type notice', 'log_type information',
+      'log_timestamp true',
+      'log_timestamp_format %Y-%m-%dT%H:%M:%S',
+      ...(o.extraConf ?? []),
+    ];
+    if (!o.noPlugin) {
+      lines.push(`plugin ${o.plugin ?? PLUGIN}`);
+      const popts = { db_conninfo: o.conninfo, spool_dir: o.spoolDir, ...(o.options ?? {}) };
+      if (o.webhookUrl) popts.webhook_url = o.webhookUrl;
+      if (o.secretFile) popts.webhook_secret_file = o.secretFile;
+      for (const [k, v] of Object.entries(popts)) if (v !== undefined && v !== null) lines.push(`plugin_opt_${k} ${v}`);
+    }
+    writeFileSync(this.confFile, `${lines.join('\n')}\n`);
+    chmodSync(this.confFile, 0o644);
+  }
+
+  async boot({ waitReady = true } = {}) {
+    const env = { ...process.env };
+    if (ASAN) {
+      env.LD_PRELOAD = execFileSync('gcc', ['-print-file-name=libasan.so']).toString().trim();
+      env.ASAN_OPTIONS = `detect_leaks=1:halt_on_error=1:exitcode=66:suppressions=${SOURCE_DIR}/tests/asan.supp`;
+      env.LSAN_OPTIONS = `suppressions=${SOURCE_DIR}/tests/lsan.supp:print_suppressions=0`;
+      env.UBSAN_OPTIONS = 'halt_on_error=1:print_stacktrace=1';
+    }
+    this.exit = null;
+    this.proc = track(spawn('/usr/sbin/mosquitto', ['-c', this.confFile], { stdio: ['ignore', 'pipe', 'pipe'], env }));
+    const onData = (d) => {
+      const text = d.toString();
+      appendFileSync(this.logFile, text);
+      for (const l of text.split('\n')) if (l) this.lines.push(l);
+    };
+    this.proc.stdout.on('data', onData);
+    this.proc.stderr.on('data', onData);
+    this.proc.on('exit', (code, signal) => { this.exit = { code, signal }; });
+    if (waitReady) {
+      await waitFor(() => {
+        if (this.exit) throw new Error(`mosquitto exited (${JSON.stringify(this.exit)}):\n${this.lines.slice(-30).join('\n')}`);
+        return this.lines.some((l) => /mosquitto version .* running/.test(l));
+      }, { timeout: 20000, what: 'mosquitto to start' });
+      if (!this.opts.noPlugin && !this.opts.noWaitIdentities) {
+        await this.waitLog(/Vitalgate: identities loaded/, 20000);
+      }
+    }
+  }
+
+  /** Waits for a log line matching re that appears after `from` lines. */
+  async waitLog(re, timeout = 10000, from = 0) {
+    return waitFor(() => this.lines.slice(from).find((l) => re.test(l)), { timeout, what: `log line ${re}` });
+  }
+
+  mark() {
+    return this.lines.length;
+  }
+
+  log() {
+    return this.lines.join('\n');
+  }
+
+  sanitizerReport() {
+    return this.lines.filter((l) => /ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|SUMMARY: (Address|Undefined|Leak)/.test(l));
+  }
+
+  async stop() {
+    if (!this.proc) return this.exit;
+    const r = await stopChild(this.proc, { signal: 'SIGTERM', timeout: 20000 });
+    this.proc = null;
+    return r;
+  }
+
+  async kill9() {
+    if (!this.proc) return;
+    await stopChild(this.proc, { signal: 'SIGKILL' });
+    this.proc = null;
+  }
+
+  async restart(opts = {}) {
+    await this.stop();
+    this.lines.push('---- restart ----');
+    await this.boot(opts);
+  }
+}
+
+// ---------------------------------------------------------------- receiver
+export class Receiver {
+  /** A real HTTP server that verifies Standard Webhooks signatures. */
+  static async start({ secrets, port } = {}) {
+    const r = new Receiver();
+    r.secrets = secrets;
+    r.events = [];       // verified, first delivery of each webhook-id
+    r.requests = [];     // every request: {id, status, verified, at}
+    r.mode = 'ok';       // 'ok' | 'status:<n>' | 'hang'
+    r.verifier = createVerifier({ secrets });
+    r.server = createServer((req, res) => r.handle(req, res));
+    r.sockets = new Set();
+    r.server.on('connection', (s) => { r.sockets.add(s); s.on('close', () => r.sockets.delete(s)); });
+    await new Promise((resolve) => r.server.listen(port ?? 0, '127.0.0.1', resolve));
+    r.port = r.server.address().port;
+    r.url = `http://127.0.0.1:${r.port}/vitalgate/webhooks`;
+    return r;
+  }
+
+  handle(req, res) {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const id = req.headers['webhook-id'];
+      const rec = { id, at: Date.now(), headers: req.headers, raw: raw.toString('utf8') };
+      this.requests.push(rec);
+      if (this.mode === 'hang') return; // never answer: the sender times out
+      if (this.mode.startsWith('status:')) {
+        rec.status = Number(this.mode.slice(7));
+        res.statusCode = rec.status;
+        if (this.retryAfter) res.setHeader('Retry-After', String(this.retryAfter));
+        return res.end();
+      }
+      try {
+        const ev = this.verifier.verify(raw, req.headers);
+        this.verifier.markProcessed(ev.id);
+        rec.verified = true;
+        rec.status = 204;
+        this.events.push({ ...ev, receivedAt: Date.now() });
+        res.statusCode = 204;
+        res.end();
+      } catch (e) {
+        rec.verified = false;
+        rec.error = e.message;
+        rec.status = e instanceof DuplicateWebhookError ? 200 : 400;
+        res.statusCode = rec.status;
+        res.end();
+      }
+    });
+  }
+
+  async stop() {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+export function whsecret() {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+/** Encodes a v1 sample (or an array of them) as MessagePack. */
+export function sample(fields) {
+  return Buffer.from(encode(fields));
+}
+
+/** Connects an MQTT v5 client; resolves once CONNACK says yes, rejects with the reason otherwise. */
+export function connect(port, { id, username = id, password, clientId = id, protocolVersion = 5, ...rest } = {}) {
+  return new Promise((resolve, reject) => {
+    const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+      clientId, username, password, protocolVersion, reconnectPeriod: 0, connectTimeout: 5000, clean: true, ...rest,
+    });
+    const fail = (e) => { c.end(true); reject(e); };
+    c.once('connect', () => { c.removeListener('error', fail); resolve(c); });
+    c.once('error', fail);
+    c.once('close', () => fail(new Error('connection closed before CONNACK')));
+  });
+}
+
+/** Publishes with QoS 1 and resolves to the PUBACK reason code (0 = accepted). */
+export async function publishQos1(client, topic, payload, opts = {}) {
+  try {
+    await client.publishAsync(topic, payload, { qos: 1, ...opts });
+    return 0;
+  } catch (e) {
+    if (typeof e.code === 'number') return e.code;
+    throw e;
+  }
+}
+
+/** Collects messages on topic filters for a client. */
+export function collect(client) {
+  const msgs = [];
+  client.on('message', (topic, payload, packet) => msgs.push({ topic, payload, packet, text: payload.toString('utf8') }));
+  return msgs;
+}
+
+// ------------------------------------------------------------------- Bench
+export class Bench {
+  /**
+   * opts: webhook (bool), options (plugin options), extraConf, secrets
+   * (number of whsec_ secrets, default 1).
+   */
+  static async start(opts = {}) {
+    const b = new Bench();
+    b.root = makeTempRoot();
+    b.cleanups = [];
+    try {
+      b.pg = await Postgres.start(b.root);
+      await b.adminOk(['migrate']);
+      b.spool = path.join(b.root, 'spool');
+      mkdirSync(b.spool, { mode: 0o700 });
+      if (IS_ROOT) {
+        const { uid, gid } = userIds('mosquitto');
+        chownSync(b.spool, uid, gid);
+      }
+      let webhookUrl;
+      let secretFile;
+      if (opts.webhook) {
+        b.secrets = Array.from({ length: opts.secrets ?? 1 }, whsecret);
+        b.receiver = await Receiver.start({ secrets: opts.receiverSecrets ?? b.secrets });
+        secretFile = path.join(b.root, 'webhook-secrets');
+        writeFileSync(secretFile, `${b.secrets.join('\n')}\n`, { mode: 0o600 });
+        if (IS_ROOT) {
+          const { uid, gid } = userIds('mosquitto');
+          chownSync(secretFile, uid, gid);
+        }
+        webhookUrl = opts.webhookUrl ?? b.receiver.url;
+      }
+      b.brokerOpts = {
+        conninfo: b.pg.conninfo, spoolDir: b.spool, webhookUrl, secretFile,
+        options: opts.options, extraConf: opts.extraConf, noWaitIdentities: opts.noWaitIdentities,
+      };
+      if (!opts.noBroker) b.broker = await Broker.start(b.root, b.brokerOpts);
+    } catch (e) {
+      await b.stop({ keep: true });
+      throw e;
+    }
+    return b;
+  }
+
+  /** Runs vitalgate-admin against the bench database. */
+  admin(args, { env = {} } = {}) {
+    const r = spawnSync(ADMIN, ['--db', this.pg.conninfo, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  async adminOk(args) {
+    const r = this.admin(args);
+    if (r.code !== 0) throw new Error(`vitalgate-admin ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+    return r.stdout.trim();
+  }
+
+  /** Provisions a device and returns its secret. */
+  async addDevice(id, ward, bed) {
+    const args = ['device', 'add', id];
+    if (ward) args.push('--ward', ward, '--bed', bed);
+    return this.adminOk(args);
+  }
+
+  /** Waits until the running broker has applied identity `id`. */
+  async waitIdentity(port, id, secret) {
+    return waitFor(async () => {
+      try {
+        const c = await connect(port, { id, password: secret });
+        await c.endAsync();
+        return true;
+      } catch {
+        return false;
+      }
+    }, { timeout: 5000, what: `identity ${id} to reach the broker` });
+  }
+
+  async stop({ keep = false } = {}) {
+    const errors = [];
+    for (const f of this.cleanups.reverse()) {
+      try { await f(); } catch (e) { errors.push(e); }
+    }
+    let brokerExit;
+    if (this.broker) brokerExit = await this.broker.stop();
+    if (this.receiver) await this.receiver.stop();
+    if (this.pg) await this.pg.stop();
+    const report = this.broker ? this.broker.sanitizerReport() : [];
+    if (!keep && !process.env.VG_KEEP_TMP && report.length === 0) {
+      rmSync(this.root, { recursive: true, force: true });
+    } else {
+      process.stderr.write(`bench: kept ${this.root}\n`);
+    }
+    if (report.length) throw new Error(`sanitizer reported problems:\n${report.join('\n')}`);
+    if (brokerExit && brokerExit.code !== 0 && brokerExit.code !== null) {
+      throw new Error(`mosquitto exited with status ${brokerExit.code}`);
+    }
+    if (errors.length) throw errors[0];
+  }
+}
