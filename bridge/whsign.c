@@ -155,7 +155,7 @@ int vg_whsign(const struct vg_whsecrets *s, const char *msg_id, int64_t ts, cons
 {
 	char prefix[128];
 	size_t used = 0;
-	int i, plen;
+	int i, plen, olen;
 
 	plen = snprintf(prefix, sizeof(prefix), "%s.%lld.", msg_id, (long long)ts);
 	if(plen < 0 || (size_t)plen >= sizeof(prefix) || outlen == 0){
@@ -186,11 +186,12 @@ int vg_whsign(const struct vg_whsecrets *s, const char *msg_id, int64_t ts, cons
 		EVP_MAC_CTX_free(c);
 		EVP_MAC_free(m);
 		EVP_EncodeBlock((unsigned char *)b64, mac, (int)got);
-		plen = snprintf(out + used, outlen - used, "%sv1,%s", i ? " " : "", b64);
-		if(plen < 0 || (size_t)plen >= outlen - used){
+		/* olen, not plen: plen is the prefix length the next key signs. */
+		olen = snprintf(out + used, outlen - used, "%sv1,%s", i ? " " : "", b64);
+		if(olen < 0 || (size_t)olen >= outlen - used){
 			return -1;
 		}
-		used += (size_t)plen;
+		used += (size_t)olen;
 	}
 	return 0;
 }

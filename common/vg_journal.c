@@ -942,6 +942,16 @@ int vg_journal_read(struct vg_journal_reader *r, struct vg_journal_rec *rec, int
 			}
 			/* Incomplete record: only an old segment's torn tail. */
 			if(r->seg != active_seg){
+				/* Unless a valid record follows: then the length field is
+				 * what is corrupt, and only this record is lost. */
+				nxt = resync(r, r->off, limit);
+				if(nxt < limit){
+					atomic_fetch_add(&j->corrupt_skips, 1);
+					jlog(j, LOG_WARNING, "Vitalgate journal: corrupt record in %s/%s at offset %" PRIu64
+							", skipped %" PRIu64 " bytes", j->dir, name, r->off, nxt - r->off);
+					r->off = nxt;
+					continue;
+				}
 				atomic_fetch_add(&j->corrupt_skips, 1);
 				jlog(j, LOG_WARNING, "Vitalgate journal: torn record at the end of %s/%s at offset %" PRIu64
 						" (%" PRIu64 " bytes), skipped", j->dir, name, r->off, limit - r->off);

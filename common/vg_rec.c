@@ -27,6 +27,9 @@ static void w_bytes(struct vg_wbuf *w, const void *src, size_t n)
 		w->overflow = true;
 		return;
 	}
+	if(n == 0){
+		return;   /* src may be NULL (an empty PUBLISH has no payload) */
+	}
 	memcpy(w->p + w->len, src, n);
 	w->len += n;
 }

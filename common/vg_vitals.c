@@ -444,13 +444,17 @@ static enum vg_reason check_map(const struct vg_decoder *d, struct vg_verdict *v
 		return reject(v, VG_R_OUT_OF_RANGE, VG_F_DBP, "dbp %" PRIu64 " is not below sbp %" PRIu64,
 				s->val[VG_F_DBP].u, s->val[VG_F_SBP].u);
 	}
-	if(s->val[VG_F_TS].i > now_ms && s->val[VG_F_TS].i - now_ms > d->time.max_future_ms){
-		return reject(v, VG_R_BAD_TIME, VG_F_TS, "ts is %" PRId64 " s ahead of the broker clock (limit %" PRId64 " s)",
-				(s->val[VG_F_TS].i - now_ms) / 1000, d->time.max_future_ms / 1000);
+	/* Differences in uint64_t: ts is untrusted and now_ms - INT64_MIN
+	 * overflows int64_t (UB, in practice a negative gap that passes). */
+	if(s->val[VG_F_TS].i > now_ms
+			&& (uint64_t)s->val[VG_F_TS].i - (uint64_t)now_ms > (uint64_t)d->time.max_future_ms){
+		return reject(v, VG_R_BAD_TIME, VG_F_TS, "ts is %" PRIu64 " s ahead of the broker clock (limit %" PRId64 " s)",
+				((uint64_t)s->val[VG_F_TS].i - (uint64_t)now_ms) / 1000, d->time.max_future_ms / 1000);
 	}
-	if(s->val[VG_F_TS].i < now_ms && now_ms - s->val[VG_F_TS].i > d->time.max_past_ms){
-		return reject(v, VG_R_BAD_TIME, VG_F_TS, "ts is %" PRId64 " s behind the broker clock (limit %" PRId64 " s)",
-				(now_ms - s->val[VG_F_TS].i) / 1000, d->time.max_past_ms / 1000);
+	if(s->val[VG_F_TS].i < now_ms
+			&& (uint64_t)now_ms - (uint64_t)s->val[VG_F_TS].i > (uint64_t)d->time.max_past_ms){
+		return reject(v, VG_R_BAD_TIME, VG_F_TS, "ts is %" PRIu64 " s behind the broker clock (limit %" PRId64 " s)",
+				((uint64_t)now_ms - (uint64_t)s->val[VG_F_TS].i) / 1000, d->time.max_past_ms / 1000);
 	}
 	return VG_R_OK;
 }

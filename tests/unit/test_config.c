@@ -1,0 +1,359 @@
+/*
+ * test_config: plugin option parsing: defaults, strict integers, enums,
+ * paths, cross-option rules, and error messages naming the option.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "config.h"
+#include "vgtest.h"
+
+#define O(k, v) { (char *)(k), (char *)(v) }
+#define NOPTS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static char spool[64];
+static char secret_file[96];
+static char plain_file[96];
+
+/* Parses opts; returns the rc and leaves the message in err. */
+static int parse(const struct mosquitto_opt *opts, int n, char *err, size_t errlen)
+{
+	struct vg_config cfg;
+	int rc;
+
+	err[0] = '\0';
+	rc = vg_config_parse(&cfg, opts, n, err, errlen);
+	vg_config_free(&cfg);
+	return rc;
+}
+
+/* Expects a failure whose message contains both needles. */
+static void expect_error(const struct mosquitto_opt *opts, int n, const char *needle1, const char *needle2, int line)
+{
+	char err[512];
+	int rc = parse(opts, n, err, sizeof(err));
+
+	CHECK_INT(rc, -1);
+	CHECK(strstr(err, needle1) != NULL);
+	if(needle2){
+		CHECK(strstr(err, needle2) != NULL);
+	}
+	if(rc != -1 || !strstr(err, needle1) || (needle2 && !strstr(err, needle2))){
+		fprintf(stderr, "  ^ expectation at line %d, message was: %s\n", line, err);
+	}
+}
+
+#define EXPECT_ERROR(opts, n1, n2) expect_error((opts), NOPTS(opts), (n1), (n2), __LINE__)
+
+static void test_defaults(void)
+{
+	struct mosquitto_opt opts[] = { O("db_conninfo", "host=db dbname=vitalgate"), O("spool_dir", spool) };
+	struct vg_config cfg;
+	char err[256] = "";
+
+	CHECK_INT(vg_config_parse(&cfg, opts, NOPTS(opts), err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	CHECK_STR(cfg.db_conninfo, "host=db dbname=vitalgate");
+	CHECK_STR(cfg.spool_dir, spool);
+	CHECK(cfg.spool_dir != spool);   /* a copy */
+	CHECK(cfg.webhook_url == NULL);
+	CHECK(cfg.webhook_secret_file == NULL);
+	CHECK_INT(cfg.others, VG_OTHERS_DENY);
+	CHECK_INT(cfg.journal_max_mb, 1024);
+	CHECK_INT(cfg.journal_segment_mb, 16);
+	CHECK_INT(cfg.journal_sync_ms, 20);
+	CHECK_INT(cfg.ts_max_future_s, 300);
+	CHECK_INT(cfg.ts_max_past_s, 86400);
+	CHECK_INT(cfg.writer_batch_rows, 5000);
+	CHECK_INT(cfg.webhook_timeout_ms, 5000);
+	CHECK_INT(cfg.webhook_parallel, 8);
+	CHECK_INT(cfg.queue_capacity, 65536);
+	CHECK_INT(cfg.alert_hr_high, 131);
+	CHECK_INT(cfg.alert_hr_low, 40);
+	vg_config_free(&cfg);
+	CHECK(cfg.db_conninfo == NULL && cfg.spool_dir == NULL);
+	vg_config_free(&cfg);   /* twice is harmless */
+}
+
+static void test_all_options(void)
+{
+	struct mosquitto_opt opts[] = {
+		O("spool_dir", spool),                      /* order does not matter */
+		O("db_conninfo", "postgresql:///vg"),
+		O("webhook_url", "https://core.example/hooks/vitalgate"),
+		O("webhook_secret_file", secret_file),
+		O("others", "defer"),
+		O("journal_max_mb", "2048"),
+		O("journal_segment_mb", "32"),
+		O("journal_sync_ms", "1"),
+		O("ts_max_future_s", "0"),
+		O("ts_max_past_s", "2592000"),
+		O("writer_batch_rows", "100000"),
+		O("webhook_timeout_ms", "100"),
+		O("webhook_parallel", "256"),
+		O("queue_capacity", "16"),
+		O("alert_hr_high", "300"),
+		O("alert_hr_low", "0"),
+	};
+	struct vg_config cfg;
+	char err[256] = "";
+
+	CHECK_INT(vg_config_parse(&cfg, opts, NOPTS(opts), err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	CHECK_STR(cfg.db_conninfo, "postgresql:///vg");
+	CHECK_STR(cfg.webhook_url, "https://core.example/hooks/vitalgate");
+	CHECK_STR(cfg.webhook_secret_file, secret_file);
+	CHECK_INT(cfg.others, VG_OTHERS_DEFER);
+	CHECK_INT(cfg.journal_max_mb, 2048);
+	CHECK_INT(cfg.journal_segment_mb, 32);
+	CHECK_INT(cfg.journal_sync_ms, 1);
+	CHECK_INT(cfg.ts_max_future_s, 0);
+	CHECK_INT(cfg.ts_max_past_s, 2592000);
+	CHECK_INT(cfg.writer_batch_rows, 100000);
+	CHECK_INT(cfg.webhook_timeout_ms, 100);
+	CHECK_INT(cfg.webhook_parallel, 256);
+	CHECK_INT(cfg.queue_capacity, 16);
+	CHECK_INT(cfg.alert_hr_high, 300);
+	CHECK_INT(cfg.alert_hr_low, 0);
+	vg_config_free(&cfg);
+
+	/* http:// is accepted too; others=deny explicitly. */
+	{
+		struct mosquitto_opt o2[] = { O("db_conninfo", "x"), O("spool_dir", spool),
+			O("webhook_url", "http://127.0.0.1:8080/h"), O("webhook_secret_file", secret_file), O("others", "deny") };
+		CHECK_INT(vg_config_parse(&cfg, o2, NOPTS(o2), err, sizeof(err)), 0);
+		CHECK_INT(cfg.others, VG_OTHERS_DENY);
+		CHECK_STR(cfg.webhook_url, "http://127.0.0.1:8080/h");
+		vg_config_free(&cfg);
+	}
+	/* A secret file without a URL is allowed (kept for later). */
+	{
+		struct mosquitto_opt o3[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("webhook_secret_file", secret_file) };
+		CHECK_INT(vg_config_parse(&cfg, o3, NOPTS(o3), err, sizeof(err)), 0);
+		CHECK(cfg.webhook_url == NULL);
+		vg_config_free(&cfg);
+	}
+}
+
+static void test_unknown_and_missing(void)
+{
+	char err[512];
+	struct mosquitto_opt unknown[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("spool_dri", "/tmp") };
+	struct mosquitto_opt unknown_first[] = { O("bogus_option", "1"), O("db_conninfo", "x"), O("spool_dir", spool) };
+	struct mosquitto_opt prefixed[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("plugin_opt_others", "deny") };
+	struct mosquitto_opt no_db[] = { O("spool_dir", spool) };
+	struct mosquitto_opt no_spool[] = { O("db_conninfo", "x") };
+	struct mosquitto_opt twice[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("db_conninfo", "y") };
+	struct mosquitto_opt null_value[] = { O("db_conninfo", NULL), O("spool_dir", spool) };
+	struct mosquitto_opt empty_db[] = { O("db_conninfo", ""), O("spool_dir", spool) };
+
+	EXPECT_ERROR(unknown, "plugin_opt_spool_dri", "unknown option");
+	EXPECT_ERROR(unknown_first, "plugin_opt_bogus_option", "unknown");
+	EXPECT_ERROR(prefixed, "plugin_opt_plugin_opt_others", "unknown");
+	EXPECT_ERROR(no_db, "plugin_opt_db_conninfo", "required");
+	EXPECT_ERROR(no_spool, "plugin_opt_spool_dir", "required");
+	EXPECT_ERROR(twice, "plugin_opt_db_conninfo", "twice");
+	EXPECT_ERROR(null_value, "plugin_opt_db_conninfo", "missing value");
+	EXPECT_ERROR(empty_db, "plugin_opt_db_conninfo", "empty");
+	CHECK_INT(parse(NULL, 0, err, sizeof(err)), -1);
+	CHECK(strstr(err, "plugin_opt_db_conninfo") != NULL);
+}
+
+/* One integer option with a given value on top of the required ones. */
+static int parse_int(const char *name, const char *value, char *err, size_t errlen)
+{
+	struct mosquitto_opt opts[] = { O("db_conninfo", "x"), O("spool_dir", spool), { (char *)name, (char *)value } };
+
+	return parse(opts, NOPTS(opts), err, errlen);
+}
+
+static void test_integers(void)
+{
+	static const char *const bad[] = { "", "abc", "12abc", "1.5", "1e3", "0x10", "--1", "99999999999999999999",
+		"-99999999999999999999", "10 MB" };
+	static const struct { const char *name; const char *ok_lo; const char *ok_hi; const char *below; const char *above; } bounds[] = {
+		{ "journal_max_mb", "16", "1048576", "0", "1048577" },
+		{ "journal_segment_mb", "1", "1024", "0", "1025" },
+		{ "journal_sync_ms", "1", "10000", "0", "10001" },
+		{ "ts_max_future_s", "0", "86400", "-1", "86401" },
+		{ "ts_max_past_s", "0", "2592000", "-1", "2592001" },
+		{ "writer_batch_rows", "1", "100000", "0", "100001" },
+		{ "webhook_timeout_ms", "100", "120000", "99", "120001" },
+		{ "webhook_parallel", "1", "256", "0", "257" },
+		{ "queue_capacity", "16", "16777216", "15", "16777217" },
+		{ "alert_hr_high", "41", "300", "0", "301" },
+		{ "alert_hr_low", "0", "130", "-1", "300" },
+	};
+	char err[512], name[64];
+	size_t i, k;
+
+	for(i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++){
+		snprintf(name, sizeof(name), "plugin_opt_%s", bounds[i].name);
+		CHECK_INT(parse_int(bounds[i].name, bounds[i].ok_lo, err, sizeof(err)), 0);
+		CHECK_INT(parse_int(bounds[i].name, bounds[i].ok_hi, err, sizeof(err)), 0);
+		CHECK_INT(parse_int(bounds[i].name, bounds[i].below, err, sizeof(err)), -1);
+		CHECK(strstr(err, name) != NULL);
+		CHECK_INT(parse_int(bounds[i].name, bounds[i].above, err, sizeof(err)), -1);
+		CHECK(strstr(err, name) != NULL);
+		for(k = 0; k < sizeof(bad) / sizeof(bad[0]); k++){
+			int rc = parse_int(bounds[i].name, bad[k], err, sizeof(err));
+			CHECK_INT(rc, -1);
+			CHECK(strstr(err, name) != NULL);
+			if(rc != -1){
+				fprintf(stderr, "  ^ %s accepted \"%s\"\n", bounds[i].name, bad[k]);
+			}
+		}
+	}
+	/* The message quotes the value and the allowed range. */
+	CHECK_INT(parse_int("webhook_parallel", "12abc", err, sizeof(err)), -1);
+	CHECK(strstr(err, "\"12abc\"") != NULL);
+	CHECK(strstr(err, "1 and 256") != NULL);
+}
+
+static void test_others(void)
+{
+	struct mosquitto_opt bogus[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("others", "bogus") };
+	struct mosquitto_opt upper[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("others", "Deny") };
+	struct mosquitto_opt empty[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("others", "") };
+	struct mosquitto_opt allow[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("others", "allow") };
+
+	EXPECT_ERROR(bogus, "plugin_opt_others", "bogus");
+	EXPECT_ERROR(upper, "plugin_opt_others", "deny, defer");
+	EXPECT_ERROR(empty, "plugin_opt_others", NULL);
+	EXPECT_ERROR(allow, "plugin_opt_others", NULL);
+}
+
+static void test_webhook(void)
+{
+	struct mosquitto_opt no_secret[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("webhook_url", "https://h/x") };
+	struct mosquitto_opt ftp[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("webhook_url", "ftp://h/x"),
+		O("webhook_secret_file", secret_file) };
+	struct mosquitto_opt bare[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("webhook_url", "core:8080"),
+		O("webhook_secret_file", secret_file) };
+	struct mosquitto_opt space[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("webhook_url", "https://h/a b"),
+		O("webhook_secret_file", secret_file) };
+	struct mosquitto_opt rel_secret[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("webhook_url", "https://h/x"),
+		O("webhook_secret_file", "secrets.txt") };
+	struct mosquitto_opt missing_secret[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("webhook_url", "https://h/x"),
+		O("webhook_secret_file", "/nonexistent-vg-dir/secrets.txt") };
+
+	EXPECT_ERROR(no_secret, "plugin_opt_webhook_secret_file", "webhook_url");
+	EXPECT_ERROR(ftp, "plugin_opt_webhook_url", "http");
+	EXPECT_ERROR(bare, "plugin_opt_webhook_url", NULL);
+	EXPECT_ERROR(space, "plugin_opt_webhook_url", "whitespace");
+	EXPECT_ERROR(rel_secret, "plugin_opt_webhook_secret_file", "absolute");
+	EXPECT_ERROR(missing_secret, "plugin_opt_webhook_secret_file", "/nonexistent-vg-dir/secrets.txt");
+}
+
+static void test_spool_dir(void)
+{
+	struct mosquitto_opt relative[] = { O("db_conninfo", "x"), O("spool_dir", "spool") };
+	struct mosquitto_opt dotrel[] = { O("db_conninfo", "x"), O("spool_dir", "./spool") };
+	struct mosquitto_opt missing[] = { O("db_conninfo", "x"), O("spool_dir", "/nonexistent-vg-dir/spool") };
+	struct mosquitto_opt file[] = { O("db_conninfo", "x"), O("spool_dir", plain_file) };
+	struct mosquitto_opt empty[] = { O("db_conninfo", "x"), O("spool_dir", "") };
+
+	EXPECT_ERROR(relative, "plugin_opt_spool_dir", "absolute");
+	EXPECT_ERROR(dotrel, "plugin_opt_spool_dir", "absolute");
+	EXPECT_ERROR(missing, "plugin_opt_spool_dir", "not an existing directory");
+	EXPECT_ERROR(file, "plugin_opt_spool_dir", "not an existing directory");
+	EXPECT_ERROR(empty, "plugin_opt_spool_dir", NULL);
+
+	/* Not writable: only meaningful when not root. */
+	if(geteuid() != 0){
+		char ro[96];
+		struct mosquitto_opt readonly[] = { O("db_conninfo", "x"), O("spool_dir", ro) };
+		snprintf(ro, sizeof(ro), "%s/ro", spool);
+		CHECK_INT(mkdir(ro, 0500), 0);
+		EXPECT_ERROR(readonly, "plugin_opt_spool_dir", "not writable");
+		rmdir(ro);
+	}
+}
+
+static void test_cross_rules(void)
+{
+	struct mosquitto_opt hr_equal[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("alert_hr_low", "100"),
+		O("alert_hr_high", "100") };
+	struct mosquitto_opt hr_inverted[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("alert_hr_low", "150") };
+	struct mosquitto_opt seg_over_max[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("journal_max_mb", "8") };
+	struct mosquitto_opt seg_eq_max[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("journal_max_mb", "16"),
+		O("journal_segment_mb", "16") };
+	char err[512];
+
+	EXPECT_ERROR(hr_equal, "plugin_opt_alert_hr_low", "alert_hr_high");
+	EXPECT_ERROR(hr_inverted, "plugin_opt_alert_hr_low", NULL);
+	EXPECT_ERROR(seg_over_max, "plugin_opt_journal_segment_mb", "journal_max_mb");
+	CHECK_INT(parse(seg_eq_max, NOPTS(seg_eq_max), err, sizeof(err)), 0);
+}
+
+static void test_markdown(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	static const char *const names[] = { "db_conninfo", "spool_dir", "webhook_url", "webhook_secret_file", "others",
+		"journal_max_mb", "journal_segment_mb", "journal_sync_ms", "ts_max_future_s", "ts_max_past_s",
+		"writer_batch_rows", "webhook_timeout_ms", "webhook_parallel", "queue_capacity", "alert_hr_high",
+		"alert_hr_low" };
+	size_t i;
+	char needle[64];
+
+	CHECK(f != NULL);
+	if(f == NULL){
+		return;
+	}
+	vg_config_write_markdown(f);
+	fclose(f);
+	CHECK(text != NULL && strncmp(text, "| option |", 10) == 0);
+	for(i = 0; i < sizeof(names) / sizeof(names[0]); i++){
+		snprintf(needle, sizeof(needle), "| `plugin_opt_%s` |", names[i]);
+		CHECK(text && strstr(text, needle) != NULL);
+	}
+	CHECK(text && strstr(text, "| `plugin_opt_db_conninfo` | yes | - |") != NULL);
+	CHECK(text && strstr(text, "| `plugin_opt_others` | no | deny |") != NULL);
+	free(text);
+}
+
+int main(void)
+{
+	FILE *f;
+
+	snprintf(spool, sizeof(spool), "/tmp/vg-test-config-XXXXXX");
+	if(mkdtemp(spool) == NULL){
+		perror("mkdtemp");
+		return 2;
+	}
+	snprintf(secret_file, sizeof(secret_file), "%s/whsec.txt", spool);
+	snprintf(plain_file, sizeof(plain_file), "%s/plain", spool);
+	f = fopen(secret_file, "w");
+	if(f){
+		fputs("whsec_AAECAwQFBgcICQoLDA0ODw==\n", f);
+		fclose(f);
+	}
+	f = fopen(plain_file, "w");
+	if(f){
+		fclose(f);
+	}
+
+	test_defaults();
+	test_all_options();
+	test_unknown_and_missing();
+	test_integers();
+	test_others();
+	test_webhook();
+	test_spool_dir();
+	test_cross_rules();
+	test_markdown();
+
+	unlink(secret_file);
+	unlink(plain_file);
+	rmdir(spool);
+	return vgtest_result("test_config");
+}

@@ -1,0 +1,913 @@
+/*
+ * test_journal: the durable journal in a temporary directory. Append and
+ * read back in order, segment rolls and deletion on commit, replay from the
+ * checkpoint after reopen, corrupt and torn records skipped (and logged
+ * with file and offset), backpressure, lsn uniqueness, reader wake-ups.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vg_journal.h"
+#include "vgtest.h"
+
+#define SEG_HDR 16
+#define REC_HDR 24
+
+/* ---- log capture --------------------------------------------------------- */
+
+#define MAX_LOGS 64
+
+struct logcap {
+	int n;
+	int levels[MAX_LOGS];
+	char msg[MAX_LOGS][512];
+};
+
+static void log_cb(void *arg, int level, const char *msg)
+{
+	struct logcap *lc = arg;
+
+	if(lc->n < MAX_LOGS){
+		lc->levels[lc->n] = level;
+		snprintf(lc->msg[lc->n], sizeof(lc->msg[0]), "%s", msg);
+		lc->n++;
+	}
+}
+
+/* Index of the first captured line containing every given needle, or -1. */
+static int log_find(const struct logcap *lc, const char *a, const char *b, const char *c)
+{
+	int i;
+
+	for(i = 0; i < lc->n; i++){
+		if(strstr(lc->msg[i], a) && (!b || strstr(lc->msg[i], b)) && (!c || strstr(lc->msg[i], c))){
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* ---- directory helpers --------------------------------------------------- */
+
+static void make_dir(char *buf, size_t len)
+{
+	snprintf(buf, len, "/tmp/vg-test-journal-XXXXXX");
+	if(mkdtemp(buf) == NULL){
+		perror("mkdtemp");
+		exit(2);
+	}
+}
+
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[4096];
+
+	if(d == NULL){
+		return;
+	}
+	while((de = readdir(d)) != NULL){
+		if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")){
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static int is_seg_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n == 20 && !strcmp(name + 16, ".vgj");
+}
+
+/* Segment files: count, total bytes, lowest and highest number. */
+static void seg_files(const char *dir, uint64_t *count, uint64_t *bytes, uint64_t *min, uint64_t *max)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+	char path[4096];
+
+	*count = 0;
+	*bytes = 0;
+	*min = UINT64_MAX;
+	*max = 0;
+	if(d == NULL){
+		return;
+	}
+	while((de = readdir(d)) != NULL){
+		uint64_t seg;
+		if(!is_seg_name(de->d_name)){
+			continue;
+		}
+		seg = strtoull(de->d_name, NULL, 16);
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if(stat(path, &st) == 0){
+			(*count)++;
+			*bytes += (uint64_t)st.st_size;
+			if(seg < *min) *min = seg;
+			if(seg > *max) *max = seg;
+		}
+	}
+	closedir(d);
+}
+
+static bool seg_exists(const char *dir, uint64_t seg)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%016" PRIx64 ".vgj", dir, seg);
+	return stat(path, &st) == 0;
+}
+
+static void seg_path(const char *dir, uint64_t seg, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%016" PRIx64 ".vgj", dir, seg);
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+/* Record i: at least 4 bytes (its index, little-endian), then a ramp of
+ * bytes. Consecutive bytes rise by one, so the payload never contains the
+ * record magic "VGJR". */
+static uint32_t rec_len(int i)
+{
+	return 4 + (uint32_t)((i * 37) % 600);
+}
+
+static void rec_fill(int i, uint8_t *p, uint32_t len)
+{
+	uint32_t k;
+
+	p[0] = (uint8_t)i;
+	p[1] = (uint8_t)(i >> 8);
+	p[2] = (uint8_t)(i >> 16);
+	p[3] = (uint8_t)(i >> 24);
+	for(k = 4; k < len; k++){
+		p[k] = (uint8_t)(i * 7 + k);
+	}
+}
+
+static int rec_index(const struct vg_journal_rec *r)
+{
+	if(r->len < 4){
+		return -1;
+	}
+	return (int)((uint32_t)r->payload[0] | (uint32_t)r->payload[1] << 8 | (uint32_t)r->payload[2] << 16
+			| (uint32_t)r->payload[3] << 24);
+}
+
+/* True if rec is exactly record i as written by append_rec. */
+static bool rec_matches(const struct vg_journal_rec *r, int i)
+{
+	uint8_t buf[700];
+
+	if(r->len != rec_len(i) || r->type != (uint8_t)(1 + i % 3)){
+		return false;
+	}
+	rec_fill(i, buf, r->len);
+	return memcmp(buf, r->payload, r->len) == 0;
+}
+
+static int append_rec(struct vg_journal *j, int i, uint64_t *lsn)
+{
+	uint8_t buf[700];
+	uint32_t len = rec_len(i);
+
+	rec_fill(i, buf, len);
+	return vg_journal_append(j, (uint8_t)(1 + i % 3), buf, len, lsn);
+}
+
+static int open_j(struct vg_journal **j, const char *dir, uint64_t max_bytes, int sync_ms, struct logcap *lc)
+{
+	struct vg_journal_opts o = {
+		.dir = dir,
+		.max_bytes = max_bytes,
+		.segment_bytes = 4096,
+		.sync_ms = sync_ms,
+		.log = lc ? log_cb : NULL,
+		.log_arg = lc,
+	};
+	char err[256] = "";
+	int rc = vg_journal_open(j, &o, err, sizeof(err));
+
+	if(rc != 0){
+		fprintf(stderr, "vg_journal_open: %s\n", err);
+	}
+	return rc;
+}
+
+/* Reads up to max records (timeout 0); returns how many. */
+static int read_all(struct vg_journal_reader *r, struct vg_journal_rec *last, int *idx, int max)
+{
+	struct vg_journal_rec rec;
+	int n = 0, rc;
+
+	while(n < max && (rc = vg_journal_read(r, &rec, 0)) == 1){
+		idx[n++] = rec_index(&rec);
+		if(last){
+			*last = rec;
+		}
+	}
+	return n;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+#define N1 120
+#define N2 15
+
+static void test_append_read_commit_reopen(void)
+{
+	char dir[64], sub[128];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_rec rec, at_commit = { 0 };
+	struct vg_journal_stats st;
+	struct logcap lc = { 0 };
+	uint64_t lsns[N1 + N2 + 1], seen_lsn[N1];
+	uint64_t count, bytes, min, max, first_seg_after, max_seg_before;
+	char id[VG_JOURNAL_ID_LEN + 1];
+	int i, n, wrong = 0, commit_after = 70, idx[N1 + N2 + 8];
+
+	make_dir(dir, sizeof(dir));
+	/* The directory is created if missing (and its parents). */
+	snprintf(sub, sizeof(sub), "%s/a/b", dir);
+	CHECK_INT(open_j(&j, sub, 1u << 30, 0, &lc), 0);
+	if(j == NULL){
+		return;
+	}
+	snprintf(id, sizeof(id), "%s", vg_journal_id(j));
+	CHECK_INT(strlen(id), VG_JOURNAL_ID_LEN);
+	CHECK_INT(strspn(id, "0123456789abcdef"), VG_JOURNAL_ID_LEN);
+
+	for(i = 0; i < N1; i++){
+		CHECK_INT(append_rec(j, i, &lsns[i]), VG_JOURNAL_OK);
+	}
+	/* lsn = (segment << 32) | index within the segment. */
+	CHECK(lsns[0] == ((uint64_t)1 << 32));
+	for(i = 1; i < N1; i++){
+		if(lsns[i] <= lsns[i - 1]) wrong++;
+	}
+	CHECK_INT(wrong, 0);
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(st.appended_records, N1);
+	CHECK_INT(st.append_errors, 0);
+	seg_files(sub, &count, &bytes, &min, &max);
+	CHECK(count > 5);    /* ~37 KB in 4 KiB segments */
+	CHECK_INT(st.segments, count);
+	CHECK_INT(st.disk_bytes, bytes);
+	CHECK_INT(vg_journal_disk_bytes(j), bytes);
+	CHECK_INT(min, 1);
+	CHECK_INT(max, count);
+	/* No segment much over segment_bytes (a record may straddle the limit
+	 * only when it is the first of its segment). */
+	CHECK(bytes <= count * (4096 + REC_HDR + 700));
+
+	/* Read everything back, in order, exactly. */
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	wrong = 0;
+	for(i = 0; i < N1; i++){
+		if(vg_journal_read(r, &rec, 0) != 1){
+			wrong++;
+			break;
+		}
+		if(!rec_matches(&rec, i) || rec.lsn != lsns[i]){
+			wrong++;
+		}
+		seen_lsn[i] = rec.lsn;
+		if(i == commit_after){
+			at_commit = rec;
+		}
+	}
+	CHECK_INT(wrong, 0);
+	CHECK(seen_lsn[N1 - 1] == lsns[N1 - 1]);
+	CHECK_INT(vg_journal_read(r, &rec, 0), 0);   /* caught up */
+	{
+		/* A timed wait with nothing new returns 0 after the timeout. */
+		struct timespec t0, t1;
+		long ms;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CHECK_INT(vg_journal_read(r, &rec, 100), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		CHECK(ms >= 90);
+		CHECK(ms < 5000);
+	}
+
+	/* Commit past several rolls: the segments wholly before go. */
+	CHECK(at_commit.next.seg > 2);
+	CHECK_INT(vg_journal_commit(j, at_commit.next), 0);
+	for(i = 1; i < (int)at_commit.next.seg; i++){
+		CHECK(!seg_exists(sub, (uint64_t)i));
+	}
+	CHECK(seg_exists(sub, at_commit.next.seg));
+	CHECK(seg_exists(sub, max));
+	seg_files(sub, &count, &bytes, &min, &max_seg_before);
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(min, at_commit.next.seg);
+	CHECK_INT(st.segments, count);
+	CHECK_INT(st.disk_bytes, bytes);
+	CHECK_INT(st.committed.seg, at_commit.next.seg);
+	CHECK_INT(st.committed.off, at_commit.next.off);
+	/* Committing the same position again deletes nothing more. */
+	CHECK_INT(vg_journal_commit(j, at_commit.next), 0);
+	seg_files(sub, &count, &bytes, &min, &max);
+	CHECK_INT(min, at_commit.next.seg);
+	CHECK_INT(vg_journal_checkpoint_flush(j), 0);
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+	j = NULL;
+
+	/* Reopen: replay starts right after the committed record. */
+	CHECK_INT(open_j(&j, sub, 1u << 30, 0, &lc), 0);
+	if(j == NULL){
+		remove_dir(sub);
+		return;
+	}
+	CHECK_STR(vg_journal_id(j), id);   /* stable across restarts */
+	CHECK(log_find(&lc, "segment(s)", "replay", NULL) >= 0);
+	seg_files(sub, &count, &bytes, &first_seg_after, &max);
+	CHECK_INT(max, max_seg_before + 1);   /* a fresh segment per open */
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	n = read_all(r, &rec, idx, N1 + N2 + 8);
+	CHECK_INT(n, N1 - commit_after - 1);
+	wrong = 0;
+	for(i = 0; i < n; i++){
+		if(idx[i] != commit_after + 1 + i) wrong++;
+	}
+	CHECK_INT(wrong, 0);
+	CHECK(n > 0 && idx[0] == commit_after + 1);
+	CHECK(rec.lsn == lsns[N1 - 1]);   /* stored lsn comes back unchanged */
+
+	/* New appends get lsns never used before and are read after the old. */
+	for(i = N1; i < N1 + N2; i++){
+		CHECK_INT(append_rec(j, i, &lsns[i]), VG_JOURNAL_OK);
+		CHECK((lsns[i] >> 32) > max_seg_before);
+	}
+	n = read_all(r, &rec, idx, N1 + N2 + 8);
+	CHECK_INT(n, N2);
+	CHECK(n > 0 && idx[0] == N1 && idx[n - 1] == N1 + N2 - 1);
+	CHECK(rec_matches(&rec, N1 + N2 - 1));
+	qsort(lsns, N1 + N2, sizeof(lsns[0]), cmp_u64);
+	wrong = 0;
+	for(i = 1; i < N1 + N2; i++){
+		if(lsns[i] == lsns[i - 1]) wrong++;
+	}
+	CHECK_INT(wrong, 0);
+
+	/* Commit everything: all old segments go, the active one stays. */
+	CHECK_INT(vg_journal_commit(j, rec.next), 0);
+	seg_files(sub, &count, &bytes, &min, &max);
+	CHECK_INT(count, 1);
+	CHECK_INT(min, rec.next.seg);
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(st.segments, 1);
+	CHECK_INT(st.disk_bytes, bytes);
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+
+	/* Third open: nothing to replay. */
+	CHECK_INT(open_j(&j, sub, 1u << 30, 0, NULL), 0);
+	if(j){
+		CHECK_INT(vg_journal_reader_open(j, &r), 0);
+		CHECK_INT(vg_journal_read(r, &rec, 0), 0);
+		vg_journal_reader_close(r);
+		vg_journal_close(j);
+	}
+	remove_dir(sub);
+	snprintf(sub, sizeof(sub), "%s/a", dir);
+	rmdir(sub);
+	rmdir(dir);
+}
+
+/* Commit deleting a segment writes the checkpoint itself (no flush). */
+static void test_checkpoint_without_flush(void)
+{
+	char dir[64];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_rec rec, mark = { 0 };
+	int i, n, idx[64], target = -1;
+
+	make_dir(dir, sizeof(dir));
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, NULL), 0);
+	if(j == NULL){
+		return;
+	}
+	for(i = 0; i < 40; i++){
+		CHECK_INT(append_rec(j, i, NULL), VG_JOURNAL_OK);
+	}
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	for(i = 0; i < 40 && vg_journal_read(r, &rec, 0) == 1; i++){
+		if(target < 0 && rec.next.seg >= 3){
+			mark = rec;
+			target = rec_index(&rec);
+		}
+	}
+	CHECK(target > 0);
+	CHECK_INT(vg_journal_commit(j, mark.next), 0);
+	CHECK(!seg_exists(dir, 1));
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, NULL), 0);
+	if(j){
+		CHECK_INT(vg_journal_reader_open(j, &r), 0);
+		n = read_all(r, NULL, idx, 64);
+		CHECK_INT(n, 40 - target - 1);
+		CHECK(n > 0 && idx[0] == target + 1);
+		vg_journal_reader_close(r);
+		vg_journal_close(j);
+	}
+	remove_dir(dir);
+}
+
+/* Writes len bytes at off of a file, or truncates it to off (buf NULL). */
+static int patch_file(const char *path, off_t off, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY);
+	int rc;
+
+	if(fd < 0){
+		return -1;
+	}
+	if(buf){
+		rc = pwrite(fd, buf, len, off) == (ssize_t)len ? 0 : -1;
+	}else{
+		rc = ftruncate(fd, off);
+	}
+	close(fd);
+	return rc;
+}
+
+/* Offset of record k in a segment holding records first.. from its start. */
+static uint64_t rec_offset(int first, int k)
+{
+	uint64_t off = SEG_HDR;
+	int i;
+
+	for(i = first; i < k; i++){
+		off += REC_HDR + rec_len(i);
+	}
+	return off;
+}
+
+#define NC 8   /* records per old segment in the corruption tests */
+
+/* Writes NC small records (all in segment 1) and closes. */
+static void write_small_segment(const char *dir, uint64_t *seg1_bytes)
+{
+	struct vg_journal *j = NULL;
+	int i;
+
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, NULL), 0);
+	if(j == NULL){
+		return;
+	}
+	for(i = 0; i < NC; i++){
+		CHECK_INT(append_rec(j, i, NULL), VG_JOURNAL_OK);
+	}
+	vg_journal_close(j);
+	*seg1_bytes = rec_offset(0, NC);
+	CHECK(*seg1_bytes <= 4096);   /* rec_len(0..7) keep them in one segment */
+}
+
+static void test_corrupt_payload_skipped(void)
+{
+	char dir[64], path[128], where[64];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_stats st;
+	struct logcap lc = { 0 };
+	uint64_t seg1_bytes = 0, off3 = rec_offset(0, 3);
+	uint8_t b;
+	int n, idx[32], li;
+
+	make_dir(dir, sizeof(dir));
+	write_small_segment(dir, &seg1_bytes);
+	seg_path(dir, 1, path, sizeof(path));
+	/* Flip one payload byte of record 3. */
+	{
+		int fd = open(path, O_RDONLY);
+		CHECK(fd >= 0);
+		CHECK(pread(fd, &b, 1, (off_t)(off3 + REC_HDR + 5)) == 1);
+		close(fd);
+	}
+	b ^= 0x01;
+	CHECK_INT(patch_file(path, (off_t)(off3 + REC_HDR + 5), &b, 1), 0);
+
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, &lc), 0);
+	if(j == NULL){
+		remove_dir(dir);
+		return;
+	}
+	/* A later record in a new segment too. */
+	CHECK_INT(append_rec(j, 100, NULL), VG_JOURNAL_OK);
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	n = read_all(r, NULL, idx, 32);
+	CHECK_INT(n, NC);   /* NC - 1 old + 1 new */
+	CHECK(n == NC && idx[0] == 0 && idx[1] == 1 && idx[2] == 2 && idx[3] == 4 && idx[NC - 2] == NC - 1 && idx[NC - 1] == 100);
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(st.corrupt_skips, 1);
+	snprintf(where, sizeof(where), "offset %" PRIu64, off3);
+	li = log_find(&lc, "corrupt", "0000000000000001.vgj", where);
+	CHECK(li >= 0);
+	CHECK(li >= 0 && strstr(lc.msg[li], dir) != NULL);
+	CHECK(li >= 0 && lc.levels[li] == 4);   /* MOSQ_LOG_WARNING */
+	{
+		/* It names how much was skipped: exactly record 3. */
+		char skipped[64];
+		snprintf(skipped, sizeof(skipped), "skipped %" PRIu32 " bytes", REC_HDR + rec_len(3));
+		CHECK(li >= 0 && strstr(lc.msg[li], skipped) != NULL);
+	}
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+	remove_dir(dir);
+}
+
+static void test_corrupt_header_skipped(void)
+{
+	char dir[64], path[128], where[64];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_stats st;
+	struct logcap lc = { 0 };
+	uint64_t seg1_bytes = 0, off2 = rec_offset(0, 2), off5 = rec_offset(0, 5);
+	static const uint8_t junk[4] = { 'j', 'u', 'n', 'k' };
+	/* A length that runs past the end of the file. */
+	static const uint8_t biglen[4] = { 0x00, 0x00, 0x08, 0x00 };   /* 512 KiB */
+	int n, idx[32];
+
+	make_dir(dir, sizeof(dir));
+	write_small_segment(dir, &seg1_bytes);
+	seg_path(dir, 1, path, sizeof(path));
+	CHECK_INT(patch_file(path, (off_t)off2, junk, sizeof(junk)), 0);       /* record 2: bad magic */
+	CHECK_INT(patch_file(path, (off_t)off5 + 4, biglen, sizeof(biglen)), 0); /* record 5: bad length */
+
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, &lc), 0);
+	if(j == NULL){
+		remove_dir(dir);
+		return;
+	}
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	n = read_all(r, NULL, idx, 32);
+	/* Records 0 1 3 4 6 7: a bad header costs that record only. */
+	CHECK_INT(n, NC - 2);
+	CHECK(n == NC - 2 && idx[0] == 0 && idx[1] == 1 && idx[2] == 3 && idx[3] == 4 && idx[4] == 6 && idx[5] == 7);
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(st.corrupt_skips, 2);
+	snprintf(where, sizeof(where), "offset %" PRIu64, off2);
+	CHECK(log_find(&lc, "0000000000000001.vgj", where, NULL) >= 0);
+	snprintf(where, sizeof(where), "offset %" PRIu64, off5);
+	CHECK(log_find(&lc, "0000000000000001.vgj", where, NULL) >= 0);
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+	remove_dir(dir);
+}
+
+static void test_torn_tail_skipped(void)
+{
+	char dir[64], path[128], where[64];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_stats st;
+	struct logcap lc = { 0 };
+	uint64_t seg1_bytes = 0, off_last = rec_offset(0, NC - 1);
+	int n, idx[32], li, i;
+
+	make_dir(dir, sizeof(dir));
+	write_small_segment(dir, &seg1_bytes);
+	seg_path(dir, 1, path, sizeof(path));
+	/* Cut the last record in half, as a crash mid-write would. */
+	CHECK_INT(patch_file(path, (off_t)(off_last + (REC_HDR + rec_len(NC - 1)) / 2), NULL, 0), 0);
+
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, &lc), 0);
+	if(j == NULL){
+		remove_dir(dir);
+		return;
+	}
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	n = read_all(r, NULL, idx, 32);
+	CHECK_INT(n, NC - 1);
+	for(i = 0; i < n && i < NC - 1; i++){
+		CHECK_INT(idx[i], i);
+	}
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(st.corrupt_skips, 1);
+	snprintf(where, sizeof(where), "offset %" PRIu64, off_last);
+	li = log_find(&lc, "torn", "0000000000000001.vgj", where);
+	CHECK(li >= 0);
+	/* Appends after the reopen are read after the torn tail. */
+	CHECK_INT(append_rec(j, 200, NULL), VG_JOURNAL_OK);
+	CHECK_INT(append_rec(j, 201, NULL), VG_JOURNAL_OK);
+	n = read_all(r, NULL, idx, 32);
+	CHECK_INT(n, 2);
+	CHECK(n == 2 && idx[0] == 200 && idx[1] == 201);
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(st.corrupt_skips, 1);
+
+	/* A tail shorter than a record header is torn too. */
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+	CHECK_INT(patch_file(path, (off_t)(off_last + 10), NULL, 0), 0);
+	lc.n = 0;
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, &lc), 0);
+	if(j){
+		CHECK_INT(vg_journal_reader_open(j, &r), 0);
+		n = read_all(r, NULL, idx, 32);
+		CHECK_INT(n, NC - 1 + 2);
+		CHECK(log_find(&lc, "torn", "0000000000000001.vgj", where) >= 0);
+		vg_journal_reader_close(r);
+		vg_journal_close(j);
+	}
+	remove_dir(dir);
+}
+
+static void test_full(void)
+{
+	char dir[64];
+	struct vg_journal *j = NULL;
+	struct vg_journal_stats st;
+	uint64_t count, bytes, bytes2, min, max, lsn = 12345;
+	uint8_t payload[100];
+	uint8_t *big;
+	int i;
+
+	make_dir(dir, sizeof(dir));
+	memset(payload, 0x11, sizeof(payload));
+	/* Room for the segment header and exactly five 100-byte records. */
+	CHECK_INT(open_j(&j, dir, SEG_HDR + 5 * (REC_HDR + 100), 0, NULL), 0);
+	if(j == NULL){
+		return;
+	}
+	for(i = 0; i < 5; i++){
+		CHECK_INT(vg_journal_append(j, 1, payload, sizeof(payload), NULL), VG_JOURNAL_OK);
+	}
+	seg_files(dir, &count, &bytes, &min, &max);
+	CHECK_INT(bytes, SEG_HDR + 5 * (REC_HDR + 100));
+	CHECK_INT(vg_journal_append(j, 1, payload, sizeof(payload), &lsn), VG_JOURNAL_FULL);
+	CHECK_INT(lsn, 12345);   /* untouched */
+	CHECK_INT(vg_journal_append(j, 1, payload, 1, NULL), VG_JOURNAL_FULL);
+	seg_files(dir, &count, &bytes2, &min, &max);
+	CHECK_INT(bytes2, bytes);   /* nothing written */
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(st.appended_records, 5);
+	CHECK_INT(st.disk_bytes, bytes);
+	/* A zero-length record still needs its header: refused too. */
+	CHECK_INT(vg_journal_append(j, 1, payload, 0, NULL), VG_JOURNAL_FULL);
+
+	/* Too big is its own answer, whatever the room. */
+	big = calloc(1, VG_JOURNAL_MAX_RECORD + 1);
+	CHECK(big != NULL);
+	if(big){
+		CHECK_INT(vg_journal_append(j, 1, big, VG_JOURNAL_MAX_RECORD + 1, NULL), VG_JOURNAL_TOOBIG);
+		free(big);
+	}
+	vg_journal_close(j);
+
+	/* The limit counts what is already on disk at open. */
+	CHECK_INT(open_j(&j, dir, SEG_HDR + 5 * (REC_HDR + 100) + SEG_HDR + (REC_HDR + 100), 0, NULL), 0);
+	if(j){
+		CHECK_INT(vg_journal_append(j, 1, payload, sizeof(payload), NULL), VG_JOURNAL_OK);
+		CHECK_INT(vg_journal_append(j, 1, payload, sizeof(payload), NULL), VG_JOURNAL_FULL);
+		vg_journal_close(j);
+	}
+	remove_dir(dir);
+}
+
+static void test_zero_length_and_big_records(void)
+{
+	char dir[64];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_rec rec;
+	uint8_t *big = malloc(VG_JOURNAL_MAX_RECORD);
+	uint32_t k;
+
+	make_dir(dir, sizeof(dir));
+	CHECK(big != NULL);
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, NULL), 0);
+	if(j == NULL || big == NULL){
+		free(big);
+		remove_dir(dir);
+		return;
+	}
+	for(k = 0; k < VG_JOURNAL_MAX_RECORD; k++){
+		big[k] = (uint8_t)(k * 13 + (k >> 9));
+	}
+	CHECK_INT(vg_journal_append(j, 9, "", 0, NULL), VG_JOURNAL_OK);
+	CHECK_INT(vg_journal_append(j, 8, big, VG_JOURNAL_MAX_RECORD, NULL), VG_JOURNAL_OK);
+	CHECK_INT(vg_journal_append(j, 7, "x", 1, NULL), VG_JOURNAL_OK);
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	CHECK_INT(vg_journal_read(r, &rec, 0), 1);
+	CHECK_INT(rec.type, 9);
+	CHECK_INT(rec.len, 0);
+	CHECK_INT(vg_journal_read(r, &rec, 0), 1);
+	CHECK_INT(rec.type, 8);
+	CHECK_INT(rec.len, VG_JOURNAL_MAX_RECORD);
+	CHECK(rec.len == VG_JOURNAL_MAX_RECORD && memcmp(rec.payload, big, VG_JOURNAL_MAX_RECORD) == 0);
+	CHECK_INT(vg_journal_read(r, &rec, 0), 1);
+	CHECK_INT(rec.type, 7);
+	CHECK(rec.len == 1 && rec.payload[0] == 'x');
+	CHECK_INT(vg_journal_read(r, &rec, 0), 0);
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+	free(big);
+	remove_dir(dir);
+}
+
+struct rthread {
+	struct vg_journal_reader *r;
+	int timeout_ms;
+	int rc;
+	int idx;
+	long waited_ms;
+	atomic_int started;
+};
+
+static void *reader_main(void *arg)
+{
+	struct rthread *t = arg;
+	struct vg_journal_rec rec;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	atomic_store(&t->started, 1);
+	t->rc = vg_journal_read(t->r, &rec, t->timeout_ms);
+	t->idx = t->rc == 1 ? rec_index(&rec) : -1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	t->waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	return NULL;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void test_reader_wakeups(void)
+{
+	char dir[64];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_stats st;
+	struct rthread t = { 0 };
+	pthread_t th;
+
+	make_dir(dir, sizeof(dir));
+	/* With a syncer: sync_ms 5. */
+	CHECK_INT(open_j(&j, dir, 1u << 30, 5, NULL), 0);
+	if(j == NULL){
+		return;
+	}
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+
+	/* An append wakes a reader blocked in a long wait. */
+	t.r = r;
+	t.timeout_ms = 20000;
+	CHECK_INT(pthread_create(&th, NULL, reader_main, &t), 0);
+	while(!atomic_load(&t.started)){
+		sleep_ms(1);
+	}
+	sleep_ms(50);
+	CHECK_INT(append_rec(j, 42, NULL), VG_JOURNAL_OK);
+	pthread_join(th, NULL);
+	CHECK_INT(t.rc, 1);
+	CHECK_INT(t.idx, 42);
+	CHECK(t.waited_ms < 10000);
+
+	/* vg_journal_wake releases it with nothing read. */
+	memset(&t, 0, sizeof(t));
+	t.r = r;
+	t.timeout_ms = 20000;
+	CHECK_INT(pthread_create(&th, NULL, reader_main, &t), 0);
+	while(!atomic_load(&t.started)){
+		sleep_ms(1);
+	}
+	sleep_ms(50);
+	vg_journal_wake(j);
+	pthread_join(th, NULL);
+	CHECK_INT(t.rc, 0);
+	CHECK(t.waited_ms < 10000);
+
+	/* The syncer ran for the appended record. */
+	sleep_ms(100);
+	vg_journal_get_stats(j, &st);
+	CHECK(st.fsyncs >= 1);
+	CHECK_INT(vg_journal_sync_now(j), 0);
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+	remove_dir(dir);
+}
+
+/* A damaged checkpoint replays from the oldest segment, with a warning. */
+static void test_bad_checkpoint(void)
+{
+	char dir[64], path[128];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_rec rec;
+	struct logcap lc = { 0 };
+	int idx[32], n, fd;
+	uint64_t seg1_bytes = 0;
+
+	make_dir(dir, sizeof(dir));
+	write_small_segment(dir, &seg1_bytes);
+	/* Commit after record 3 and persist the checkpoint. */
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, NULL), 0);
+	if(j == NULL){
+		remove_dir(dir);
+		return;
+	}
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	for(n = 0; n < 4; n++){
+		CHECK_INT(vg_journal_read(r, &rec, 0), 1);
+	}
+	CHECK_INT(vg_journal_commit(j, rec.next), 0);
+	CHECK_INT(vg_journal_checkpoint_flush(j), 0);
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+
+	/* Intact: resumes at record 4. */
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, NULL), 0);
+	if(j){
+		CHECK_INT(vg_journal_reader_open(j, &r), 0);
+		n = read_all(r, NULL, idx, 32);
+		CHECK_INT(n, NC - 4);
+		CHECK(n > 0 && idx[0] == 4);
+		vg_journal_reader_close(r);
+		vg_journal_close(j);
+	}
+
+	/* Damaged (checksum no longer matches): everything again. */
+	snprintf(path, sizeof(path), "%s/checkpoint", dir);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	CHECK(fd >= 0);
+	if(fd >= 0){
+		CHECK(write(fd, "1 20 0\n", 7) == 7);
+		close(fd);
+	}
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, &lc), 0);
+	if(j){
+		CHECK(log_find(&lc, "checkpoint", "checksum", NULL) >= 0);
+		CHECK_INT(vg_journal_reader_open(j, &r), 0);
+		n = read_all(r, NULL, idx, 32);
+		CHECK_INT(n, NC);
+		CHECK(n > 0 && idx[0] == 0);
+		vg_journal_reader_close(r);
+		vg_journal_close(j);
+	}
+	remove_dir(dir);
+}
+
+static void test_open_errors(void)
+{
+	struct vg_journal *j = (struct vg_journal *)1;
+	struct vg_journal_opts o = { .dir = "/proc/vg-no-such-dir/x", .max_bytes = 1u << 20, .segment_bytes = 4096 };
+	char err[256] = "";
+
+	CHECK_INT(vg_journal_open(&j, &o, err, sizeof(err)), -1);
+	CHECK(j == NULL);
+	CHECK(strstr(err, "/proc/vg-no-such-dir/x") != NULL);
+	vg_journal_close(NULL);   /* harmless */
+}
+
+int main(void)
+{
+	test_append_read_commit_reopen();
+	test_checkpoint_without_flush();
+	test_corrupt_payload_skipped();
+	test_corrupt_header_skipped();
+	test_torn_tail_skipped();
+	test_full();
+	test_zero_length_and_big_records();
+	test_reader_wakeups();
+	test_bad_checkpoint();
+	test_open_errors();
+	return vgtest_result("test_journal");
+}

@@ -1,0 +1,432 @@
+/*
+ * test_rec: journal record payloads: samples and rejection records round
+ * trip exactly; encoders refuse what does not fit; decoders refuse
+ * truncated, padded, mis-versioned or out-of-bounds input.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vg_rec.h"
+#include "vgtest.h"
+
+#define NOW 1700000000000LL
+
+static bool str_eq(struct vg_str s, const char *c)
+{
+	return s.n == strlen(c) && (s.n == 0 || memcmp(s.p, c, s.n) == 0);
+}
+
+/* 64 samples with a varying set of fields. */
+static void fill_samples(struct vg_sample *s, int n)
+{
+	int i;
+
+	memset(s, 0, sizeof(*s) * (size_t)n);
+	for(i = 0; i < n; i++){
+		s[i].present = (1u << VG_F_V) | (1u << VG_F_SEQ) | (1u << VG_F_TS);
+		s[i].val[VG_F_V].u = 1;
+		s[i].val[VG_F_SEQ].u = (i == n - 1) ? UINT64_MAX : 1000 + (uint64_t)i;
+		s[i].val[VG_F_TS].i = (i == 1) ? -5 : NOW - 1000 * i;
+		if(i % 2 == 0){
+			s[i].present |= 1u << VG_F_HR;
+			s[i].val[VG_F_HR].u = 30 + (uint64_t)i;
+		}
+		if(i % 3 == 0){
+			s[i].present |= (1u << VG_F_SBP) | (1u << VG_F_DBP) | (1u << VG_F_MAP);
+			s[i].val[VG_F_SBP].u = 120;
+			s[i].val[VG_F_DBP].u = 80;
+			s[i].val[VG_F_MAP].u = 93;
+		}
+		if(i % 4 == 1){
+			s[i].present |= 1u << VG_F_TEMP;
+			s[i].val[VG_F_TEMP].d = 34.0 + i * 0.1;
+		}
+		if(i % 5 == 2){
+			s[i].present |= (1u << VG_F_O2) | (1u << VG_F_SPO2) | (1u << VG_F_RR);
+			s[i].val[VG_F_O2].b = (i % 2) != 0;
+			s[i].val[VG_F_SPO2].u = 84;
+			s[i].val[VG_F_RR].u = 22;
+		}
+		if(i % 7 == 3){
+			s[i].present |= 1u << VG_F_AVPU;
+			s[i].val[VG_F_AVPU].c = "ACVPU"[i % 5];
+		}
+	}
+}
+
+static size_t encode_samples(uint8_t *buf, size_t cap, const struct vg_sample *s, int n, bool *ok)
+{
+	struct vg_wbuf w;
+
+	vg_wbuf_init(&w, buf, cap);
+	*ok = vg_rec_encode_samples(&w, "dev-1", "3W", "12", NOW, VG_REC_F_NEEDS_CHECK, s, n);
+	return w.len;
+}
+
+static void test_samples_roundtrip(void)
+{
+	struct vg_sample *in = calloc(VG_MAX_BATCH, sizeof(*in));
+	struct vg_rec_samples *out = calloc(1, sizeof(*out));
+	uint8_t *buf = malloc(64 * 1024);
+	size_t len, i;
+	bool ok = false;
+	int k, diff = 0;
+
+	CHECK(in && out && buf);
+	if(!in || !out || !buf){
+		free(in); free(out); free(buf);
+		return;
+	}
+	fill_samples(in, VG_MAX_BATCH);
+	len = encode_samples(buf, 64 * 1024, in, VG_MAX_BATCH, &ok);
+	CHECK(ok);
+	CHECK(len > 0);
+	CHECK_INT(buf[0], 1);   /* version byte first */
+	CHECK(vg_rec_decode_samples(buf, len, out));
+	CHECK(str_eq(out->device, "dev-1"));
+	CHECK(str_eq(out->ward, "3W"));
+	CHECK(str_eq(out->bed, "12"));
+	CHECK_INT(out->received_ms, NOW);
+	CHECK_INT(out->flags, VG_REC_F_NEEDS_CHECK);
+	CHECK_INT(out->n, VG_MAX_BATCH);
+	for(k = 0; k < VG_MAX_BATCH; k++){
+		if(memcmp(&in[k], &out->s[k], sizeof(in[k])) != 0){
+			diff++;
+		}
+	}
+	CHECK_INT(diff, 0);
+	CHECK(out->s[VG_MAX_BATCH - 1].val[VG_F_SEQ].u == UINT64_MAX);
+	CHECK_INT(out->s[1].val[VG_F_TS].i, -5);
+	CHECK(out->s[1].val[VG_F_TEMP].d == 34.1);
+	CHECK_INT(out->s[3].val[VG_F_AVPU].c, 'P');
+	/* Size: header + per sample 4 bytes + 8 per present field. */
+	{
+		size_t want = 1 + 1 + 5 + 1 + 2 + 1 + 2 + 8 + 1 + 1;
+		for(k = 0; k < VG_MAX_BATCH; k++){
+			want += 4 + 8 * (size_t)__builtin_popcount(in[k].present);
+		}
+		CHECK_INT(len, want);
+	}
+
+	/* Every proper prefix is refused; so is a trailing byte. */
+	{
+		int accepted = 0;
+		for(i = 0; i < len; i++){
+			if(vg_rec_decode_samples(buf, i, out)){
+				accepted++;
+			}
+		}
+		CHECK_INT(accepted, 0);
+		buf[len] = 0;
+		CHECK(!vg_rec_decode_samples(buf, len + 1, out));
+	}
+
+	/* Every too-small buffer is refused, never overrun. */
+	{
+		uint8_t *small = malloc(len + 16);
+		int wrongly_ok = 0, overrun = 0;
+		for(i = 0; i < len; i++){
+			struct vg_wbuf w;
+			memset(small, 0xee, len + 16);
+			vg_wbuf_init(&w, small, i);
+			if(vg_rec_encode_samples(&w, "dev-1", "3W", "12", NOW, VG_REC_F_NEEDS_CHECK, in, VG_MAX_BATCH)){
+				wrongly_ok++;
+			}
+			if(small[i] != 0xee || w.len > i){
+				overrun++;
+			}
+		}
+		CHECK_INT(wrongly_ok, 0);
+		CHECK_INT(overrun, 0);
+		free(small);
+	}
+	free(in);
+	free(out);
+	free(buf);
+}
+
+static void test_samples_single_unassigned(void)
+{
+	struct vg_sample s;
+	struct vg_rec_samples *out = calloc(1, sizeof(*out));
+	uint8_t buf[256];
+	struct vg_wbuf w;
+
+	CHECK(out != NULL);
+	if(out == NULL){
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	s.present = (1u << VG_F_V) | (1u << VG_F_SEQ) | (1u << VG_F_TS) | (1u << VG_F_O2);
+	s.val[VG_F_V].u = 1;
+	s.val[VG_F_SEQ].u = 0;
+	s.val[VG_F_TS].i = NOW;
+	s.val[VG_F_O2].b = false;
+	vg_wbuf_init(&w, buf, sizeof(buf));
+	CHECK(vg_rec_encode_samples(&w, "d", "", "", -1, 0, &s, 1));
+	CHECK(vg_rec_decode_samples(buf, w.len, out));
+	CHECK(str_eq(out->device, "d"));
+	CHECK_INT(out->ward.n, 0);   /* unassigned */
+	CHECK_INT(out->bed.n, 0);
+	CHECK_INT(out->received_ms, -1);
+	CHECK_INT(out->flags, 0);
+	CHECK_INT(out->n, 1);
+	CHECK(memcmp(&out->s[0], &s, sizeof(s)) == 0);
+	free(out);
+}
+
+static void test_samples_encode_refuses(void)
+{
+	struct vg_sample *s = calloc(VG_MAX_BATCH + 1, sizeof(*s));
+	uint8_t *buf = malloc(64 * 1024);
+	struct vg_wbuf w;
+	char longid[300];
+
+	CHECK(s && buf);
+	if(!s || !buf){
+		free(s); free(buf);
+		return;
+	}
+	fill_samples(s, VG_MAX_BATCH + 1);
+	vg_wbuf_init(&w, buf, 64 * 1024);
+	CHECK(!vg_rec_encode_samples(&w, "dev", "w", "b", NOW, 0, s, 0));
+	vg_wbuf_init(&w, buf, 64 * 1024);
+	CHECK(!vg_rec_encode_samples(&w, "dev", "w", "b", NOW, 0, s, -1));
+	vg_wbuf_init(&w, buf, 64 * 1024);
+	CHECK(!vg_rec_encode_samples(&w, "dev", "w", "b", NOW, 0, s, VG_MAX_BATCH + 1));
+	/* Strings are length-prefixed by one byte: 255 fits, 256 does not. */
+	memset(longid, 'a', sizeof(longid));
+	longid[255] = '\0';
+	vg_wbuf_init(&w, buf, 64 * 1024);
+	CHECK(vg_rec_encode_samples(&w, longid, "w", "b", NOW, 0, s, 1));
+	longid[255] = 'a';
+	longid[256] = '\0';
+	vg_wbuf_init(&w, buf, 64 * 1024);
+	CHECK(!vg_rec_encode_samples(&w, longid, "w", "b", NOW, 0, s, 1));
+	free(s);
+	free(buf);
+}
+
+/* Offset of the sample-count byte in a samples record. */
+static size_t n_offset(const uint8_t *buf)
+{
+	size_t off = 1;
+	int k;
+
+	for(k = 0; k < 3; k++){
+		off += 1 + buf[off];
+	}
+	return off + 8 + 1;
+}
+
+static void test_samples_decode_refuses(void)
+{
+	struct vg_sample s[3];
+	struct vg_rec_samples *out = calloc(1, sizeof(*out));
+	uint8_t buf[1024], bad[1024];
+	size_t len, noff;
+	bool ok;
+
+	CHECK(out != NULL);
+	if(out == NULL){
+		return;
+	}
+	fill_samples(s, 3);
+	len = encode_samples(buf, sizeof(buf), s, 3, &ok);
+	CHECK(ok);
+	CHECK(vg_rec_decode_samples(buf, len, out));
+	noff = n_offset(buf);
+	CHECK_INT(buf[noff], 3);
+
+	CHECK(!vg_rec_decode_samples(buf, 0, out));
+	CHECK(!vg_rec_decode_samples(NULL, 0, out));
+
+	memcpy(bad, buf, len);
+	bad[0] = 2;                                   /* unknown version */
+	CHECK(!vg_rec_decode_samples(bad, len, out));
+	bad[0] = 0;
+	CHECK(!vg_rec_decode_samples(bad, len, out));
+
+	memcpy(bad, buf, len);
+	bad[noff] = 0;                                /* n = 0 */
+	CHECK(!vg_rec_decode_samples(bad, len, out));
+	bad[noff] = VG_MAX_BATCH + 1;                 /* n = 65 */
+	CHECK(!vg_rec_decode_samples(bad, len, out));
+	bad[noff] = 255;
+	CHECK(!vg_rec_decode_samples(bad, len, out));
+	bad[noff] = 2;                                /* fewer than encoded: trailing bytes */
+	CHECK(!vg_rec_decode_samples(bad, len, out));
+	bad[noff] = 4;                                /* more than encoded: truncated */
+	CHECK(!vg_rec_decode_samples(bad, len, out));
+
+	/* A device string length running past the end. */
+	memcpy(bad, buf, len);
+	bad[1] = 250;
+	CHECK(!vg_rec_decode_samples(bad, len, out));
+
+	/* A present bit beyond the schema's fields. */
+	memcpy(bad, buf, len);
+	bad[noff + 1 + 1] |= (uint8_t)(1u << (VG_FIELD_COUNT - 8));   /* bit 12 of the first u32 */
+	CHECK(!vg_rec_decode_samples(bad, len, out));
+	memcpy(bad, buf, len);
+	bad[noff + 1 + 3] = 0x80;                     /* bit 31 */
+	CHECK(!vg_rec_decode_samples(bad, len, out));
+
+	/* An empty device id is not a record. */
+	{
+		struct vg_wbuf w;
+		vg_wbuf_init(&w, bad, sizeof(bad));
+		CHECK(vg_rec_encode_samples(&w, "", "w", "b", NOW, 0, s, 1));
+		CHECK(!vg_rec_decode_samples(bad, w.len, out));
+		vg_wbuf_init(&w, bad, sizeof(bad));
+		CHECK(vg_rec_encode_samples(&w, NULL, NULL, NULL, NOW, 0, s, 1));
+		CHECK(!vg_rec_decode_samples(bad, w.len, out));
+	}
+	free(out);
+}
+
+static void test_rejection_roundtrip(void)
+{
+	struct vg_verdict v;
+	struct vg_rec_rejection out;
+	static const uint8_t payload[] = { 0x84, 0xa1, 'v', 0x01, 0x00, 0xff, 0xc1, 0x00 };
+	uint8_t buf[1024];
+	struct vg_wbuf w;
+	size_t i;
+	int accepted = 0;
+
+	memset(&v, 0, sizeof(v));
+	v.reason = VG_R_OUT_OF_RANGE;
+	v.field = VG_F_SPO2;
+	v.index = 3;
+	v.has_seq = true;
+	v.seq = 0xfedcba9876543210ull;
+	snprintf(v.field_name, sizeof(v.field_name), "spo2");
+	snprintf(v.detail, sizeof(v.detail), "batch[3]: spo2 101 outside 0..100 %%");
+
+	vg_wbuf_init(&w, buf, sizeof(buf));
+	CHECK(vg_rec_encode_rejection(&w, "dev-9", NOW, &v, payload, sizeof(payload)));
+	CHECK(vg_rec_decode_rejection(buf, w.len, &out));
+	CHECK(str_eq(out.device, "dev-9"));
+	CHECK_INT(out.received_ms, NOW);
+	CHECK_INT(out.reason, VG_R_OUT_OF_RANGE);
+	CHECK(str_eq(out.field, "spo2"));
+	CHECK(str_eq(out.detail, v.detail));
+	CHECK(out.has_seq);
+	CHECK(out.seq == 0xfedcba9876543210ull);
+	CHECK_INT(out.index, 3);
+	CHECK_INT(out.payload.n, sizeof(payload));
+	CHECK(out.payload.n == sizeof(payload) && memcmp(out.payload.p, payload, sizeof(payload)) == 0);
+
+	/* Every proper prefix refused, trailing byte refused. */
+	for(i = 0; i < w.len; i++){
+		if(vg_rec_decode_rejection(buf, i, &out)){
+			accepted++;
+		}
+	}
+	CHECK_INT(accepted, 0);
+	buf[w.len] = 0;
+	CHECK(!vg_rec_decode_rejection(buf, w.len + 1, &out));
+
+	/* No seq, no field, index -1, an empty payload (an empty PUBLISH has
+	 * a NULL payload). */
+	memset(&v, 0, sizeof(v));
+	v.reason = VG_R_MALFORMED;
+	v.index = -1;
+	v.field = -1;
+	snprintf(v.detail, sizeof(v.detail), "empty payload");
+	vg_wbuf_init(&w, buf, sizeof(buf));
+	CHECK(vg_rec_encode_rejection(&w, "dev-9", NOW, &v, NULL, 0));
+	CHECK(vg_rec_decode_rejection(buf, w.len, &out));
+	CHECK_INT(out.reason, VG_R_MALFORMED);
+	CHECK(!out.has_seq);
+	CHECK_INT(out.index, -1);
+	CHECK_INT(out.field.n, 0);
+	CHECK_INT(out.payload.n, 0);
+	CHECK(str_eq(out.detail, "empty payload"));
+
+	/* Every reason code survives. */
+	{
+		int r, bad = 0;
+		for(r = 0; r < VG_R__COUNT; r++){
+			v.reason = (enum vg_reason)r;
+			vg_wbuf_init(&w, buf, sizeof(buf));
+			if(!vg_rec_encode_rejection(&w, "d", 0, &v, "x", 1) || !vg_rec_decode_rejection(buf, w.len, &out)
+					|| out.reason != r){
+				bad++;
+			}
+		}
+		CHECK_INT(bad, 0);
+	}
+}
+
+static void test_rejection_refuses(void)
+{
+	struct vg_verdict v;
+	struct vg_rec_rejection out;
+	uint8_t buf[1024], bad[1024];
+	struct vg_wbuf w;
+	size_t len, i;
+
+	memset(&v, 0, sizeof(v));
+	v.reason = VG_R_BAD_TIME;
+	v.index = -1;
+	snprintf(v.field_name, sizeof(v.field_name), "ts");
+	snprintf(v.detail, sizeof(v.detail), "ts is 400 s ahead");
+	vg_wbuf_init(&w, buf, sizeof(buf));
+	CHECK(vg_rec_encode_rejection(&w, "dev-2", NOW, &v, "abc", 3));
+	len = w.len;
+	CHECK(vg_rec_decode_rejection(buf, len, &out));
+
+	memcpy(bad, buf, len);
+	bad[0] = 2;
+	CHECK(!vg_rec_decode_rejection(bad, len, &out));
+
+	/* Reason byte out of range: after version, device, received_ms. */
+	memcpy(bad, buf, len);
+	bad[1 + 1 + 5 + 8] = VG_R__COUNT;
+	CHECK(!vg_rec_decode_rejection(bad, len, &out));
+	bad[1 + 1 + 5 + 8] = VG_R_BAD_TIME;
+	CHECK(vg_rec_decode_rejection(bad, len, &out));
+
+	/* Payload length claiming more than present. */
+	memcpy(bad, buf, len);
+	bad[len - 3 - 4] = 4;
+	CHECK(!vg_rec_decode_rejection(bad, len, &out));
+	bad[len - 3 - 1] = 0x80;
+	CHECK(!vg_rec_decode_rejection(bad, len, &out));
+
+	/* An empty device id is not a record. */
+	vg_wbuf_init(&w, bad, sizeof(bad));
+	CHECK(vg_rec_encode_rejection(&w, "", NOW, &v, "abc", 3));
+	CHECK(!vg_rec_decode_rejection(bad, w.len, &out));
+
+	/* Too-small buffers are refused without overrun. */
+	{
+		int wrongly_ok = 0, overrun = 0;
+		for(i = 0; i < len; i++){
+			memset(bad, 0xee, sizeof(bad));
+			vg_wbuf_init(&w, bad, i);
+			if(vg_rec_encode_rejection(&w, "dev-2", NOW, &v, "abc", 3)){
+				wrongly_ok++;
+			}
+			if(bad[i] != 0xee){
+				overrun++;
+			}
+		}
+		CHECK_INT(wrongly_ok, 0);
+		CHECK_INT(overrun, 0);
+	}
+}
+
+int main(void)
+{
+	test_samples_roundtrip();
+	test_samples_single_unassigned();
+	test_samples_encode_refuses();
+	test_samples_decode_refuses();
+	test_rejection_roundtrip();
+	test_rejection_refuses();
+	return vgtest_result("test_rec");
+}
