@@ -13,7 +13,7 @@
 //  - A Node.js webhook receiver (bridge/node verifies the signatures).
 // Every child is recorded; an exit/signal hook SIGKILLs any still alive.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, chownSync, existsSync, rmSync, readFileSync, appendFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, chownSync, existsSync, rmSync, readFileSync, appendFileSync, copyFileSync, renameSync } from 'node:fs';
 import { createServer } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -47,9 +47,13 @@ function killAll() {
     try { process.kill(c.pid, 'SIGKILL'); } catch { /* already gone */ }
   }
 }
+const onSignal = () => { killAll(); process.exit(130); };
 process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => { killAll(); process.exit(130); });
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, onSignal);
+
+/** For long-running users (devstack) that stop their parts gracefully. */
+export function ownSignals() {
+  for (const sig of ['SIGINT', 'SIGTERM']) process.removeListener(sig, onSignal);
 }
 
 export async function waitFor(fn, { timeout = 10000, interval = 25, what = 'condition' } = {}) {
@@ -120,6 +124,22 @@ function pgBinDir() {
 
 // ---------------------------------------------------------------- Postgres
 export class Postgres {
+  /** Reuses the cluster in root if there is one (devstack), else creates it. */
+  static async open(root, opts = {}) {
+    if (existsSync(path.join(root, 'pgdata', 'PG_VERSION'))) {
+      const p = new Postgres();
+      p.root = root;
+      p.data = path.join(root, 'pgdata');
+      p.sock = path.join(root, 'pgsock');
+      p.logFile = path.join(root, 'postgres.log');
+      p.bin = pgBinDir();
+      p.port = opts.port ?? await freePort();
+      await p.boot();
+      return p;
+    }
+    return Postgres.start(root, opts);
+  }
+
   static async start(root, { port } = {}) {
     const p = new Postgres();
     p.root = root;
@@ -129,7 +149,7 @@ export class Postgres {
     p.bin = pgBinDir();
     p.port = port ?? await freePort();
     mkdirSync(p.data, { mode: 0o700 });
-    mkdirSync(p.sock, { mode: 0o755 });
+    mkdirSync(p.sock, { mode: 0o755, recursive: true });
     chmodSync(p.sock, 0o755);
     if (IS_ROOT) {
       const { uid, gid } = userIds('postgres');
@@ -231,7 +251,14 @@ export class Broker {
       ...(o.extraConf ?? []),
     ];
     if (!o.noPlugin) {
-      lines.push(`plugin ${o.plugin ?? PLUGIN}`);
+      // The broker drops to the mosquitto user before loading plugins: load
+      // a copy from our 0755 temp dir, whatever the checkout's permissions.
+      // Copy then rename: a broker still running keeps its mapped inode.
+      const so = path.join(this.root, 'vitalgate.so');
+      copyFileSync(o.plugin ?? PLUGIN, `${so}.tmp`);
+      chmodSync(`${so}.tmp`, 0o755);
+      renameSync(`${so}.tmp`, so);
+      lines.push(`plugin ${so}`);
       const popts = { db_conninfo: o.conninfo, spool_dir: o.spoolDir, ...(o.options ?? {}) };
       if (o.webhookUrl) popts.webhook_url = o.webhookUrl;
       if (o.secretFile) popts.webhook_secret_file = o.secretFile;
@@ -244,9 +271,23 @@ export class Broker {
   async boot({ waitReady = true } = {}) {
     const env = { ...process.env };
     if (ASAN) {
-      env.LD_PRELOAD = execFileSync('gcc', ['-print-file-name=libasan.so']).toString().trim();
-      env.ASAN_OPTIONS = `detect_leaks=1:halt_on_error=1:exitcode=66:suppressions=${SOURCE_DIR}/tests/asan.supp`;
-      env.LSAN_OPTIONS = `suppressions=${SOURCE_DIR}/tests/lsan.supp:print_suppressions=0`;
+      // The sanitizer runtime must come first in a broker that was not
+      // built with it; suppression files are read as the mosquitto user.
+      const supp = path.join(this.root, 'lsan.supp');
+      if (!existsSync(supp)) {
+        copyFileSync(path.join(SOURCE_DIR, 'tests/lsan.supp'), supp);
+        chmodSync(supp, 0o644);
+      }
+      const preload = [execFileSync('gcc', ['-print-file-name=libasan.so']).toString().trim()];
+      if (process.env.VG_ASAN_SHIM) {
+        const shim = path.join(this.root, 'vg_asan_shim.so');
+        copyFileSync(process.env.VG_ASAN_SHIM, shim);
+        chmodSync(shim, 0o755);
+        preload.push(shim);
+      }
+      env.LD_PRELOAD = preload.join(' ');
+      env.ASAN_OPTIONS = 'detect_leaks=1:halt_on_error=1:exitcode=66';
+      env.LSAN_OPTIONS = `suppressions=${supp}:print_suppressions=0`;
       env.UBSAN_OPTIONS = 'halt_on_error=1:print_stacktrace=1';
     }
     this.exit = null;

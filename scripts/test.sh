@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds, and runs every test: unit and
+# end-to-end (real mosquitto + PostgreSQL 15 + Node.js), first in a normal
+# build, then again under AddressSanitizer + UndefinedBehaviorSanitizer.
+#   VG_TEST_QUICK=1 skips the sanitizer pass (local iteration only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+jobs=$(nproc)
+run_suite() { # <build dir> <build type>
+  cmake -S . -B "$1" -DCMAKE_BUILD_TYPE="$2" >/dev/null
+  cmake --build "$1" -j"$jobs"
+  ctest --test-dir "$1" --output-on-failure -j2 --timeout 600
+}
+
+echo "== tests: RelWithDebInfo build ==" >&2
+run_suite build RelWithDebInfo
+if [ "${VG_TEST_QUICK:-0}" != "1" ]; then
+  echo "== tests: Asan build (AddressSanitizer + UBSan) ==" >&2
+  run_suite build-asan Asan
+fi
+echo "== all tests passed ==" >&2
