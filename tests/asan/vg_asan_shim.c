@@ -18,7 +18,7 @@
 
 char *bindtextdomain(const char *domain, const char *dir);
 
-char *bindtextdomain(const char *domain, const char *dir)
+__attribute__((visibility("default"))) char *bindtextdomain(const char *domain, const char *dir)
 {
 	static char *(*real)(const char *, const char *);
 	/* volatile: the compiler may not drop this malloc/free pair. */
