@@ -12,11 +12,13 @@
  *
  * Thread: single-threaded program. Memory: freed before exit.
  */
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
@@ -33,6 +35,8 @@ struct args {
 	const char *ward;
 	const char *bed;
 	const char *wards;
+	const char *identity;
+	const char *limit;
 	const char *pos[4];
 	int npos;
 };
@@ -43,13 +47,18 @@ static void usage(void)
 		"usage: vitalgate-admin [--db CONNINFO] <command>\n"
 		"  migrate\n"
 		"  device add <id> --ward <ward> --bed <bed>   prints the secret once\n"
+		"  device import <file|->                      lines \"<id> [<ward> <bed>]\"; prints \"<id> <secret>\" lines\n"
 		"  device assign <id> --ward <ward> --bed <bed>\n"
 		"  device unassign <id>\n"
 		"  device rotate <id>                          prints the new secret\n"
 		"  device revoke <id>\n"
 		"  station add <id> --wards <w1,w2>            prints the secret\n"
 		"  service add <id>                            prints the secret\n"
+		"  station|service rotate <id>                 prints the new secret\n"
+		"  station|service revoke <id>\n"
 		"  list\n"
+		"  audit verify                                checks the audit_log hash chain\n"
+		"  audit list [--identity <id>] [--limit <n>]\n"
 		"Connection: --db, else $VITALGATE_DB, else libpq's PG* variables.\n");
 }
 
@@ -110,6 +119,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 			slot = &a->bed;
 		}else if(!strcmp(s, "--wards")){
 			slot = &a->wards;
+		}else if(!strcmp(s, "--identity")){
+			slot = &a->identity;
+		}else if(!strcmp(s, "--limit")){
+			slot = &a->limit;
 		}else if(!strcmp(s, "--help") || !strcmp(s, "-h")){
 			usage();
 			exit(0);
@@ -180,6 +193,34 @@ static void rollback(PGconn *c)
 {
 	PGresult *r = PQexec(c, "ROLLBACK");
 	PQclear(r);
+}
+
+/* Who ran the command, for the audit trail: the invoking (sudo) user. */
+static const char *os_user(void)
+{
+	const char *u = getenv("SUDO_USER");
+	struct passwd *pw;
+
+	if(u && *u){
+		return u;
+	}
+	pw = getpwuid(geteuid());
+	return pw ? pw->pw_name : "?";
+}
+
+/* Appends an audit row in the caller's transaction (the change and its
+ * record commit together or not at all). */
+static bool audit_admin(PGconn *c, const char *event, const char *identity, const char *detail)
+{
+	const char *p[4] = { event, identity, os_user(), detail ? detail : "" };
+	PGresult *r = run(c, "INSERT INTO audit_log (at, source, event, identity, actor, detail) "
+			"VALUES (now(), 'admin', $1, $2, $3 || ' (db user ' || session_user || ')', $4)", 4, p, PGRES_COMMAND_OK);
+
+	if(r == NULL){
+		return false;
+	}
+	PQclear(r);
+	return true;
 }
 
 static int cmd_migrate(PGconn *c)
@@ -331,6 +372,21 @@ static int add_identity(PGconn *c, const char *id, const char *role, const struc
 		}
 		PQclear(r);
 	}
+	{
+		char event[32], detail[256];
+		snprintf(event, sizeof(event), "%s.add", role);
+		if(a->ward){
+			snprintf(detail, sizeof(detail), "ward=%s bed=%s", a->ward, a->bed);
+		}else if(a->wards){
+			snprintf(detail, sizeof(detail), "wards=%s", a->wards);
+		}else{
+			detail[0] = '\0';
+		}
+		if(!audit_admin(c, event, id, detail)){
+			rollback(c);
+			return 1;
+		}
+	}
 	if(!exec_ok(c, "COMMIT")){
 		return 1;
 	}
@@ -359,21 +415,23 @@ static int check_wards_list(const char *wards)
 	return 0;
 }
 
-static int update_device(PGconn *c, const char *id, const char *sql, int n, const char *const *params, const char *done)
+static int update_identity(PGconn *c, const char *role, const char *id, const char *sql, int n,
+		const char *const *params, const char *event, const char *detail, const char *done)
 {
 	PGresult *r;
 	bool exists = false, revoked = false;
+	char ev[48];
 
 	if(!exec_ok(c, "BEGIN")){
 		return 1;
 	}
-	if(!identity_exists(c, id, "device", &exists, &revoked)){
+	if(!identity_exists(c, id, role, &exists, &revoked)){
 		rollback(c);
 		return 1;
 	}
 	if(!exists){
 		rollback(c);
-		return fail("no device %s", id);
+		return fail("no %s %s", role, id);
 	}
 	r = run(c, sql, n, params, PGRES_COMMAND_OK);
 	if(r == NULL){
@@ -381,6 +439,11 @@ static int update_device(PGconn *c, const char *id, const char *sql, int n, cons
 		return 1;
 	}
 	PQclear(r);
+	snprintf(ev, sizeof(ev), "%s.%s", role, event);
+	if(!audit_admin(c, ev, id, detail)){
+		rollback(c);
+		return 1;
+	}
 	if(!exec_ok(c, "COMMIT")){
 		return 1;
 	}
@@ -388,34 +451,133 @@ static int update_device(PGconn *c, const char *id, const char *sql, int n, cons
 	return 0;
 }
 
-static int cmd_device(PGconn *c, const struct args *a)
+/* Bulk provisioning in one transaction: all or nothing. Reads
+ * "<id> [<ward> <bed>]" lines (blank lines and # comments ignored) and
+ * prints "<id> <secret>" for each, in input order, only after the commit. */
+static int cmd_import(PGconn *c, const char *file)
 {
+	FILE *in = strcmp(file, "-") ? fopen(file, "re") : stdin;
+	char line[512];
+	char (*out)[VG_ID_MAX + VG_SECRET_LEN + 3] = NULL;
+	size_t n = 0, cap = 0;
+	int lineno = 0, rc = 1;
+	PGresult *r;
+
+	if(in == NULL){
+		return fail("cannot open %s", file);
+	}
+	if(!exec_ok(c, "BEGIN")){
+		goto done;
+	}
+	while(fgets(line, sizeof(line), in)){
+		char id[80] = "", ward[80] = "", bed[80] = "", extra[8] = "";
+		char secret[VG_SECRET_LEN + 1], hash[VG_SECRET_HASH_STRLEN + 1];
+		const char *p[4];
+		int k;
+
+		lineno++;
+		if(line[0] == '#' || strspn(line, " \t\r\n") == strlen(line)){
+			continue;
+		}
+		k = sscanf(line, "%79s %79s %79s %7s", id, ward, bed, extra);
+		if(k == 4 || k == 2 || !vg_id_valid(id) || (k == 3 && (!vg_id_valid(ward) || !vg_id_valid(bed)))){
+			fail("%s:%d: expected \"<id> [<ward> <bed>]\" with ids matching [A-Za-z0-9_-]{1,64}", file, lineno);
+			rollback(c);
+			goto done;
+		}
+		if(new_secret(secret, sizeof(secret), hash, sizeof(hash)) != 0){
+			rollback(c);
+			goto done;
+		}
+		p[0] = id;
+		p[1] = hash;
+		p[2] = k == 3 ? ward : NULL;
+		p[3] = k == 3 ? bed : NULL;
+		r = run(c, "WITH i AS (INSERT INTO identities (id, role, secret_hash) VALUES ($1, 'device', $2) RETURNING id) "
+				"INSERT INTO bed_assignments (device_id, ward, bed) SELECT id, $3, $4 FROM i WHERE $3::text IS NOT NULL",
+				4, p, PGRES_COMMAND_OK);
+		if(r == NULL){
+			fail("%s:%d: device %s not added", file, lineno, id);
+			rollback(c);
+			goto done;
+		}
+		PQclear(r);
+		if(n == cap){
+			void *grown;
+			cap = cap ? cap * 2 : 256;
+			grown = realloc(out, cap * sizeof(*out));
+			if(grown == NULL){
+				fail("out of memory");
+				rollback(c);
+				goto done;
+			}
+			out = grown;
+		}
+		snprintf(out[n++], sizeof(out[0]), "%s %s", id, secret);
+		OPENSSL_cleanse(secret, sizeof(secret));
+	}
+	{
+		char detail[64];
+		snprintf(detail, sizeof(detail), "%zu devices", n);
+		if(!audit_admin(c, "device.import", NULL, detail)){
+			rollback(c);
+			goto done;
+		}
+	}
+	if(!exec_ok(c, "COMMIT")){
+		goto done;
+	}
+	for(size_t i = 0; i < n; i++){
+		printf("%s\n", out[i]);
+	}
+	fflush(stdout);
+	note("imported %zu devices", n);
+	rc = 0;
+done:
+	if(out){
+		OPENSSL_cleanse(out, cap * sizeof(*out));
+		free(out);
+	}
+	if(in != stdin){
+		fclose(in);
+	}
+	return rc;
+}
+
+static int cmd_identity(PGconn *c, const struct args *a)
+{
+	const char *role = a->pos[0];
 	const char *sub = a->pos[1];
 	const char *id = a->pos[2];
 	const char *p[3];
-	char done[256];
+	char done[256], detail[160];
 
 	if(!strcmp(sub, "add")){
-		return add_identity(c, id, "device", a);
+		return add_identity(c, id, role, a);
+	}
+	if(!strcmp(sub, "import")){
+		return cmd_import(c, id);
 	}
 	p[0] = id;
 	if(!strcmp(sub, "assign")){
 		p[1] = a->ward;
 		p[2] = a->bed;
 		snprintf(done, sizeof(done), "%s assigned to %s/%s", id, a->ward, a->bed);
-		return update_device(c, id,
+		snprintf(detail, sizeof(detail), "ward=%s bed=%s", a->ward, a->bed);
+		return update_identity(c, role, id,
 				"INSERT INTO bed_assignments (device_id, ward, bed) VALUES ($1, $2, $3) "
 				"ON CONFLICT (device_id) DO UPDATE SET ward = EXCLUDED.ward, bed = EXCLUDED.bed, assigned_at = now()",
-				3, p, done);
+				3, p, "assign", detail, done);
 	}
 	if(!strcmp(sub, "unassign")){
 		snprintf(done, sizeof(done), "%s unassigned", id);
-		return update_device(c, id, "DELETE FROM bed_assignments WHERE device_id = $1", 1, p, done);
+		return update_identity(c, role, id, "DELETE FROM bed_assignments WHERE device_id = $1", 1, p,
+				"unassign", "", done);
 	}
 	if(!strcmp(sub, "revoke")){
-		snprintf(done, sizeof(done), "%s revoked", id);
-		return update_device(c, id, "UPDATE identities SET revoked_at = COALESCE(revoked_at, now()), "
-				"updated_at = now() WHERE id = $1", 1, p, done);
+		snprintf(done, sizeof(done), "%s revoked; a connected client is disconnected", id);
+		return update_identity(c, role, id, "UPDATE identities SET revoked_at = COALESCE(revoked_at, now()), "
+				"updated_at = now() WHERE id = $1", 1, p, "revoke", "", done);
 	}
 	if(!strcmp(sub, "rotate")){
 		char secret[VG_SECRET_LEN + 1], hash[VG_SECRET_HASH_STRLEN + 1];
@@ -425,14 +587,90 @@ static int cmd_device(PGconn *c, const struct args *a)
 		}
 		p[1] = hash;
 		snprintf(done, sizeof(done), "%s has a new secret; the old one no longer works", id);
-		rc = update_device(c, id, "UPDATE identities SET secret_hash = $2, updated_at = now() WHERE id = $1", 2, p, done);
+		rc = update_identity(c, role, id, "UPDATE identities SET secret_hash = $2, updated_at = now() WHERE id = $1",
+				2, p, "rotate", "", done);
 		if(rc != 0){
 			OPENSSL_cleanse(secret, sizeof(secret));
 			return rc;
 		}
 		return print_secret(secret);
 	}
-	return fail_usage("unknown device command \"%s\"", sub);
+	return fail_usage("unknown %s command \"%s\"", role, sub);
+}
+
+/* Recomputes the hash chain; names the first row that does not hold. */
+static int cmd_audit_verify(PGconn *c)
+{
+	PGresult *r;
+	char prev[65] = "0000000000000000000000000000000000000000000000000000000000000000";
+	char last_id[24] = "-";
+	long long rows = 0;
+	int i, n;
+
+	if(!exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ")
+			|| !exec_ok(c, "DECLARE vg_audit NO SCROLL CURSOR FOR SELECT id, at, encode(hash, 'hex'), "
+				"encode(prev_hash, 'hex'), encode(sha256(prev_hash || vitalgate_audit_canonical(a)), 'hex') "
+				"FROM audit_log a ORDER BY id")){
+		rollback(c);
+		return 1;
+	}
+	for(;;){
+		r = run(c, "FETCH 5000 FROM vg_audit", 0, NULL, PGRES_TUPLES_OK);
+		if(r == NULL){
+			rollback(c);
+			return 1;
+		}
+		n = PQntuples(r);
+		for(i = 0; i < n; i++){
+			const char *id = PQgetvalue(r, i, 0);
+			if(strcmp(PQgetvalue(r, i, 3), prev) != 0){
+				fail("audit chain broken at row %s (%s): its prev_hash does not match the row before it "
+						"(a row was removed, inserted or reordered)", id, PQgetvalue(r, i, 1));
+				PQclear(r);
+				rollback(c);
+				return 1;
+			}
+			if(strcmp(PQgetvalue(r, i, 2), PQgetvalue(r, i, 4)) != 0){
+				fail("audit chain broken at row %s (%s): its content does not match its hash (the row was altered)",
+						id, PQgetvalue(r, i, 1));
+				PQclear(r);
+				rollback(c);
+				return 1;
+			}
+			vg_strlcpy(prev, PQgetvalue(r, i, 2), sizeof(prev));
+			vg_strlcpy(last_id, id, sizeof(last_id));
+			rows++;
+		}
+		PQclear(r);
+		if(n == 0){
+			break;
+		}
+	}
+	rollback(c);
+	note("audit chain intact: %lld rows; last row %s, hash %s", rows, last_id, prev);
+	return 0;
+}
+
+static int cmd_audit_list(PGconn *c, const struct args *a)
+{
+	const char *p[2] = { a->identity, a->limit ? a->limit : "50" };
+	PGresult *r = run(c,
+			"SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), source, event, "
+			"COALESCE(identity, '-'), COALESCE(address, '-'), COALESCE(actor, ''), detail FROM ("
+			"SELECT * FROM audit_log WHERE $1::text IS NULL OR identity = $1 ORDER BY id DESC LIMIT $2::integer"
+			") t ORDER BY id", 2, p, PGRES_TUPLES_OK);
+	int i;
+
+	if(r == NULL){
+		return 1;
+	}
+	for(i = 0; i < PQntuples(r); i++){
+		printf("%s %s %-6s %-16s %-20s %-15s %s%s%s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+				PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 7),
+				PQgetvalue(r, i, 6)[0] ? " by " : "", PQgetvalue(r, i, 6));
+	}
+	PQclear(r);
+	return 0;
 }
 
 static int cmd_list(PGconn *c)
@@ -473,11 +711,39 @@ static int validate(const struct args *a)
 		}
 		return 0;
 	}
+	if(!strcmp(cmd, "audit")){
+		int64_t lim;
+		if(sub == NULL || a->npos != 2 || (strcmp(sub, "verify") && strcmp(sub, "list"))){
+			return fail_usage("audit needs verify or list");
+		}
+		if(!strcmp(sub, "verify") && (a->identity || a->limit)){
+			return fail_usage("audit verify takes no options");
+		}
+		if(a->identity && (rc = check_id("--identity", a->identity)) != 0){
+			return rc;
+		}
+		if(a->limit && !vg_parse_i64(a->limit, 1, 1000000, &lim)){
+			return fail_usage("--limit must be a number between 1 and 1000000");
+		}
+		if(a->ward || a->bed || a->wards){
+			return fail_usage("audit takes no --ward/--bed/--wards");
+		}
+		return 0;
+	}
+	if(a->identity || a->limit){
+		return fail_usage("--identity and --limit are for audit list");
+	}
 	if(strcmp(cmd, "device") && strcmp(cmd, "station") && strcmp(cmd, "service")){
 		return fail_usage("unknown command \"%s\"", cmd);
 	}
 	if(sub == NULL || a->npos != 3){
 		return fail_usage("%s needs a subcommand and an id", cmd);
+	}
+	if(!strcmp(cmd, "device") && !strcmp(sub, "import")){
+		if(a->ward || a->bed || a->wards){
+			return fail_usage("device import takes wards and beds from the file");
+		}
+		return 0;
 	}
 	if((rc = check_id("id", a->pos[2])) != 0){
 		return rc;
@@ -504,11 +770,17 @@ static int validate(const struct args *a)
 		}
 		return 0;
 	}
-	if(strcmp(sub, "add") != 0){
+	if(strcmp(sub, "add") && strcmp(sub, "rotate") && strcmp(sub, "revoke")){
 		return fail_usage("unknown %s command \"%s\"", cmd, sub);
 	}
 	if(a->ward || a->bed){
 		return fail_usage("--ward/--bed are for devices");
+	}
+	if(strcmp(sub, "add") != 0){
+		if(a->wards){
+			return fail_usage("%s %s takes no --wards", cmd, sub);
+		}
+		return 0;
 	}
 	if(!strcmp(cmd, "station")){
 		if(a->wards == NULL){
@@ -543,11 +815,10 @@ int main(int argc, char **argv)
 		rc = cmd_migrate(c);
 	}else if(!strcmp(a.pos[0], "list")){
 		rc = cmd_list(c);
-	}else if(!strcmp(a.pos[0], "device")){
-		rc = cmd_device(c, &a);
+	}else if(!strcmp(a.pos[0], "audit")){
+		rc = !strcmp(a.pos[1], "verify") ? cmd_audit_verify(c) : cmd_audit_list(c, &a);
 	}else{
-		struct args b = a;
-		rc = add_identity(c, a.pos[2], a.pos[0], &b);
+		rc = cmd_identity(c, &a);
 	}
 	PQfinish(c);
 	return rc;

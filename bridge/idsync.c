@@ -12,8 +12,13 @@
  *   query every 30 s notices a dead connection.
  * - Posting uses vg_queue_push_force: identity changes must not be lost,
  *   and they are bounded by the database, not by traffic.
+ * - The worker keeps its own copy of every identity (`mirror`) and saves it
+ *   to spool_dir/identities.cache after changes (at most once a second),
+ *   so a broker that restarts during a database outage can still
+ *   authenticate (idcache.h).
  */
 #include "idsync.h"
+#include "idcache.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -38,6 +43,11 @@
 
 struct vg_idsync {
 	char *conninfo;
+	char *cache_path;
+	struct vg_idtable mirror;   /* the worker's own copy, for the cache file */
+	bool cache_dirty;
+	int64_t cache_written_ms;
+	bool cache_failed;
 	struct vg_queue *completions;
 	pthread_t thread;
 	int evfd;
@@ -142,6 +152,52 @@ static struct vg_ident *row_to_ident(struct vg_idsync *s, PGresult *r, int i)
 	return e;
 }
 
+/* Mirrors what is about to be posted; the cache is written from here. */
+static void mirror_update(struct vg_idsync *s, const struct vg_c_idents *c)
+{
+	size_t i;
+
+	if(s->cache_path == NULL){
+		return;
+	}
+	if(c->full){
+		vg_idtable_destroy(&s->mirror);
+		if(vg_idtable_init(&s->mirror, c->n) != 0){
+			return;
+		}
+	}
+	for(i = 0; i < c->n; i++){
+		struct vg_ident *copy = vg_ident_clone(c->items[i]);
+		if(copy && vg_idtable_put(&s->mirror, copy) != 0){
+			vg_ident_free(copy);
+		}
+	}
+	for(i = 0; i < c->ndel; i++){
+		vg_idtable_remove(&s->mirror, c->deleted[i]);
+	}
+	s->cache_dirty = true;
+}
+
+static void cache_maybe_write(struct vg_idsync *s)
+{
+	char err[512];
+	int64_t now = vg_mono_ms();
+
+	if(s->cache_path == NULL || !s->cache_dirty || now - s->cache_written_ms < 1000){
+		return;
+	}
+	if(vg_idcache_write(s->cache_path, &s->mirror, err, sizeof(err)) != 0){
+		if(!s->cache_failed){
+			vg_post_log(s->completions, MOSQ_LOG_WARNING, "Vitalgate: cannot save the identity cache: %s", err);
+		}
+		s->cache_failed = true;
+	}else{
+		s->cache_failed = false;
+	}
+	s->cache_dirty = false;
+	s->cache_written_ms = now;
+}
+
 static bool post_result(struct vg_idsync *s, PGresult *r, bool full, char (*asked)[VG_ID_MAX + 1], size_t nasked)
 {
 	struct vg_c_idents *c;
@@ -184,6 +240,7 @@ static bool post_result(struct vg_idsync *s, PGresult *r, bool full, char (*aske
 			}
 		}
 	}
+	mirror_update(s, c);
 	vg_queue_push_force(s->completions, &c->base);
 	return true;
 }
@@ -314,6 +371,8 @@ static void *idsync_main(void *arg)
 			}
 			backoff = 0;
 			last_full = last_ping = vg_mono_ms();
+			s->cache_written_ms = 0;
+			cache_maybe_write(s);
 		}
 		p[0].fd = s->evfd;
 		p[0].events = POLLIN;
@@ -355,6 +414,7 @@ static void *idsync_main(void *arg)
 			PQfreemem(note);
 		}
 		now = vg_mono_ms();
+		cache_maybe_write(s);
 		if(overflow || now - last_full > 300000){
 			if(!full_load(s)){
 				PQfinish(s->conn);
@@ -380,6 +440,8 @@ static void *idsync_main(void *arg)
 		}
 	}
 	free(ids);
+	s->cache_written_ms = 0;
+	cache_maybe_write(s);
 	if(s->conn){
 		PQfinish(s->conn);
 		s->conn = NULL;
@@ -387,8 +449,8 @@ static void *idsync_main(void *arg)
 	return NULL;
 }
 
-int vg_idsync_start(struct vg_idsync **out, const char *conninfo, struct vg_queue *completions,
-		char *err, size_t errlen)
+int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const char *cache_path,
+		struct vg_queue *completions, char *err, size_t errlen)
 {
 	struct vg_idsync *s = calloc(1, sizeof(*s));
 
@@ -396,6 +458,15 @@ int vg_idsync_start(struct vg_idsync **out, const char *conninfo, struct vg_queu
 	if(s == NULL){
 		snprintf(err, errlen, "out of memory");
 		return -1;
+	}
+	if(cache_path){
+		s->cache_path = strdup(cache_path);
+		if(s->cache_path == NULL || vg_idtable_init(&s->mirror, 1024) != 0){
+			free(s->cache_path);
+			free(s);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
 	}
 	s->completions = completions;
 	s->conninfo = strdup(conninfo);
@@ -414,6 +485,8 @@ error:
 	if(s->evfd >= 0){
 		close(s->evfd);
 	}
+	vg_idtable_destroy(&s->mirror);
+	free(s->cache_path);
 	free(s->conninfo);
 	free(s);
 	return -1;
@@ -431,6 +504,8 @@ void vg_idsync_stop(struct vg_idsync *s)
 	}
 	pthread_join(s->thread, NULL);
 	close(s->evfd);
+	vg_idtable_destroy(&s->mirror);
+	free(s->cache_path);
 	free(s->conninfo);
 	free(s);
 }

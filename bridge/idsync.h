@@ -36,8 +36,10 @@ void vg_c_idents_free(struct vg_c_idents *c);
 
 struct vg_idsync;
 
-int vg_idsync_start(struct vg_idsync **out, const char *conninfo, struct vg_queue *completions,
-		char *err, size_t errlen);
+/* cache_path (may be NULL): where to keep the identity snapshot file
+ * (idcache.h), rewritten after changes, at most once a second. */
+int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const char *cache_path,
+		struct vg_queue *completions, char *err, size_t errlen);
 void vg_idsync_stop(struct vg_idsync *s);
 
 #endif

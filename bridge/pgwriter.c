@@ -33,6 +33,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "migrations.h"
 #include "pgconn.h"
 #include "vg_completion.h"
 #include "vg_rec.h"
@@ -43,8 +44,10 @@
 struct batch {
 	struct vg_sbuf vit;      /* COPY text rows for vg_stage_vitals */
 	struct vg_sbuf rej;      /* COPY text rows for vg_stage_rejections */
+	struct vg_sbuf aud;      /* COPY text rows for vg_stage_audit */
 	size_t rows;
 	size_t rejs;
+	size_t auds;
 	bool has_end;
 	struct vg_journal_pos end;
 	int64_t oldest_ms;
@@ -71,6 +74,7 @@ struct vg_pgwriter {
 	_Atomic uint64_t rows_committed;
 	_Atomic uint64_t rows_duplicate;
 	_Atomic uint64_t rejections_committed;
+	_Atomic uint64_t audit_committed;
 	_Atomic uint64_t batches;
 	_Atomic uint64_t batch_failures;
 	_Atomic int64_t last_batch_ms;
@@ -141,9 +145,31 @@ static bool prepare_session(struct vg_pgwriter *w, char *err, size_t errlen)
 			"CREATE TEMP TABLE IF NOT EXISTS vg_stage_rejections (device_id text, received_ms bigint, "
 			"reason text, field text, detail text, seq bigint, batch_index integer, payload bytea, "
 			"journal_id text, lsn bigint) ON COMMIT DELETE ROWS;");
+	vg_sbuf_puts(&s, " CREATE TEMP TABLE IF NOT EXISTS vg_stage_audit (at_ms bigint, event text, identity text, "
+			"client_id text, address text, detail text, journal_id text, lsn bigint) ON COMMIT DELETE ROWS;");
 	ok = vg_sbuf_ok(&s) && vg_pg_exec(w->conn, s.p, err, errlen);
 	vg_sbuf_free(&s);
 	return ok;
+}
+
+/* The database must be at the schema version this build was made with
+ * (the migrations it embeds); writing into an older one would fail batch
+ * after batch. */
+static bool check_schema(struct vg_pgwriter *w, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(w->conn, "SELECT COALESCE(max(version), 0) FROM schema_migrations");
+	int have = -1;
+
+	if(r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1){
+		have = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	}
+	PQclear(r);
+	if(have < vg_migration_count){
+		snprintf(err, errlen, "database schema is at version %d, this Vitalgate needs %d: run `vitalgate-admin migrate`",
+				have < 0 ? 0 : have, vg_migration_count);
+		return false;
+	}
+	return true;
 }
 
 static void ensure_partitions(struct vg_pgwriter *w)
@@ -187,8 +213,12 @@ static bool ensure_connected(struct vg_pgwriter *w)
 		}
 		return false;
 	}
-	if(!prepare_session(w, err, sizeof(err))){
-		wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: cannot prepare the session: %s", err);
+	if(!check_schema(w, err, sizeof(err)) || !prepare_session(w, err, sizeof(err))){
+		if(!w->announced_down){
+			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: %s; samples stay in the journal", err);
+			w->announced_down = true;
+			post_db_state(w, false);
+		}
 		disconnect(w);
 		return false;
 	}
@@ -209,8 +239,10 @@ static void batch_reset(struct batch *b)
 {
 	vg_sbuf_reset(&b->vit);
 	vg_sbuf_reset(&b->rej);
+	vg_sbuf_reset(&b->aud);
 	b->rows = 0;
 	b->rejs = 0;
+	b->auds = 0;
 	b->has_end = false;
 	b->oldest_ms = 0;
 	b->first_lsn = 0;
@@ -307,6 +339,36 @@ static void add_rejection(struct vg_pgwriter *w, struct batch *b, const struct v
 	b->rejs++;
 }
 
+static void put_text_or_null(struct vg_sbuf *o, const struct vg_str *s)
+{
+	if(s->n){
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_copy_text(o, s->p, s->n);
+	}else{
+		put_sep_null(o);
+	}
+}
+
+static void add_audit(struct vg_pgwriter *w, struct batch *b, const struct vg_rec_audit *a, uint64_t lsn)
+{
+	struct vg_sbuf *o = &b->aud;
+
+	vg_sbuf_i64(o, a->at_ms);
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_puts(o, vg_audit_event_name(a->event));
+	put_text_or_null(o, &a->identity);
+	put_text_or_null(o, &a->client_id);
+	put_text_or_null(o, &a->address);
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_copy_text(o, a->detail.p, a->detail.n);
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_puts(o, vg_journal_id(w->o.journal));
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_u64(o, lsn);
+	vg_sbuf_putc(o, '\n');
+	b->auds++;
+}
+
 /* Reads journal records into the batch until it is full or nothing more is
  * waiting. Returns the number of records taken. */
 static int fill_batch(struct vg_pgwriter *w, int first_wait_ms)
@@ -317,7 +379,9 @@ static int fill_batch(struct vg_pgwriter *w, int first_wait_ms)
 	int taken = 0;
 	int rc;
 
-	while(w->b.rows < (size_t)w->o.batch_rows && w->b.rejs < 10000){
+	struct vg_rec_audit au;
+
+	while(w->b.rows < (size_t)w->o.batch_rows && w->b.rejs < 10000 && w->b.auds < 20000){
 		rc = vg_journal_read(w->reader, &rec, taken == 0 ? first_wait_ms : 0);
 		if(rc <= 0){
 			break;
@@ -349,6 +413,12 @@ static int fill_batch(struct vg_pgwriter *w, int first_wait_ms)
 				add_rejection(w, &w->b, &rj, rec.lsn);
 			}else{
 				wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable rejection record lsn %" PRIu64 " skipped", rec.lsn);
+			}
+		}else if(rec.type == VG_REC_AUDIT){
+			if(vg_rec_decode_audit(rec.payload, rec.len, &au)){
+				add_audit(w, &w->b, &au, rec.lsn);
+			}else{
+				wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable audit record lsn %" PRIu64 " skipped", rec.lsn);
 			}
 		}else{
 			wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: unknown journal record type %u (lsn %" PRIu64 ") skipped",
@@ -451,6 +521,15 @@ static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_
 				"'1 millisecond', reason, field, detail, seq, batch_index, payload, journal_id, lsn "
 				"FROM vg_stage_rejections ON CONFLICT (journal_id, lsn) DO NOTHING", err, errlen);
 	}
+	if(ok && w->b.auds){
+		/* In journal order: the database chains the rows by hash. */
+		ok = copy_in(w, "COPY vg_stage_audit FROM STDIN", &w->b.aud, err, errlen)
+			&& vg_pg_exec(w->conn,
+				"INSERT INTO audit_log (at, source, event, identity, client_id, address, detail, journal_id, lsn) "
+				"SELECT timestamptz 'epoch' + at_ms * interval '1 millisecond', 'broker', event, identity, client_id, "
+				"address, detail, journal_id, lsn FROM vg_stage_audit ORDER BY lsn "
+				"ON CONFLICT (journal_id, lsn) DO NOTHING", err, errlen);
+	}
 	if(ok){
 		ok = vg_pg_exec(w->conn, "COMMIT", err, errlen);
 	}
@@ -541,7 +620,7 @@ static void *writer_main(void *arg)
 			atomic_store(&w->lag_ms, vg_now_ms() - w->b.oldest_ms);
 		}
 		t0 = vg_mono_ms();
-		if(!vg_sbuf_ok(&w->b.vit) || !vg_sbuf_ok(&w->b.rej)){
+		if(!vg_sbuf_ok(&w->b.vit) || !vg_sbuf_ok(&w->b.rej) || !vg_sbuf_ok(&w->b.aud)){
 			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: out of memory building a batch; retrying");
 			batch_reset(&w->b);
 			vg_journal_reader_close(w->reader);
@@ -556,6 +635,7 @@ static void *writer_main(void *arg)
 			atomic_fetch_add(&w->rows_committed, inserted);
 			atomic_fetch_add(&w->rows_duplicate, w->b.rows - inserted);
 			atomic_fetch_add(&w->rejections_committed, w->b.rejs);
+			atomic_fetch_add(&w->audit_committed, w->b.auds);
 			atomic_fetch_add(&w->batches, 1);
 			atomic_store(&w->last_batch_ms, vg_mono_ms() - t0);
 			vg_journal_commit(w->o.journal, w->b.end);
@@ -601,6 +681,7 @@ int vg_pgwriter_start(struct vg_pgwriter **out, const struct vg_pgwriter_opts *o
 	w->conninfo = strdup(o->conninfo);
 	vg_sbuf_init(&w->b.vit);
 	vg_sbuf_init(&w->b.rej);
+	vg_sbuf_init(&w->b.aud);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -640,6 +721,7 @@ void vg_pgwriter_stop(struct vg_pgwriter *w, int drain_ms)
 	vg_journal_reader_close(w->reader);
 	vg_sbuf_free(&w->b.vit);
 	vg_sbuf_free(&w->b.rej);
+	vg_sbuf_free(&w->b.aud);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	free(w->conninfo);
@@ -651,6 +733,7 @@ void vg_pgwriter_get_stats(struct vg_pgwriter *w, struct vg_pgwriter_stats *st)
 	st->rows_committed = atomic_load(&w->rows_committed);
 	st->rows_duplicate = atomic_load(&w->rows_duplicate);
 	st->rejections_committed = atomic_load(&w->rejections_committed);
+	st->audit_committed = atomic_load(&w->audit_committed);
 	st->batches = atomic_load(&w->batches);
 	st->batch_failures = atomic_load(&w->batch_failures);
 	st->last_batch_ms = atomic_load(&w->last_batch_ms);

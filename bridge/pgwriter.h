@@ -32,6 +32,7 @@ struct vg_pgwriter_stats {
 	uint64_t rows_committed;       /* sample rows inserted (new) */
 	uint64_t rows_duplicate;       /* rows PostgreSQL already had */
 	uint64_t rejections_committed;
+	uint64_t audit_committed;
 	uint64_t batches;
 	uint64_t batch_failures;
 	int64_t last_batch_ms;         /* duration of the last commit */

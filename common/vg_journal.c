@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -55,6 +56,7 @@
 struct vg_journal {
 	char *dir;
 	int dirfd;
+	int lockfd;         /* flock: one broker per journal */
 	struct vg_journal_opts opts;
 	char id[VG_JOURNAL_ID_LEN + 1];
 
@@ -491,6 +493,7 @@ int vg_journal_open(struct vg_journal **out, const struct vg_journal_opts *o, ch
 	j->opts = *o;
 	j->fd = -1;
 	j->dirfd = -1;
+	j->lockfd = -1;
 	j->dir = strdup(o->dir);
 	if(j->dir == NULL){
 		free(j);
@@ -515,6 +518,13 @@ int vg_journal_open(struct vg_journal **out, const struct vg_journal_opts *o, ch
 	j->dirfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if(j->dirfd < 0){
 		snprintf(err, errlen, "cannot open journal directory %s: %s", j->dir, strerror(errno));
+		goto error;
+	}
+	/* Two brokers appending to one journal would interleave segments and
+	 * replay each other's records: refuse to share it. */
+	j->lockfd = openat(j->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if(j->lockfd < 0 || flock(j->lockfd, LOCK_EX | LOCK_NB) != 0){
+		snprintf(err, errlen, "journal %s is in use by another broker (or not writable): %s", j->dir, strerror(errno));
 		goto error;
 	}
 	if(load_or_create_id(j, err, errlen) != 0){
@@ -553,6 +563,7 @@ int vg_journal_open(struct vg_journal **out, const struct vg_journal_opts *o, ch
 
 error:
 	if(j->fd >= 0) close(j->fd);
+	if(j->lockfd >= 0) close(j->lockfd);
 	if(j->dirfd >= 0) close(j->dirfd);
 	pthread_cond_destroy(&j->data_cond);
 	pthread_cond_destroy(&j->sync_cond);
@@ -579,6 +590,9 @@ void vg_journal_close(struct vg_journal *j)
 		fdatasync(j->fd);
 		close(j->fd);
 	}
+	if(j->lockfd >= 0){
+		close(j->lockfd);
+	}
 	if(j->dirfd >= 0){
 		close(j->dirfd);
 	}
@@ -591,6 +605,13 @@ void vg_journal_close(struct vg_journal *j)
 
 int vg_journal_append(struct vg_journal *j, uint8_t type, const void *payload, uint32_t len, uint64_t *lsn_out)
 {
+	return vg_journal_append_class(j, VG_JOURNAL_CLASS_BULK, type, payload, len, lsn_out);
+}
+
+int vg_journal_append_class(struct vg_journal *j, enum vg_journal_class cls, uint8_t type, const void *payload,
+		uint32_t len, uint64_t *lsn_out)
+{
+	uint64_t limit = j->opts.max_bytes;
 	uint8_t hdr[REC_HDR];
 	uint64_t lsn, total, end;
 	uint32_t crc;
@@ -601,7 +622,11 @@ int vg_journal_append(struct vg_journal *j, uint8_t type, const void *payload, u
 		return VG_JOURNAL_TOOBIG;
 	}
 	total = REC_HDR + (uint64_t)len;
-	if(atomic_load(&j->disk_bytes) + total > j->opts.max_bytes){
+	if(cls == VG_JOURNAL_CLASS_PRIORITY){
+		uint64_t reserve = j->opts.max_bytes / 16;
+		limit += reserve < (1u << 20) ? (1u << 20) : reserve;
+	}
+	if(atomic_load(&j->disk_bytes) + total > limit){
 		return VG_JOURNAL_FULL;
 	}
 	pthread_mutex_lock(&j->lock);

@@ -28,6 +28,15 @@
 #define VG_JOURNAL_MAX_RECORD (1u << 20)
 #define VG_JOURNAL_ID_LEN 16
 
+/* Admission classes: samples are refused first when the journal fills up;
+ * alerts, audit events and rejection records may use a reserve beyond
+ * max_bytes (a sixteenth of it, at least 1 MiB), so the evidence of what
+ * was refused, and the alerts, are not the first things lost. */
+enum vg_journal_class {
+	VG_JOURNAL_CLASS_BULK = 0,
+	VG_JOURNAL_CLASS_PRIORITY = 1,
+};
+
 enum {
 	VG_JOURNAL_OK = 0,
 	VG_JOURNAL_FULL = 1,    /* over max_bytes: nothing written */
@@ -80,8 +89,11 @@ int vg_journal_open(struct vg_journal **out, const struct vg_journal_opts *o, ch
 /* Broker thread at cleanup, after the reader is closed: final sync. */
 void vg_journal_close(struct vg_journal *j);
 
-/* Broker thread. Appends one record (one write(2), never an fsync). */
+/* Broker thread. Appends one record (one write(2), never an fsync), in the
+ * bulk class. */
 int vg_journal_append(struct vg_journal *j, uint8_t type, const void *payload, uint32_t len, uint64_t *lsn_out);
+int vg_journal_append_class(struct vg_journal *j, enum vg_journal_class cls, uint8_t type, const void *payload,
+		uint32_t len, uint64_t *lsn_out);
 /* Any thread: bytes currently on disk (what max_bytes limits). */
 uint64_t vg_journal_disk_bytes(struct vg_journal *j);
 /* Any thread: counters snapshot. */

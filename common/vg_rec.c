@@ -5,6 +5,8 @@
  *             u8 flags | u8 n | n x (u32 present | 8 bytes per present field)
  *  rejection: u8 1 | str8 device | i64 received_ms | u8 reason | str8 field |
  *             str16 detail | u8 has_seq | u64 seq | i32 index | u32 len | bytes
+ *  audit:     u8 1 | i64 at_ms | u8 event | str8 identity | str8 client_id |
+ *             str8 address | str16 detail
  * Thread: any. Memory: none owned.
  */
 #include "vg_rec.h"
@@ -230,4 +232,51 @@ bool vg_rec_decode_rejection(const uint8_t *p, size_t len, struct vg_rec_rejecti
 	out->index = (int32_t)r_u32(&r);
 	out->payload = r_str(&r, r_u32(&r));
 	return !r.err && r.pos == r.len && out->device.n > 0 && out->reason < VG_R__COUNT;
+}
+
+static const char *const audit_names[VG_AUDIT__COUNT] = {
+	[VG_AUDIT_CONNECT] = "connect",
+	[VG_AUDIT_REFUSED] = "connect_refused",
+	[VG_AUDIT_DISCONNECT] = "disconnect",
+	[VG_AUDIT_ACL_DENIED] = "acl_denied",
+	[VG_AUDIT_KICK] = "kick",
+	[VG_AUDIT_THROTTLE] = "throttle",
+	[VG_AUDIT_SUPPRESSED] = "suppressed",
+};
+
+const char *vg_audit_event_name(int ev)
+{
+	if(ev <= 0 || ev >= VG_AUDIT__COUNT){
+		return "unknown";
+	}
+	return audit_names[ev];
+}
+
+bool vg_rec_encode_audit(struct vg_wbuf *w, int64_t at_ms, uint8_t event, const char *identity,
+		const char *client_id, const char *address, const char *detail)
+{
+	w_u8(w, REC_VERSION);
+	w_u64(w, (uint64_t)at_ms);
+	w_u8(w, event);
+	w_str8(w, identity);
+	w_str8(w, client_id);
+	w_str8(w, address);
+	w_str16(w, detail);
+	return !w->overflow;
+}
+
+bool vg_rec_decode_audit(const uint8_t *p, size_t len, struct vg_rec_audit *out)
+{
+	struct vg_rbuf r = { p, len, 0, false };
+
+	if(r_u8(&r) != REC_VERSION){
+		return false;
+	}
+	out->at_ms = (int64_t)r_u64(&r);
+	out->event = r_u8(&r);
+	out->identity = r_str(&r, r_u8(&r));
+	out->client_id = r_str(&r, r_u8(&r));
+	out->address = r_str(&r, r_u8(&r));
+	out->detail = r_str(&r, r_u16(&r));
+	return !r.err && r.pos == r.len && out->event > 0 && out->event < VG_AUDIT__COUNT;
 }

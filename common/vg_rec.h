@@ -21,7 +21,22 @@
 enum vg_rec_type {
 	VG_REC_SAMPLES = 1,
 	VG_REC_REJECTION = 2,
+	VG_REC_AUDIT = 3,
 };
+
+/* Audit events the broker records (audit_log.event). */
+enum vg_audit_event {
+	VG_AUDIT_CONNECT = 1,       /* credentials accepted */
+	VG_AUDIT_REFUSED,           /* CONNECT refused (detail: why) */
+	VG_AUDIT_DISCONNECT,
+	VG_AUDIT_ACL_DENIED,        /* detail: access and topic */
+	VG_AUDIT_KICK,              /* disconnected by Vitalgate (detail: why) */
+	VG_AUDIT_THROTTLE,          /* a username or address throttled */
+	VG_AUDIT_SUPPRESSED,        /* N noisy events summarised */
+	VG_AUDIT__COUNT
+};
+
+const char *vg_audit_event_name(int ev);
 
 /* Samples record flag: the broker could not prove every seq new (it had no
  * history for the device), so the writer must check against the table. */
@@ -68,6 +83,15 @@ struct vg_rec_rejection {
 	struct vg_str payload;
 };
 
+struct vg_rec_audit {
+	int64_t at_ms;
+	uint8_t event;
+	struct vg_str identity;
+	struct vg_str client_id;
+	struct vg_str address;
+	struct vg_str detail;
+};
+
 void vg_wbuf_init(struct vg_wbuf *w, uint8_t *buf, size_t cap);
 
 /* Encoders: return false if the buffer was too small. */
@@ -76,8 +100,12 @@ bool vg_rec_encode_samples(struct vg_wbuf *w, const char *device, const char *wa
 bool vg_rec_encode_rejection(struct vg_wbuf *w, const char *device, int64_t received_ms,
 		const struct vg_verdict *v, const void *payload, size_t payload_len);
 
+bool vg_rec_encode_audit(struct vg_wbuf *w, int64_t at_ms, uint8_t event, const char *identity,
+		const char *client_id, const char *address, const char *detail);
+
 /* Decoders: return false on a malformed payload. */
 bool vg_rec_decode_samples(const uint8_t *p, size_t len, struct vg_rec_samples *out);
 bool vg_rec_decode_rejection(const uint8_t *p, size_t len, struct vg_rec_rejection *out);
+bool vg_rec_decode_audit(const uint8_t *p, size_t len, struct vg_rec_audit *out);
 
 #endif

@@ -121,3 +121,24 @@ bool vg_parse_bool(const char *s, bool *out)
 	}
 	return false;
 }
+
+void vg_sanitize(char *dst, size_t cap, const char *src)
+{
+	size_t i = 0;
+
+	if(cap == 0){
+		return;
+	}
+	if(src == NULL){
+		dst[0] = '\0';
+		return;
+	}
+	for(; src[i] && i + 1 < cap; i++){
+		unsigned char c = (unsigned char)src[i];
+		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	dst[i] = '\0';
+	if(src[i] && cap >= 4){
+		memcpy(dst + cap - 4, "...", 4);
+	}
+}

@@ -31,6 +31,11 @@ void vg_rfc3339(int64_t ms, char *buf, size_t len);
  * source did not fit. */
 bool vg_strlcpy(char *dst, const char *src, size_t size);
 
+/* Copies untrusted text for logs and audit rows: printable ASCII kept,
+ * anything else becomes '?', at most cap-1 bytes ("..." marks a cut).
+ * NULL becomes "". */
+void vg_sanitize(char *dst, size_t cap, const char *src);
+
 /* Strict parsers: whole string, base 10, range-checked. Return false on
  * any junk, overflow, or an out-of-range value. */
 bool vg_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);

@@ -17,15 +17,29 @@
  * The per-message read check (every message, every subscriber) is one hash
  * lookup and a few byte compares: O(1), no allocation.
  *
- * Thread: broker thread. Memory: none allocated.
+ * Authentication (BASIC_AUTH): by secret, or on a TLS listener with
+ * require_certificate, by the client certificate's CN (no password). Either
+ * way the client id must equal the identity. Repeated failures per username
+ * and per address are throttled (throttle.c); every decision is audited
+ * (audit.c). On a listener with use_identity_as_username Mosquitto skips
+ * BASIC_AUTH altogether, so the ACL check re-validates the identity (known,
+ * not revoked, client id = CN) and queues a kick for TICK when it does not
+ * hold.
+ *
+ * Thread: broker thread. Memory: none allocated (the certificate's CN is
+ * copied into a stack buffer).
  */
 #include <stdio.h>
 #include <string.h>
+
+#include <openssl/x509.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "audit.h"
+#include "ingest.h"
 #include "vg_plugin.h"
 
 enum ns {
@@ -172,6 +186,49 @@ static int check_service(const struct vg_plugin *vg, int access, const char *top
 	return MOSQ_ERR_ACL_DENIED;
 }
 
+static const char *access_name(int access)
+{
+	switch(access){
+		case MOSQ_ACL_WRITE: return "publish";
+		case MOSQ_ACL_SUBSCRIBE: return "subscribe";
+		case MOSQ_ACL_READ: return "read";
+	}
+	return "access";
+}
+
+void vg_kick_later(struct vg_plugin *vg, const char *client_id, const char *why)
+{
+	size_t i;
+
+	if(client_id == NULL || vg->nkicks >= VG_MAX_KICKS){
+		return;
+	}
+	for(i = 0; i < vg->nkicks; i++){
+		if(!strncmp(vg->kicks[i].client_id, client_id, VG_ID_MAX)){
+			return;
+		}
+	}
+	vg_sanitize(vg->kicks[vg->nkicks].client_id, sizeof(vg->kicks[0].client_id), client_id);
+	vg_strlcpy(vg->kicks[vg->nkicks].why, why, sizeof(vg->kicks[0].why));
+	vg->nkicks++;
+}
+
+static int deny(struct vg_plugin *vg, const struct mosquitto_evt_acl_check *ed, const char *identity, const char *why)
+{
+	const char *cid = mosquitto_client_id(ed->client);
+
+	vg->stats.acl_denied++;
+	vg_audit_noisy(vg, VG_AUDIT_ACL_DENIED, identity, cid, mosquitto_client_address(ed->client),
+			"%s %s: %s", access_name(ed->access), ed->topic, why);
+	if(ed->access != MOSQ_ACL_READ){
+		char topic[128];
+		vg_sanitize(topic, sizeof(topic), ed->topic);
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: denied %s of \"%s\" to %s: %s",
+				access_name(ed->access), topic, identity ? identity : "(unknown)", why);
+	}
+	return MOSQ_ERR_ACL_DENIED;
+}
+
 int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
@@ -180,6 +237,7 @@ int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 	const struct vg_ident *e;
 	const char *topic = ed->topic;
 	const char *rest;
+	const char *cid;
 	int rc;
 
 	(void)event;
@@ -190,18 +248,30 @@ int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 		topic = strip_share(topic);
 	}
 	e = user ? vg_idtable_find(&vg->ids, user) : NULL;
-	if(e == NULL || e->revoked){
+	if(e == NULL){
 		/* Not one of ours (anonymous or another plugin's client): only
 		 * foreign topics, and only in defer mode. Read checks keep our
 		 * namespaces closed even under a wide "#" subscription. */
-		if(topic_ns(topic, &rest) == NS_FOREIGN && vg->cfg.others == VG_OTHERS_DEFER){
-			return MOSQ_ERR_SUCCESS;
+		if(vg->cfg.others == VG_OTHERS_DEFER){
+			if(topic_ns(topic, &rest) == NS_FOREIGN
+					|| (ed->access == MOSQ_ACL_SUBSCRIBE && filter_starts_wild(topic))){
+				return MOSQ_ERR_SUCCESS;
+			}
+			return deny(vg, ed, user, "not a Vitalgate identity");
 		}
-		if(ed->access == MOSQ_ACL_SUBSCRIBE && filter_starts_wild(topic) && vg->cfg.others == VG_OTHERS_DEFER){
-			return MOSQ_ERR_SUCCESS;
-		}
-		vg->stats.acl_denied++;
-		return MOSQ_ERR_ACL_DENIED;
+		/* Deny mode: only a certificate login (use_identity_as_username,
+		 * which skips BASIC_AUTH) can get here with an unknown name. */
+		vg_kick_later(vg, mosquitto_client_id(ed->client), "unknown identity");
+		return deny(vg, ed, user, "unknown identity");
+	}
+	if(e->revoked){
+		vg_kick_later(vg, mosquitto_client_id(ed->client), "identity revoked");
+		return deny(vg, ed, e->id, "identity revoked");
+	}
+	cid = mosquitto_client_id(ed->client);
+	if(cid == NULL || strcmp(cid, e->id) != 0){
+		vg_kick_later(vg, cid, "client id differs from identity");
+		return deny(vg, ed, e->id, "client id differs from identity");
 	}
 	switch(e->role){
 		case VG_ROLE_DEVICE:
@@ -217,13 +287,79 @@ int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 			rc = MOSQ_ERR_ACL_DENIED;
 	}
 	if(rc != MOSQ_ERR_SUCCESS){
-		vg->stats.acl_denied++;
-		if(ed->access != MOSQ_ACL_READ){
-			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: denied %s of \"%s\" to %s",
-					ed->access == MOSQ_ACL_WRITE ? "publish" : "subscribe", ed->topic, e->id);
-		}
+		return deny(vg, ed, e->id, ed->retain && ed->access == MOSQ_ACL_WRITE ? "retained publish or topic outside the role's scope"
+				: "topic outside the role's scope");
 	}
 	return rc;
+}
+
+/* Copies the CN of the client's certificate into cn; false if there is no
+ * certificate. *bad is set when there is one but its CN is unusable. */
+static bool cert_cn(struct mosquitto *client, char *cn, size_t len, bool *bad)
+{
+	X509 *cert = mosquitto_client_certificate(client);
+	X509_NAME *name;
+	int i, n;
+	const unsigned char *data;
+	X509_NAME_ENTRY *entry;
+	ASN1_STRING *str;
+
+	*bad = false;
+	if(cert == NULL){
+		return false;
+	}
+	name = X509_get_subject_name(cert);
+	i = name ? X509_NAME_get_index_by_NID(name, NID_commonName, -1) : -1;
+	entry = i >= 0 ? X509_NAME_get_entry(name, i) : NULL;
+	str = entry ? X509_NAME_ENTRY_get_data(entry) : NULL;
+	if(str == NULL){
+		*bad = true;
+		X509_free(cert);
+		return true;
+	}
+	data = ASN1_STRING_get0_data(str);
+	n = ASN1_STRING_length(str);
+	if(n <= 0 || (size_t)n >= len || memchr(data, 0, (size_t)n)){
+		*bad = true;
+	}else{
+		memcpy(cn, data, (size_t)n);
+		cn[n] = '\0';
+	}
+	X509_free(cert);
+	return true;
+}
+
+static uint64_t addr_hash(const char *addr)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for(; addr && *addr; addr++){
+		h ^= (unsigned char)*addr;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+/* At most 20 refusal lines a second in the log; the audit trail has all. */
+static bool auth_log_budget(struct vg_plugin *vg)
+{
+	int64_t now = vg_mono_ms();
+
+	if(now - vg->auth_log_window_ms >= 1000){
+		if(vg->auth_log_suppressed){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %lu more refused connection(s) not logged in the last second",
+					vg->auth_log_suppressed);
+		}
+		vg->auth_log_window_ms = now;
+		vg->auth_log_count = 0;
+		vg->auth_log_suppressed = 0;
+	}
+	if(vg->auth_log_count < 20){
+		vg->auth_log_count++;
+		return true;
+	}
+	vg->auth_log_suppressed++;
+	return false;
 }
 
 int vg_auth_basic_cb(int event, void *event_data, void *userdata)
@@ -232,23 +368,61 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	struct vg_plugin *vg = userdata;
 	const char *clientid = mosquitto_client_id(ed->client);
 	const char *addr = mosquitto_client_address(ed->client);
-	const struct vg_ident *e;
+	const char *identity = ed->username;
+	struct vg_ident *e = NULL;
+	struct vg_devrt *rt;
 	const char *why;
+	char cn[VG_ID_MAX + 1];
+	bool by_cert, bad_cert = false, count_failure = true;
+	int64_t now = vg_mono_ms(), until = 0;
 
 	(void)event;
-	if(ed->username == NULL){
+	if(addr && vg_throttle_blocked(&vg->thr_addr, addr, now, &until)){
+		why = "address throttled after repeated failures";
+		count_failure = false;
+		vg->stats.auth_throttled++;
+		goto refuse;
+	}
+	by_cert = cert_cn(ed->client, cn, sizeof(cn), &bad_cert);
+	if(by_cert){
+		if(bad_cert){
+			why = "client certificate has no usable CN";
+			goto refuse;
+		}
+		identity = cn;
+		if(ed->username && strcmp(ed->username, cn) != 0){
+			why = "username differs from the certificate CN";
+			goto refuse;
+		}
+	}
+	if(identity == NULL){
 		if(vg->cfg.others == VG_OTHERS_DEFER){
 			return MOSQ_ERR_PLUGIN_DEFER;
 		}
 		why = "no username";
 		goto refuse;
 	}
-	e = vg_idtable_find(&vg->ids, ed->username);
+	e = vg_idtable_find(&vg->ids, identity);
 	if(e == NULL){
-		if(vg->cfg.others == VG_OTHERS_DEFER){
+		if(vg->cfg.others == VG_OTHERS_DEFER && !by_cert){
 			return MOSQ_ERR_PLUGIN_DEFER;
 		}
-		why = vg->ids_loaded ? "unknown identity" : "identities not loaded yet";
+		if(!vg->ids_loaded){
+			why = "identities not loaded yet";
+			count_failure = false;
+		}else{
+			why = "unknown identity";
+		}
+		goto refuse;
+	}
+	rt = e->rt;
+	if(vg_throttle_blocked(&vg->thr_user, e->id, now, &until)
+			&& !(rt && addr && rt->last_ok_addr_hash == addr_hash(addr))){
+		/* The device's own last good address is exempt, so a stranger
+		 * hammering a bed monitor's username cannot lock it out. */
+		why = "username throttled after repeated failures";
+		count_failure = false;
+		vg->stats.auth_throttled++;
 		goto refuse;
 	}
 	if(e->revoked){
@@ -258,21 +432,74 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	if(clientid == NULL || strcmp(clientid, e->id) != 0){
 		/* Otherwise a holder of any valid secret could take over another
 		 * identity's session by reusing its client id. */
-		why = "client id differs from username";
+		why = "client id differs from the identity (session takeover refused)";
 		goto refuse;
 	}
-	if(ed->password == NULL || !vg_secret_verify(vg->hasher, e->salt, e->hash, ed->password, strlen(ed->password))){
+	if(!by_cert && (ed->password == NULL
+			|| !vg_secret_verify(vg->hasher, e->salt, e->hash, ed->password, strlen(ed->password)))){
 		why = "wrong secret";
 		goto refuse;
 	}
+	if(by_cert && ed->username == NULL && mosquitto_set_username(ed->client, e->id) != MOSQ_ERR_SUCCESS){
+		/* ACL checks look the identity up by username. */
+		why = "out of memory setting the username";
+		count_failure = false;
+		goto refuse;
+	}
+	rt = vg_ingest_devrt(e);
+	if(rt && addr){
+		rt->last_ok_addr_hash = addr_hash(addr);
+	}
+	vg_throttle_ok(&vg->thr_user, e->id);
 	vg->stats.auth_ok++;
+	vg_audit(vg, VG_AUDIT_CONNECT, e->id, clientid, addr, "%s by %s", e->role == VG_ROLE_DEVICE ? "device"
+			: e->role == VG_ROLE_STATION ? "station" : "service", by_cert ? "certificate" : "secret");
 	return MOSQ_ERR_SUCCESS;
 
 refuse:
 	vg->stats.auth_fail++;
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: refused connection of \"%s\" (client id \"%s\") from %s: %s",
-			vg_id_valid(ed->username) ? ed->username : "(invalid username)",
-			vg_id_valid(clientid) ? clientid : "(invalid client id)",
-			addr ? addr : "?", why);
+	{
+		char u[VG_ID_MAX + 1], c[VG_ID_MAX + 1];
+		const char *who = e ? e->id : identity;
+		vg_sanitize(u, sizeof(u), who);
+		vg_sanitize(c, sizeof(c), clientid);
+		vg_audit_noisy(vg, VG_AUDIT_REFUSED, who, clientid, addr, "%s", why);
+		if(auth_log_budget(vg)){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: refused connection of \"%s\" (client id \"%s\") from %s: %s",
+					who ? u : "(none)", c, addr ? addr : "?", why);
+		}
+		if(count_failure){
+			if(who && vg_throttle_fail(&vg->thr_user, u, now, &until)){
+				mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling username \"%s\" for %lld s after repeated failures",
+						u, (long long)((until - now + 999) / 1000));
+				vg_audit(vg, VG_AUDIT_THROTTLE, who, NULL, addr, "username throttled for %lld s", (long long)((until - now + 999) / 1000));
+			}
+			if(addr && vg_throttle_fail(&vg->thr_addr, addr, now, &until)){
+				mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling address %s for %lld s after repeated failures",
+						addr, (long long)((until - now + 999) / 1000));
+				vg_audit(vg, VG_AUDIT_THROTTLE, NULL, NULL, addr, "address throttled for %lld s", (long long)((until - now + 999) / 1000));
+			}
+		}
+	}
 	return MOSQ_ERR_AUTH;
+}
+
+int vg_auth_disconnect_cb(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_disconnect *ed = event_data;
+	struct vg_plugin *vg = userdata;
+	const char *cid = mosquitto_client_id(ed->client);
+	const char *user = mosquitto_client_username(ed->client);
+	const struct vg_ident *e;
+
+	(void)event;
+	/* A client refused at CONNECT has no id any more: nothing to record. */
+	if(cid == NULL || user == NULL){
+		return MOSQ_ERR_SUCCESS;
+	}
+	e = vg_idtable_find(&vg->ids, user);
+	if(e && !strcmp(cid, e->id)){
+		vg_audit(vg, VG_AUDIT_DISCONNECT, e->id, cid, mosquitto_client_address(ed->client), "disconnected");
+	}
+	return MOSQ_ERR_SUCCESS;
 }

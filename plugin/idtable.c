@@ -24,6 +24,18 @@ struct vg_ident *vg_ident_new(uint16_t nwards)
 	return calloc(1, sizeof(struct vg_ident) + (size_t)nwards * (VG_ID_MAX + 1));
 }
 
+struct vg_ident *vg_ident_clone(const struct vg_ident *e)
+{
+	size_t sz = sizeof(struct vg_ident) + (size_t)e->nwards * (VG_ID_MAX + 1);
+	struct vg_ident *c = malloc(sz);
+
+	if(c){
+		memcpy(c, e, sz);
+		c->rt = NULL;
+	}
+	return c;
+}
+
 void vg_ident_free(struct vg_ident *e)
 {
 	if(e){

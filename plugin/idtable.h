@@ -25,8 +25,10 @@ enum vg_role {
 	VG_ROLE_SERVICE = 3,
 };
 
-/* Per-device state kept by the broker thread. */
+/* Per-identity runtime state kept by the broker thread (created on first
+ * use; survives identity updates). */
 struct vg_devrt {
+	uint64_t last_ok_addr_hash; /* address of the last successful login */
 	bool seq_known;        /* seq_hwm/seq_window describe what was accepted */
 	uint64_t seq_hwm;      /* highest seq accepted */
 	uint64_t seq_window;   /* bit i set: seq_hwm - i was accepted */
@@ -58,6 +60,8 @@ struct vg_idtable {
 
 /* Any thread: allocates an entry with room for nwards wards. */
 struct vg_ident *vg_ident_new(uint16_t nwards);
+/* Copies an entry's identity fields (not its runtime state). */
+struct vg_ident *vg_ident_clone(const struct vg_ident *e);
 /* Frees an entry and its runtime state. */
 void vg_ident_free(struct vg_ident *e);
 

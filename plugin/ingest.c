@@ -147,7 +147,8 @@ int vg_ingest_reject(struct vg_plugin *vg, const char *device, const struct vg_v
 	if(v->reason != VG_R_BACKPRESSURE){
 		vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
 		if(vg_rec_encode_rejection(&w, device, now_ms, v, payload, len)){
-			rc = vg_journal_append(vg->journal, VG_REC_REJECTION, w.p, (uint32_t)w.len, NULL);
+			rc = vg_journal_append_class(vg->journal, VG_JOURNAL_CLASS_PRIORITY, VG_REC_REJECTION, w.p,
+					(uint32_t)w.len, NULL);
 		}else{
 			rc = VG_JOURNAL_TOOBIG;
 		}

@@ -5,6 +5,7 @@
  * answer from memory only):
  *   MOSQ_EVT_BASIC_AUTH  auth.c    who may connect
  *   MOSQ_EVT_ACL_CHECK   auth.c    who may publish, subscribe, read what
+ *   MOSQ_EVT_DISCONNECT  auth.c    audit trail
  *   MOSQ_EVT_MESSAGE     ingest.c  validate, journal, detect alerts
  *   MOSQ_EVT_TICK        tick.c    apply worker results (identities, logs)
  * Worker threads started here: the PostgreSQL writer (bridge/pgwriter.c),
@@ -25,6 +26,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "idcache.h"
 #include "idsync.h"
 #include "pgwriter.h"
 #include "vg_completion.h"
@@ -81,6 +83,9 @@ static void plugin_free(struct vg_plugin *vg)
 	vg_tick_drain(vg);
 	vg_queue_destroy(&vg->completions);
 	vg_idtable_destroy(&vg->ids);
+	vg_throttle_free(&vg->thr_user);
+	vg_throttle_free(&vg->thr_addr);
+	free(vg->kicks);
 	vg_hasher_free(vg->hasher);
 	vg_decoder_free(&vg->dec);
 	free(vg->recbuf);
@@ -98,6 +103,8 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 	struct vg_pgwriter_opts wo;
 	char err[512];
 	char jdir[4096];
+	char cache[4096];
+	long cached;
 	int rc = MOSQ_ERR_UNKNOWN;
 	bool queue_ready = false;
 
@@ -117,6 +124,15 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 	}
 	queue_ready = true;
 	if(vg_idtable_init(&vg->ids, 1024) != 0){
+		goto error;
+	}
+	/* Throttling: 5 failures a minute per username, 20 per address, then
+	 * refusals for 10 s doubling up to 5 min (docs/security.md). */
+	vg->kicks = calloc(VG_MAX_KICKS, sizeof(*vg->kicks));
+	if(vg->kicks == NULL
+			|| vg_throttle_init(&vg->thr_user, 8192, 5, 60000, 10000, 300000) != 0
+			|| vg_throttle_init(&vg->thr_addr, 8192, 20, 60000, 10000, 300000) != 0){
+		rc = MOSQ_ERR_NOMEM;
 		goto error;
 	}
 	vg->hasher = vg_hasher_new();
@@ -149,6 +165,17 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		goto error;
 	}
 
+	/* Identities saved by the last run: the broker can authenticate before
+	 * PostgreSQL answers (or while it is down). */
+	snprintf(cache, sizeof(cache), "%s/identities.cache", vg->cfg.spool_dir);
+	cached = vg_idcache_read(cache, &vg->ids, err, sizeof(err));
+	if(cached < 0){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: ignoring the identity cache: %s", err);
+	}else if(cached > 0){
+		vg->ids_loaded = true;
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %ld identities loaded from %s until PostgreSQL answers", cached, cache);
+	}
+
 	memset(&wo, 0, sizeof(wo));
 	wo.conninfo = vg->cfg.db_conninfo;
 	wo.journal = vg->journal;
@@ -159,7 +186,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
 		goto error;
 	}
-	if(vg_idsync_start(&vg->idsync, vg->cfg.db_conninfo, &vg->completions, err, sizeof(err)) != 0){
+	if(vg_idsync_start(&vg->idsync, vg->cfg.db_conninfo, cache, &vg->completions, err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
 		goto error;
 	}
@@ -182,7 +209,8 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 	if(mosquitto_callback_register(vg->pid, MOSQ_EVT_BASIC_AUTH, vg_auth_basic_cb, NULL, vg)
 			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_ACL_CHECK, vg_auth_acl_cb, NULL, vg)
 			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_MESSAGE, vg_ingest_message_cb, NULL, vg)
-			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_TICK, vg_tick_cb, NULL, vg)){
+			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_TICK, vg_tick_cb, NULL, vg)
+			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_DISCONNECT, vg_auth_disconnect_cb, NULL, vg)){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot register callbacks");
 		goto error;
 	}
@@ -199,6 +227,7 @@ error:
 	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_ACL_CHECK, vg_auth_acl_cb, NULL);
 	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_MESSAGE, vg_ingest_message_cb, NULL);
 	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_TICK, vg_tick_cb, NULL);
+	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_DISCONNECT, vg_auth_disconnect_cb, NULL);
 	if(queue_ready){
 		plugin_free(vg);
 	}else{
@@ -221,6 +250,7 @@ VG_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opt
 	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_ACL_CHECK, vg_auth_acl_cb, NULL);
 	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_MESSAGE, vg_ingest_message_cb, NULL);
 	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_TICK, vg_tick_cb, NULL);
+	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_DISCONNECT, vg_auth_disconnect_cb, NULL);
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: stopping (writing the journal out to PostgreSQL)");
 	plugin_free(vg);
 	curl_global_cleanup();

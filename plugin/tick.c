@@ -15,6 +15,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "audit.h"
 #include "idsync.h"
 #include "pgwriter.h"
 #include "vg_completion.h"
@@ -33,13 +34,30 @@ static bool must_kick(const struct vg_ident *old, const struct vg_ident *nw)
 		|| memcmp(nw->salt, old->salt, sizeof(nw->salt)) != 0;
 }
 
-static void kick(const char *id, const char *why)
+/* Identities are usernames; a client id kick covers certificate logins
+ * whose client id is wrong. Both are safe only here, on TICK. */
+static void kick(struct vg_plugin *vg, const char *id, const char *why)
 {
-	int rc = mosquitto_kick_client_by_username(id, false);
-
-	if(rc == MOSQ_ERR_SUCCESS){
+	if(mosquitto_kick_client_by_username(id, false) == MOSQ_ERR_SUCCESS){
+		vg->stats.kicks++;
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: disconnecting %s (%s)", id, why);
+		vg_audit(vg, VG_AUDIT_KICK, id, NULL, NULL, "%s", why);
 	}
+}
+
+static void apply_kicks(struct vg_plugin *vg)
+{
+	size_t i;
+
+	for(i = 0; i < vg->nkicks; i++){
+		if(mosquitto_kick_client_by_clientid(vg->kicks[i].client_id, false) == MOSQ_ERR_SUCCESS){
+			vg->stats.kicks++;
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: disconnecting client %s (%s)",
+					vg->kicks[i].client_id, vg->kicks[i].why);
+			vg_audit(vg, VG_AUDIT_KICK, NULL, vg->kicks[i].client_id, NULL, "%s", vg->kicks[i].why);
+		}
+	}
+	vg->nkicks = 0;
 }
 
 static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
@@ -70,7 +88,7 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 		}
 		c->items[i] = NULL;
 		if(k){
-			kick(nw->id, nw->revoked ? "identity revoked" : "credentials changed");
+			kick(vg, nw->id, nw->revoked ? "identity revoked" : "credentials changed");
 		}
 	}
 	if(c->full){
@@ -87,7 +105,7 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 		}
 		for(s = 0; s < nrem; s++){
 			vg_idtable_remove(&vg->ids, rem[s]);
-			kick(rem[s], "identity deleted");
+			kick(vg, rem[s], "identity deleted");
 		}
 		free(rem);
 		if(!vg->ids_loaded){
@@ -97,7 +115,7 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 	}
 	for(i = 0; i < c->ndel; i++){
 		if(vg_idtable_remove(&vg->ids, c->deleted[i])){
-			kick(c->deleted[i], "identity deleted");
+			kick(vg, c->deleted[i], "identity deleted");
 		}
 	}
 }
@@ -162,6 +180,8 @@ int vg_tick_cb(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)event_data;
 	vg_tick_drain(vg);
+	apply_kicks(vg);
+	vg_audit_tick(vg, now);
 	if(now - vg->last_stats_log_ms >= 60000){
 		if(vg->last_stats_log_ms){
 			uint64_t rejected = 0;

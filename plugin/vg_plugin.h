@@ -15,10 +15,18 @@
 
 #include "config.h"
 #include "idtable.h"
+#include "throttle.h"
 #include "vg_journal.h"
 #include "vg_queue.h"
 #include "vg_secret.h"
 #include "vg_vitals.h"
+
+#define VG_MAX_KICKS 1024
+
+struct vg_kick {
+	char client_id[VG_ID_MAX + 1];
+	char why[64];
+};
 
 struct vg_pgwriter;
 struct vg_idsync;
@@ -39,6 +47,10 @@ struct vg_stats {
 	uint64_t webhook_retries;
 	uint64_t webhook_queue_full;
 	uint64_t journal_unrecorded_rejections;
+	uint64_t auth_throttled;
+	uint64_t kicks;
+	uint64_t audit_events;
+	uint64_t audit_unrecorded;
 	uint64_t completion_refused_reported;
 };
 
@@ -62,6 +74,17 @@ struct vg_plugin {
 	struct vg_idsync *idsync;
 	struct vg_webhook *webhook;     /* NULL without webhook_url */
 
+	struct vg_throttle thr_user;     /* (broker) failures per username */
+	struct vg_throttle thr_addr;     /* (broker) failures per client address */
+	struct vg_kick *kicks;          /* (broker) clients to disconnect on TICK */
+	size_t nkicks;
+	int64_t audit_window_ms;        /* (broker) noisy audit budget */
+	unsigned audit_window_count;
+	unsigned long audit_suppressed;
+	int64_t auth_log_window_ms;     /* (broker) auth log rate limit */
+	unsigned auth_log_count;
+	unsigned long auth_log_suppressed;
+
 	bool db_up;                     /* (broker) last state the writer reported */
 	uint32_t ids_gen;               /* (broker) identity snapshot generation */
 	int64_t rej_log_window_ms;      /* (broker) rejection log rate limit */
@@ -76,6 +99,11 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata);
 int vg_auth_acl_cb(int event, void *event_data, void *userdata);
 int vg_ingest_message_cb(int event, void *event_data, void *userdata);
 int vg_tick_cb(int event, void *event_data, void *userdata);
+int vg_auth_disconnect_cb(int event, void *event_data, void *userdata);
+
+/* Queues a client for disconnection on the next TICK (never kick from
+ * inside an auth callback). */
+void vg_kick_later(struct vg_plugin *vg, const char *client_id, const char *why);
 
 /* Drains the completion queue now (TICK, and cleanup). */
 void vg_tick_drain(struct vg_plugin *vg);

@@ -191,6 +191,7 @@ test('a missing, malformed or unknown plugin option stops the broker with a mess
     [{ conninfo: bench.pg.conninfo, spoolDir: spool, options: { others: 'maybe' } }, /plugin_opt_others: "maybe" is not one of deny, defer/],
     [{ conninfo: bench.pg.conninfo, spoolDir: '/nonexistent/spool' }, /plugin_opt_spool_dir: "\/nonexistent\/spool" is not an existing directory/],
     [{ conninfo: bench.pg.conninfo, spoolDir: spool, webhookUrl: 'ftp://x' }, /plugin_opt_webhook_url: "ftp:\/\/x" must start with http/],
+    [{ conninfo: bench.pg.conninfo, spoolDir: bench.spool }, /plugin_opt_spool_dir: journal .* is in use by another broker/],
   ];
   for (const [opts, re] of cases) {
     const b = new Broker();

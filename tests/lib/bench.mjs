@@ -416,12 +416,24 @@ export function sample(fields) {
   return Buffer.from(encode(fields));
 }
 
-/** Connects an MQTT v5 client; resolves once CONNACK says yes, rejects with the reason otherwise. */
-export function connect(port, { id, username = id, password, clientId = id, protocolVersion = 5, ...rest } = {}) {
+/**
+ * Connects an MQTT v5 client; resolves once CONNACK says yes, rejects with
+ * the reason otherwise. localAddress binds the source address (any of
+ * 127.0.0.0/8); tls: {ca, cert, key} connects with TLS.
+ */
+export function connect(port, { id, username = id, password, clientId = id, protocolVersion = 5, localAddress, tls, ...rest } = {}) {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+    const opts = {
       clientId, username, password, protocolVersion, reconnectPeriod: 0, connectTimeout: 5000, clean: true, ...rest,
-    });
+    };
+    let c;
+    if (tls) {
+      c = mqtt.connect(`mqtts://127.0.0.1:${port}`, { ...opts, ...tls, rejectUnauthorized: true });
+    } else if (localAddress) {
+      c = new mqtt.MqttClient(() => net.createConnection({ port, host: '127.0.0.1', localAddress }), opts);
+    } else {
+      c = mqtt.connect(`mqtt://127.0.0.1:${port}`, opts);
+    }
     const fail = (e) => { c.end(true); reject(e); };
     c.once('connect', () => { c.removeListener('error', fail); resolve(c); });
     c.once('error', fail);
@@ -438,6 +450,26 @@ export async function publishQos1(client, topic, payload, opts = {}) {
     if (typeof e.code === 'number') return e.code;
     throw e;
   }
+}
+
+/** Subscribes and resolves to the SUBACK reason code (granted QoS, or >= 0x80). */
+export async function subscribeRc(client, filter, qos = 1) {
+  try {
+    const granted = await client.subscribeAsync(filter, { qos });
+    return granted[0]?.qos ?? 0;
+  } catch (e) {
+    if (Array.isArray(e.packet?.granted)) return e.packet.granted[0];
+    if (typeof e.code === 'number') return e.code;
+    throw e;
+  }
+}
+
+/** Resolves when the client's connection closes (e.g. it was kicked). */
+export function closed(client) {
+  return new Promise((resolve) => {
+    if (!client.connected) return resolve();
+    client.once('close', resolve);
+  });
 }
 
 /** Collects messages on topic filters for a client. */
@@ -460,12 +492,7 @@ export class Bench {
     try {
       b.pg = await Postgres.start(b.root);
       await b.adminOk(['migrate']);
-      b.spool = path.join(b.root, 'spool');
-      mkdirSync(b.spool, { mode: 0o700 });
-      if (IS_ROOT) {
-        const { uid, gid } = userIds('mosquitto');
-        chownSync(b.spool, uid, gid);
-      }
+      b.spool = b.newSpool('spool');
       let webhookUrl;
       let secretFile;
       if (opts.webhook) {
@@ -489,6 +516,18 @@ export class Bench {
       throw e;
     }
     return b;
+  }
+
+  /** A spool directory the broker's user owns (one per broker: a journal
+   * must never be shared by two brokers). */
+  newSpool(name) {
+    const dir = path.join(this.root, name);
+    mkdirSync(dir, { mode: 0o700 });
+    if (IS_ROOT) {
+      const { uid, gid } = userIds('mosquitto');
+      chownSync(dir, uid, gid);
+    }
+    return dir;
   }
 
   /** Runs vitalgate-admin against the bench database. */

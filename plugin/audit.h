@@ -1,0 +1,35 @@
+/*
+ * audit: records security events for the audit_log table.
+ *
+ * Events are appended to the journal (type VG_REC_AUDIT) on the broker
+ * thread, a write(2) like a sample, and the PostgreSQL writer inserts them;
+ * the database chains them by hash. Noisy events (per-message read denials,
+ * throttled refusals) are rate-limited: past a per-second budget they are
+ * counted and summarised in one "suppressed" row, so an attack cannot flood
+ * the journal.
+ *
+ * Thread: broker thread.
+ */
+#ifndef VG_AUDIT_H
+#define VG_AUDIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vg_rec.h"
+
+struct vg_plugin;
+
+/* Records one event. identity/client_id/address may be NULL; untrusted
+ * strings are sanitised here. */
+void vg_audit(struct vg_plugin *vg, enum vg_audit_event ev, const char *identity, const char *client_id,
+		const char *address, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* As vg_audit, but subject to the per-second budget for noisy events. */
+void vg_audit_noisy(struct vg_plugin *vg, enum vg_audit_event ev, const char *identity, const char *client_id,
+		const char *address, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* TICK: writes the summary row for what the budget suppressed. */
+void vg_audit_tick(struct vg_plugin *vg, int64_t now_ms);
+
+#endif
