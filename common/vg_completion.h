@@ -58,6 +58,6 @@ struct vg_c_db_state {
  * blocks; when the queue is full the line is dropped and counted in the
  * queue's `refused` counter. */
 void vg_post_log(struct vg_queue *q, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void vg_post_logv(struct vg_queue *q, int level, const char *fmt, va_list ap);
+void vg_post_logv(struct vg_queue *q, int level, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 #endif

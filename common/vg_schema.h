@@ -14,7 +14,7 @@
 
 enum vg_ftype {
 	VG_T_UINT,    /* non-negative integer within [min, max] */
-	VG_T_UINT64,  /* any non-negative 64-bit integer */
+	VG_T_UINT64,  /* non-negative integer up to 2^63-1 (PostgreSQL bigint) */
 	VG_T_INT64,   /* any signed 64-bit integer */
 	VG_T_NUMBER,  /* integer or float within [min, max], finite */
 	VG_T_BOOL,

@@ -38,7 +38,6 @@ static const char *const reason_names[VG_R__COUNT] = {
 	[VG_R_BAD_TIME] = "bad_time",
 	[VG_R_BAD_SEQUENCE] = "bad_sequence",
 	[VG_R_BACKPRESSURE] = "backpressure",
-	[VG_R_NOT_ASSIGNED] = "not_assigned",
 	[VG_R_INTERNAL] = "internal",
 };
 
@@ -309,6 +308,10 @@ static enum vg_reason check_value(struct vg_verdict *v, int f, const msgpack_obj
 			}
 			if(o->type != MSGPACK_OBJECT_POSITIVE_INTEGER){
 				return reject(v, VG_R_WRONG_TYPE, f, "%s must be %s, got %s", def->key, expected_name(def->type), type_name(o->type));
+			}
+			if(def->type == VG_T_UINT64 && o->via.u64 > (uint64_t)INT64_MAX){
+				/* Stored as PostgreSQL bigint. */
+				return reject(v, VG_R_OUT_OF_RANGE, f, "%s %" PRIu64 " is above 2^63-1", def->key, o->via.u64);
 			}
 			if(def->type == VG_T_UINT && ((double)o->via.u64 < def->min || (double)o->via.u64 > def->max)){
 				return reject(v, VG_R_OUT_OF_RANGE, f, "%s %" PRIu64 " outside %g..%g %s", def->key, o->via.u64,

@@ -65,6 +65,8 @@ static const struct opt_def opt_table[] = {
 		"heart rate at or above which a threshold alert is raised (NEWS2 score-3 band)" },
 	{ "alert_hr_low", OPT_INT, OFF(alert_hr_low), false, "40", 0, 299,
 		"heart rate at or below which a threshold alert is raised (NEWS2 score-3 band)" },
+	{ "stats_interval_s", OPT_INT, OFF(stats_interval_s), false, "10", 0, 3600,
+		"how often counters are published (retained) under $SYS/broker/vitalgate/; 0 disables" },
 };
 
 #define OPT_COUNT (sizeof(opt_table) / sizeof(opt_table[0]))

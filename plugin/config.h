@@ -39,6 +39,7 @@ struct vg_config {
 	int64_t queue_capacity;
 	int64_t alert_hr_high;
 	int64_t alert_hr_low;
+	int64_t stats_interval_s;
 };
 
 /* Parses options into cfg (defaults first). Returns 0, or -1 with a

@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "idsync.h"
 #include "pgwriter.h"
+#include "stats.h"
 #include "vg_completion.h"
 #include "vg_plugin.h"
 #include "vg_util.h"
@@ -182,6 +183,10 @@ int vg_tick_cb(int event, void *event_data, void *userdata)
 	vg_tick_drain(vg);
 	apply_kicks(vg);
 	vg_audit_tick(vg, now);
+	if(vg->cfg.stats_interval_s > 0 && now - vg->last_stats_pub_ms >= vg->cfg.stats_interval_s * 1000){
+		vg_stats_publish(vg);
+		vg->last_stats_pub_ms = now;
+	}
 	if(now - vg->last_stats_log_ms >= 60000){
 		if(vg->last_stats_log_ms){
 			uint64_t rejected = 0;

@@ -91,6 +91,7 @@ struct vg_plugin {
 	unsigned rej_log_count;
 	unsigned long rej_log_suppressed;
 	int64_t last_stats_log_ms;      /* (broker) */
+	int64_t last_stats_pub_ms;      /* (broker) */
 	struct vg_stats stats;          /* (broker) */
 };
 

@@ -102,7 +102,7 @@ for (const f of s.fields) {
   let range = '';
   if (f.type === 'uint' || f.type === 'number') range = `${f.min} .. ${f.max}`;
   else if (f.type === 'enum') range = f.values.map((v) => `\`${v}\``).join(' ');
-  else if (f.type === 'uint64') range = '0 .. 2^64-1';
+  else if (f.type === 'uint64') range = '0 .. 2^63-1 (stored as bigint)';
   else if (f.type === 'int64') range = `now - ${s.time.max_past_ms / 3600000} h .. now + ${s.time.max_future_ms / 60000} min`;
   const unit = f.ucum ? `${f.unit} (\`${f.ucum}\`)` : '-';
   const mdc = f.mdc ? `${f.mdc_name ?? ''} ${f.mdc}`.trim() : '-';

@@ -20,5 +20,9 @@ run_suite build RelWithDebInfo
 if [ "${VG_TEST_QUICK:-0}" != "1" ]; then
   echo "== tests: Asan build (AddressSanitizer + UBSan) ==" >&2
   run_suite build-asan Asan
+  echo "== fuzzing: libFuzzer + ASan + UBSan, ${VG_FUZZ_SECONDS:-60} s per target ==" >&2
+  CC=clang cmake -S . -B build-fuzz -DVG_FUZZ=ON -DVG_FUZZ_SECONDS="${VG_FUZZ_SECONDS:-60}" >/dev/null
+  cmake --build build-fuzz -j"$jobs"
+  ctest --test-dir build-fuzz --output-on-failure -L fuzz
 fi
 echo "== all tests passed ==" >&2
