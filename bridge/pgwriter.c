@@ -46,6 +46,7 @@ struct batch {
 	struct vg_sbuf rej;      /* COPY text rows for vg_stage_rejections */
 	struct vg_sbuf aud;      /* COPY text rows for vg_stage_audit */
 	size_t rows;
+	size_t checked;          /* rows the broker could not prove new */
 	size_t rejs;
 	size_t auds;
 	bool has_end;
@@ -139,7 +140,7 @@ static bool prepare_session(struct vg_pgwriter *w, char *err, size_t errlen)
 	vg_sbuf_init(&s);
 	vg_sbuf_puts(&s, "SET synchronous_commit = on; "
 			"CREATE TEMP TABLE IF NOT EXISTS vg_stage_vitals (device_id text, seq bigint, "
-			"measured_ms bigint, received_ms bigint, ward text, bed text");
+			"measured_ms bigint, received_ms bigint, chk boolean, ward text, bed text");
 	measurement_columns(&s, true);
 	vg_sbuf_puts(&s, ") ON COMMIT DELETE ROWS; "
 			"CREATE TEMP TABLE IF NOT EXISTS vg_stage_rejections (device_id text, received_ms bigint, "
@@ -241,6 +242,7 @@ static void batch_reset(struct batch *b)
 	vg_sbuf_reset(&b->rej);
 	vg_sbuf_reset(&b->aud);
 	b->rows = 0;
+	b->checked = 0;
 	b->rejs = 0;
 	b->auds = 0;
 	b->has_end = false;
@@ -269,6 +271,7 @@ static void add_samples(struct batch *b, const struct vg_rec_samples *rs)
 		vg_sbuf_i64(o, s->val[VG_F_TS].i);
 		vg_sbuf_putc(o, '\t');
 		vg_sbuf_i64(o, rs->received_ms);
+		vg_sbuf_puts(o, (rs->flags & VG_REC_F_NEEDS_CHECK) ? "\tt" : "\tf");
 		if(rs->ward.n){
 			vg_sbuf_putc(o, '\t');
 			vg_sbuf_copy_text(o, rs->ward.p, rs->ward.n);
@@ -405,6 +408,9 @@ static int fill_batch(struct vg_pgwriter *w, int first_wait_ms)
 					w->b.oldest_ms = rs->received_ms;
 				}
 				add_samples(&w->b, rs);
+				if(rs->flags & VG_REC_F_NEEDS_CHECK){
+					w->b.checked += (size_t)rs->n;
+				}
 			}else{
 				wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable samples record lsn %" PRIu64 " skipped", rec.lsn);
 			}
@@ -464,8 +470,13 @@ static bool copy_in(struct vg_pgwriter *w, const char *sql, const struct vg_sbuf
 	return ok;
 }
 
-/* Builds the INSERT ... SELECT from the staging table once per connection. */
-static void build_insert_sql(struct vg_sbuf *s)
+/* The INSERT ... SELECT from the staging table. Rows the broker proved new
+ * (seq above everything it accepted from the device) only need the unique
+ * index; rows it could not prove (first sample after a broker start, or a
+ * seq older than its window) are also checked against any stored row with
+ * the same (device_id, seq), whatever its measured_at: that is what keeps
+ * (device_id, seq) unique across partitions. */
+static void build_insert_sql(struct vg_sbuf *s, bool checked)
 {
 	vg_sbuf_reset(s);
 	vg_sbuf_puts(s, "INSERT INTO vitals (device_id, seq, measured_at, received_at, ward, bed");
@@ -473,13 +484,34 @@ static void build_insert_sql(struct vg_sbuf *s)
 	vg_sbuf_puts(s, ") SELECT device_id, seq, timestamptz 'epoch' + measured_ms * interval '1 millisecond', "
 			"timestamptz 'epoch' + received_ms * interval '1 millisecond', ward, bed");
 	measurement_columns(s, false);
-	vg_sbuf_puts(s, " FROM vg_stage_vitals ON CONFLICT DO NOTHING");
+	if(checked){
+		vg_sbuf_puts(s, " FROM vg_stage_vitals s WHERE chk AND NOT EXISTS (SELECT 1 FROM vitals v "
+				"WHERE v.device_id = s.device_id AND v.seq = s.seq) ON CONFLICT DO NOTHING");
+	}else{
+		vg_sbuf_puts(s, " FROM vg_stage_vitals WHERE NOT chk ON CONFLICT DO NOTHING");
+	}
+}
+
+static bool exec_count(struct vg_pgwriter *w, const char *sql, uint64_t *count, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(w->conn, sql);
+	bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	if(ok){
+		*count += strtoull(PQcmdTuples(r), NULL, 10);
+	}else{
+		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		char line[400];
+		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), line, sizeof(line));
+		snprintf(err, errlen, "%s: %s", state ? state : "-----", line);
+	}
+	PQclear(r);
+	return ok;
 }
 
 static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_t *inserted)
 {
 	struct vg_sbuf ins;
-	PGresult *r;
 	bool ok = true;
 
 	*inserted = 0;
@@ -488,28 +520,22 @@ static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_
 	}
 	if(w->b.rows){
 		vg_sbuf_init(&ins);
-		build_insert_sql(&ins);
 		{
 			struct vg_sbuf cp;
 			vg_sbuf_init(&cp);
-			vg_sbuf_puts(&cp, "COPY vg_stage_vitals (device_id, seq, measured_ms, received_ms, ward, bed");
+			vg_sbuf_puts(&cp, "COPY vg_stage_vitals (device_id, seq, measured_ms, received_ms, chk, ward, bed");
 			measurement_columns(&cp, false);
 			vg_sbuf_puts(&cp, ") FROM STDIN");
 			ok = vg_sbuf_ok(&cp) && copy_in(w, cp.p, &w->b.vit, err, errlen);
 			vg_sbuf_free(&cp);
 		}
 		if(ok){
-			r = PQexec(w->conn, ins.p);
-			if(r && PQresultStatus(r) == PGRES_COMMAND_OK){
-				*inserted = strtoull(PQcmdTuples(r), NULL, 10);
-			}else{
-				const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-				char line[400];
-				vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), line, sizeof(line));
-				snprintf(err, errlen, "%s: %s", state ? state : "-----", line);
-				ok = false;
-			}
-			PQclear(r);
+			build_insert_sql(&ins, false);
+			ok = vg_sbuf_ok(&ins) && exec_count(w, ins.p, inserted, err, errlen);
+		}
+		if(ok && w->b.checked){
+			build_insert_sql(&ins, true);
+			ok = vg_sbuf_ok(&ins) && exec_count(w, ins.p, inserted, err, errlen);
 		}
 		vg_sbuf_free(&ins);
 	}

@@ -109,10 +109,12 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 			kick(vg, rem[s], "identity deleted");
 		}
 		free(rem);
-		if(!vg->ids_loaded){
-			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: identities loaded (%zu)", vg->ids.count);
+		if(!vg->ids_synced){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: identities %s (%zu)",
+					vg->ids_loaded ? "synced with PostgreSQL" : "loaded", vg->ids.count);
 		}
 		vg->ids_loaded = true;
+		vg->ids_synced = true;
 	}
 	for(i = 0; i < c->ndel; i++){
 		if(vg_idtable_remove(&vg->ids, c->deleted[i])){

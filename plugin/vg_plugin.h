@@ -59,7 +59,8 @@ struct vg_plugin {
 	struct vg_config cfg;
 
 	struct vg_idtable ids;          /* (broker) */
-	bool ids_loaded;                /* (broker) first snapshot applied */
+	bool ids_loaded;                /* (broker) identities known (cache or database) */
+	bool ids_synced;                /* (broker) a database snapshot applied this run */
 	struct vg_hasher *hasher;       /* (broker) */
 	struct vg_decoder dec;          /* (broker) */
 	struct vg_sample samples[VG_MAX_BATCH]; /* (broker) decode output */

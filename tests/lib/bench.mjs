@@ -301,12 +301,13 @@ export class Broker {
     this.proc.stderr.on('data', onData);
     this.proc.on('exit', (code, signal) => { this.exit = { code, signal }; });
     if (waitReady) {
+      const from = this.lines.length;
       await waitFor(() => {
         if (this.exit) throw new Error(`mosquitto exited (${JSON.stringify(this.exit)}):\n${this.lines.slice(-30).join('\n')}`);
-        return this.lines.some((l) => /mosquitto version .* running/.test(l));
+        return this.lines.slice(from).some((l) => /mosquitto version .* running/.test(l));
       }, { timeout: 20000, what: 'mosquitto to start' });
       if (!this.opts.noPlugin && !this.opts.noWaitIdentities) {
-        await this.waitLog(/Vitalgate: identities loaded/, 20000);
+        await this.waitLog(/Vitalgate: identities (loaded|synced)/, 20000, from);
       }
     }
   }
@@ -540,6 +541,14 @@ export class Bench {
     const r = this.admin(args);
     if (r.code !== 0) throw new Error(`vitalgate-admin ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
     return r.stdout.trim();
+  }
+
+  /** Provisions many devices in one `device import`; returns [{id, secret}]. */
+  importDevices(lines) {
+    const r = spawnSync(ADMIN, ['--db', this.pg.conninfo, 'device', 'import', '-'],
+      { input: `${lines.join('\n')}\n`, encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (r.status !== 0) throw new Error(`device import failed: ${r.stderr}`);
+    return r.stdout.trim().split('\n').map((l) => { const [id, secret] = l.split(' '); return { id, secret }; });
   }
 
   /** Provisions a device and returns its secret. */

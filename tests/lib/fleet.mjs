@@ -1,0 +1,114 @@
+// Simulated bedside devices for durability tests: each device publishes
+// valid samples (QoS 1) at a steady rate, behaves like real firmware
+// (reconnects, keeps every unacknowledged sample and sends it again, retries
+// a sample refused with `backpressure`), and records exactly which
+// (device, seq) the broker acknowledged.
+import mqtt from 'mqtt';
+import { encode } from '@msgpack/msgpack';
+
+export class Fleet {
+  /**
+   * port; creds: [{id, secret}]; rate: messages per second per device;
+   * batch: samples per message (1 = a single map).
+   */
+  constructor({ port, creds, rate = 10, batch = 1 }) {
+    Object.assign(this, { port, creds, rate, batch });
+    this.acked = new Map();          // id -> Set(seq)
+    this.refused = new Map();        // reason -> count
+    this.otherRejections = [];       // anything but backpressure: a test failure
+    this.sent = 0;
+    this.clients = [];
+    this.timers = [];
+    this.running = false;
+    this.inflight = 0;
+  }
+
+  get ackedCount() {
+    let n = 0;
+    for (const s of this.acked.values()) n += s.size;
+    return n;
+  }
+
+  async start() {
+    this.running = true;
+    const base = Date.now() * 1000;
+    await Promise.all(this.creds.map(({ id, secret }, i) => new Promise((resolve, reject) => {
+      const c = mqtt.connect(`mqtt://127.0.0.1:${this.port}`, {
+        clientId: id, username: id, password: secret, protocolVersion: 5, clean: true,
+        reconnectPeriod: 300, connectTimeout: 5000, queueQoSZero: false,
+      });
+      this.clients.push(c);
+      this.acked.set(id, new Set());
+      c.on('message', (_t, p) => {
+        const r = JSON.parse(p.toString());
+        this.refused.set(r.reason, (this.refused.get(r.reason) ?? 0) + 1);
+        if (r.reason !== 'backpressure') this.otherRejections.push(r);
+      });
+      c.once('connect', () => {
+        c.subscribe(`devices/${id}/rejections`, { qos: 1 });
+        resolve();
+      });
+      c.once('error', reject);
+      let seq = base + i * 1e6;
+      const tick = () => {
+        if (!this.running) return;
+        const samples = Array.from({ length: this.batch }, () => ({
+          v: 1, seq: ++seq, ts: Date.now(), hr: 60 + (seq % 40), spo2: 95 + (seq % 4), rr: 14,
+        }));
+        this.send(c, id, samples);
+      };
+      this.timers.push(setInterval(tick, 1000 / this.rate));
+    })));
+  }
+
+  send(c, id, samples) {
+    const payload = Buffer.from(encode(this.batch === 1 ? samples[0] : samples));
+    this.sent += 1;
+    this.inflight += 1;
+    // MQTT.js keeps unacknowledged QoS 1 messages across reconnects and
+    // sends them again: the callback fires once the broker answers.
+    c.publish(`vitals/${id}`, payload, { qos: 1 }, (err) => {
+      this.inflight -= 1;
+      if (!err) {
+        const set = this.acked.get(id);
+        for (const s of samples) set.add(s.seq);
+        return;
+      }
+      // Refused (backpressure) or the client gave up: keep it and retry.
+      if (this.running || this.draining) setTimeout(() => this.send(c, id, samples), 250);
+    });
+  }
+
+  /** Stops producing; keeps retrying what is unacknowledged until it is. */
+  async stop({ drainMs = 60000 } = {}) {
+    this.running = false;
+    this.draining = true;
+    for (const t of this.timers) clearInterval(t);
+    const end = Date.now() + drainMs;
+    while (this.inflight > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    this.draining = false;
+    const left = this.inflight;
+    await Promise.all(this.clients.map((c) => c.endAsync(true).catch(() => {})));
+    return left;
+  }
+}
+
+/** Checks that PostgreSQL holds every acknowledged sample exactly once. */
+export async function verifyStored(pg, fleet) {
+  const r = await pg.query(
+    'SELECT device_id, seq, count(*)::int AS n FROM vitals WHERE device_id = ANY($1) GROUP BY device_id, seq',
+    [[...fleet.acked.keys()]]);
+  const stored = new Map();
+  let dups = 0;
+  for (const row of r.rows) {
+    if (row.n !== 1) dups += 1;
+    if (!stored.has(row.device_id)) stored.set(row.device_id, new Set());
+    stored.get(row.device_id).add(Number(row.seq));
+  }
+  const missing = [];
+  for (const [id, seqs] of fleet.acked) {
+    const have = stored.get(id) ?? new Set();
+    for (const s of seqs) if (!have.has(s)) missing.push(`${id}:${s}`);
+  }
+  return { missing, dups, storedRows: r.rows.length };
+}
