@@ -12,6 +12,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "pgwriter.h"
 #include "vg_plugin.h"
 
 static void put(const char *topic, uint64_t value)
@@ -50,6 +51,18 @@ void vg_stats_publish(struct vg_plugin *vg)
 	put("audit/events", s->audit_events);
 	put("audit/unrecorded", s->audit_unrecorded);
 	put("journal/bytes", vg_journal_disk_bytes(vg->journal));
+	if(vg->writer){
+		struct vg_pgwriter_stats w;
+		vg_pgwriter_get_stats(vg->writer, &w);
+		put("writer/rows", w.rows_committed);
+		put("writer/duplicates", w.rows_duplicate);
+		put("writer/rejections", w.rejections_committed);
+		put("writer/audit", w.audit_committed);
+		put("writer/batches", w.batches);
+		put("writer/failures", w.batch_failures);
+		put("writer/last_batch_ms", (uint64_t)(w.last_batch_ms > 0 ? w.last_batch_ms : 0));
+		put("writer/lag_ms", (uint64_t)(w.lag_ms > 0 ? w.lag_ms : 0));
+	}
 	put("database/up", vg->db_up ? 1 : 0);
 	put("identities", vg->ids.count);
 }
