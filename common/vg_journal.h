@@ -94,6 +94,10 @@ void vg_journal_close(struct vg_journal *j);
 int vg_journal_append(struct vg_journal *j, uint8_t type, const void *payload, uint32_t len, uint64_t *lsn_out);
 int vg_journal_append_class(struct vg_journal *j, enum vg_journal_class cls, uint8_t type, const void *payload,
 		uint32_t len, uint64_t *lsn_out);
+/* Broker thread. Appends n records of one type with a single writev(2):
+ * record i is lens[i] bytes at payloads + offs[i]. All or nothing. n <= 256. */
+int vg_journal_append_batch(struct vg_journal *j, enum vg_journal_class cls, uint8_t type, const uint8_t *payloads,
+		const uint32_t *offs, const uint32_t *lens, int n);
 /* Any thread: bytes currently on disk (what max_bytes limits). */
 uint64_t vg_journal_disk_bytes(struct vg_journal *j);
 /* Any thread: counters snapshot. */
@@ -107,7 +111,8 @@ int vg_journal_sync_now(struct vg_journal *j);
 int vg_journal_reader_open(struct vg_journal *j, struct vg_journal_reader **out);
 void vg_journal_reader_close(struct vg_journal_reader *r);
 /* Returns 1 with *rec filled, 0 if nothing new arrived within timeout_ms
- * (0: don't wait), -1 on an I/O error (logged). Corrupt or torn records are
+ * (0: don't wait; appends wake a waiting reader only once 64 KiB piled up,
+ * so keep timeout_ms short), -1 on an I/O error (logged). Corrupt or torn records are
  * logged with file and offset and skipped. */
 int vg_journal_read(struct vg_journal_reader *r, struct vg_journal_rec *rec, int timeout_ms);
 /* Wakes a reader blocked in vg_journal_read (shutdown). */

@@ -1,9 +1,10 @@
 /*
  * audit: records security events for the audit_log table.
  *
- * Events are appended to the journal (type VG_REC_AUDIT) on the broker
- * thread, a write(2) like a sample, and the PostgreSQL writer inserts them;
- * the database chains them by hash. Noisy events (per-message read denials,
+ * Events are buffered on the broker thread and appended to the journal
+ * (type VG_REC_AUDIT) in one writev per TICK (at least every ~100 ms), and
+ * the PostgreSQL writer inserts them; the database chains them by hash. A
+ * crash can lose the events of the current loop pass, never a sample. Noisy events (per-message read denials,
  * throttled refusals) are rate-limited: past a per-second budget they are
  * counted and summarised in one "suppressed" row, so an attack cannot flood
  * the journal.
@@ -31,5 +32,8 @@ void vg_audit_noisy(struct vg_plugin *vg, enum vg_audit_event ev, const char *id
 
 /* TICK: writes the summary row for what the budget suppressed. */
 void vg_audit_tick(struct vg_plugin *vg, int64_t now_ms);
+
+/* TICK and cleanup: journals the buffered events (one writev). */
+void vg_audit_flush(struct vg_plugin *vg);
 
 #endif

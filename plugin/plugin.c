@@ -26,6 +26,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "audit.h"
 #include "idcache.h"
 #include "idsync.h"
 #include "pgwriter.h"
@@ -57,6 +58,10 @@ VG_EXPORT int mosquitto_plugin_version(int supported_version_count, const int *s
 
 static void stop_workers(struct vg_plugin *vg)
 {
+	/* Buffered audit events go to the journal before the writer drains it. */
+	if(vg->journal){
+		vg_audit_flush(vg);
+	}
 	/* Order: stop producers of new work first, then the writer drains the
 	 * journal into PostgreSQL (bounded), then the journal syncs and closes. */
 	if(vg->webhook){
@@ -86,6 +91,7 @@ static void plugin_free(struct vg_plugin *vg)
 	vg_throttle_free(&vg->thr_user);
 	vg_throttle_free(&vg->thr_addr);
 	free(vg->kicks);
+	free(vg->audit_buf);
 	vg_hasher_free(vg->hasher);
 	vg_decoder_free(&vg->dec);
 	free(vg->recbuf);
@@ -129,7 +135,8 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 	/* Throttling: 5 failures a minute per username, 20 per address, then
 	 * refusals for 10 s doubling up to 5 min (docs/security.md). */
 	vg->kicks = calloc(VG_MAX_KICKS, sizeof(*vg->kicks));
-	if(vg->kicks == NULL
+	vg->audit_buf = malloc(VG_AUDIT_BUF_BYTES);
+	if(vg->kicks == NULL || vg->audit_buf == NULL
 			|| vg_throttle_init(&vg->thr_user, 8192, 5, 60000, 10000, 300000) != 0
 			|| vg_throttle_init(&vg->thr_addr, 8192, 20, 60000, 10000, 300000) != 0){
 		rc = MOSQ_ERR_NOMEM;

@@ -33,6 +33,7 @@ int vg_throttle_init(struct vg_throttle *t, size_t cap, uint32_t limit, int64_t 
 		return -1;
 	}
 	t->cap = c;
+	t->used = 0;
 	t->limit = limit;
 	t->window_ms = window_ms;
 	t->block_ms = block_ms;
@@ -50,12 +51,18 @@ void vg_throttle_free(struct vg_throttle *t)
  * used slot in the probe window. */
 static struct vg_throttle_entry *lookup(struct vg_throttle *t, const char *key, int64_t now_ms, bool create)
 {
-	size_t mask = t->cap - 1, i = (size_t)hash_key(key) & mask, k;
+	uint64_t h;
+	size_t mask = t->cap - 1, i, k;
 	struct vg_throttle_entry *victim = NULL;
 
+	if(!create && t->used == 0){
+		return NULL; /* the common case: nobody is failing */
+	}
+	h = hash_key(key);
+	i = (size_t)h & mask;
 	for(k = 0; k < PROBE; k++){
 		struct vg_throttle_entry *e = &t->slots[(i + k) & mask];
-		if(e->used && strncmp(e->key, key, VG_THROTTLE_KEY) == 0){
+		if(e->used && e->hash == h && strncmp(e->key, key, VG_THROTTLE_KEY) == 0){
 			return e;
 		}
 		if(!create){
@@ -74,8 +81,12 @@ static struct vg_throttle_entry *lookup(struct vg_throttle *t, const char *key, 
 		}
 	}
 	if(victim){
+		if(!victim->used){
+			t->used++;
+		}
 		memset(victim, 0, sizeof(*victim));
 		strncpy(victim->key, key, VG_THROTTLE_KEY - 1);
+		victim->hash = h;
 		victim->used = true;
 		victim->window_start_ms = now_ms;
 	}
@@ -144,5 +155,6 @@ void vg_throttle_ok(struct vg_throttle *t, const char *key)
 
 	if(e){
 		memset(e, 0, sizeof(*e));
+		t->used--;
 	}
 }

@@ -22,6 +22,7 @@
 #define VG_THROTTLE_KEY 72
 
 struct vg_throttle_entry {
+	uint64_t hash;      /* compared before the key: most probes miss */
 	char key[VG_THROTTLE_KEY];
 	int64_t window_start_ms;
 	int64_t blocked_until_ms;
@@ -38,6 +39,7 @@ struct vg_throttle {
 	int64_t window_ms;
 	int64_t block_ms;
 	int64_t max_block_ms;
+	size_t used;        /* entries in use: an empty table answers at once */
 };
 
 int vg_throttle_init(struct vg_throttle *t, size_t cap, uint32_t limit, int64_t window_ms,

@@ -185,6 +185,7 @@ int vg_tick_cb(int event, void *event_data, void *userdata)
 	vg_tick_drain(vg);
 	apply_kicks(vg);
 	vg_audit_tick(vg, now);
+	vg_audit_flush(vg);
 	if(vg->cfg.stats_interval_s > 0 && now - vg->last_stats_pub_ms >= vg->cfg.stats_interval_s * 1000){
 		vg_stats_publish(vg);
 		vg->last_stats_pub_ms = now;

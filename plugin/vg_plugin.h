@@ -22,6 +22,8 @@
 #include "vg_vitals.h"
 
 #define VG_MAX_KICKS 1024
+#define VG_AUDIT_BUF_BYTES (64 * 1024)
+#define VG_AUDIT_BUF_RECORDS 256
 
 struct vg_kick {
 	char client_id[VG_ID_MAX + 1];
@@ -79,6 +81,11 @@ struct vg_plugin {
 	struct vg_throttle thr_addr;     /* (broker) failures per client address */
 	struct vg_kick *kicks;          /* (broker) clients to disconnect on TICK */
 	size_t nkicks;
+	uint8_t *audit_buf;             /* (broker) audit records not yet journalled */
+	size_t audit_len;
+	uint32_t audit_offs[VG_AUDIT_BUF_RECORDS];
+	uint32_t audit_lens[VG_AUDIT_BUF_RECORDS];
+	int audit_n;
 	int64_t audit_window_ms;        /* (broker) noisy audit budget */
 	unsigned audit_window_count;
 	unsigned long audit_suppressed;

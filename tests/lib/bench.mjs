@@ -13,7 +13,7 @@
 //  - A Node.js webhook receiver (bridge/node verifies the signatures).
 // Every child is recorded; an exit/signal hook SIGKILLs any still alive.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, chownSync, existsSync, rmSync, readFileSync, appendFileSync, copyFileSync, renameSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, chownSync, existsSync, rmSync, readFileSync, appendFileSync, copyFileSync, renameSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -204,6 +204,14 @@ export class Postgres {
     try { return await c.query(sql, params); } finally { await c.end(); }
   }
 
+  /** Pins the postmaster and every backend (present and future) to cpu. */
+  pin(cpu) {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(this.proc.pid)], { stdio: 'ignore' });
+    for (const pid of spawnSync('pgrep', ['-P', String(this.proc.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean)) {
+      execFileSync('taskset', ['-a', '-p', '-c', String(cpu), pid], { stdio: 'ignore' });
+    }
+  }
+
   /** Fast shutdown (what an outage looks like to clients). */
   async stop() {
     if (!this.proc) return;
@@ -238,14 +246,15 @@ export class Broker {
 
   writeConf() {
     const o = this.opts;
+    const logTypes = o.logTypes ?? ['error', 'warning', 'notice', 'information'];
     const lines = [
       'per_listener_settings false',
       `listener ${this.port} 127.0.0.1`,
-      'allow_anonymous false',
+      `allow_anonymous ${o.noPlugin ? 'true' : 'false'}`,
       'set_tcp_nodelay true',
       'persistence false',
       'log_dest stderr',
-      'log_type error', 'log_type warning', 'log_type notice', 'log_type information',
+      ...logTypes.map((t) => `log_type ${t}`),
       'log_timestamp true',
       'log_timestamp_format %Y-%m-%dT%H:%M:%S',
       ...(o.extraConf ?? []),
@@ -300,6 +309,28 @@ export class Broker {
     this.proc.stdout.on('data', onData);
     this.proc.stderr.on('data', onData);
     this.proc.on('exit', (code, signal) => { this.exit = { code, signal }; });
+    if (waitReady && this.opts.readyByTcp) {
+      // Quiet logs (benchmarks): ready when the listener accepts.
+      await waitFor(() => new Promise((resolve) => {
+        if (this.exit) return resolve(false);
+        const sock = net.createConnection({ port: this.port, host: '127.0.0.1' }, () => { sock.destroy(); resolve(true); });
+        sock.on('error', () => resolve(false));
+      }), { timeout: 20000, what: 'mosquitto to accept connections' });
+    }
+    if (this.opts.cpu !== undefined) {
+      // Benchmarks give the broker's thread (the one that serves every
+      // client) a core of its own: taskset -p on the PID moves the main
+      // thread only. The plugin's worker threads, started at load, go to
+      // workerCpu (with the load generator and PostgreSQL), as on a real
+      // server they would run on other cores than the broker thread.
+      execFileSync('taskset', ['-p', '-c', String(this.opts.cpu), String(this.proc.pid)], { stdio: 'ignore' });
+      if (this.opts.workerCpu !== undefined) {
+        for (const t of readdirSync(`/proc/${this.proc.pid}/task`)) {
+          if (Number(t) !== this.proc.pid) execFileSync('taskset', ['-p', '-c', String(this.opts.workerCpu), t], { stdio: 'ignore' });
+        }
+      }
+    }
+    if (waitReady && this.opts.readyByTcp) return;
     if (waitReady) {
       const from = this.lines.length;
       await waitFor(() => {

@@ -787,9 +787,10 @@ static void test_reader_wakeups(void)
 	}
 	CHECK_INT(vg_journal_reader_open(j, &r), 0);
 
-	/* An append wakes a reader blocked in a long wait. */
+	/* A small append does not wake a waiting reader (no futex call per
+	 * record): the reader finds it when its wait times out. */
 	t.r = r;
-	t.timeout_ms = 20000;
+	t.timeout_ms = 700;
 	CHECK_INT(pthread_create(&th, NULL, reader_main, &t), 0);
 	while(!atomic_load(&t.started)){
 		sleep_ms(1);
@@ -799,6 +800,24 @@ static void test_reader_wakeups(void)
 	pthread_join(th, NULL);
 	CHECK_INT(t.rc, 1);
 	CHECK_INT(t.idx, 42);
+	CHECK(t.waited_ms >= 600);
+
+	/* 64 KiB piling up wakes a reader blocked in a long wait at once. */
+	memset(&t, 0, sizeof(t));
+	t.r = r;
+	t.timeout_ms = 20000;
+	CHECK_INT(pthread_create(&th, NULL, reader_main, &t), 0);
+	while(!atomic_load(&t.started)){
+		sleep_ms(1);
+	}
+	sleep_ms(50);
+	{
+		static uint8_t big[70 * 1024];
+		memset(big, 0x5a, sizeof(big));
+		CHECK_INT(vg_journal_append(j, 9, big, sizeof(big), NULL), VG_JOURNAL_OK);
+	}
+	pthread_join(th, NULL);
+	CHECK_INT(t.rc, 1);
 	CHECK(t.waited_ms < 10000);
 
 	/* vg_journal_wake releases it with nothing read. */

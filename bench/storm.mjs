@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// Reconnect storm: N devices connect to a freshly started broker, all at
+// once and paced, with their real credentials (Mosquitto + Vitalgate) and
+// anonymously (bare Mosquitto, same config minus the plugin), alternating in
+// the same run. Prints the time to the last CONNACK, medians and the ratio.
+//
+//   node bench/storm.mjs [--devices 10000] [--rounds 5] [--paced 2000] [--json out.json]
+//
+// The broker's thread has core 0 to itself; vgload, PostgreSQL and the
+// plugin's worker threads share core 1 (on a real server the database and
+// the workers would not take the broker thread's core). The plugin's whole
+// CPU use (workers included) is reported beside the times. Needs a build
+// (build/vitalgate.so, build/vitalgate-admin, build/bench/vgload).
+import { spawnSync } from 'node:child_process';
+import { writeFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { Bench, Broker, SOURCE_DIR } from '../tests/lib/bench.mjs';
+
+const args = process.argv.slice(2);
+const opt = { devices: 10000, rounds: 5, paced: 2000, json: null };
+for (let i = 0; i < args.length; i++) {
+  const k = args[i].replace(/^--/, '');
+  opt[k] = k === 'json' ? args[++i] : Number(args[++i]);
+}
+const VGLOAD = process.env.VG_VGLOAD ?? path.join(SOURCE_DIR, 'build/bench/vgload');
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const log = (m) => process.stderr.write(`storm: ${m}\n`);
+
+// CPU seconds of a process's main thread and of its other threads.
+function cpuOf(pid, since) {
+  let main = 0;
+  let workers = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+    const f = st.slice(st.indexOf(')') + 2).split(' ');
+    const secs = (Number(f[11]) + Number(f[12])) / 100;
+    if (Number(t) === pid) main += secs; else workers += secs;
+  }
+  return since ? { main: main - since.main, workers: workers - since.workers } : { main, workers };
+}
+
+function vgload(port, extra) {
+  const r = spawnSync('taskset', ['-c', '1', VGLOAD, '--port', String(port), '--quiet', '--connect-timeout', '90', ...extra],
+    { encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (r.status !== 0) throw new Error(`vgload failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+const bench = await Bench.start({ noBroker: true });
+try {
+  log(`provisioning ${opt.devices} devices`);
+  const creds = bench.importDevices(Array.from({ length: opt.devices }, (_, i) => `storm-${i} S${i % 40} B${i}`));
+  const credFile = path.join(bench.root, 'creds.txt');
+  writeFileSync(credFile, `${creds.map((c) => `${c.id} ${c.secret}`).join('\n')}\n`);
+  bench.pg.pin(1);
+  const quiet = { logTypes: ['error', 'warning'], readyByTcp: true, cpu: 0, workerCpu: 1 };
+  const bare = new Broker();
+  Object.assign(bare, { root: bench.root, lines: [] });
+  const results = [];
+  for (let round = 1; round <= opt.rounds; round++) {
+    for (const mode of ['all-at-once', 'paced']) {
+      const rate = mode === 'paced' ? ['--connect-rate', String(opt.paced)] : ['--connect-rate', '0'];
+      // Bare Mosquitto, anonymous.
+      const b = await Broker.start(bench.root, { ...quiet, noPlugin: true });
+      const cb0 = cpuOf(b.proc.pid);
+      const rb = vgload(b.port, ['--anonymous', '--clients', String(opt.devices), ...rate]);
+      const cb = cpuOf(b.proc.pid, cb0);
+      await b.stop();
+      // Mosquitto + Vitalgate, real credentials, a fresh start.
+      const p = await Broker.start(bench.root, { ...bench.brokerOpts, ...quiet, spoolDir: bench.newSpool(`spool-${round}-${mode}`) });
+      await bench.waitIdentity(p.port, creds[0].id, creds[0].secret);
+      const cp0 = cpuOf(p.proc.pid);
+      const rp = vgload(p.port, ['--creds', credFile, ...rate]);
+      await new Promise((r) => setTimeout(r, 1500)); // the writer finishes the audit rows
+      const cp = cpuOf(p.proc.pid, cp0);
+      await p.stop();
+      for (const [broker, r] of [['bare', rb], ['vitalgate', rp]]) {
+        if (r.connack_ok !== opt.devices) throw new Error(`${broker}: only ${r.connack_ok} of ${opt.devices} connected: ${JSON.stringify(r)}`);
+      }
+      results.push({ round, mode, bare: rb.connect_ms_last, vitalgate: rp.connect_ms_last,
+        bare_p50: rb.connect_p50_ms, vitalgate_p50: rp.connect_p50_ms,
+        bare_cpu_us_per_connect: cb.main / opt.devices * 1e6, vitalgate_main_cpu_us_per_connect: cp.main / opt.devices * 1e6,
+        vitalgate_worker_cpu_us_per_connect: cp.workers / opt.devices * 1e6 });
+      log(`round ${round} ${mode}: bare ${rb.connect_ms_last.toFixed(0)} ms, vitalgate ${rp.connect_ms_last.toFixed(0)} ms`);
+    }
+  }
+  const summary = {};
+  for (const mode of ['all-at-once', 'paced']) {
+    const rs = results.filter((r) => r.mode === mode);
+    const mb = median(rs.map((r) => r.bare));
+    const mv = median(rs.map((r) => r.vitalgate));
+    summary[mode] = { bare_ms: mb, vitalgate_ms: mv, ratio: mv / mb, ratios: rs.map((r) => r.vitalgate / r.bare),
+      bare_cpu_us: median(rs.map((r) => r.bare_cpu_us_per_connect)),
+      vitalgate_main_cpu_us: median(rs.map((r) => r.vitalgate_main_cpu_us_per_connect)),
+      vitalgate_worker_cpu_us: median(rs.map((r) => r.vitalgate_worker_cpu_us_per_connect)) };
+  }
+  const out = { bench: 'reconnect-storm', devices: opt.devices, rounds: opt.rounds, paced_rate: opt.paced, results, summary };
+  console.log(`\nReconnect storm, ${opt.devices} devices, ${opt.rounds} rounds (median time to the last CONNACK)`);
+  console.log('| connects | bare Mosquitto (anonymous) | Mosquitto + Vitalgate (credentials) | ratio (median) | ratio per round | broker-thread CPU per connect, bare / Vitalgate | Vitalgate worker CPU per connect |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const [mode, s] of Object.entries(summary)) {
+    console.log(`| ${mode === 'paced' ? `paced ${opt.paced}/s` : 'all at once'} | ${s.bare_ms.toFixed(0)} ms | ${s.vitalgate_ms.toFixed(0)} ms | ${s.ratio.toFixed(2)} | ${s.ratios.map((x) => x.toFixed(2)).join(', ')} | ${s.bare_cpu_us.toFixed(0)} µs / ${s.vitalgate_main_cpu_us.toFixed(0)} µs | ${s.vitalgate_worker_cpu_us.toFixed(0)} µs |`);
+  }
+  if (opt.json) {
+    mkdirSync(path.dirname(opt.json), { recursive: true });
+    writeFileSync(opt.json, `${JSON.stringify(out, null, 2)}\n`);
+  }
+} finally {
+  await bench.stop();
+}
