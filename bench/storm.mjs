@@ -11,7 +11,7 @@
 // the workers would not take the broker thread's core). The plugin's whole
 // CPU use (workers included) is reported beside the times. Needs a build
 // (build/vitalgate.so, build/vitalgate-admin, build/bench/vgload).
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -40,11 +40,21 @@ function cpuOf(pid, since) {
   return since ? { main: main - since.main, workers: workers - since.workers } : { main, workers };
 }
 
+// Asynchronous on purpose: the brokers' logs reach us through pipes, and a
+// blocked event loop would fill them and freeze the broker mid-benchmark.
 function vgload(port, extra) {
-  const r = spawnSync('taskset', ['-c', '1', VGLOAD, '--port', String(port), '--quiet', '--connect-timeout', '90', ...extra],
-    { encoding: 'utf8', maxBuffer: 16 << 20 });
-  if (r.status !== 0) throw new Error(`vgload failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop());
+  return new Promise((resolve, reject) => {
+    const c = spawn('taskset', ['-c', '1', VGLOAD, '--port', String(port), '--quiet', '--connect-timeout', '90', ...extra],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
+    c.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`vgload failed (${code}): ${err}`));
+      resolve(JSON.parse(out.trim().split('\n').pop()));
+    });
+  });
 }
 
 const bench = await Bench.start({ noBroker: true });
@@ -64,14 +74,14 @@ try {
       // Bare Mosquitto, anonymous.
       const b = await Broker.start(bench.root, { ...quiet, noPlugin: true });
       const cb0 = cpuOf(b.proc.pid);
-      const rb = vgload(b.port, ['--anonymous', '--clients', String(opt.devices), ...rate]);
+      const rb = await vgload(b.port, ['--anonymous', '--clients', String(opt.devices), ...rate]);
       const cb = cpuOf(b.proc.pid, cb0);
       await b.stop();
       // Mosquitto + Vitalgate, real credentials, a fresh start.
       const p = await Broker.start(bench.root, { ...bench.brokerOpts, ...quiet, spoolDir: bench.newSpool(`spool-${round}-${mode}`) });
       await bench.waitIdentity(p.port, creds[0].id, creds[0].secret);
       const cp0 = cpuOf(p.proc.pid);
-      const rp = vgload(p.port, ['--creds', credFile, ...rate]);
+      const rp = await vgload(p.port, ['--creds', credFile, ...rate]);
       await new Promise((r) => setTimeout(r, 1500)); // the writer finishes the audit rows
       const cp = cpuOf(p.proc.pid, cp0);
       await p.stop();

@@ -256,6 +256,7 @@ struct opts {
 	int qos;
 	double alert_fraction;
 	int alert_every;
+	int batch;          /* samples per message (1: a single map) */
 	long stations;
 	const char *station_creds;
 	int station_qos;
@@ -274,6 +275,7 @@ struct stats {
 	uint64_t stations_ok;
 	uint64_t suback_refused;
 	uint64_t published;
+	uint64_t samples_published;
 	uint64_t puback_ok;
 	uint64_t puback_refused;
 	uint64_t puback_codes[256];
@@ -1031,7 +1033,8 @@ static void send_short(struct vgl *L, struct conn *c, uint8_t hdr, int pid)
 /* One sample from device c. Returns false when skipped (window or backlog). */
 static bool device_publish(struct vgl *L, struct conn *c, int64_t wall)
 {
-	uint8_t payload[128], *m = payload, *p;
+	uint8_t payload[64 * 64], *m = payload, *p;
+	int k, nb = L->o.batch > 1 ? L->o.batch : 1;
 	char topic[80];
 	size_t tlen, plen, rl;
 	uint64_t seq = L->seq_base + c->samples;
@@ -1055,21 +1058,33 @@ static bool device_publish(struct vgl *L, struct conn *c, int64_t wall)
 	if(c->alerting && c->samples % (uint64_t)L->o.alert_every == (uint64_t)L->o.alert_every - 1){
 		alert = true;
 	}
-	*m++ = 0x87;                                   /* fixmap, 7 entries */
-	m = mp_key(m, "v");
-	m = mp_uint(m, 1);
-	m = mp_key(m, "seq");
-	m = mp_uint(m, seq);
-	m = mp_key(m, "ts");
-	m = mp_uint(m, (uint64_t)wall);
-	m = mp_key(m, "hr");
-	m = mp_uint(m, alert ? 150 : 60 + r % 41);
-	m = mp_key(m, "spo2");
-	m = mp_uint(m, 94 + (r >> 8) % 6);
-	m = mp_key(m, "rr");
-	m = mp_uint(m, 12 + (r >> 16) % 9);
-	m = mp_key(m, "temp");
-	m = mp_f64(m, 36.5 + (double)((r >> 24) % 8) / 10.0);
+	/* --batch K: an array of K samples with consecutive seqs. */
+	if(nb > 1){
+		if(nb <= 15){
+			*m++ = (uint8_t)(0x90 | nb);           /* fixarray */
+		}else{
+			*m++ = 0xdc;                           /* array16 */
+			*m++ = 0;
+			*m++ = (uint8_t)nb;
+		}
+	}
+	for(k = 0; k < nb; k++){
+		*m++ = 0x87;                               /* fixmap, 7 entries */
+		m = mp_key(m, "v");
+		m = mp_uint(m, 1);
+		m = mp_key(m, "seq");
+		m = mp_uint(m, seq + (uint64_t)k);
+		m = mp_key(m, "ts");
+		m = mp_uint(m, (uint64_t)wall);
+		m = mp_key(m, "hr");
+		m = mp_uint(m, alert ? 150 : 60 + r % 41);
+		m = mp_key(m, "spo2");
+		m = mp_uint(m, 94 + (r >> 8) % 6);
+		m = mp_key(m, "rr");
+		m = mp_uint(m, 12 + (r >> 16) % 9);
+		m = mp_key(m, "temp");
+		m = mp_f64(m, 36.5 + (double)((r >> 24) % 8) / 10.0);
+	}
 	plen = (size_t)(m - payload);
 
 	tlen = (size_t)snprintf(topic, sizeof(topic), "vitals/%s", c->ident->id);
@@ -1099,8 +1114,9 @@ static bool device_publish(struct vgl *L, struct conn *c, int64_t wall)
 		c->inflight++;
 		L->inflight_total++;
 	}
-	c->samples++;
+	c->samples += (uint64_t)nb;
 	L->st.published++;
+	L->st.samples_published += (uint64_t)nb;
 	return true;
 }
 
@@ -2226,6 +2242,8 @@ static void report(struct vgl *L)
 	json_hist(f, "puback", &s->puback, false, true);
 	fprintf(f, ",\"traffic_s\":%.3f,\"pub_rate\":%.1f,\"pub_skipped\":%" PRIu64 ",\"pub_lag_max_us\":%" PRId64,
 			(double)traffic_us / 1e6, pub_rate, s->pub_skipped_window + s->pub_skipped_backlog, s->pub_lag_max_us);
+	fprintf(f, ",\"samples_published\":%" PRIu64 ",\"sample_rate\":%.1f", s->samples_published,
+			traffic_us > 0 ? (double)s->samples_published * 1e6 / (double)traffic_us : 0.0);
 	fprintf(f, ",\"alerts_sent\":%" PRIu64 ",\"deliveries\":%" PRIu64, s->alerts_sent, s->deliveries);
 	json_hist(f, "d2s", &s->d2s, false, true);
 	fprintf(f, ",\"unmatched\":%" PRIu64 ",\"retained_ignored\":%" PRIu64 ",\"alert_deliveries\":%" PRIu64,
@@ -2252,6 +2270,7 @@ static void usage(FILE *f)
 "                --session-expiry S (v5, 0)  --syn-retries N (kernel default)\n"
 "                --no-spread (all clients from 127.0.0.1, see README)\n"
 "  traffic       --duration S (0: connect only)  --rate HZ (per device, 1)  --qos 0|1 (1)\n"
+"                --batch K (samples per message, 1..64; 1 sends a single map)\n"
 "                --alert-fraction F (0)  --alert-every K (10)\n"
 "  stations      --stations K  --station-creds FILE (lines \"id secret [filter,...]\")\n"
 "                --station-qos 0|1 (1)  --station-topic F[,F...] (wards/+/beds/+/vitals)\n"
@@ -2289,7 +2308,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 {
 	enum {
 		O_HOST = 256, O_PORT, O_MQTT, O_CLIENTS, O_CREDS, O_ANON, O_PREFIX, O_MAXC, O_CRATE, O_CTIMEOUT,
-		O_SYN, O_KEEPALIVE, O_NOCLEAN, O_SESSION, O_DURATION, O_RATE, O_QOS, O_AFRAC, O_AEVERY,
+		O_SYN, O_KEEPALIVE, O_NOCLEAN, O_SESSION, O_DURATION, O_RATE, O_QOS, O_AFRAC, O_AEVERY, O_BATCH,
 		O_STATIONS, O_SCREDS, O_SQOS, O_STOPIC, O_NOSPREAD, O_QUIET, O_HELP,
 	};
 	static const struct option lo[] = {
@@ -2312,6 +2331,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 		{ "qos", required_argument, NULL, O_QOS },
 		{ "alert-fraction", required_argument, NULL, O_AFRAC },
 		{ "alert-every", required_argument, NULL, O_AEVERY },
+		{ "batch", required_argument, NULL, O_BATCH },
 		{ "stations", required_argument, NULL, O_STATIONS },
 		{ "station-creds", required_argument, NULL, O_SCREDS },
 		{ "station-qos", required_argument, NULL, O_SQOS },
@@ -2326,7 +2346,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 	*o = (struct opts){
 		.host = "127.0.0.1", .port = 1883, .mqtt = 5, .clients = -1, .id_prefix = "dev-",
 		.max_clients = 19000, .connect_rate = 0, .connect_timeout = 60, .keepalive = 60, .clean = true,
-		.duration = 0, .rate = 1, .qos = 1, .alert_fraction = 0, .alert_every = 10, .stations = 0,
+		.duration = 0, .rate = 1, .qos = 1, .alert_fraction = 0, .alert_every = 10, .batch = 1, .stations = 0,
 		.station_qos = 1, .station_topic = "wards/+/beds/+/vitals", .spread = true,
 	};
 	while((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1){
@@ -2350,6 +2370,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			case O_QOS: o->qos = (int)int_arg("qos", optarg, 0, 1); break;
 			case O_AFRAC: o->alert_fraction = num_arg("alert-fraction", optarg, 0, 1); break;
 			case O_AEVERY: o->alert_every = (int)int_arg("alert-every", optarg, 1, 1000000); break;
+			case O_BATCH: o->batch = (int)int_arg("batch", optarg, 1, 64); break;
 			case O_STATIONS: o->stations = int_arg("stations", optarg, 0, 100000); break;
 			case O_SCREDS: o->station_creds = optarg; break;
 			case O_SQOS: o->station_qos = (int)int_arg("station-qos", optarg, 0, 1); break;

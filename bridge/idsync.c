@@ -345,6 +345,7 @@ static void *idsync_main(void *arg)
 	struct vg_idsync *s = arg;
 	int backoff = 0;
 	int64_t last_full = 0, last_ping = 0;
+	bool pending = false;
 	char (*ids)[VG_ID_MAX + 1] = calloc(MAX_DELTA_IDS, VG_ID_MAX + 1);
 
 	if(ids == NULL){
@@ -378,7 +379,10 @@ static void *idsync_main(void *arg)
 		p[0].events = POLLIN;
 		p[1].fd = PQsocket(s->conn);
 		p[1].events = POLLIN;
-		if(poll(p, 2, 1000) < 0 && errno != EINTR){
+		/* Notifications that arrived while a query ran are already in
+		 * libpq's buffer and will not make the socket readable again: only
+		 * sleep when none is pending. */
+		if(poll(p, 2, pending ? 0 : 1000) < 0 && errno != EINTR){
 			break;
 		}
 		if(p[0].revents & POLLIN){
@@ -393,6 +397,7 @@ static void *idsync_main(void *arg)
 			s->conn = NULL;
 			continue;
 		}
+		pending = false;
 		while((note = PQnotifies(s->conn)) != NULL){
 			if(vg_id_valid(note->extra)){
 				size_t k;
@@ -422,6 +427,7 @@ static void *idsync_main(void *arg)
 				continue;
 			}
 			last_full = last_ping = now;
+			pending = true;
 		}else if(n > 0){
 			if(!delta_load(s, ids, n)){
 				PQfinish(s->conn);
@@ -429,6 +435,7 @@ static void *idsync_main(void *arg)
 				continue;
 			}
 			last_ping = now;
+			pending = true; /* look again at once: the query may have brought more */
 		}else if(now - last_ping > 30000){
 			char err[256];
 			if(!vg_pg_exec(s->conn, "SELECT 1", err, sizeof(err))){

@@ -88,6 +88,9 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 			continue; /* left in c->items, freed below */
 		}
 		c->items[i] = NULL;
+		/* A change to an identity ends any throttling of its name: a
+		 * denial is never kept past the next change. */
+		vg_throttle_ok(&vg->thr_user, nw->id);
 		if(k){
 			kick(vg, nw->id, nw->revoked ? "identity revoked" : "credentials changed");
 		}

@@ -254,3 +254,29 @@ test('device import provisions many devices in one transaction, or none on a bad
   assert.equal(b.stdout, '');
   assert.equal((await bench.pg.query("SELECT count(*)::int AS n FROM identities WHERE id = 'imp-4'")).rows[0].n, 0);
 });
+
+test('a denial is never kept past the next change: a throttled unknown name connects as soon as it is provisioned', async () => {
+  for (let i = 0; i < 6; i++) {
+    await assert.rejects(connect(port, { id: 'dev-late', password: 'vgs_not_yet' }), refused);
+  }
+  await bench.broker.waitLog(/throttling username "dev-late"/);
+  const t0 = Date.now();
+  const sec = await bench.addDevice('dev-late', '3W', 'B8');
+  const c = await waitFor(async () => {
+    try { return await connect(port, { id: 'dev-late', password: sec }); } catch { return null; }
+  }, { timeout: 1000, interval: 50, what: 'the new device to connect' });
+  assert.ok(Date.now() - t0 <= 1000);
+  await c.endAsync();
+});
+
+test('hundreds of identities added at once all reach the broker within a second', async () => {
+  const t0 = Date.now();
+  const creds = bench.importDevices(Array.from({ length: 800 }, (_, i) => `bulk-${i} 9S B${i}`));
+  for (const k of [0, 399, 799]) {
+    const c = await waitFor(async () => {
+      try { return await connect(port, { id: creds[k].id, password: creds[k].secret }); } catch { return null; }
+    }, { timeout: 1500, interval: 100, what: `${creds[k].id} to connect` });
+    await c.endAsync();
+  }
+  assert.ok(Date.now() - t0 <= 1500, `all reachable after ${Date.now() - t0} ms`);
+});

@@ -599,7 +599,7 @@ export class Bench {
       } catch {
         return false;
       }
-    }, { timeout: 5000, what: `identity ${id} to reach the broker` });
+    }, { timeout: 5000, interval: 250, what: `identity ${id} to reach the broker` });
   }
 
   async stop({ keep = false } = {}) {
