@@ -20,6 +20,8 @@ const host = process.env.HOST ?? '127.0.0.1';
 
 const handler = createHandler({
   secrets: readFileSync(secretsFile, 'utf8'),
+  // Called once per webhook-id; throwing makes the handler answer 500, so
+  // the broker retries and the retry is processed.
   onEvent: async (ev) => {
     const d = ev.data;
     const where = d.ward ? `${d.ward}/${d.bed}` : `device ${d.device_id}`;
@@ -27,6 +29,7 @@ const handler = createHandler({
     console.log(`core: ${ev.type.padEnd(14)} ${where.padEnd(10)} ${what} (${d.kind}, alert ${d.alert_id})`);
   },
   onReject: (e, req) => console.warn(`core: rejected a webhook from ${req.socket.remoteAddress}: ${e.message}`),
+  onError: (e, _req, ev) => console.error(`core: webhook ${ev?.id ?? '?'} failed: ${e.message}`),
 });
 
 const server = createServer((req, res) => {
@@ -35,5 +38,8 @@ const server = createServer((req, res) => {
   res.statusCode = 404;
   res.end();
 });
-server.listen(port, host, () => console.log(`core: listening on http://${host}:${port}/vitalgate/webhooks`));
+server.listen(port, host, () => {
+  // The actual port: PORT=0 picks a free one.
+  console.log(`core: listening on http://${host}:${server.address().port}/vitalgate/webhooks`);
+});
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.close(() => process.exit(0)));

@@ -1,0 +1,91 @@
+// Compiled (never run) by `npm run typecheck`: the declarations in
+// src/index.d.ts must accept the documented usage and refuse misuse.
+import { createServer } from 'node:http';
+
+import {
+  type AlertEvent,
+  type AlertData,
+  createHandler,
+  createVerifier,
+  DuplicateWebhookError,
+  EVENT_TYPES,
+  type EventType,
+  MemorySeenStore,
+  middleware,
+  type SeenStore,
+  WebhookVerificationError,
+} from '../src/index.js';
+
+const secrets = ['whsec_AAECAwQFBgcICQoLDA0ODw==', 'whsec_ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8='];
+
+// Synchronous store: verify() returns the event itself.
+const v = createVerifier({ secrets });
+const ev: AlertEvent = v.verify(Buffer.from('{}'), { 'webhook-id': 'x' });
+v.markProcessed(ev.id);
+const t: EventType = EVENT_TYPES[0];
+void t;
+
+// Asynchronous store: verify() returns a Promise.
+class RedisStore implements SeenStore {
+  async has(_id: string): Promise<boolean> {
+    return false;
+  }
+  async add(_id: string): Promise<void> {}
+}
+const va = createVerifier({ secrets: secrets[0], seen: new RedisStore() });
+async function useAsync(): Promise<void> {
+  const e = await va.verify('{}', new Headers());
+  await va.markProcessed(e.id);
+  // @ts-expect-error: a Promise, not the event
+  va.verify('{}', {}).type;
+}
+void useAsync;
+
+// Narrowing on the discriminant and the optional fields.
+function show(e: AlertEvent): string {
+  const d: AlertData = e.data;
+  switch (e.type) {
+    case 'alert.raised':
+      return `${d.vital ?? d.kind} ${d.value ?? ''} ${d.news2?.band ?? ''} ${d.ward ?? '-'}`;
+    case 'alert.updated':
+      return `${d.previous_severity} -> ${d.severity}`;
+    case 'alert.resolved':
+      return d.resolved_at ?? '';
+    default: {
+      const never: never = e;
+      return never;
+    }
+  }
+}
+void show;
+
+// @ts-expect-error: not an event type
+const bad: EventType = 'alert.deleted';
+void bad;
+
+try {
+  v.verify('', {});
+} catch (e) {
+  if (e instanceof DuplicateWebhookError) console.log(e.webhookId);
+  else if (e instanceof WebhookVerificationError && e.code === 'stale_timestamp') console.log(e.message);
+}
+
+const handler = createHandler({
+  secrets: secrets.join('\n'),
+  seen: new MemorySeenStore({ ttlMs: 3600_000 }),
+  limit: 64 * 1024,
+  onEvent: async (e, req) => {
+    console.log(e.data.alert_id, e.data.direction === 'high', req.headers['webhook-id']);
+  },
+  onReject: (err) => console.warn(err.message),
+  onError: (err, _req, e) => console.error(err, e?.id),
+  busyRetryAfter: 2,
+});
+createServer((req, res) => void handler(req, res));
+
+// The shape Express passes (a Request extends IncomingMessage and may carry body).
+const mw = middleware({ secrets, onEvent: () => {}, seen: new RedisStore() });
+createServer((req, res) => mw(Object.assign(req, { body: Buffer.alloc(0) }), res, (err?: unknown) => void err));
+
+// @ts-expect-error: onEvent is required
+createHandler({ secrets });
