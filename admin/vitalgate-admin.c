@@ -23,23 +23,11 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
+#include "admin.h"
 #include "migrations.h"
 #include "pgconn.h"
 #include "vg_secret.h"
 #include "vg_util.h"
-
-#define EXIT_USAGE 2
-
-struct args {
-	const char *db;
-	const char *ward;
-	const char *bed;
-	const char *wards;
-	const char *identity;
-	const char *limit;
-	const char *pos[4];
-	int npos;
-};
 
 static void usage(void)
 {
@@ -59,12 +47,17 @@ static void usage(void)
 		"  list\n"
 		"  audit verify                                checks the audit_log hash chain\n"
 		"  audit list [--identity <id>] [--limit <n>]\n"
+		"  threshold list [--ward <ward>]              effective alert thresholds\n"
+		"  threshold set <vital> [--ward <ward>] [--low <n>|off] [--high <n>|off]\n"
+		"  threshold reset <vital>|all [--ward <ward>] back to the default (or built-in) bands\n"
+		"  bed scale <1|2> --ward <ward> --bed <bed>   NEWS2 SpO2 scale of a bed\n"
+		"  webhook list [--status pending|delivered|dead] [--limit <n>]\n"
+		"  webhook redrive <event_id>|dead             puts events back to pending; brokers deliver them\n"
+		"  webhook enable                              resumes delivery after the endpoint answered 410\n"
 		"Connection: --db, else $VITALGATE_DB, else libpq's PG* variables.\n");
 }
 
-static int fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int fail_usage(const char *fmt, ...)
+int fail_usage(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -76,9 +69,7 @@ static int fail_usage(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int fail(const char *fmt, ...)
+int fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -90,9 +81,7 @@ static int fail(const char *fmt, ...)
 	return 1;
 }
 
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void note(const char *fmt, ...)
+void note(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -123,6 +112,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 			slot = &a->identity;
 		}else if(!strcmp(s, "--limit")){
 			slot = &a->limit;
+		}else if(!strcmp(s, "--low")){
+			slot = &a->low;
+		}else if(!strcmp(s, "--high")){
+			slot = &a->high;
+		}else if(!strcmp(s, "--status")){
+			slot = &a->status;
 		}else if(!strcmp(s, "--help") || !strcmp(s, "-h")){
 			usage();
 			exit(0);
@@ -164,7 +159,7 @@ static PGconn *connect_db(const struct args *a)
 
 /* Runs a parameterised statement; returns the result if it succeeded with
  * the expected status, else prints a one-line error and returns NULL. */
-static PGresult *run(PGconn *c, const char *sql, int n, const char *const *params, ExecStatusType want)
+PGresult *run(PGconn *c, const char *sql, int n, const char *const *params, ExecStatusType want)
 {
 	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
 	char line[512];
@@ -178,7 +173,7 @@ static PGresult *run(PGconn *c, const char *sql, int n, const char *const *param
 	return r;
 }
 
-static bool exec_ok(PGconn *c, const char *sql)
+bool exec_ok(PGconn *c, const char *sql)
 {
 	char err[512];
 
@@ -189,7 +184,7 @@ static bool exec_ok(PGconn *c, const char *sql)
 	return true;
 }
 
-static void rollback(PGconn *c)
+void rollback(PGconn *c)
 {
 	PGresult *r = PQexec(c, "ROLLBACK");
 	PQclear(r);
@@ -210,7 +205,7 @@ static const char *os_user(void)
 
 /* Appends an audit row in the caller's transaction (the change and its
  * record commit together or not at all). */
-static bool audit_admin(PGconn *c, const char *event, const char *identity, const char *detail)
+bool audit_admin(PGconn *c, const char *event, const char *identity, const char *detail)
 {
 	const char *p[4] = { event, identity, os_user(), detail ? detail : "" };
 	PGresult *r = run(c, "INSERT INTO audit_log (at, source, event, identity, actor, detail) "
@@ -276,7 +271,7 @@ static int cmd_migrate(PGconn *c)
 	return 0;
 }
 
-static int check_id(const char *what, const char *v)
+int check_id(const char *what, const char *v)
 {
 	if(!vg_id_valid(v)){
 		return fail_usage("%s \"%s\" must match [A-Za-z0-9_-]{1,64}", what, v);
@@ -458,7 +453,7 @@ static int cmd_import(PGconn *c, const char *file)
 {
 	FILE *in = strcmp(file, "-") ? fopen(file, "re") : stdin;
 	char line[512];
-	char (*out)[VG_ID_MAX + VG_SECRET_LEN + 3] = NULL;
+	char (*out)[80 + VG_SECRET_LEN + 2] = NULL;
 	size_t n = 0, cap = 0;
 	int lineno = 0, rc = 1;
 	PGresult *r;
@@ -705,6 +700,12 @@ static int validate(const struct args *a)
 		usage();
 		return EXIT_USAGE;
 	}
+	if(is_alerts_command(cmd)){
+		return validate_alerts(a);
+	}
+	if(a->low || a->high || a->status){
+		return fail_usage("--low, --high and --status are for threshold and webhook commands");
+	}
 	if(!strcmp(cmd, "migrate") || !strcmp(cmd, "list")){
 		if(a->npos != 1 || a->ward || a->bed || a->wards){
 			return fail_usage("%s takes no arguments", cmd);
@@ -817,6 +818,8 @@ int main(int argc, char **argv)
 		rc = cmd_list(c);
 	}else if(!strcmp(a.pos[0], "audit")){
 		rc = !strcmp(a.pos[1], "verify") ? cmd_audit_verify(c) : cmd_audit_list(c, &a);
+	}else if(is_alerts_command(a.pos[0])){
+		rc = cmd_alerts(c, &a);
 	}else{
 		rc = cmd_identity(c, &a);
 	}

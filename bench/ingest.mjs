@@ -10,12 +10,11 @@
 // --rate messages/s each, --batch samples per message.
 //
 //   node bench/ingest.mjs [--devices 2000] [--rate 1] [--batch 64] [--seconds 20] [--json out.json]
-import { spawn } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { Bench, Broker, SOURCE_DIR, connect } from '../tests/lib/bench.mjs';
+import { Bench, Broker, SOURCE_DIR, connect, runJson, vgload } from '../tests/lib/bench.mjs';
 
 const args = process.argv.slice(2);
 const opt = { devices: 2000, rate: 1, batch: 64, seconds: 20, json: null };
@@ -26,31 +25,15 @@ for (let i = 0; i < args.length; i++) {
 const BIN = path.join(SOURCE_DIR, 'build/bench');
 const log = (m) => process.stderr.write(`ingest: ${m}\n`);
 
-// Asynchronous on purpose: the brokers' logs reach us through pipes, and a
-// blocked event loop would fill them and freeze the broker mid-benchmark.
-function run(cmd, argv) {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
-    c.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`${cmd} failed (${code}): ${err}`));
-      resolve(JSON.parse(out.trim().split('\n').pop()));
-    });
-  });
-}
-
 function flood(port, extra) {
-  return run(path.join(BIN, 'vgload'), ['--port', String(port), '--quiet', '--connect-rate', '2000', '--qos', '1',
-    '--rate', String(opt.rate), '--batch', String(opt.batch), '--duration', String(opt.seconds), ...extra]);
+  return vgload(port, ['--connect-rate', '2000', '--qos', '1', '--rate', String(opt.rate), '--batch', String(opt.batch),
+    '--duration', String(opt.seconds), ...extra], { cpu: null });
 }
 
 const bench = await Bench.start({ noBroker: true });
 try {
   log('raw COPY ceiling');
-  const ceiling = await run(path.join(BIN, 'copy_ceiling'), ['--db', bench.pg.conninfo, '--seconds', '10', '--batch', '5000',
+  const ceiling = await runJson(path.join(BIN, 'copy_ceiling'), ['--db', bench.pg.conninfo, '--seconds', '10', '--batch', '5000',
     '--devices', String(opt.devices)]);
   await bench.pg.query('TRUNCATE vitals');
   await bench.pg.query('CHECKPOINT');

@@ -11,11 +11,10 @@
 // the workers would not take the broker thread's core). The plugin's whole
 // CPU use (workers included) is reported beside the times. Needs a build
 // (build/vitalgate.so, build/vitalgate-admin, build/bench/vgload).
-import { spawn } from 'node:child_process';
 import { writeFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { Bench, Broker, SOURCE_DIR } from '../tests/lib/bench.mjs';
+import { Bench, Broker, vgload } from '../tests/lib/bench.mjs';
 
 const args = process.argv.slice(2);
 const opt = { devices: 10000, rounds: 5, paced: 2000, json: null };
@@ -23,7 +22,6 @@ for (let i = 0; i < args.length; i++) {
   const k = args[i].replace(/^--/, '');
   opt[k] = k === 'json' ? args[++i] : Number(args[++i]);
 }
-const VGLOAD = process.env.VG_VGLOAD ?? path.join(SOURCE_DIR, 'build/bench/vgload');
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const log = (m) => process.stderr.write(`storm: ${m}\n`);
 
@@ -38,23 +36,6 @@ function cpuOf(pid, since) {
     if (Number(t) === pid) main += secs; else workers += secs;
   }
   return since ? { main: main - since.main, workers: workers - since.workers } : { main, workers };
-}
-
-// Asynchronous on purpose: the brokers' logs reach us through pipes, and a
-// blocked event loop would fill them and freeze the broker mid-benchmark.
-function vgload(port, extra) {
-  return new Promise((resolve, reject) => {
-    const c = spawn('taskset', ['-c', '1', VGLOAD, '--port', String(port), '--quiet', '--connect-timeout', '90', ...extra],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
-    c.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`vgload failed (${code}): ${err}`));
-      resolve(JSON.parse(out.trim().split('\n').pop()));
-    });
-  });
 }
 
 const bench = await Bench.start({ noBroker: true });

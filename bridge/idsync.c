@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "outbox.h"
 #include "pgconn.h"
 #include "vg_completion.h"
 #include "vg_sbuf.h"
@@ -50,7 +52,9 @@ struct vg_idsync {
 	bool cache_failed;
 	struct vg_queue *completions;
 	pthread_t thread;
-	int evfd;
+	int evfd;                   /* wakes the worker: stop or a redrive request */
+	atomic_bool stopping;
+	atomic_bool redrive_req;
 	PGconn *conn;
 	bool announced_down;
 };
@@ -303,6 +307,106 @@ static bool delta_load(struct vg_idsync *s, char (*ids)[VG_ID_MAX + 1], size_t n
 	return ok;
 }
 
+static bool num_or_null(PGresult *r, int row, int col, double *out)
+{
+	if(PQgetisnull(r, row, col)){
+		return false;
+	}
+	*out = strtod(PQgetvalue(r, row, col), NULL);
+	return true;
+}
+
+/* Loads alert_thresholds and bed_settings into a new configuration and
+ * posts it. '*' rows override the built-in defaults; a ward's rows override
+ * those for that ward; a NULL bound switches that bound off. */
+static bool load_alert_config(struct vg_idsync *s)
+{
+	struct vg_alert_cfg *cfg = calloc(1, sizeof(*cfg));
+	struct vg_c_alert_cfg *c;
+	PGresult *r = NULL, *b = NULL;
+	int i, pass;
+	bool ok = false;
+
+	if(cfg == NULL){
+		return false;
+	}
+	vg_alert_cfg_defaults(cfg);
+	r = PQexec(s->conn, "SELECT ward, vital, low::float8, high::float8 FROM alert_thresholds ORDER BY ward = '*' DESC, ward");
+	b = PQexec(s->conn, "SELECT ward, bed FROM bed_settings WHERE spo2_scale = 2");
+	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || b == NULL || PQresultStatus(b) != PGRES_TUPLES_OK){
+		char line[300];
+		vg_pg_errline(PQerrorMessage(s->conn), line, sizeof(line));
+		vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: cannot load alert thresholds: %s", line);
+		goto done;
+	}
+	/* Pass 0: the '*' rows into the defaults; pass 1: the wards. */
+	for(pass = 0; pass < 2; pass++){
+		for(i = 0; i < PQntuples(r); i++){
+			const char *ward = PQgetvalue(r, i, 0);
+			int v = vg_vital_index(PQgetvalue(r, i, 1));
+			struct vg_thr *t;
+			size_t k;
+			if(v < 0 || (pass == 0) != !strcmp(ward, "*")){
+				continue;
+			}
+			if(pass == 0){
+				t = &cfg->def[v];
+			}else{
+				for(k = 0; k < cfg->nwards && strcmp(cfg->wards[k].ward, ward); k++){
+				}
+				if(k == cfg->nwards){
+					void *p = realloc(cfg->wards, (cfg->nwards + 1) * sizeof(*cfg->wards));
+					if(p == NULL){
+						goto done;
+					}
+					cfg->wards = p;
+					vg_strlcpy(cfg->wards[k].ward, ward, sizeof(cfg->wards[k].ward));
+					memcpy(cfg->wards[k].thr, cfg->def, sizeof(cfg->def));
+					cfg->nwards++;
+				}
+				t = &cfg->wards[k].thr[v];
+			}
+			t->low_on = num_or_null(r, i, 2, &t->low);
+			t->high_on = num_or_null(r, i, 3, &t->high);
+		}
+	}
+	if(PQntuples(b) > 0){
+		cfg->scale2 = calloc((size_t)PQntuples(b), sizeof(*cfg->scale2));
+		if(cfg->scale2 == NULL){
+			goto done;
+		}
+		for(i = 0; i < PQntuples(b); i++){
+			snprintf(cfg->scale2[i], sizeof(cfg->scale2[i]), "%s/%s", PQgetvalue(b, i, 0), PQgetvalue(b, i, 1));
+		}
+		cfg->nscale2 = (size_t)PQntuples(b);
+	}
+	c = calloc(1, sizeof(*c));
+	if(c == NULL){
+		goto done;
+	}
+	c->base.type = VG_C_ALERT_CFG;
+	c->cfg = cfg;
+	cfg = NULL;
+	vg_queue_push_force(s->completions, &c->base);
+	ok = true;
+done:
+	PQclear(r);
+	PQclear(b);
+	vg_alert_cfg_free(cfg);
+	return ok;
+}
+
+static void post_webhook_cmd(struct vg_idsync *s, int enable)
+{
+	struct vg_c_webhook_cmd *c = calloc(1, sizeof(*c));
+
+	if(c){
+		c->base.type = VG_C_WEBHOOK_CMD;
+		c->enable = enable;
+		vg_queue_push_force(s->completions, &c->base);
+	}
+}
+
 static bool connect_and_load(struct vg_idsync *s)
 {
 	char err[512];
@@ -316,7 +420,8 @@ static bool connect_and_load(struct vg_idsync *s)
 		}
 		return false;
 	}
-	if(!vg_pg_exec(s->conn, "LISTEN vitalgate_identity", err, sizeof(err)) || !full_load(s)){
+	if(!vg_pg_exec(s->conn, "LISTEN vitalgate_identity; LISTEN vitalgate_config; LISTEN vitalgate_webhook", err, sizeof(err))
+			|| !full_load(s) || !load_alert_config(s)){
 		if(!s->announced_down){
 			vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: identity sync failed to start (%s)", err);
 			s->announced_down = true;
@@ -336,8 +441,12 @@ static bool connect_and_load(struct vg_idsync *s)
 static bool wait_stop(struct vg_idsync *s, int ms)
 {
 	struct pollfd p = { s->evfd, POLLIN, 0 };
+	uint64_t v;
 
-	return poll(&p, 1, ms) > 0;
+	if(poll(&p, 1, ms) > 0 && read(s->evfd, &v, sizeof(v)) < 0){
+		/* EAGAIN: another reader cleared it; nothing to do */
+	}
+	return atomic_load(&s->stopping);
 }
 
 static void *idsync_main(void *arg)
@@ -345,7 +454,7 @@ static void *idsync_main(void *arg)
 	struct vg_idsync *s = arg;
 	int backoff = 0;
 	int64_t last_full = 0, last_ping = 0;
-	bool pending = false;
+	bool pending = false, config_dirty = false, do_redrive = false;
 	char (*ids)[VG_ID_MAX + 1] = calloc(MAX_DELTA_IDS, VG_ID_MAX + 1);
 
 	if(ids == NULL){
@@ -386,7 +495,16 @@ static void *idsync_main(void *arg)
 			break;
 		}
 		if(p[0].revents & POLLIN){
-			break;
+			uint64_t v;
+			if(read(s->evfd, &v, sizeof(v)) < 0){
+				/* cleared already */
+			}
+			if(atomic_load(&s->stopping)){
+				break;
+			}
+		}
+		if(atomic_exchange(&s->redrive_req, false)){
+			do_redrive = true;
 		}
 		if(!PQconsumeInput(s->conn)){
 			char line[300];
@@ -399,7 +517,16 @@ static void *idsync_main(void *arg)
 		}
 		pending = false;
 		while((note = PQnotifies(s->conn)) != NULL){
-			if(vg_id_valid(note->extra)){
+			if(!strcmp(note->relname, "vitalgate_config")){
+				config_dirty = true;
+			}else if(!strcmp(note->relname, "vitalgate_webhook")){
+				if(!strcmp(note->extra, "enable")){
+					post_webhook_cmd(s, 1);
+					do_redrive = true;
+				}else if(!strcmp(note->extra, "redrive")){
+					do_redrive = true;
+				}
+			}else if(vg_id_valid(note->extra)){
 				size_t k;
 				bool dup = false;
 				for(k = 0; k < n; k++){
@@ -420,6 +547,27 @@ static void *idsync_main(void *arg)
 		}
 		now = vg_mono_ms();
 		cache_maybe_write(s);
+		if(config_dirty){
+			config_dirty = false;
+			if(!load_alert_config(s)){
+				PQfinish(s->conn);
+				s->conn = NULL;
+				continue;
+			}
+			pending = true;
+		}
+		if(do_redrive){
+			char line[300];
+			size_t posted;
+			do_redrive = false;
+			if(!vg_outbox_post_pending(s->conn, s->completions, &posted, line, sizeof(line))){
+				vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: cannot read the alert outbox for a redrive: %s", line);
+				PQfinish(s->conn);
+				s->conn = NULL;
+				continue;
+			}
+			pending = true;
+		}
 		if(overflow || now - last_full > 300000){
 			if(!full_load(s)){
 				PQfinish(s->conn);
@@ -499,6 +647,19 @@ error:
 	return -1;
 }
 
+void vg_idsync_request_redrive(struct vg_idsync *s)
+{
+	uint64_t one = 1;
+
+	if(s == NULL){
+		return;
+	}
+	atomic_store(&s->redrive_req, true);
+	if(write(s->evfd, &one, sizeof(one)) != sizeof(one)){
+		/* the counter cannot overflow in practice; the worker polls anyway */
+	}
+}
+
 void vg_idsync_stop(struct vg_idsync *s)
 {
 	uint64_t one = 1;
@@ -506,6 +667,7 @@ void vg_idsync_stop(struct vg_idsync *s)
 	if(s == NULL){
 		return;
 	}
+	atomic_store(&s->stopping, true);
 	if(write(s->evfd, &one, sizeof(one)) != sizeof(one)){
 		/* eventfd write cannot fail short of overflow; poll times out anyway */
 	}

@@ -1,5 +1,7 @@
 /*
- * idsync: keeps the broker's identity table current from PostgreSQL.
+ * idsync: keeps the broker's identity table, alert thresholds and bed
+ * settings current from PostgreSQL, and relays vitalgate-admin's webhook
+ * commands (redrive, enable).
  *
  * A worker thread with its own PGconn loads every identity (role, secret
  * hash, revocation, bed or wards) at start and after any reconnect, then
@@ -13,6 +15,11 @@
  * Memory: each posted vg_c_idents (and the entries in it) belongs to the
  * consumer, which frees it with vg_c_idents_free after taking the entries
  * it keeps.
+ *
+ * Channels: vitalgate_identity (payload: an identity id), vitalgate_config
+ * (thresholds or bed settings changed: all are reloaded), vitalgate_webhook
+ * (payload "redrive": pending outbox events are handed to the broker again;
+ * "enable": the endpoint is re-enabled after a 410).
  */
 #ifndef VG_IDSYNC_H
 #define VG_IDSYNC_H
@@ -21,6 +28,7 @@
 #include <stddef.h>
 
 #include "idtable.h"
+#include "vg_alertcfg.h"
 #include "vg_queue.h"
 
 struct vg_c_idents {
@@ -34,12 +42,21 @@ struct vg_c_idents {
 
 void vg_c_idents_free(struct vg_c_idents *c);
 
+/* Alert thresholds and bed settings (the consumer takes cfg). */
+struct vg_c_alert_cfg {
+	struct vg_job base;         /* type VG_C_ALERT_CFG */
+	struct vg_alert_cfg *cfg;
+};
+
 struct vg_idsync;
 
 /* cache_path (may be NULL): where to keep the identity snapshot file
  * (idcache.h), rewritten after changes, at most once a second. */
 int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const char *cache_path,
 		struct vg_queue *completions, char *err, size_t errlen);
+/* Broker thread: asks the worker to hand the pending outbox events over
+ * again (after the webhook queue refused some). */
+void vg_idsync_request_redrive(struct vg_idsync *s);
 void vg_idsync_stop(struct vg_idsync *s);
 
 #endif

@@ -35,6 +35,7 @@
 #include <openssl/evp.h>
 
 #include "migrations.h"
+#include "outbox.h"
 #include "pgconn.h"
 #include "vg_completion.h"
 #include "vg_rec.h"
@@ -57,6 +58,10 @@ struct batch {
 	struct vg_sbuf rej;      /* COPY text rows for vg_stage_rejections */
 	struct aud_row *aud;     /* audit records, chained at flush */
 	size_t aud_cap;
+	struct vg_sbuf evs;      /* COPY text rows for vg_stage_events */
+	struct vg_sbuf dels;     /* COPY text rows for vg_stage_delivery */
+	size_t nevs;
+	size_t ndels;
 	size_t rows;
 	size_t checked;          /* rows the broker could not prove new */
 	size_t rejs;
@@ -81,6 +86,7 @@ struct vg_pgwriter {
 	struct vg_journal_reader *reader;
 	struct batch b;
 	int64_t last_partition_check_ms;
+	bool startup_done;
 	int backoff_ms;
 	bool announced_down;
 
@@ -158,6 +164,11 @@ static bool prepare_session(struct vg_pgwriter *w, char *err, size_t errlen)
 			"CREATE TEMP TABLE IF NOT EXISTS vg_stage_rejections (device_id text, received_ms bigint, "
 			"reason text, field text, detail text, seq bigint, batch_index integer, payload bytea, "
 			"journal_id text, lsn bigint) ON COMMIT DELETE ROWS;");
+	vg_sbuf_puts(&s, " CREATE TEMP TABLE IF NOT EXISTS vg_stage_events (event_id text, alert_id text, type text, "
+			"kind text, severity text, ward text, bed text, device_id text, order_key text, created_ms bigint, "
+			"body text, journal_id text, lsn bigint) ON COMMIT DELETE ROWS;"
+			" CREATE TEMP TABLE IF NOT EXISTS vg_stage_delivery (event_id text, status text, attempts integer, "
+			"http integer, error text, at_ms bigint, lsn bigint) ON COMMIT DELETE ROWS;");
 	ok = vg_sbuf_ok(&s) && vg_pg_exec(w->conn, s.p, err, errlen);
 	vg_sbuf_free(&s);
 	return ok;
@@ -250,6 +261,10 @@ static void batch_reset(struct batch *b)
 {
 	vg_sbuf_reset(&b->vit);
 	vg_sbuf_reset(&b->rej);
+	vg_sbuf_reset(&b->evs);
+	vg_sbuf_reset(&b->dels);
+	b->nevs = 0;
+	b->ndels = 0;
 	b->rows = 0;
 	b->checked = 0;
 	b->rejs = 0;
@@ -351,6 +366,65 @@ static void add_rejection(struct vg_pgwriter *w, struct batch *b, const struct v
 	b->rejs++;
 }
 
+static void put_vstr(struct vg_sbuf *o, const struct vg_str *v)
+{
+	vg_sbuf_putc(o, '\t');
+	if(v->n){
+		vg_sbuf_copy_text(o, v->p, v->n);
+	}else{
+		vg_sbuf_puts(o, "\\N");
+	}
+}
+
+static void add_events(struct vg_pgwriter *w, struct batch *b, const struct vg_rec_event *ev, int n, uint64_t lsn)
+{
+	int i;
+
+	for(i = 0; i < n; i++){
+		struct vg_sbuf *o = &b->evs;
+		vg_sbuf_copy_text(o, ev[i].event_id.p, ev[i].event_id.n);
+		put_vstr(o, &ev[i].alert_id);
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_puts(o, vg_alert_type_name(ev[i].type));
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_puts(o, vg_alert_kind_name(ev[i].kind));
+		put_vstr(o, &ev[i].severity);
+		put_vstr(o, &ev[i].ward);
+		put_vstr(o, &ev[i].bed);
+		put_vstr(o, &ev[i].device);
+		put_vstr(o, &ev[i].order_key);
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_i64(o, ev[i].created_ms);
+		put_vstr(o, &ev[i].body);
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_puts(o, vg_journal_id(w->o.journal));
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_u64(o, lsn);
+		vg_sbuf_putc(o, '\n');
+		b->nevs++;
+	}
+}
+
+static void add_delivery(struct batch *b, const struct vg_rec_delivery *d, uint64_t lsn)
+{
+	struct vg_sbuf *o = &b->dels;
+
+	vg_sbuf_copy_text(o, d->event_id.p, d->event_id.n);
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_puts(o, d->status == VG_DS_DELIVERED ? "delivered" : "dead");
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_u64(o, d->attempts);
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_i64(o, d->http);
+	put_vstr(o, &d->error);
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_i64(o, d->at_ms);
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_u64(o, lsn);
+	vg_sbuf_putc(o, '\n');
+	b->ndels++;
+}
+
 static void copy_str(char *dst, size_t cap, const struct vg_str *s)
 {
 	size_t n = s->n < cap - 1 ? s->n : cap - 1;
@@ -419,6 +493,9 @@ static int fill_batch(struct vg_pgwriter *w, int first_wait_ms)
 					w->b.oldest_ms = rs->received_ms;
 				}
 				add_samples(&w->b, rs);
+				if(rs->nevents){
+					add_events(w, &w->b, rs->events, rs->nevents, rec.lsn);
+				}
 				if(rs->flags & VG_REC_F_NEEDS_CHECK){
 					w->b.checked += (size_t)rs->n;
 				}
@@ -430,6 +507,23 @@ static int fill_batch(struct vg_pgwriter *w, int first_wait_ms)
 				add_rejection(w, &w->b, &rj, rec.lsn);
 			}else{
 				wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable rejection record lsn %" PRIu64 " skipped", rec.lsn);
+			}
+		}else if(rec.type == VG_REC_ALERTS){
+			int nev = 0;
+			if(rs == NULL){
+				rs = malloc(sizeof(*rs));
+			}
+			if(rs && vg_rec_decode_alerts(rec.payload, rec.len, rs->events, &nev)){
+				add_events(w, &w->b, rs->events, nev, rec.lsn);
+			}else{
+				wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable alerts record lsn %" PRIu64 " skipped", rec.lsn);
+			}
+		}else if(rec.type == VG_REC_DELIVERY){
+			struct vg_rec_delivery d;
+			if(vg_rec_decode_delivery(rec.payload, rec.len, &d)){
+				add_delivery(&w->b, &d, rec.lsn);
+			}else{
+				wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable delivery record lsn %" PRIu64 " skipped", rec.lsn);
 			}
 		}else if(rec.type == VG_REC_AUDIT){
 			if(vg_rec_decode_audit(rec.payload, rec.len, &au)){
@@ -740,6 +834,26 @@ static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_
 		}
 		vg_sbuf_free(&ins);
 	}
+	if(ok && w->b.nevs){
+		/* The outbox, in the same transaction as the samples that raised
+		 * the events. */
+		ok = copy_in(w, "COPY vg_stage_events FROM STDIN", &w->b.evs, err, errlen)
+			&& vg_pg_exec(w->conn,
+				"INSERT INTO alert_events (event_id, alert_id, type, kind, severity, ward, bed, device_id, order_key, "
+				"created_at, body, journal_id, lsn) SELECT event_id, alert_id, type, kind, severity, ward, bed, device_id, "
+				"order_key, timestamptz 'epoch' + created_ms * interval '1 millisecond', body, journal_id, lsn "
+				"FROM vg_stage_events ORDER BY lsn ON CONFLICT (event_id) DO NOTHING", err, errlen);
+	}
+	if(ok && w->b.ndels){
+		ok = copy_in(w, "COPY vg_stage_delivery FROM STDIN", &w->b.dels, err, errlen)
+			&& vg_pg_exec(w->conn,
+				"UPDATE alert_events a SET status = d.status, attempts = GREATEST(a.attempts, d.attempts), "
+				"last_http = NULLIF(d.http, 0), last_error = d.error, "
+				"delivered_at = CASE WHEN d.status = 'delivered' THEN timestamptz 'epoch' + d.at_ms * interval '1 millisecond' END, "
+				"status_at = timestamptz 'epoch' + d.at_ms * interval '1 millisecond' "
+				"FROM (SELECT DISTINCT ON (event_id) * FROM vg_stage_delivery ORDER BY event_id, lsn DESC) d "
+				"WHERE a.event_id = d.event_id", err, errlen);
+	}
 	if(ok && w->b.rejs){
 		ok = copy_in(w, "COPY vg_stage_rejections FROM STDIN", &w->b.rej, err, errlen)
 			&& vg_pg_exec(w->conn,
@@ -759,6 +873,44 @@ static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_
 		vg_pg_exec(w->conn, "ROLLBACK", ignore, sizeof(ignore));
 	}
 	return ok;
+}
+
+/* Once per start, after the journal is replayed: hands the broker the open
+ * alerts and NEWS2 inputs of the previous run (so alerts continue under
+ * their ids), every alert event still pending in the outbox (delivered
+ * again; the receiver dedupes on webhook-id), and the devices that were streaming in the last
+ * ten minutes (so one that does not come back raises a silent alert). */
+static void startup_tasks(struct vg_pgwriter *w)
+{
+	PGresult *r;
+	char line[300];
+	size_t posted;
+	int i, n;
+
+	if(!vg_outbox_post_alert_state(w->conn, w->o.completions, w->o.news2_max_age_s, line, sizeof(line))){
+		wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: cannot read the open alerts of the previous run: %s", line);
+	}
+	if(!vg_outbox_post_pending(w->conn, w->o.completions, &posted, line, sizeof(line))){
+		wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: cannot read pending alert events: %s", line);
+	}
+
+	r = PQexec(w->conn, "SELECT b.device_id, (extract(epoch FROM m.at) * 1000)::bigint FROM bed_assignments b "
+			"CROSS JOIN LATERAL (SELECT max(v.measured_at) AS at FROM vitals v WHERE v.device_id = b.device_id "
+			"AND v.measured_at > now() - interval '10 minutes') m WHERE m.at IS NOT NULL");
+	if(r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0){
+		n = PQntuples(r);
+		struct vg_c_last_seen *c = calloc(1, sizeof(*c) + (size_t)n * sizeof(c->items[0]));
+		if(c){
+			c->base.type = VG_C_LAST_SEEN;
+			for(i = 0; i < n; i++){
+				vg_strlcpy(c->items[i].id, PQgetvalue(r, i, 0), sizeof(c->items[i].id));
+				c->items[i].at_ms = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+			}
+			c->n = (size_t)n;
+			vg_queue_push_force(w->o.completions, &c->base);
+		}
+	}
+	PQclear(r);
 }
 
 static bool deadline_passed(struct vg_pgwriter *w)
@@ -833,6 +985,12 @@ static void *writer_main(void *arg)
 				if(is_stopping(w)){
 					break; /* drained */
 				}
+				if(!w->startup_done){
+					/* The journal is replayed: what is pending in the outbox
+					 * now is all of it. */
+					startup_tasks(w);
+					w->startup_done = true;
+				}
 				if(vg_mono_ms() - w->last_partition_check_ms > 3600 * 1000){
 					ensure_partitions(w);
 				}
@@ -843,7 +1001,7 @@ static void *writer_main(void *arg)
 			atomic_store(&w->lag_ms, vg_now_ms() - w->b.oldest_ms);
 		}
 		t0 = vg_mono_ms();
-		if(!vg_sbuf_ok(&w->b.vit) || !vg_sbuf_ok(&w->b.rej)){
+		if(!vg_sbuf_ok(&w->b.vit) || !vg_sbuf_ok(&w->b.rej) || !vg_sbuf_ok(&w->b.evs) || !vg_sbuf_ok(&w->b.dels)){
 			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: out of memory building a batch; retrying");
 			batch_reset(&w->b);
 			vg_journal_reader_close(w->reader);
@@ -904,6 +1062,8 @@ int vg_pgwriter_start(struct vg_pgwriter **out, const struct vg_pgwriter_opts *o
 	w->conninfo = strdup(o->conninfo);
 	vg_sbuf_init(&w->b.vit);
 	vg_sbuf_init(&w->b.rej);
+	vg_sbuf_init(&w->b.evs);
+	vg_sbuf_init(&w->b.dels);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -943,6 +1103,8 @@ void vg_pgwriter_stop(struct vg_pgwriter *w, int drain_ms)
 	vg_journal_reader_close(w->reader);
 	vg_sbuf_free(&w->b.vit);
 	vg_sbuf_free(&w->b.rej);
+	vg_sbuf_free(&w->b.evs);
+	vg_sbuf_free(&w->b.dels);
 	free(w->b.aud);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);

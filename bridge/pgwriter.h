@@ -26,6 +26,7 @@ struct vg_pgwriter_opts {
 	struct vg_queue *completions;  /* logs and DB state go here */
 	int batch_rows;
 	int64_t max_past_s;            /* partitions are kept this far back */
+	int news2_max_age_s;           /* NEWS2 inputs restored at start are at most this old */
 };
 
 struct vg_pgwriter_stats {

@@ -13,22 +13,31 @@
  *   `parallel` requests in flight).
  * - Attempts: each attempt is signed afresh (webhook-timestamp is the
  *   attempt's time) with the same webhook-id. 2xx is delivered. 410 disables
- *   the endpoint (operator alarm, nothing more is sent until restart).
- *   Anything else, a timeout or a refused connection is retried after an
- *   exponential backoff (1 s doubling to 5 min, +-20 % jitter), or after
- *   Retry-After when the receiver sends one. Redirects are not followed.
+ *   the endpoint (operator alarm; nothing more is sent until
+ *   `vitalgate-admin webhook enable`). Anything else, a timeout or a refused
+ *   connection is retried after an exponential backoff (1 s doubling to
+ *   backoff_max, +-20 % jitter), or after Retry-After when the receiver
+ *   sends one (429, 502, 503, 504). Redirects are not followed. An event
+ *   still undelivered dead_after after it was created (or re-driven) is
+ *   given up (dead letter) and its bed's later events proceed.
+ * - Idempotent submission: an event id the worker already holds is
+ *   dropped, so redelivering the outbox after a restart or a redrive never
+ *   sends one event twice from one broker.
  * - Results go back to the broker thread as VG_C_WEBHOOK completions.
  * - Shutdown: stop() closes the queue; the worker keeps delivering until
  *   nothing is pending or the deadline passes.
  */
 #include "webhook.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <curl/curl.h>
 #include <mosquitto.h>
@@ -36,21 +45,26 @@
 #include <openssl/rand.h>
 
 #include "vg_completion.h"
+#include "vg_smap.h"
 #include "vg_util.h"
 #include "whsign.h"
 
 #define BACKOFF_FIRST_MS 1000
-#define BACKOFF_MAX_MS (5 * 60 * 1000)
+#define JOB_EVENT 1
+#define JOB_ENABLE 2
 
 struct wh_job {
-	struct vg_job base;
-	struct wh_job *next;     /* pending list */
+	struct vg_job base;         /* type JOB_EVENT or JOB_ENABLE */
+	struct wh_job *next;        /* its bed's queue */
+	struct wh_bed *bed;
 	char event_id[64];
 	char order_key[2 * 65 + 2];
 	char *body;
 	size_t len;
 	int attempts;
-	int64_t created_ms;
+	int64_t created_ms;         /* wall clock: when the event was raised */
+	int64_t since_ms;           /* wall clock: start of the dead-letter clock */
+	int64_t queued_mono_ms;
 	int64_t next_ms;
 	int64_t retry_after_ms;
 	CURL *easy;
@@ -58,10 +72,21 @@ struct wh_job {
 	char sig[VG_WH_MAX_SECRETS * 50];
 };
 
+/* One bed's (order key's) undelivered jobs, in order; only the head is
+ * ever attempted. Beds with jobs are on the active list. */
+struct wh_bed {
+	struct wh_bed *next, *prev;
+	struct wh_job *head, *tail;
+	char key[];
+};
+
 struct vg_webhook {
 	struct vg_webhook_opts o;
 	char *url;
 	struct vg_whsecrets secrets;
+	char *secret_path;
+	struct stat secret_st;       /* of the file the secrets were read from */
+	int64_t secret_check_ms;
 	struct vg_queue q;
 	CURLM *multi;
 	pthread_t thread;
@@ -69,8 +94,11 @@ struct vg_webhook {
 	bool stopping;
 	int64_t deadline_ms;
 	bool disabled;           /* endpoint answered 410 */
-	struct wh_job *head, *tail;
+	struct wh_bed *active, *active_tail;  /* beds with jobs */
+	struct vg_smap beds;     /* order_key -> struct wh_bed */
 	int inflight;
+	struct vg_smap held;     /* event_id -> job, for idempotent submission */
+	atomic_size_t nheld;     /* jobs the worker holds (read by submit) */
 };
 
 static void wake_multi(void *arg)
@@ -80,7 +108,7 @@ static void wake_multi(void *arg)
 	curl_multi_wakeup(w->multi);
 }
 
-static void post_outcome(struct vg_webhook *w, const struct wh_job *j, int outcome, long status)
+static void post_outcome(struct vg_webhook *w, const struct wh_job *j, int outcome, long status, const char *error)
 {
 	struct vg_c_webhook *c = calloc(1, sizeof(*c));
 
@@ -91,9 +119,12 @@ static void post_outcome(struct vg_webhook *w, const struct wh_job *j, int outco
 	c->outcome = outcome;
 	c->http_status = status;
 	c->attempts = j->attempts;
-	c->latency_ms = vg_mono_ms() - j->created_ms;
+	c->latency_ms = vg_now_ms() - j->created_ms;
 	vg_strlcpy(c->event_id, j->event_id, sizeof(c->event_id));
-	if(vg_queue_push(w->o.completions, &c->base) != VG_QUEUE_OK){
+	vg_strlcpy(c->error, error ? error : "", sizeof(c->error));
+	/* Final outcomes must reach the outbox: they bypass the bound. */
+	if((outcome == VG_WH_RETRY ? vg_queue_push(w->o.completions, &c->base)
+			: vg_queue_push_force(w->o.completions, &c->base)) != VG_QUEUE_OK){
 		free(c);
 	}
 }
@@ -187,17 +218,17 @@ static bool start_attempt(struct vg_webhook *w, struct wh_job *j)
 	return true;
 }
 
-static int64_t backoff_ms(int attempts)
+static int64_t backoff_ms(int attempts, int64_t max_ms)
 {
 	int64_t b = BACKOFF_FIRST_MS;
 	uint32_t r = 0;
 	int i;
 
-	for(i = 1; i < attempts && b < BACKOFF_MAX_MS; i++){
+	for(i = 1; i < attempts && b < max_ms; i++){
 		b *= 2;
 	}
-	if(b > BACKOFF_MAX_MS){
-		b = BACKOFF_MAX_MS;
+	if(b > max_ms){
+		b = max_ms;
 	}
 	RAND_bytes((unsigned char *)&r, sizeof(r));
 	/* +-20 % jitter so a receiver coming back is not hit by every retry at
@@ -205,19 +236,79 @@ static int64_t backoff_ms(int attempts)
 	return b * 8 / 10 + (int64_t)(r % (uint32_t)(b * 4 / 10 + 1));
 }
 
+/* Takes a job the worker now holds into its bed's queue. */
+static bool hold_job(struct vg_webhook *w, struct wh_job *j)
+{
+	struct wh_bed *b = vg_smap_get(&w->beds, j->order_key);
+	int err;
+
+	vg_smap_put(&w->held, j->event_id, j, &err);
+	if(err){
+		return false;
+	}
+	if(b == NULL){
+		size_t klen = strlen(j->order_key);
+		b = calloc(1, sizeof(*b) + klen + 1);
+		if(b != NULL){
+			memcpy(b->key, j->order_key, klen + 1);
+			vg_smap_put(&w->beds, b->key, b, &err);
+		}
+		if(b == NULL || err){
+			free(b);
+			vg_smap_del(&w->held, j->event_id);
+			return false;
+		}
+		b->prev = w->active_tail;
+		if(w->active_tail){
+			w->active_tail->next = b;
+		}else{
+			w->active = b;
+		}
+		w->active_tail = b;
+	}
+	j->bed = b;
+	j->next = NULL;
+	if(b->tail){
+		b->tail->next = j;
+	}else{
+		b->head = j;
+	}
+	b->tail = j;
+	atomic_fetch_add(&w->nheld, 1);
+	return true;
+}
+
+/* Drops a finished job (delivered or dead: always its bed's head). */
 static void unlink_job(struct vg_webhook *w, struct wh_job *j)
 {
-	struct wh_job **pp = &w->head, *prev = NULL;
+	struct wh_bed *b = j->bed;
+	struct wh_job **pp = &b->head, *prev = NULL;
 
+	vg_smap_del(&w->held, j->event_id);
+	atomic_fetch_sub(&w->nheld, 1);
 	while(*pp && *pp != j){
 		prev = *pp;
 		pp = &(*pp)->next;
 	}
 	if(*pp){
 		*pp = j->next;
-		if(w->tail == j){
-			w->tail = prev;
+		if(b->tail == j){
+			b->tail = prev;
 		}
+	}
+	if(b->head == NULL){
+		if(b->prev){
+			b->prev->next = b->next;
+		}else{
+			w->active = b->next;
+		}
+		if(b->next){
+			b->next->prev = b->prev;
+		}else{
+			w->active_tail = b->prev;
+		}
+		vg_smap_del(&w->beds, b->key);
+		free(b);
 	}
 }
 
@@ -237,7 +328,7 @@ static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 	w->inflight--;
 
 	if(res == CURLE_OK && status >= 200 && status < 300){
-		post_outcome(w, j, VG_WH_DELIVERED, status);
+		post_outcome(w, j, VG_WH_DELIVERED, status, NULL);
 		unlink_job(w, j);
 		job_free(j);
 		return;
@@ -246,13 +337,29 @@ static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 		if(!w->disabled){
 			vg_post_log(w->o.completions, MOSQ_LOG_ERR,
 					"Vitalgate ALARM: the webhook endpoint answered 410 Gone; webhook delivery is disabled until "
-					"the broker is restarted with a valid webhook_url (alerts still go to MQTT)");
+					"`vitalgate-admin webhook enable` (alerts still go to MQTT and stay pending in alert_events)");
 		}
 		w->disabled = true;
-		post_outcome(w, j, VG_WH_GONE, status);
+		j->next_ms = 0;
+		post_outcome(w, j, VG_WH_GONE, status, "HTTP 410");
 		return;
 	}
-	delay = backoff_ms(j->attempts);
+	if(vg_now_ms() - j->since_ms >= w->o.dead_after_ms){
+		char e[96];
+		snprintf(e, sizeof(e), "%s", res != CURLE_OK ? curl_easy_strerror(res) : "HTTP error");
+		if(res == CURLE_OK){
+			snprintf(e, sizeof(e), "HTTP %ld", status);
+		}
+		vg_post_log(w->o.completions, MOSQ_LOG_ERR,
+				"Vitalgate ALARM: webhook %s undelivered after %d attempts over %lld s (%s); dead-lettered, "
+				"re-drive it with `vitalgate-admin webhook redrive`", j->event_id, j->attempts,
+				(long long)((vg_now_ms() - j->since_ms) / 1000), e);
+		post_outcome(w, j, VG_WH_DEAD, status, e);
+		unlink_job(w, j);
+		job_free(j);
+		return;
+	}
+	delay = backoff_ms(j->attempts, w->o.backoff_max_ms);
 	if(j->retry_after_ms >= 0 && (status == 429 || status == 503 || status == 502 || status == 504)){
 		delay = j->retry_after_ms;
 	}
@@ -266,44 +373,67 @@ static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 					j->event_id, j->attempts, status, (long long)delay);
 		}
 	}
-	post_outcome(w, j, VG_WH_RETRY, status);
+	post_outcome(w, j, VG_WH_RETRY, status, res != CURLE_OK ? curl_easy_strerror(res) : NULL);
 }
 
-/* Starts every job that may start now; returns ms until the next one is
- * due (or 1000). */
+/* Starts every bed's head job that may start now; returns ms until the
+ * next one is due (or 1000). O(beds with undelivered events). */
 static int start_due(struct vg_webhook *w)
 {
-	const char *blocked[256];
-	int nblocked = 0, i;
-	struct wh_job *j;
+	struct wh_bed *b;
 	int64_t now = vg_mono_ms(), next = now + 1000;
 
 	if(w->disabled){
 		return 1000;
 	}
-	for(j = w->head; j; j = j->next){
-		bool is_blocked = false;
-		for(i = 0; i < nblocked; i++){
-			if(!strcmp(blocked[i], j->order_key)){
-				is_blocked = true;
-				break;
-			}
+	for(b = w->active; b && w->inflight < w->o.parallel; b = b->next){
+		struct wh_job *j = b->head;
+		if(j->easy != NULL){
+			continue;
 		}
-		if(!is_blocked && j->easy == NULL && w->inflight < w->o.parallel){
-			if(j->next_ms <= now){
-				if(!start_attempt(w, j)){
-					j->next_ms = now + 1000;
-				}
-			}else if(j->next_ms < next){
-				next = j->next_ms;
+		if(j->next_ms <= now){
+			if(!start_attempt(w, j)){
+				j->next_ms = now + 1000;
 			}
-		}
-		/* Later jobs of this bed wait for this one. */
-		if(!is_blocked && nblocked < (int)(sizeof(blocked) / sizeof(blocked[0]))){
-			blocked[nblocked++] = j->order_key;
+		}else if(j->next_ms < next){
+			next = j->next_ms;
 		}
 	}
+	if(b != NULL){
+		next = now + 50; /* all slots busy: look again soon */
+	}
 	return next > now ? (int)(next - now) : 0;
+}
+
+/* Key rotation without a restart: the secrets file is looked at every 2 s
+ * and read again when it changed (an edit or a rename over it). A file that
+ * cannot be used keeps the previous secrets in force. */
+static void maybe_reload_secrets(struct vg_webhook *w)
+{
+	struct vg_whsecrets fresh;
+	struct stat st;
+	char err[256];
+	int64_t now = vg_mono_ms();
+
+	if(now - w->secret_check_ms < 2000){
+		return;
+	}
+	w->secret_check_ms = now;
+	if(stat(w->secret_path, &st) != 0 || (st.st_ino == w->secret_st.st_ino && st.st_size == w->secret_st.st_size
+			&& st.st_mtim.tv_sec == w->secret_st.st_mtim.tv_sec && st.st_mtim.tv_nsec == w->secret_st.st_mtim.tv_nsec)){
+		return;
+	}
+	w->secret_st = st;
+	if(vg_whsecrets_load(w->secret_path, &fresh, err, sizeof(err)) != 0){
+		vg_post_log(w->o.completions, MOSQ_LOG_ERR, "Vitalgate: webhook_secret_file changed but cannot be used (%s); "
+				"still signing with the previous secrets", err);
+		return;
+	}
+	vg_whsecrets_wipe(&w->secrets);
+	w->secrets = fresh;
+	vg_whsecrets_wipe(&fresh);
+	vg_post_log(w->o.completions, MOSQ_LOG_NOTICE, "Vitalgate: webhook secrets reloaded from %s (%d secret(s))",
+			w->secret_path, w->secrets.n);
 }
 
 static void *webhook_main(void *arg)
@@ -321,21 +451,27 @@ static void *webhook_main(void *arg)
 		for(; list; list = nx){
 			struct wh_job *j = (struct wh_job *)list;
 			nx = list->next;
-			j->next = NULL;
-			if(w->tail){
-				w->tail->next = j;
-			}else{
-				w->head = j;
+			if(list->type == JOB_ENABLE){
+				if(w->disabled){
+					vg_post_log(w->o.completions, MOSQ_LOG_NOTICE, "Vitalgate: webhook delivery enabled again");
+				}
+				w->disabled = false;
+				job_free(j);
+				continue;
 			}
-			w->tail = j;
+			if(vg_smap_get(&w->held, j->event_id) || !hold_job(w, j)){
+				job_free(j); /* already held (a redelivery), or no memory: it stays pending in the outbox */
+				continue;
+			}
 		}
 		pthread_mutex_lock(&w->lock);
 		stopping = w->stopping;
 		deadline = w->deadline_ms;
 		pthread_mutex_unlock(&w->lock);
-		if(stopping && (w->head == NULL || vg_mono_ms() >= deadline || (w->disabled && w->inflight == 0))){
+		if(stopping && (w->active == NULL || vg_mono_ms() >= deadline || (w->disabled && w->inflight == 0))){
 			break;
 		}
+		maybe_reload_secrets(w);
 		timeout = start_due(w);
 		curl_multi_perform(w->multi, &running);
 		while((m = curl_multi_info_read(w->multi, &left)) != NULL){
@@ -359,6 +495,9 @@ int vg_webhook_start(struct vg_webhook **out, const struct vg_webhook_opts *o, c
 	struct vg_webhook *w = calloc(1, sizeof(*w));
 
 	*out = NULL;
+	if(errlen){
+		err[0] = '\0';
+	}
 	if(w == NULL){
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -370,13 +509,21 @@ int vg_webhook_start(struct vg_webhook **out, const struct vg_webhook_opts *o, c
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if(vg_whsecrets_load(o->secret_file, &w->secrets, err, errlen) != 0){
+	w->secret_path = strdup(o->secret_file);
+	if(w->secret_path == NULL || stat(o->secret_file, &w->secret_st) != 0
+			|| vg_whsecrets_load(o->secret_file, &w->secrets, err, errlen) != 0){
+		if(w->secret_path && err[0] == '\0'){
+			snprintf(err, errlen, "%s: %s", o->secret_file, strerror(errno));
+		}
+		free(w->secret_path);
 		free(w->url);
 		free(w);
 		return -1;
 	}
+	w->secret_check_ms = vg_mono_ms();
 	w->multi = curl_multi_init();
-	if(w->multi == NULL || vg_queue_init(&w->q, o->queue_capacity) != 0){
+	if(w->multi == NULL || vg_queue_init(&w->q, o->queue_capacity) != 0 || vg_smap_init(&w->held, 1024) != 0
+			|| vg_smap_init(&w->beds, 256) != 0){
 		snprintf(err, errlen, "cannot initialise libcurl");
 		goto error;
 	}
@@ -395,13 +542,34 @@ error:
 		curl_multi_cleanup(w->multi);
 	}
 	vg_whsecrets_wipe(&w->secrets);
+	free(w->secret_path);
 	free(w->url);
 	free(w);
 	return -1;
 }
 
+bool vg_webhook_has_room(struct vg_webhook *w)
+{
+	return w != NULL && atomic_load(&w->nheld) + vg_queue_depth(&w->q) <= w->o.queue_capacity / 2;
+}
+
+int vg_webhook_enable(struct vg_webhook *w)
+{
+	struct wh_job *j = calloc(1, sizeof(*j));
+
+	if(j == NULL){
+		return -1;
+	}
+	j->base.type = JOB_ENABLE;
+	if(vg_queue_push_force(&w->q, &j->base) != VG_QUEUE_OK){
+		job_free(j);
+		return -1;
+	}
+	return 0;
+}
+
 int vg_webhook_submit(struct vg_webhook *w, const char *event_id, const char *order_key,
-		const char *body, size_t len)
+		const char *body, size_t len, int64_t created_ms, int64_t since_ms)
 {
 	struct wh_job *j = calloc(1, sizeof(*j));
 	int rc;
@@ -417,11 +585,19 @@ int vg_webhook_submit(struct vg_webhook *w, const char *event_id, const char *or
 	memcpy(j->body, body, len);
 	j->body[len] = '\0';
 	j->len = len;
-	j->base.type = 1;
+	j->base.type = JOB_EVENT;
 	vg_strlcpy(j->event_id, event_id, sizeof(j->event_id));
 	vg_strlcpy(j->order_key, order_key, sizeof(j->order_key));
-	j->created_ms = vg_mono_ms();
+	j->created_ms = created_ms;
+	j->since_ms = since_ms > created_ms ? since_ms : created_ms;
+	j->queued_mono_ms = vg_mono_ms();
 	j->next_ms = 0;
+	/* queue_capacity bounds what the worker holds plus what waits for it:
+	 * past it the event stays pending in the outbox (redriven later). */
+	if(atomic_load(&w->nheld) + vg_queue_depth(&w->q) >= w->o.queue_capacity){
+		job_free(j);
+		return VG_QUEUE_FULL;
+	}
 	rc = vg_queue_push(&w->q, &j->base);
 	if(rc != VG_QUEUE_OK){
 		job_free(j);
@@ -445,28 +621,39 @@ void vg_webhook_stop(struct vg_webhook *w, int drain_ms)
 	curl_multi_wakeup(w->multi);
 	pthread_join(w->thread, NULL);
 
-	for(j = w->head; j; j = nx){
-		nx = j->next;
-		if(j->easy){
-			curl_multi_remove_handle(w->multi, j->easy);
-			curl_easy_cleanup(j->easy);
-			curl_slist_free_all(j->hdrs);
+	while(w->active){
+		struct wh_bed *b = w->active;
+		w->active = b->next;
+		for(j = b->head; j; j = nx){
+			nx = j->next;
+			if(j->easy){
+				curl_multi_remove_handle(w->multi, j->easy);
+				curl_easy_cleanup(j->easy);
+				curl_slist_free_all(j->hdrs);
+			}
+			left++;
+			job_free(j);
 		}
-		left++;
-		job_free(j);
+		free(b);
 	}
 	for(list = vg_queue_take_all(&w->q, 0); list; list = lnx){
 		lnx = list->next;
-		left++;
+		if(list->type == JOB_EVENT){
+			left++;
+		}
 		job_free((struct wh_job *)list);
 	}
 	if(left){
-		vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: %d webhook event(s) undelivered at shutdown", left);
+		vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: %d webhook event(s) undelivered at shutdown; "
+				"they stay pending in alert_events and are delivered after the next start", left);
 	}
 	curl_multi_cleanup(w->multi);
 	vg_queue_destroy(&w->q);
+	vg_smap_destroy(&w->held, NULL);
+	vg_smap_destroy(&w->beds, NULL);
 	pthread_mutex_destroy(&w->lock);
 	vg_whsecrets_wipe(&w->secrets);
+	free(w->secret_path);
 	free(w->url);
 	free(w);
 }

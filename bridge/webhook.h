@@ -24,15 +24,24 @@ struct vg_webhook_opts {
 	long timeout_ms;
 	int parallel;
 	size_t queue_capacity;
+	int64_t dead_after_ms;      /* give up (dead letter) this long after the event */
+	int64_t backoff_max_ms;     /* longest wait between attempts */
 	struct vg_queue *completions;
 };
 
 int vg_webhook_start(struct vg_webhook **out, const struct vg_webhook_opts *o, char *err, size_t errlen);
 /* Broker thread. Queues one event; order_key groups events that must be
- * delivered in order (one bed). Returns VG_QUEUE_OK, VG_QUEUE_FULL or -1
+ * delivered in order (one bed); created_ms (wall clock) is when the event
+ * was raised; the dead-letter clock starts at the later of created_ms and
+ * since_ms (an operator's redrive). An event id already held by the worker is ignored
+ * (redeliveries are idempotent). Returns VG_QUEUE_OK, VG_QUEUE_FULL or -1
  * (out of memory). */
 int vg_webhook_submit(struct vg_webhook *w, const char *event_id, const char *order_key,
-		const char *body, size_t len);
+		const char *body, size_t len, int64_t created_ms, int64_t since_ms);
+/* Broker thread: true when the job queue is at most half full. */
+bool vg_webhook_has_room(struct vg_webhook *w);
+/* Broker thread: re-enables an endpoint that answered 410. */
+int vg_webhook_enable(struct vg_webhook *w);
 /* Delivers what it can within drain_ms, then stops and frees. */
 void vg_webhook_stop(struct vg_webhook *w, int drain_ms);
 

@@ -24,6 +24,66 @@ enum vg_completion_type {
 	VG_C_IDENTS,           /* struct vg_c_idents (defined by idsync.h) */
 	VG_C_WEBHOOK,          /* struct vg_c_webhook */
 	VG_C_DB_STATE,         /* struct vg_c_db_state */
+	VG_C_ALERT_CFG,        /* struct vg_c_alert_cfg (idsync.h) */
+	VG_C_REDELIVER,        /* struct vg_c_redeliver: pending outbox events */
+	VG_C_WEBHOOK_CMD,      /* struct vg_c_webhook_cmd */
+	VG_C_LAST_SEEN,        /* struct vg_c_last_seen: devices active before a restart */
+	VG_C_ALERT_STATE,      /* struct vg_c_alert_state: open alerts, NEWS2 inputs */
+};
+
+/* Alert state from before a restart, read from PostgreSQL once the journal
+ * is replayed: the open alerts (so a running alert continues, and resolves,
+ * under its own id) and the latest fresh NEWS2 inputs of each bed. */
+struct vg_c_alert_state {
+	struct vg_job base;
+	size_t nalerts;
+	struct vg_open_alert {
+		char alert_id[32];     /* "al_<24 hex>" */
+		char device[65];
+		char ward[65];
+		char bed[65];
+		char vital[8];         /* threshold alerts */
+		uint8_t kind;          /* enum vg_alert_kind */
+		uint8_t level;         /* threshold: 1 low, 2 high; news2: band; silent: 1 */
+		uint16_t transitions;  /* events of the alert so far */
+	} *alerts;
+	size_t nparams;
+	struct vg_bed_param {
+		char ward[65];
+		char bed[65];
+		int param;             /* enum vg_news2_param */
+		double v;
+		int64_t at_ms;         /* measured_at */
+	} *params;
+};
+
+/* Outbox events to (re)submit to the webhook worker. */
+struct vg_c_redeliver {
+	struct vg_job base;
+	size_t n;
+	struct vg_redeliver_item {
+		char event_id[64];
+		char order_key[2 * 65 + 8];
+		int64_t created_ms;
+		int64_t since_ms;  /* starts the dead-letter clock (creation or redrive) */
+		char *body;        /* owned by the completion */
+		size_t len;
+	} items[];
+};
+
+struct vg_c_webhook_cmd {
+	struct vg_job base;
+	int enable;            /* 1: re-enable after a 410 */
+};
+
+/* Devices that sent data shortly before this broker started, and when. */
+struct vg_c_last_seen {
+	struct vg_job base;
+	size_t n;
+	struct {
+		char id[65];
+		int64_t at_ms;
+	} items[];
 };
 
 struct vg_c_log {
@@ -44,8 +104,9 @@ struct vg_c_webhook {
 	int outcome;           /* enum vg_webhook_outcome */
 	long http_status;
 	int attempts;
-	int64_t latency_ms;    /* first attempt queued -> this outcome */
+	int64_t latency_ms;    /* event created -> this outcome */
 	char event_id[64];
+	char error[96];        /* curl's message or "HTTP <n>" */
 };
 
 struct vg_c_db_state {

@@ -1020,6 +1020,8 @@ int vg_journal_read(struct vg_journal_reader *r, struct vg_journal_rec *rec, int
 	struct vg_journal *j = r->j;
 	uint64_t active_seg, active_end, limit, nxt;
 	int rc;
+	struct timespec deadline = { 0, 0 };
+	bool have_deadline = false, timed_out, stop;
 	char name[32];
 
 	for(;;){
@@ -1096,13 +1098,13 @@ int vg_journal_read(struct vg_journal_reader *r, struct vg_journal_rec *rec, int
 			r->off = SEG_HDR;
 			continue;
 		}
-		/* Caught up with the appender. */
+		/* Caught up with the appender: wait until something new arrives or
+		 * the deadline (fixed at the first wait) passes. A wake-up that
+		 * brings nothing readable yet (a segment roll) waits again. */
 		if(timeout_ms == 0){
 			return 0;
 		}
-		pthread_mutex_lock(&j->lock);
-		if(j->seg == active_seg && j->end == active_end && !j->stopping && !j->woken){
-			struct timespec deadline;
+		if(!have_deadline){
 			clock_gettime(CLOCK_MONOTONIC, &deadline);
 			deadline.tv_sec += timeout_ms / 1000;
 			deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
@@ -1110,17 +1112,22 @@ int vg_journal_read(struct vg_journal_reader *r, struct vg_journal_rec *rec, int
 				deadline.tv_sec++;
 				deadline.tv_nsec -= 1000000000L;
 			}
+			have_deadline = true;
+		}
+		pthread_mutex_lock(&j->lock);
+		timed_out = false;
+		if(j->seg == active_seg && j->end == active_end && !j->stopping && !j->woken){
 			j->reader_waiting = true;
-			pthread_cond_timedwait(&j->data_cond, &j->lock, &deadline);
+			timed_out = pthread_cond_timedwait(&j->data_cond, &j->lock, &deadline) == ETIMEDOUT;
 			j->reader_waiting = false;
 		}
+		stop = j->stopping || j->woken;
 		j->woken = false;
 		rc = (j->seg != active_seg || j->end != active_end);
 		pthread_mutex_unlock(&j->lock);
-		if(!rc){
+		if(!rc && (timed_out || stop)){
 			return 0;
 		}
-		timeout_ms = 0;
 	}
 }
 

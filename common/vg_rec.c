@@ -7,6 +7,13 @@
  *             str16 detail | u8 has_seq | u64 seq | i32 index | u32 len | bytes
  *  audit:     u8 1 | i64 at_ms | u8 event | str8 identity | str8 client_id |
  *             str8 address | str16 detail
+ *  samples with alert events: u8 2 | (as samples) | u8 nev | nev x event
+ *  alerts:    u8 1 | u8 nev | nev x event
+ *  event:     str8 event_id | str8 alert_id | u8 type | u8 kind | str8 severity |
+ *             str8 order_key | str8 ward | str8 bed | str8 device | i64 created_ms |
+ *             u32 len | body
+ *  delivery:  u8 1 | str8 event_id | u8 status | u32 attempts | i32 http |
+ *             str16 error | i64 at_ms
  * Thread: any. Memory: none owned.
  */
 #include "vg_rec.h"
@@ -82,6 +89,16 @@ static void w_str16(struct vg_wbuf *w, const char *s)
 	w_bytes(w, s, n);
 }
 
+static void w_vstr8(struct vg_wbuf *w, const struct vg_str *s)
+{
+	if(s->n > 255){
+		w->overflow = true;
+		return;
+	}
+	w_u8(w, (uint8_t)s->n);
+	w_bytes(w, s->p, s->n);
+}
+
 static uint8_t r_u8(struct vg_rbuf *r)
 {
 	if(r->err || r->pos + 1 > r->len){
@@ -137,7 +154,56 @@ static struct vg_str r_str(struct vg_rbuf *r, size_t n)
 	return s;
 }
 
-bool vg_rec_encode_samples(struct vg_wbuf *w, const char *device, const char *ward, const char *bed,
+static void w_events(struct vg_wbuf *w, const struct vg_rec_event *ev, int nev)
+{
+	int i;
+
+	w_u8(w, (uint8_t)nev);
+	for(i = 0; i < nev; i++){
+		w_vstr8(w, &ev[i].event_id);
+		w_vstr8(w, &ev[i].alert_id);
+		w_u8(w, ev[i].type);
+		w_u8(w, ev[i].kind);
+		w_vstr8(w, &ev[i].severity);
+		w_vstr8(w, &ev[i].order_key);
+		w_vstr8(w, &ev[i].ward);
+		w_vstr8(w, &ev[i].bed);
+		w_vstr8(w, &ev[i].device);
+		w_u64(w, (uint64_t)ev[i].created_ms);
+		w_u32(w, (uint32_t)ev[i].body.n);
+		w_bytes(w, ev[i].body.p, ev[i].body.n);
+	}
+}
+
+static bool r_events(struct vg_rbuf *r, struct vg_rec_event *ev, int *nev)
+{
+	int i, n = r_u8(r);
+
+	if(r->err || n > VG_REC_MAX_EVENTS){
+		return false;
+	}
+	for(i = 0; i < n; i++){
+		ev[i].event_id = r_str(r, r_u8(r));
+		ev[i].alert_id = r_str(r, r_u8(r));
+		ev[i].type = r_u8(r);
+		ev[i].kind = r_u8(r);
+		ev[i].severity = r_str(r, r_u8(r));
+		ev[i].order_key = r_str(r, r_u8(r));
+		ev[i].ward = r_str(r, r_u8(r));
+		ev[i].bed = r_str(r, r_u8(r));
+		ev[i].device = r_str(r, r_u8(r));
+		ev[i].created_ms = (int64_t)r_u64(r);
+		ev[i].body = r_str(r, r_u32(r));
+		if(r->err || ev[i].type < VG_AT_RAISED || ev[i].type > VG_AT_RESOLVED
+				|| ev[i].kind < VG_AK_THRESHOLD || ev[i].kind > VG_AK_SILENT || ev[i].event_id.n == 0){
+			return false;
+		}
+	}
+	*nev = n;
+	return true;
+}
+
+static bool encode_samples(struct vg_wbuf *w, uint8_t version, const char *device, const char *ward, const char *bed,
 		int64_t received_ms, uint8_t flags, const struct vg_sample *s, int n)
 {
 	int i, f;
@@ -145,7 +211,7 @@ bool vg_rec_encode_samples(struct vg_wbuf *w, const char *device, const char *wa
 	if(n < 1 || n > VG_MAX_BATCH){
 		return false;
 	}
-	w_u8(w, REC_VERSION);
+	w_u8(w, version);
 	w_str8(w, device);
 	w_str8(w, ward);
 	w_str8(w, bed);
@@ -165,14 +231,99 @@ bool vg_rec_encode_samples(struct vg_wbuf *w, const char *device, const char *wa
 	return !w->overflow;
 }
 
-bool vg_rec_decode_samples(const uint8_t *p, size_t len, struct vg_rec_samples *out)
+bool vg_rec_encode_samples(struct vg_wbuf *w, const char *device, const char *ward, const char *bed,
+		int64_t received_ms, uint8_t flags, const struct vg_sample *s, int n)
+{
+	return encode_samples(w, REC_VERSION, device, ward, bed, received_ms, flags, s, n);
+}
+
+bool vg_rec_encode_samples_events(struct vg_wbuf *w, const char *device, const char *ward, const char *bed,
+		int64_t received_ms, uint8_t flags, const struct vg_sample *s, int n,
+		const struct vg_rec_event *ev, int nev)
+{
+	if(nev == 0){
+		return encode_samples(w, REC_VERSION, device, ward, bed, received_ms, flags, s, n);
+	}
+	if(nev < 0 || nev > VG_REC_MAX_EVENTS || !encode_samples(w, 2, device, ward, bed, received_ms, flags, s, n)){
+		return false;
+	}
+	w_events(w, ev, nev);
+	return !w->overflow;
+}
+
+bool vg_rec_encode_alerts(struct vg_wbuf *w, const struct vg_rec_event *ev, int nev)
+{
+	if(nev < 1 || nev > VG_REC_MAX_EVENTS){
+		return false;
+	}
+	w_u8(w, REC_VERSION);
+	w_events(w, ev, nev);
+	return !w->overflow;
+}
+
+bool vg_rec_decode_alerts(const uint8_t *p, size_t len, struct vg_rec_event *events, int *nev)
 {
 	struct vg_rbuf r = { p, len, 0, false };
-	int i, f;
 
 	if(r_u8(&r) != REC_VERSION){
 		return false;
 	}
+	return r_events(&r, events, nev) && *nev > 0 && !r.err && r.pos == r.len;
+}
+
+bool vg_rec_encode_delivery(struct vg_wbuf *w, const struct vg_rec_delivery *d)
+{
+	w_u8(w, REC_VERSION);
+	w_vstr8(w, &d->event_id);
+	w_u8(w, d->status);
+	w_u32(w, d->attempts);
+	w_u32(w, (uint32_t)d->http);
+	w_u16(w, (uint16_t)(d->error.n > 65535 ? 65535 : d->error.n));
+	w_bytes(w, d->error.p, d->error.n > 65535 ? 65535 : d->error.n);
+	w_u64(w, (uint64_t)d->at_ms);
+	return !w->overflow;
+}
+
+bool vg_rec_decode_delivery(const uint8_t *p, size_t len, struct vg_rec_delivery *out)
+{
+	struct vg_rbuf r = { p, len, 0, false };
+
+	if(r_u8(&r) != REC_VERSION){
+		return false;
+	}
+	out->event_id = r_str(&r, r_u8(&r));
+	out->status = r_u8(&r);
+	out->attempts = r_u32(&r);
+	out->http = (int32_t)r_u32(&r);
+	out->error = r_str(&r, r_u16(&r));
+	out->at_ms = (int64_t)r_u64(&r);
+	return !r.err && r.pos == r.len && out->event_id.n > 0
+		&& (out->status == VG_DS_DELIVERED || out->status == VG_DS_DEAD);
+}
+
+static const char *const alert_type_names[] = { "?", "alert.raised", "alert.updated", "alert.resolved" };
+static const char *const alert_kind_names[] = { "?", "threshold", "news2", "silent" };
+
+const char *vg_alert_type_name(int t)
+{
+	return (t >= VG_AT_RAISED && t <= VG_AT_RESOLVED) ? alert_type_names[t] : "?";
+}
+
+const char *vg_alert_kind_name(int k)
+{
+	return (k >= VG_AK_THRESHOLD && k <= VG_AK_SILENT) ? alert_kind_names[k] : "?";
+}
+
+bool vg_rec_decode_samples(const uint8_t *p, size_t len, struct vg_rec_samples *out)
+{
+	struct vg_rbuf r = { p, len, 0, false };
+	int i, f;
+	uint8_t version = r_u8(&r);
+
+	if(version != REC_VERSION && version != 2){
+		return false;
+	}
+	out->nevents = 0;
 	out->device = r_str(&r, r_u8(&r));
 	out->ward = r_str(&r, r_u8(&r));
 	out->bed = r_str(&r, r_u8(&r));
@@ -194,6 +345,9 @@ bool vg_rec_decode_samples(const uint8_t *p, size_t len, struct vg_rec_samples *
 				memcpy(&out->s[i].val[f], &bits, sizeof(bits));
 			}
 		}
+	}
+	if(version == 2 && !r_events(&r, out->events, &out->nevents)){
+		return false;
 	}
 	return !r.err && r.pos == r.len;
 }

@@ -18,10 +18,64 @@
 
 #include "vg_vitals.h"
 
+struct vg_str {
+	const char *p;
+	size_t n;
+};
+
 enum vg_rec_type {
 	VG_REC_SAMPLES = 1,
 	VG_REC_REJECTION = 2,
 	VG_REC_AUDIT = 3,
+	VG_REC_ALERTS = 4,      /* alert events with no sample (silent devices) */
+	VG_REC_DELIVERY = 5,    /* a webhook's final outcome (delivered, dead) */
+};
+
+enum vg_alert_type {
+	VG_AT_RAISED = 1,
+	VG_AT_UPDATED = 2,
+	VG_AT_RESOLVED = 3,
+};
+
+enum vg_alert_kind {
+	VG_AK_THRESHOLD = 1,
+	VG_AK_NEWS2 = 2,
+	VG_AK_SILENT = 3,
+};
+
+enum vg_delivery_status {
+	VG_DS_DELIVERED = 1,
+	VG_DS_DEAD = 2,
+};
+
+const char *vg_alert_type_name(int t);   /* "alert.raised", ... */
+const char *vg_alert_kind_name(int k);   /* "threshold", "news2", "silent" */
+
+#define VG_REC_MAX_EVENTS 32
+
+/* One alert event as journalled (and as the outbox row is made from).
+ * Strings are length-delimited views; body is the exact JSON sent. */
+struct vg_rec_event {
+	struct vg_str event_id;
+	struct vg_str alert_id;
+	struct vg_str severity;
+	struct vg_str order_key;
+	struct vg_str ward;
+	struct vg_str bed;
+	struct vg_str device;
+	struct vg_str body;
+	uint8_t type;
+	uint8_t kind;
+	int64_t created_ms;
+};
+
+struct vg_rec_delivery {
+	struct vg_str event_id;
+	uint8_t status;
+	uint32_t attempts;
+	int32_t http;
+	struct vg_str error;
+	int64_t at_ms;
 };
 
 /* Audit events the broker records (audit_log.event). */
@@ -56,11 +110,6 @@ struct vg_rbuf {
 	bool err;
 };
 
-struct vg_str {
-	const char *p;
-	size_t n;
-};
-
 struct vg_rec_samples {
 	struct vg_str device;
 	struct vg_str ward;   /* n == 0: unassigned */
@@ -69,6 +118,8 @@ struct vg_rec_samples {
 	uint8_t flags;
 	int n;
 	struct vg_sample s[VG_MAX_BATCH];
+	int nevents;                               /* alert events journalled with them */
+	struct vg_rec_event events[VG_REC_MAX_EVENTS];
 };
 
 struct vg_rec_rejection {
@@ -97,6 +148,13 @@ void vg_wbuf_init(struct vg_wbuf *w, uint8_t *buf, size_t cap);
 /* Encoders: return false if the buffer was too small. */
 bool vg_rec_encode_samples(struct vg_wbuf *w, const char *device, const char *ward, const char *bed,
 		int64_t received_ms, uint8_t flags, const struct vg_sample *s, int n);
+/* The same with the alert events these samples raised (written in the same
+ * database transaction as the samples). */
+bool vg_rec_encode_samples_events(struct vg_wbuf *w, const char *device, const char *ward, const char *bed,
+		int64_t received_ms, uint8_t flags, const struct vg_sample *s, int n,
+		const struct vg_rec_event *ev, int nev);
+bool vg_rec_encode_alerts(struct vg_wbuf *w, const struct vg_rec_event *ev, int nev);
+bool vg_rec_encode_delivery(struct vg_wbuf *w, const struct vg_rec_delivery *d);
 bool vg_rec_encode_rejection(struct vg_wbuf *w, const char *device, int64_t received_ms,
 		const struct vg_verdict *v, const void *payload, size_t payload_len);
 
@@ -107,5 +165,8 @@ bool vg_rec_encode_audit(struct vg_wbuf *w, int64_t at_ms, uint8_t event, const 
 bool vg_rec_decode_samples(const uint8_t *p, size_t len, struct vg_rec_samples *out);
 bool vg_rec_decode_rejection(const uint8_t *p, size_t len, struct vg_rec_rejection *out);
 bool vg_rec_decode_audit(const uint8_t *p, size_t len, struct vg_rec_audit *out);
+/* events must hold VG_REC_MAX_EVENTS. */
+bool vg_rec_decode_alerts(const uint8_t *p, size_t len, struct vg_rec_event *events, int *nev);
+bool vg_rec_decode_delivery(const uint8_t *p, size_t len, struct vg_rec_delivery *out);
 
 #endif

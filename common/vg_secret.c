@@ -4,6 +4,7 @@
  * the thread that owns it. Memory: vg_hasher owns its digest context.
  */
 #include "vg_secret.h"
+#include "vg_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,40 +91,6 @@ int vg_secret_generate(char *out, size_t outlen)
 	return 0;
 }
 
-static void to_hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for(i = 0; i < n; i++){
-		out[2 * i] = hex[p[i] >> 4];
-		out[2 * i + 1] = hex[p[i] & 0xf];
-	}
-	out[2 * n] = '\0';
-}
-
-static int hexval(char c)
-{
-	if(c >= '0' && c <= '9') return c - '0';
-	if(c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if(c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
-}
-
-static bool from_hex(const char *s, size_t n, uint8_t *out)
-{
-	size_t i;
-
-	for(i = 0; i < n; i++){
-		int hi = hexval(s[2 * i]);
-		int lo = hexval(s[2 * i + 1]);
-		if(hi < 0 || lo < 0){
-			return false;
-		}
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
 
 int vg_secret_hash_new(const char *secret, char *out, size_t outlen)
 {
@@ -146,8 +113,8 @@ int vg_secret_hash_new(const char *secret, char *out, size_t outlen)
 	if(rc){
 		return -1;
 	}
-	to_hex(salt, sizeof(salt), salthex);
-	to_hex(hash, sizeof(hash), hashhex);
+	vg_hex_encode(salt, sizeof(salt), salthex);
+	vg_hex_encode(hash, sizeof(hash), hashhex);
 	snprintf(out, outlen, "s256$%s$%s", salthex, hashhex);
 	return 0;
 }
@@ -158,8 +125,8 @@ bool vg_secret_parse(const char *stored, uint8_t salt[VG_SALT_LEN], uint8_t hash
 			|| stored[5 + 2 * VG_SALT_LEN] != '$'){
 		return false;
 	}
-	return from_hex(stored + 5, VG_SALT_LEN, salt)
-		&& from_hex(stored + 6 + 2 * VG_SALT_LEN, VG_HASH_LEN, hash);
+	return vg_hex_decode(stored + 5, VG_SALT_LEN, salt)
+		&& vg_hex_decode(stored + 6 + 2 * VG_SALT_LEN, VG_HASH_LEN, hash);
 }
 
 bool vg_secret_verify(struct vg_hasher *h, const uint8_t salt[VG_SALT_LEN], const uint8_t hash[VG_HASH_LEN],
@@ -188,7 +155,7 @@ int vg_digest_hex(const void *data, size_t len, char *out, size_t hexlen)
 	if(hexlen > 2 * VG_HASH_LEN || EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1){
 		return -1;
 	}
-	to_hex(md, sizeof(md), hex);
+	vg_hex_encode(md, sizeof(md), hex);
 	memcpy(out, hex, hexlen);
 	out[hexlen] = '\0';
 	return 0;

@@ -142,3 +142,51 @@ void vg_sanitize(char *dst, size_t cap, const char *src)
 		memcpy(dst + cap - 4, "...", 4);
 	}
 }
+
+uint64_t vg_fnv1a(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 1469598103934665603ull;
+	size_t i;
+
+	for(i = 0; i < n; i++){
+		h ^= b[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+void vg_hex_encode(const uint8_t *p, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for(i = 0; i < n; i++){
+		out[2 * i] = hex[p[i] >> 4];
+		out[2 * i + 1] = hex[p[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+	if(c >= '0' && c <= '9') return c - '0';
+	if(c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if(c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+bool vg_hex_decode(const char *s, size_t n, uint8_t *out)
+{
+	size_t i;
+
+	for(i = 0; i < n; i++){
+		int hi = hexval(s[2 * i]);
+		int lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
+		if(hi < 0 || lo < 0){
+			return false;
+		}
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}

@@ -41,4 +41,12 @@ void vg_sanitize(char *dst, size_t cap, const char *src);
 bool vg_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 bool vg_parse_bool(const char *s, bool *out);
 
+/* FNV-1a (64 bits) of n bytes: the hash of the in-memory tables. */
+uint64_t vg_fnv1a(const void *p, size_t n);
+
+/* Lower-case hex of n bytes; out needs 2n + 1. */
+void vg_hex_encode(const uint8_t *p, size_t n, char *out);
+/* n bytes from the 2n hex digits at s (either case); false on a non-digit. */
+bool vg_hex_decode(const char *s, size_t n, uint8_t *out);
+
 #endif

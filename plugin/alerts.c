@@ -1,122 +1,940 @@
 /*
- * alerts: threshold alerts on heart rate (the walking skeleton's alert):
- * raised when hr reaches the NEWS2 score-3 band (>= alert_hr_high or <=
- * alert_hr_low, defaults 131 and 40), resolved when hr is back inside the
- * band by a hysteresis margin of 5 /min, so a value wobbling at the edge
- * does not flap. One event per transition, never one per sample.
+ * alerts: threshold, NEWS2 and silent-device alerts (see alerts.h and
+ * docs/alerts.md).
  *
- * An event is a JSON body {"type", "timestamp", "data"} sent to the webhook
- * worker (signed there) and published on wards/<ward>/alerts. Its
- * webhook-id is derived from the alert and the transition, so it is the
- * same on every retry.
- *
- * Thread: broker thread. Memory: builds JSON in the plugin's scratch
- * buffer; the webhook worker copies it.
+ * Thread: broker thread. Memory: the bed map and its beds, each device's
+ * alert block (vg_devrt.alerts), the configuration; events are written into
+ * the plugin's event scratch (vg->ev, vg->evbuf), reused for every message.
  */
+#include "alerts.h"
+
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "alerts.h"
 #include "ingest.h"
+#include "vg_completion.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
 #include "vg_secret.h"
-#include "vg_util.h"
+#include "vg_smap.h"
 #include "webhook.h"
 
-#define HR_HYSTERESIS 5
+static const int vital_field[VG_V_COUNT] = {
+	[VG_V_HR] = VG_F_HR, [VG_V_SPO2] = VG_F_SPO2, [VG_V_RR] = VG_F_RR, [VG_V_SBP] = VG_F_SBP,
+	[VG_V_DBP] = VG_F_DBP, [VG_V_MAP] = VG_F_MAP, [VG_V_TEMP] = VG_F_TEMP,
+};
 
-static void emit(struct vg_plugin *vg, const struct vg_ident *e, const char *type, const char *alert_id,
-		const struct vg_sample *s, const char *direction, int64_t threshold, int64_t now_ms)
+/* A threshold alert resolves only once the value is back inside by this
+ * margin (and has stayed there for alert_hold_s). */
+static const double vital_margin[VG_V_COUNT] = {
+	[VG_V_HR] = 5, [VG_V_SPO2] = 2, [VG_V_RR] = 2, [VG_V_SBP] = 5, [VG_V_DBP] = 5, [VG_V_MAP] = 5, [VG_V_TEMP] = 0.3,
+};
+
+static const char *const vital_unit[VG_V_COUNT] = {
+	[VG_V_HR] = "/min", [VG_V_SPO2] = "%", [VG_V_RR] = "/min", [VG_V_SBP] = "mm[Hg]", [VG_V_DBP] = "mm[Hg]",
+	[VG_V_MAP] = "mm[Hg]", [VG_V_TEMP] = "Cel",
+};
+
+static const char *const n2_param_name[VG_N2_COUNT] = {
+	[VG_N2_RR] = "rr", [VG_N2_SPO2] = "spo2", [VG_N2_AIR_O2] = "o2", [VG_N2_SBP] = "sbp",
+	[VG_N2_PULSE] = "hr", [VG_N2_CONSC] = "avpu", [VG_N2_TEMP] = "temp",
+};
+
+static const struct vg_thr *thresholds(const struct vg_plugin *vg, const char *ward)
 {
-	struct vg_json j;
-	char ts[32], measured[32], key[160], event_id[40], digest[33];
-	char topic[VG_ID_MAX + 16];
-	bool assigned = e->ward[0] != '\0';
-	int rc;
+	const struct vg_alert_cfg *c = vg->acfg;
+	size_t i;
 
-	snprintf(key, sizeof(key), "%s:%s", alert_id, type);
-	if(vg_digest_hex(key, strlen(key), digest, 32) != 0){
-		return;
+	if(ward[0]){
+		for(i = 0; i < c->nwards; i++){
+			if(!strcmp(c->wards[i].ward, ward)){
+				return c->wards[i].thr;
+			}
+		}
 	}
-	snprintf(event_id, sizeof(event_id), "evt_%s", digest);
-	vg_rfc3339(now_ms, ts, sizeof(ts));
-	vg_rfc3339(s->val[VG_F_TS].i, measured, sizeof(measured));
+	return c->def;
+}
 
-	vg_json_init(&j, vg->jsonbuf, vg->jsonbuf_cap);
+static uint8_t bed_scale(const struct vg_plugin *vg, const char *key)
+{
+	size_t i;
+
+	for(i = 0; i < vg->acfg->nscale2; i++){
+		if(!strcmp(vg->acfg->scale2[i], key)){
+			return 2;
+		}
+	}
+	return 1;
+}
+
+static void free_bed(void *p)
+{
+	free(p);
+}
+
+int vg_alerts_init(struct vg_plugin *vg)
+{
+	vg->acfg = calloc(1, sizeof(*vg->acfg));
+	vg->evbuf = malloc(VG_EVBUF_BYTES);
+	if(vg->acfg == NULL || vg->evbuf == NULL || vg_smap_init(&vg->beds, 256) != 0){
+		return -1;
+	}
+	vg_alert_cfg_defaults(vg->acfg);
+	return 0;
+}
+
+void vg_alerts_free(struct vg_plugin *vg)
+{
+	vg_smap_destroy(&vg->beds, free_bed);
+	vg_alert_cfg_free(vg->acfg);
+	vg->acfg = NULL;
+	free(vg->evbuf);
+	vg->evbuf = NULL;
+}
+
+void vg_alerts_set_config(struct vg_plugin *vg, struct vg_alert_cfg *cfg)
+{
+	size_t i;
+	char key[2 * (VG_ID_MAX + 1)];
+
+	vg_alert_cfg_free(vg->acfg);
+	vg->acfg = cfg;
+	for(i = 0; i < vg->beds.cap; i++){
+		struct vg_bed *b = vg->beds.slots[i].val;
+		if(vg->beds.slots[i].key && b){
+			snprintf(key, sizeof(key), "%s/%s", b->ward, b->bed);
+			b->spo2_scale = bed_scale(vg, key);
+		}
+	}
+}
+
+static struct vg_bed *bed_by_key(struct vg_plugin *vg, const char *ward, const char *bed, bool create)
+{
+	char key[2 * (VG_ID_MAX + 1)];
+	struct vg_bed *b;
+	int err;
+
+	if(ward[0] == '\0'){
+		return NULL;
+	}
+	snprintf(key, sizeof(key), "%s/%s", ward, bed);
+	b = vg_smap_get(&vg->beds, key);
+	if(b || !create){
+		return b;
+	}
+	b = calloc(1, sizeof(*b));
+	if(b == NULL){
+		return NULL;
+	}
+	vg_strlcpy(b->ward, ward, sizeof(b->ward));
+	vg_strlcpy(b->bed, bed, sizeof(b->bed));
+	b->spo2_scale = bed_scale(vg, key);
+	vg_smap_put(&vg->beds, key, b, &err);
+	if(err){
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+static struct vg_bed *bed_of(struct vg_plugin *vg, const struct vg_ident *e, bool create)
+{
+	return bed_by_key(vg, e->ward, e->bed, create);
+}
+
+const struct vg_bed *vg_alerts_bed(struct vg_plugin *vg, const struct vg_ident *e)
+{
+	return bed_of(vg, e, false);
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+
+static void alert_id_str(const struct vg_alert_st *a, char *out)
+{
+	memcpy(out, "al_", 3);
+	vg_hex_encode(a->id, sizeof(a->id), out + 3);
+}
+
+/* A new alert's id: a digest of what raised it and when, unique and stable. */
+static void new_alert_id(struct vg_alert_st *a, const char *kind, const char *scope, int64_t now_ms, uint64_t seq)
+{
+	char buf[256], digest[65];
+
+	snprintf(buf, sizeof(buf), "%s|%s|%" PRId64 "|%" PRIu64, kind, scope, now_ms, seq);
+	vg_digest_hex(buf, strlen(buf), digest, 24);
+	vg_hex_decode(digest, sizeof(a->id), a->id);
+}
+
+/* Makes a an active alert with a new id, before its alert.raised. */
+static void start_alert(struct vg_alert_st *a, const char *kind, const char *scope, int level, int64_t now_ms, uint64_t seq)
+{
+	new_alert_id(a, kind, scope, now_ms, seq);
+	a->active = true;
+	a->level = (uint8_t)level;
+	a->transitions = 0;
+	a->calm_since_ms = 0;
+	a->calm_level = 0;
+}
+
+/* Copies s into the event buffer; returns a view of the copy. */
+static struct vg_str ev_str(struct vg_plugin *vg, const char *s, size_t n)
+{
+	struct vg_str v = { "", 0 };
+
+	if(s == NULL || vg->evbuf_len + n + 1 > VG_EVBUF_BYTES){
+		return v;
+	}
+	memcpy(vg->evbuf + vg->evbuf_len, s, n);
+	vg->evbuf[vg->evbuf_len + n] = '\0';
+	v.p = vg->evbuf + vg->evbuf_len;
+	v.n = n;
+	vg->evbuf_len += n + 1;
+	return v;
+}
+
+static struct vg_str ev_cstr(struct vg_plugin *vg, const char *s)
+{
+	return ev_str(vg, s, s ? strlen(s) : 0);
+}
+
+/* Details of one transition, filled by the callers below. */
+struct ev_spec {
+	uint8_t type;                  /* VG_AT_* */
+	uint8_t kind;                  /* VG_AK_* */
+	const char *severity;
+	const char *previous_severity; /* updated */
+	const struct vg_ident *dev;    /* may be NULL for NEWS2 (bed-wide) */
+	const char *device_id;         /* when dev is NULL */
+	const char *note;              /* e.g. why an alert was closed */
+	bool no_value;                 /* threshold: no value to report */
+	const char *ward;              /* "" when unassigned */
+	const char *bed;
+	/* threshold */
+	int vital;
+	double value;
+	double threshold;
+	const char *direction;
+	/* news2 */
+	const struct vg_news2_result *n2;
+	int scale;
+	/* silent */
+	const char *reason;
+	int64_t last_seen_ms;
+	/* sample context (0 when none) */
+	uint64_t seq;
+	int64_t measured_ms;
+};
+
+static void emit_number(struct vg_json *j, const char *key, int vital, double v)
+{
+	if(vital == VG_V_TEMP){
+		vg_json_fixed(j, key, v, 1);
+	}else{
+		vg_json_i64(j, key, (int64_t)llround(v));
+	}
+}
+
+/* Builds the event (body JSON, ids) into vg->ev. Returns false when the
+ * scratch is full (the caller rolls back). */
+static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct ev_spec *sp, int64_t now_ms)
+{
+	struct vg_rec_event *ev;
+	struct vg_json j;
+	char jbuf[2048], aid[32], key[64], digest[65], evid[72], ts[32], okey[2 * (VG_ID_MAX + 1) + 8];
+	const char *dev_id = sp->dev ? sp->dev->id : sp->device_id;
+	int p;
+
+	if(vg->nev >= VG_REC_MAX_EVENTS){
+		return false;
+	}
+	a->transitions++;
+	alert_id_str(a, aid);
+	snprintf(key, sizeof(key), "%s:%u", aid, a->transitions);
+	vg_digest_hex(key, strlen(key), digest, 32);
+	snprintf(evid, sizeof(evid), "evt_%s", digest);
+	vg_rfc3339(now_ms, ts, sizeof(ts));
+	if(sp->ward[0]){
+		snprintf(okey, sizeof(okey), "%s/%s", sp->ward, sp->bed);
+	}else{
+		snprintf(okey, sizeof(okey), "device/%s", dev_id ? dev_id : "-");
+	}
+
+	vg_json_init(&j, jbuf, sizeof(jbuf));
 	vg_json_obj_open(&j);
-	vg_json_str(&j, "type", type);
+	vg_json_str(&j, "type", vg_alert_type_name(sp->type));
 	vg_json_str(&j, "timestamp", ts);
 	vg_json_obj_open_key(&j, "data");
-	vg_json_str(&j, "alert_id", alert_id);
-	vg_json_str(&j, "kind", "threshold");
-	vg_json_str(&j, "vital", "hr");
-	vg_json_u64(&j, "value", s->val[VG_F_HR].u);
-	vg_json_str(&j, "unit", "/min");
-	vg_json_str(&j, "direction", direction);
-	vg_json_i64(&j, "threshold", threshold);
-	vg_json_str(&j, "severity", strcmp(type, "alert.resolved") ? "high" : "none");
-	vg_json_str(&j, "device_id", e->id);
-	vg_json_str(&j, "ward", assigned ? e->ward : NULL);
-	vg_json_str(&j, "bed", assigned ? e->bed : NULL);
-	vg_json_u64(&j, "seq", s->val[VG_F_SEQ].u);
-	vg_json_str(&j, "measured_at", measured);
+	vg_json_str(&j, "alert_id", aid);
+	vg_json_str(&j, "kind", vg_alert_kind_name(sp->kind));
+	vg_json_str(&j, "severity", sp->severity);
+	if(sp->previous_severity){
+		vg_json_str(&j, "previous_severity", sp->previous_severity);
+	}
+	vg_json_str(&j, "ward", sp->ward[0] ? sp->ward : NULL);
+	vg_json_str(&j, "bed", sp->ward[0] ? sp->bed : NULL);
+	vg_json_str(&j, "device_id", dev_id);
+	if(sp->kind == VG_AK_THRESHOLD && sp->no_value){
+		vg_json_str(&j, "vital", vg_fields[vital_field[sp->vital]].key);
+	}else if(sp->kind == VG_AK_THRESHOLD){
+		vg_json_str(&j, "vital", vg_fields[vital_field[sp->vital]].key);
+		emit_number(&j, "value", sp->vital, sp->value);
+		vg_json_str(&j, "unit", vital_unit[sp->vital]);
+		if(sp->direction){
+			vg_json_str(&j, "direction", sp->direction);
+			emit_number(&j, "threshold", sp->vital, sp->threshold);
+		}
+	}else if(sp->kind == VG_AK_NEWS2 && sp->n2){
+		vg_json_obj_open_key(&j, "news2");
+		vg_json_i64(&j, "score", sp->n2->score);
+		vg_json_str(&j, "band", vg_news2_band_name(sp->n2->band));
+		vg_json_obj_open_key(&j, "points");
+		for(p = 0; p < VG_N2_COUNT; p++){
+			if(sp->n2->points[p] >= 0){
+				vg_json_i64(&j, n2_param_name[p], sp->n2->points[p]);
+			}
+		}
+		vg_json_obj_close(&j);
+		vg_json_i64(&j, "parameters", sp->n2->parameters);
+		vg_json_i64(&j, "scale", sp->scale);
+		vg_json_obj_close(&j);
+	}else if(sp->kind == VG_AK_SILENT){
+		vg_json_str(&j, "reason", sp->reason);
+		if(sp->last_seen_ms > 0){
+			char ls[32];
+			vg_rfc3339(sp->last_seen_ms, ls, sizeof(ls));
+			vg_json_str(&j, "last_seen_at", ls);
+			vg_json_i64(&j, "silent_for_s", (now_ms - sp->last_seen_ms) / 1000);
+		}else{
+			vg_json_null(&j, "last_seen_at");
+		}
+	}
+	if(sp->seq || sp->measured_ms){
+		char ms[32];
+		vg_json_u64(&j, "seq", sp->seq);
+		vg_rfc3339(sp->measured_ms, ms, sizeof(ms));
+		vg_json_str(&j, "measured_at", ms);
+	}
+	if(sp->type == VG_AT_RESOLVED){
+		vg_json_str(&j, "resolved_at", ts);
+	}
+	if(sp->note){
+		vg_json_str(&j, "note", sp->note);
+	}
 	vg_json_obj_close(&j);
 	vg_json_obj_close(&j);
 	if(!vg_json_ok(&j)){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: alert event for %s too large, not sent", e->id);
+		return false;
+	}
+	ev = &vg->ev[vg->nev];
+	memset(ev, 0, sizeof(*ev));
+	ev->event_id = ev_cstr(vg, evid);
+	ev->alert_id = ev_cstr(vg, aid);
+	ev->severity = ev_cstr(vg, sp->severity);
+	ev->order_key = ev_cstr(vg, okey);
+	ev->ward = ev_cstr(vg, sp->ward);
+	ev->bed = ev_cstr(vg, sp->ward[0] ? sp->bed : "");
+	ev->device = ev_cstr(vg, dev_id ? dev_id : "");
+	ev->body = ev_str(vg, j.buf, j.len);
+	ev->type = sp->type;
+	ev->kind = sp->kind;
+	ev->created_ms = now_ms;
+	if(ev->body.n == 0 || ev->event_id.n == 0){
+		return false;
+	}
+	vg->nev++;
+	return true;
+}
+
+void vg_alerts_discard(struct vg_plugin *vg)
+{
+	vg->nev = 0;
+	vg->evbuf_len = 0;
+}
+
+void vg_alerts_emit(struct vg_plugin *vg)
+{
+	char topic[VG_ID_MAX + 16];
+	int i, rc;
+
+	for(i = 0; i < vg->nev; i++){
+		const struct vg_rec_event *ev = &vg->ev[i];
+		if(ev->ward.n){
+			snprintf(topic, sizeof(topic), "wards/%s/alerts", ev->ward.p);
+			mosquitto_broker_publish_copy(NULL, topic, (int)ev->body.n, ev->body.p, 1, false, NULL);
+		}
+		if(vg->webhook){
+			rc = vg_webhook_submit(vg->webhook, ev->event_id.p, ev->order_key.p, ev->body.p, ev->body.n, ev->created_ms, ev->created_ms);
+			if(rc != 0){
+				vg->stats.webhook_queue_full++;
+				vg->webhook_backlog = true;
+				mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: webhook queue full; %s stays pending in alert_events and "
+						"is redelivered when the queue has room", ev->event_id.p);
+			}
+		}
+		if(ev->type == VG_AT_RAISED){
+			vg->stats.alerts_raised++;
+		}else if(ev->type == VG_AT_RESOLVED){
+			vg->stats.alerts_resolved++;
+		}else{
+			vg->stats.alerts_updated++;
+		}
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %s %s %s%s%s%s%s (%s)", vg_alert_type_name(ev->type),
+				vg_alert_kind_name(ev->kind), ev->alert_id.p,
+				ev->ward.n ? " at " : "", ev->ward.n ? ev->ward.p : "", ev->ward.n ? "/" : "", ev->ward.n ? ev->bed.p : "",
+				ev->severity.p);
+	}
+	vg_alerts_discard(vg);
+}
+
+/* ---- snapshot / restore -------------------------------------------------- */
+
+void vg_alerts_snapshot(struct vg_plugin *vg, struct vg_ident *e, struct vg_alert_snap *snap)
+{
+	struct vg_devrt *rt = e->rt;
+
+	snap->nev = vg->nev;
+	snap->evbuf_len = vg->evbuf_len;
+	snap->had_dev = rt && rt->alerts;
+	if(snap->had_dev){
+		snap->dev = *rt->alerts;
+	}
+	snap->last_seen_ms = rt ? rt->last_seen_ms : 0;
+	snap->disconnected_ms = rt ? rt->disconnected_ms : 0;
+	snap->bed = bed_of(vg, e, false);
+	snap->had_bed = snap->bed != NULL;
+	if(snap->had_bed){
+		snap->bed_copy = *snap->bed;
+	}
+}
+
+void vg_alerts_restore(struct vg_plugin *vg, struct vg_ident *e, const struct vg_alert_snap *snap)
+{
+	struct vg_devrt *rt = e->rt;
+	char key[2 * (VG_ID_MAX + 1)];
+
+	vg->nev = snap->nev;
+	vg->evbuf_len = snap->evbuf_len;
+	if(rt){
+		if(snap->had_dev){
+			*rt->alerts = snap->dev;
+		}else if(rt->alerts){
+			free(rt->alerts);
+			rt->alerts = NULL;
+		}
+		rt->last_seen_ms = snap->last_seen_ms;
+		rt->disconnected_ms = snap->disconnected_ms;
+	}
+	if(snap->had_bed){
+		*snap->bed = snap->bed_copy;
+	}else if(e->ward[0]){
+		snprintf(key, sizeof(key), "%s/%s", e->ward, e->bed);
+		free(vg_smap_del(&vg->beds, key));
+	}
+}
+
+/* ---- threshold alerts ------------------------------------------------------ */
+
+static struct vg_dev_alerts *dev_alerts(struct vg_devrt *rt)
+{
+	if(rt->alerts == NULL){
+		rt->alerts = calloc(1, sizeof(*rt->alerts));
+	}
+	return rt->alerts;
+}
+
+static void eval_threshold(struct vg_plugin *vg, struct vg_ident *e, int v, double value, uint64_t seq,
+		int64_t measured_ms, int64_t now_ms)
+{
+	const struct vg_thr *t = &thresholds(vg, e->ward)[v];
+	struct vg_devrt *rt = e->rt;
+	struct vg_dev_alerts *da;
+	struct vg_alert_st *a;
+	struct ev_spec sp;
+	int level = 0;
+	bool calm;
+	int64_t hold = vg->cfg.alert_hold_s * 1000;
+	char scope[160];
+
+	if(t->low_on && value <= t->low){
+		level = 1;
+	}else if(t->high_on && value >= t->high){
+		level = 2;
+	}
+	a = rt->alerts ? &rt->alerts->thr[v] : NULL;
+	if(level == 0 && (a == NULL || !a->active)){
+		return; /* the common case: nothing to do, nothing allocated */
+	}
+	da = dev_alerts(rt);
+	if(da == NULL){
 		return;
 	}
-	if(assigned){
-		snprintf(topic, sizeof(topic), "wards/%s/alerts", e->ward);
-		mosquitto_broker_publish_copy(NULL, topic, (int)j.len, j.buf, 1, false, NULL);
+	a = &da->thr[v];
+	memset(&sp, 0, sizeof(sp));
+	sp.kind = VG_AK_THRESHOLD;
+	sp.dev = e;
+	sp.ward = e->ward;
+	sp.bed = e->bed;
+	sp.vital = v;
+	sp.value = value;
+	sp.seq = seq;
+	sp.measured_ms = measured_ms;
+	sp.severity = "high";
+	if(!a->active){
+		snprintf(scope, sizeof(scope), "%s/%s", e->id, vg_fields[vital_field[v]].key);
+		start_alert(a, "threshold", scope, level, now_ms, seq);
+		sp.type = VG_AT_RAISED;
+		sp.direction = level == 1 ? "low" : "high";
+		sp.threshold = level == 1 ? t->low : t->high;
+		add_event(vg, a, &sp, now_ms);
+		return;
 	}
-	if(vg->webhook){
-		snprintf(key, sizeof(key), "%s/%s", assigned ? e->ward : "-", assigned ? e->bed : e->id);
-		rc = vg_webhook_submit(vg->webhook, event_id, key, j.buf, j.len);
-		if(rc != 0){
-			vg->stats.webhook_queue_full++;
-			mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: webhook queue full, %s %s not queued", type, event_id);
+	if(level != 0 && level != a->level){
+		/* Crossed from one side straight to the other. */
+		a->level = (uint8_t)level;
+		a->calm_since_ms = 0;
+		sp.type = VG_AT_UPDATED;
+		sp.previous_severity = "high";
+		sp.direction = level == 1 ? "low" : "high";
+		sp.threshold = level == 1 ? t->low : t->high;
+		add_event(vg, a, &sp, now_ms);
+		return;
+	}
+	/* Calm = back inside the thresholds by the vital's margin (or the
+	 * threshold was switched off meanwhile). */
+	calm = level == 0
+		&& (!t->low_on || value > t->low + vital_margin[v])
+		&& (!t->high_on || value < t->high - vital_margin[v]);
+	if(!calm){
+		a->calm_since_ms = 0;
+		return;
+	}
+	if(a->calm_since_ms == 0){
+		a->calm_since_ms = now_ms;
+	}
+	if(now_ms - a->calm_since_ms >= hold){
+		a->active = false;
+		sp.type = VG_AT_RESOLVED;
+		sp.severity = "none";
+		sp.previous_severity = "high";
+		add_event(vg, a, &sp, now_ms);
+	}
+}
+
+/* ---- NEWS2 ------------------------------------------------------------------ */
+
+static const char *band_severity(int band)
+{
+	return vg_news2_band_name((enum vg_news2_band)band);
+}
+
+static void eval_news2(struct vg_plugin *vg, struct vg_ident *e, struct vg_bed *b, uint64_t seq,
+		int64_t measured_ms, int64_t now_ms)
+{
+	struct vg_news2_input in;
+	struct vg_alert_st *a = &b->news2;
+	struct ev_spec sp;
+	int64_t max_age = vg->cfg.news2_max_age_s * 1000;
+	int64_t hold = vg->cfg.alert_hold_s * 1000;
+	int band, p;
+	char scope[160];
+
+	memset(&in, 0, sizeof(in));
+	for(p = 0; p < VG_N2_COUNT; p++){
+		/* Parameters older than news2_max_age_s do not count. */
+		if(b->p[p].has && now_ms - b->p[p].at_ms <= max_age){
+			in.have |= 1u << p;
 		}
 	}
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %s %s for %s (%s)", type, alert_id, e->id, event_id);
+	in.rr = (int)b->p[VG_N2_RR].v;
+	in.spo2 = (int)b->p[VG_N2_SPO2].v;
+	in.oxygen = b->p[VG_N2_AIR_O2].v != 0;
+	in.sbp = (int)b->p[VG_N2_SBP].v;
+	in.pulse = (int)b->p[VG_N2_PULSE].v;
+	in.avpu = (char)b->p[VG_N2_CONSC].v;
+	in.temp = b->p[VG_N2_TEMP].v;
+	in.spo2_scale = b->spo2_scale;
+	vg_news2_score(&in, &b->last);
+
+	/* An alert at an aggregate band of medium or high; a single parameter
+	 * scoring 3 (low-medium) is what the threshold alerts report. */
+	band = b->last.band >= VG_N2_BAND_MEDIUM ? (int)b->last.band : 0;
+	memset(&sp, 0, sizeof(sp));
+	sp.kind = VG_AK_NEWS2;
+	sp.dev = e;
+	sp.ward = b->ward;
+	sp.bed = b->bed;
+	sp.n2 = &b->last;
+	sp.scale = b->spo2_scale;
+	sp.seq = seq;
+	sp.measured_ms = measured_ms;
+	if(!a->active){
+		if(band == 0){
+			return;
+		}
+		snprintf(scope, sizeof(scope), "%s/%s", b->ward, b->bed);
+		start_alert(a, "news2", scope, band, now_ms, seq);
+		sp.type = VG_AT_RAISED;
+		sp.severity = band_severity(band);
+		add_event(vg, a, &sp, now_ms);
+		return;
+	}
+	if(band > a->level){
+		/* Escalation is immediate. */
+		sp.type = VG_AT_UPDATED;
+		sp.previous_severity = band_severity(a->level);
+		sp.severity = band_severity(band);
+		a->level = (uint8_t)band;
+		a->calm_since_ms = 0;
+		add_event(vg, a, &sp, now_ms);
+		return;
+	}
+	if(band == a->level){
+		a->calm_since_ms = 0;
+		return;
+	}
+	/* Lower than the alert's level: de-escalate or resolve once it held. */
+	if(a->calm_since_ms == 0 || band > a->calm_level){
+		a->calm_since_ms = a->calm_since_ms ? a->calm_since_ms : now_ms;
+		a->calm_level = (uint8_t)band;
+	}
+	if(now_ms - a->calm_since_ms < hold){
+		return;
+	}
+	sp.previous_severity = band_severity(a->level);
+	if(a->calm_level == 0){
+		a->active = false;
+		sp.type = VG_AT_RESOLVED;
+		sp.severity = "none";
+	}else{
+		sp.type = VG_AT_UPDATED;
+		sp.severity = band_severity(a->calm_level);
+		a->level = a->calm_level;
+	}
+	a->calm_since_ms = 0;
+	add_event(vg, a, &sp, now_ms);
+}
+
+static void update_bed(struct vg_bed *b, const struct vg_sample *s)
+{
+	static const int n2_field[VG_N2_COUNT] = {
+		[VG_N2_RR] = VG_F_RR, [VG_N2_SPO2] = VG_F_SPO2, [VG_N2_AIR_O2] = VG_F_O2, [VG_N2_SBP] = VG_F_SBP,
+		[VG_N2_PULSE] = VG_F_HR, [VG_N2_CONSC] = VG_F_AVPU, [VG_N2_TEMP] = VG_F_TEMP,
+	};
+	int64_t at = s->val[VG_F_TS].i;
+	int p, f;
+
+	for(p = 0; p < VG_N2_COUNT; p++){
+		f = n2_field[p];
+		if(!VG_SAMPLE_HAS(s, f)){
+			continue;
+		}
+		/* The latest measurement wins, whichever device sent it; an older
+		 * sample arriving late does not overwrite a newer one. */
+		if(b->p[p].has && b->p[p].at_ms > at){
+			continue;
+		}
+		b->p[p].has = true;
+		b->p[p].at_ms = at;
+		switch(vg_fields[f].type){
+			case VG_T_NUMBER: b->p[p].v = s->val[f].d; break;
+			case VG_T_BOOL: b->p[p].v = s->val[f].b ? 1 : 0; break;
+			case VG_T_ENUM: b->p[p].v = (unsigned char)s->val[f].c; break;
+			default: b->p[p].v = (double)s->val[f].u; break;
+		}
+	}
+}
+
+/* ---- silent devices --------------------------------------------------------- */
+
+static void resolve_silent(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms)
+{
+	struct vg_devrt *rt = e->rt;
+	struct ev_spec sp;
+	struct vg_alert_st *a;
+
+	if(rt == NULL || rt->alerts == NULL || !rt->alerts->silent.active){
+		return;
+	}
+	a = &rt->alerts->silent;
+	memset(&sp, 0, sizeof(sp));
+	sp.type = VG_AT_RESOLVED;
+	sp.kind = VG_AK_SILENT;
+	sp.severity = "none";
+	sp.previous_severity = "high";
+	sp.dev = e;
+	sp.ward = e->ward;
+	sp.bed = e->bed;
+	sp.reason = "data again";
+	sp.last_seen_ms = now_ms;
+	a->active = false;
+	add_event(vg, a, &sp, now_ms);
 }
 
 void vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct vg_sample *s, int n, int64_t now_ms)
 {
 	struct vg_devrt *rt = e->rt;
-	int i;
+	struct vg_bed *b;
+	int i, v;
 
 	if(rt == NULL){
 		return;
 	}
+	rt->disconnected_ms = 0; /* a sample proves the device is connected */
+	resolve_silent(vg, e, now_ms);
+	b = bed_of(vg, e, true);
 	for(i = 0; i < n; i++){
-		uint64_t hr;
-		bool high, low;
+		for(v = 0; v < VG_V_COUNT; v++){
+			int f = vital_field[v];
+			if(VG_SAMPLE_HAS(&s[i], f)){
+				double value = vg_fields[f].type == VG_T_NUMBER ? s[i].val[f].d : (double)s[i].val[f].u;
+				eval_threshold(vg, e, v, value, s[i].val[VG_F_SEQ].u, s[i].val[VG_F_TS].i, now_ms);
+			}
+		}
+		if(b){
+			update_bed(b, &s[i]);
+		}
+	}
+	if(b){
+		eval_news2(vg, e, b, s[n - 1].val[VG_F_SEQ].u, s[n - 1].val[VG_F_TS].i, now_ms);
+	}
+}
 
-		if(!VG_SAMPLE_HAS(&s[i], VG_F_HR)){
+void vg_alerts_on_connect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms)
+{
+	(void)vg;
+	(void)now_ms;
+	if(e->rt){
+		e->rt->disconnected_ms = 0;
+	}
+}
+
+void vg_alerts_on_disconnect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms)
+{
+	struct vg_devrt *rt = vg_ingest_devrt(e);
+
+	(void)vg;
+	if(rt && e->role == VG_ROLE_DEVICE && e->ward[0]){
+		rt->disconnected_ms = now_ms;
+	}
+}
+
+/* Journals the events in vg->ev as one record (priority class), then
+ * emits them; on failure discards them. Returns the journal's result. */
+static int journal_and_emit(struct vg_plugin *vg)
+{
+	struct vg_wbuf w;
+	int rc;
+
+	vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
+	rc = vg_rec_encode_alerts(&w, vg->ev, vg->nev)
+		? vg_journal_append_class(vg->journal, VG_JOURNAL_CLASS_PRIORITY, VG_REC_ALERTS, w.p, (uint32_t)w.len, NULL)
+		: VG_JOURNAL_TOOBIG;
+	if(rc == VG_JOURNAL_OK){
+		vg_alerts_emit(vg);
+	}else{
+		vg_alerts_discard(vg);
+	}
+	return rc;
+}
+
+/* Raises the silent alerts due now, journalled together (priority class). */
+void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
+{
+	int64_t silence = vg->cfg.silence_s * 1000, grace = vg->cfg.disconnect_grace_s * 1000;
+	size_t i;
+	struct vg_ident *raised[VG_REC_MAX_EVENTS];
+	struct vg_alert_st saved[VG_REC_MAX_EVENTS];
+	bool fresh_block[VG_REC_MAX_EVENTS];
+	int nr = 0, k;
+	int rc;
+
+	if(now_ms - vg->alerts_tick_ms < 1000 || vg->nev != 0){
+		return;
+	}
+	vg->alerts_tick_ms = now_ms;
+	for(i = 0; i < vg->ids.cap && nr < VG_REC_MAX_EVENTS; i++){
+		struct vg_ident *e = vg->ids.slots[i];
+		struct vg_devrt *rt;
+		struct vg_dev_alerts *da;
+		struct ev_spec sp;
+		const char *reason = NULL;
+
+		if(e == NULL || e->role != VG_ROLE_DEVICE || e->ward[0] == '\0' || e->revoked || e->rt == NULL){
 			continue;
 		}
-		hr = s[i].val[VG_F_HR].u;
-		high = hr >= (uint64_t)vg->cfg.alert_hr_high;
-		low = hr <= (uint64_t)vg->cfg.alert_hr_low;
-		if(!rt->hr_alert_active && (high || low)){
-			rt->hr_alert_active = true;
-			rt->hr_alert_seq = s[i].val[VG_F_SEQ].u;
-			snprintf(rt->hr_alert_id, sizeof(rt->hr_alert_id), "%s-hr-%" PRIu64, e->id, rt->hr_alert_seq);
-			vg->stats.alerts_raised++;
-			emit(vg, e, "alert.raised", rt->hr_alert_id, &s[i], high ? "high" : "low",
-					high ? vg->cfg.alert_hr_high : vg->cfg.alert_hr_low, now_ms);
-		}else if(rt->hr_alert_active
-				&& hr + HR_HYSTERESIS < (uint64_t)vg->cfg.alert_hr_high
-				&& hr > (uint64_t)vg->cfg.alert_hr_low + HR_HYSTERESIS){
-			rt->hr_alert_active = false;
-			vg->stats.alerts_resolved++;
-			emit(vg, e, "alert.resolved", rt->hr_alert_id, &s[i], "none", 0, now_ms);
+		rt = e->rt;
+		if(rt->alerts && rt->alerts->silent.active){
+			continue;
 		}
+		if(rt->disconnected_ms && now_ms - rt->disconnected_ms >= grace){
+			reason = "disconnected";
+		}else if(rt->last_seen_ms && now_ms - rt->last_seen_ms >= silence){
+			reason = "no data";
+		}
+		if(reason == NULL){
+			continue;
+		}
+		fresh_block[nr] = rt->alerts == NULL;
+		da = dev_alerts(rt);
+		if(da == NULL){
+			continue;
+		}
+		saved[nr] = da->silent;
+		raised[nr] = e;
+		nr++;
+		start_alert(&da->silent, "silent", e->id, 1, now_ms, 0);
+		memset(&sp, 0, sizeof(sp));
+		sp.type = VG_AT_RAISED;
+		sp.kind = VG_AK_SILENT;
+		sp.severity = "high";
+		sp.dev = e;
+		sp.ward = e->ward;
+		sp.bed = e->bed;
+		sp.reason = reason;
+		sp.last_seen_ms = rt->last_seen_ms;
+		add_event(vg, &da->silent, &sp, now_ms);
+	}
+	if(vg->nev == 0){
+		return;
+	}
+	rc = journal_and_emit(vg);
+	if(rc != VG_JOURNAL_OK){
+		/* Nothing durable: undo, and try again next second. */
+		for(k = 0; k < nr; k++){
+			if(fresh_block[k]){
+				free(raised[k]->rt->alerts);
+				raised[k]->rt->alerts = NULL;
+			}else{
+				raised[k]->rt->alerts->silent = saved[k];
+			}
+		}
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal silent-device alerts (%s); retrying",
+				rc == VG_JOURNAL_FULL ? "journal full" : "write failed");
+	}
+}
+
+/* ---- state of the previous run ----------------------------------------------- */
+
+
+static bool parse_alert_id(const char *s, uint8_t id[12])
+{
+	return strncmp(s, "al_", 3) == 0 && strlen(s) == 3 + 24 && vg_hex_decode(s + 3, 12, id);
+}
+
+/* The live state an open alert of the previous run belongs in, or NULL
+ * when its device is gone. */
+static struct vg_alert_st *slot_of(struct vg_plugin *vg, const struct vg_open_alert *o, struct vg_ident **dev)
+{
+	struct vg_devrt *rt;
+	struct vg_dev_alerts *da;
+	struct vg_bed *b;
+	int v;
+
+	*dev = o->device[0] ? vg_idtable_find(&vg->ids, o->device) : NULL;
+	if(o->kind == VG_AK_NEWS2){
+		b = bed_by_key(vg, o->ward, o->bed, true);
+		return b ? &b->news2 : NULL;
+	}
+	if(*dev == NULL || (*dev)->role != VG_ROLE_DEVICE || (rt = vg_ingest_devrt(*dev)) == NULL
+			|| (da = dev_alerts(rt)) == NULL){
+		return NULL;
+	}
+	if(o->kind == VG_AK_SILENT){
+		return &da->silent;
+	}
+	v = vg_vital_index(o->vital);
+	return v >= 0 ? &da->thr[v] : NULL;
+}
+
+/* An open alert of the previous run that cannot continue (a new alert of
+ * the same kind was raised before the state was read back, or its device
+ * is gone) is closed with an alert.resolved that says why. */
+static void close_stale(struct vg_plugin *vg, const struct vg_open_alert *o, const uint8_t id[12],
+		const struct vg_ident *dev, const char *why, int64_t now_ms)
+{
+	struct vg_alert_st st;
+	struct ev_spec sp;
+
+	memset(&st, 0, sizeof(st));
+	st.transitions = o->transitions;
+	memcpy(st.id, id, sizeof(st.id));
+	memset(&sp, 0, sizeof(sp));
+	sp.type = VG_AT_RESOLVED;
+	sp.kind = o->kind;
+	sp.severity = "none";
+	sp.previous_severity = o->kind == VG_AK_NEWS2 ? band_severity(o->level) : "high";
+	sp.dev = dev;
+	sp.device_id = o->device[0] ? o->device : NULL;
+	sp.ward = o->ward;
+	sp.bed = o->bed;
+	sp.note = why;
+	sp.no_value = true;
+	sp.vital = o->kind == VG_AK_THRESHOLD && vg_vital_index(o->vital) >= 0 ? vg_vital_index(o->vital) : 0;
+	if(o->kind == VG_AK_SILENT){
+		sp.reason = why;
+	}
+	if(vg->nev == VG_REC_MAX_EVENTS && journal_and_emit(vg) != VG_JOURNAL_OK){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal the closing of alerts of the previous run");
+	}
+	add_event(vg, &st, &sp, now_ms);
+}
+
+void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state *c, int64_t now_ms)
+{
+	size_t i, restored = 0, closed = 0, params = 0;
+
+	for(i = 0; i < c->nparams; i++){
+		const struct vg_bed_param *bp = &c->params[i];
+		struct vg_bed *b = bed_by_key(vg, bp->ward, bp->bed, true);
+		if(b == NULL || bp->param < 0 || bp->param >= VG_N2_COUNT
+				|| (b->p[bp->param].has && b->p[bp->param].at_ms >= bp->at_ms)){
+			continue; /* this run already has a newer value */
+		}
+		b->p[bp->param].has = true;
+		b->p[bp->param].at_ms = bp->at_ms;
+		b->p[bp->param].v = bp->v;
+		params++;
+	}
+	for(i = 0; i < c->nalerts; i++){
+		const struct vg_open_alert *o = &c->alerts[i];
+		struct vg_ident *dev;
+		struct vg_alert_st *a;
+		uint8_t id[12];
+
+		if(!parse_alert_id(o->alert_id, id)){
+			continue;
+		}
+		a = slot_of(vg, o, &dev);
+		if(a == NULL){
+			close_stale(vg, o, id, dev, "device no longer known", now_ms);
+			closed++;
+		}else if(a->active && !memcmp(a->id, id, sizeof(id))){
+			continue; /* raised by this run already */
+		}else if(a->active){
+			close_stale(vg, o, id, dev, "superseded by an alert raised after a broker restart", now_ms);
+			closed++;
+		}else{
+			a->active = true;
+			a->level = o->level;
+			a->transitions = o->transitions;
+			a->calm_since_ms = 0;
+			a->calm_level = 0;
+			memcpy(a->id, id, sizeof(id));
+			restored++;
+		}
+	}
+	if(vg->nev && journal_and_emit(vg) != VG_JOURNAL_OK){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal the closing of alerts of the previous run");
+	}
+	if(restored || closed || params){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: alert state of the previous run: %zu open alert(s) continued, "
+				"%zu closed, %zu NEWS2 input(s) restored", restored, closed, params);
 	}
 }

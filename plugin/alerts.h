@@ -1,20 +1,110 @@
 /*
- * alerts: alert detection on accepted samples, O(1) per sample from the
- * device's in-memory state, and the alert events it emits (webhook to the
- * Node.js core, MQTT to wards/<ward>/alerts).
+ * alerts: clinical alert detection on the broker thread, from in-memory
+ * state, O(1) per sample (docs/alerts.md):
+ *  - threshold alerts per device and vital (thresholds per ward, from
+ *    PostgreSQL, defaults = the NEWS2 score-3 bands);
+ *  - NEWS2 per bed from the latest fresh value of each parameter, across
+ *    the bed's devices; an alert at band medium or high;
+ *  - silent devices (no data for silence_s, or gone for disconnect_grace_s),
+ *    checked on TICK.
+ * Each alert has a lifecycle (raised, updated, resolved) with hysteresis:
+ * escalation is immediate, de-escalation and resolution need the better
+ * state to hold for alert_hold_s (and thresholds a margin as well).
+ *
+ * Events are produced into the plugin's event scratch (vg->ev), journalled
+ * by the caller (with the samples that caused them, in the priority class),
+ * and only then emitted: published on wards/<ward>/alerts and queued for the
+ * webhook. If journalling fails the caller restores the snapshot taken
+ * before evaluation, so an alert is never "active" without its event.
  *
  * Thread: broker thread.
  */
 #ifndef VG_ALERTS_H
 #define VG_ALERTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "idtable.h"
+#include "vg_alertcfg.h"
+#include "vg_news2.h"
+#include "vg_util.h"
 #include "vg_vitals.h"
 
 struct vg_plugin;
 
+/* Per-alert lifecycle state (32 bytes). */
+struct vg_alert_st {
+	bool active;
+	uint8_t level;          /* threshold: 1 low, 2 high; news2: band; silent: 1 */
+	uint8_t calm_level;     /* the better level seen since calm_since_ms */
+	uint8_t pad;
+	uint16_t transitions;   /* events emitted so far (event ids derive from it) */
+	int64_t calm_since_ms;  /* 0: not calm */
+	uint8_t id[12];         /* alert id (96 bits), rendered "al_<hex>" */
+};
+
+/* Per-device alert state, allocated on the device's first alert. */
+struct vg_dev_alerts {
+	struct vg_alert_st thr[VG_V_COUNT];
+	struct vg_alert_st silent;
+};
+
+/* Per-bed state (NEWS2 inputs and alert), keyed "ward/bed". */
+struct vg_bed {
+	char ward[VG_ID_MAX + 1];
+	char bed[VG_ID_MAX + 1];
+	struct {
+		bool has;
+		int64_t at_ms;
+		double v;
+	} p[VG_N2_COUNT];
+	uint8_t spo2_scale;
+	struct vg_alert_st news2;
+	struct vg_news2_result last;   /* NEWS2 after the latest sample */
+};
+
+/* What vg_alerts_snapshot saves and vg_alerts_restore puts back. */
+struct vg_alert_snap {
+	bool had_dev;
+	struct vg_dev_alerts dev;
+	struct vg_bed *bed;
+	bool had_bed;
+	struct vg_bed bed_copy;
+	int nev;
+	size_t evbuf_len;
+	int64_t last_seen_ms;
+	int64_t disconnected_ms;
+};
+
+int vg_alerts_init(struct vg_plugin *vg);
+void vg_alerts_free(struct vg_plugin *vg);
+/* TICK: replaces the configuration (takes ownership of cfg). */
+void vg_alerts_set_config(struct vg_plugin *vg, struct vg_alert_cfg *cfg);
+
+/* MESSAGE path, in this order: snapshot; on_samples (events go to vg->ev);
+ * journal the samples with vg->ev; on success emit, on failure restore. */
+void vg_alerts_snapshot(struct vg_plugin *vg, struct vg_ident *e, struct vg_alert_snap *snap);
 void vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct vg_sample *s, int n, int64_t now_ms);
+void vg_alerts_restore(struct vg_plugin *vg, struct vg_ident *e, const struct vg_alert_snap *snap);
+/* Publishes and queues for the webhook every event in vg->ev, then clears it. */
+void vg_alerts_emit(struct vg_plugin *vg);
+/* Clears vg->ev without emitting. */
+void vg_alerts_discard(struct vg_plugin *vg);
+
+/* The bed's NEWS2 after the latest sample (NULL if the device has no bed). */
+const struct vg_bed *vg_alerts_bed(struct vg_plugin *vg, const struct vg_ident *e);
+
+/* Connection events of devices (silent-device detection). */
+void vg_alerts_on_connect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms);
+void vg_alerts_on_disconnect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms);
+
+/* TICK: continues the open alerts of the previous run and restores the
+ * beds' NEWS2 inputs (read from PostgreSQL at start). */
+struct vg_c_alert_state;
+void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state *c, int64_t now_ms);
+
+/* TICK: silent devices (at most once a second). */
+void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms);
 
 #endif

@@ -331,13 +331,7 @@ static bool cert_cn(struct mosquitto *client, char *cn, size_t len, bool *bad)
 
 static uint64_t addr_hash(const char *addr)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for(; addr && *addr; addr++){
-		h ^= (unsigned char)*addr;
-		h *= 1099511628211ull;
-	}
-	return h;
+	return addr ? vg_fnv1a(addr, strlen(addr)) : vg_fnv1a("", 0);
 }
 
 /* At most 20 refusal lines a second in the log; the audit trail has all. */
@@ -450,6 +444,7 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	if(rt && addr){
 		rt->last_ok_addr_hash = addr_hash(addr);
 	}
+	vg_alerts_on_connect(vg, e, vg_now_ms());
 	vg_throttle_ok(&vg->thr_user, e->id);
 	vg->stats.auth_ok++;
 	vg_audit(vg, VG_AUDIT_CONNECT, e->id, clientid, addr, "%s by %s", e->role == VG_ROLE_DEVICE ? "device"
@@ -490,7 +485,7 @@ int vg_auth_disconnect_cb(int event, void *event_data, void *userdata)
 	struct vg_plugin *vg = userdata;
 	const char *cid = mosquitto_client_id(ed->client);
 	const char *user = mosquitto_client_username(ed->client);
-	const struct vg_ident *e;
+	struct vg_ident *e;
 
 	(void)event;
 	/* A client refused at CONNECT has no id any more: nothing to record. */
@@ -500,6 +495,10 @@ int vg_auth_disconnect_cb(int event, void *event_data, void *userdata)
 	e = vg_idtable_find(&vg->ids, user);
 	if(e && !strcmp(cid, e->id)){
 		vg_audit(vg, VG_AUDIT_DISCONNECT, e->id, cid, mosquitto_client_address(ed->client), "disconnected");
+		/* Starts the disconnect grace time of a silent-device alert. (2.0.11
+		 * reports no reason, so a clean DISCONNECT counts too: a device off
+		 * the network monitors nobody; unassign it to take it out of use.) */
+		vg_alerts_on_disconnect(vg, e, vg_now_ms());
 	}
 	return MOSQ_ERR_SUCCESS;
 }

@@ -40,7 +40,7 @@ static const struct opt_def opt_table[] = {
 	{ "webhook_url", OPT_URL, OFF(webhook_url), false, NULL, 0, 0,
 		"the Node.js core's webhook endpoint (http:// or https://); without it alerts go to MQTT only" },
 	{ "webhook_secret_file", OPT_PATH_FILE, OFF(webhook_secret_file), false, NULL, 0, 0,
-		"file with one or more whsec_ secrets, one per line (all sign; the first is the newest); required with webhook_url" },
+		"file with one or more whsec_ secrets, one per line (all sign; the first is the newest); re-read within 2 s when it changes (key rotation without a restart); required with webhook_url" },
 	{ "others", OPT_OTHERS, OFF(others), false, "deny", 0, 0,
 		"deny: identities and topics outside Vitalgate's are refused; defer: left to the broker's other authentication, foreign topics allowed" },
 	{ "journal_max_mb", OPT_INT, OFF(journal_max_mb), false, "1024", 1, 1048576,
@@ -61,10 +61,18 @@ static const struct opt_def opt_table[] = {
 		"webhook deliveries in flight at once" },
 	{ "queue_capacity", OPT_INT, OFF(queue_capacity), false, "65536", 16, 16777216,
 		"bound of each in-memory queue between the broker thread and a worker" },
-	{ "alert_hr_high", OPT_INT, OFF(alert_hr_high), false, "131", 1, 300,
-		"heart rate at or above which a threshold alert is raised (NEWS2 score-3 band)" },
-	{ "alert_hr_low", OPT_INT, OFF(alert_hr_low), false, "40", 0, 299,
-		"heart rate at or below which a threshold alert is raised (NEWS2 score-3 band)" },
+	{ "silence_s", OPT_INT, OFF(silence_s), false, "30", 1, 86400,
+		"an assigned device that sends nothing for this long raises a silent-device alert" },
+	{ "disconnect_grace_s", OPT_INT, OFF(disconnect_grace_s), false, "10", 0, 86400,
+		"an assigned device that disconnects and is not back within this raises a silent-device alert" },
+	{ "news2_max_age_s", OPT_INT, OFF(news2_max_age_s), false, "900", 10, 86400,
+		"NEWS2 counts a parameter's latest value only while it is at most this old" },
+	{ "alert_hold_s", OPT_INT, OFF(alert_hold_s), false, "30", 0, 3600,
+		"an alert de-escalates or resolves only after the better state held this long (hysteresis)" },
+	{ "webhook_dead_after_s", OPT_INT, OFF(webhook_dead_after_s), false, "86400", 10, 2592000,
+		"a webhook still undelivered after this long is given up (dead letter, re-drivable with vitalgate-admin)" },
+	{ "webhook_backoff_max_s", OPT_INT, OFF(webhook_backoff_max_s), false, "300", 1, 86400,
+		"longest wait between two attempts of one webhook (exponential backoff from 1 s, with jitter)" },
 	{ "stats_interval_s", OPT_INT, OFF(stats_interval_s), false, "10", 0, 3600,
 		"how often counters are published (retained) under $SYS/broker/vitalgate/; 0 disables" },
 };
@@ -200,10 +208,6 @@ int vg_config_parse(struct vg_config *cfg, const struct mosquitto_opt *opts, int
 	}
 	if(cfg->webhook_url && !cfg->webhook_secret_file){
 		snprintf(err, errlen, "plugin_opt_webhook_secret_file: required when plugin_opt_webhook_url is set");
-		return -1;
-	}
-	if(cfg->alert_hr_low >= cfg->alert_hr_high){
-		snprintf(err, errlen, "plugin_opt_alert_hr_low: must be below plugin_opt_alert_hr_high");
 		return -1;
 	}
 	if(cfg->journal_segment_mb > cfg->journal_max_mb){

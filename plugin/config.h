@@ -37,9 +37,13 @@ struct vg_config {
 	int64_t webhook_timeout_ms;
 	int64_t webhook_parallel;
 	int64_t queue_capacity;
-	int64_t alert_hr_high;
-	int64_t alert_hr_low;
 	int64_t stats_interval_s;
+	int64_t silence_s;
+	int64_t disconnect_grace_s;
+	int64_t news2_max_age_s;
+	int64_t alert_hold_s;
+	int64_t webhook_dead_after_s;
+	int64_t webhook_backoff_max_s;
 };
 
 /* Parses options into cfg (defaults first). Returns 0, or -1 with a

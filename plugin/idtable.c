@@ -9,13 +9,8 @@
 
 static uint64_t hash_id(const char *s, size_t n)
 {
-	uint64_t h = 1469598103934665603ull;   /* FNV-1a 64 */
-	size_t i;
+	uint64_t h = vg_fnv1a(s, n);
 
-	for(i = 0; i < n; i++){
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ull;
-	}
 	return h ^ (h >> 29);
 }
 
@@ -39,6 +34,9 @@ struct vg_ident *vg_ident_clone(const struct vg_ident *e)
 void vg_ident_free(struct vg_ident *e)
 {
 	if(e){
+		if(e->rt){
+			free(e->rt->alerts);
+		}
 		free(e->rt);
 		free(e);
 	}

@@ -25,6 +25,8 @@ enum vg_role {
 	VG_ROLE_SERVICE = 3,
 };
 
+struct vg_dev_alerts;
+
 /* Per-identity runtime state kept by the broker thread (created on first
  * use; survives identity updates). */
 struct vg_devrt {
@@ -32,11 +34,12 @@ struct vg_devrt {
 	bool seq_known;        /* seq_hwm/seq_window describe what was accepted */
 	uint64_t seq_hwm;      /* highest seq accepted */
 	uint64_t seq_window;   /* bit i set: seq_hwm - i was accepted */
-	int64_t last_seen_ms;
-	bool hr_alert_active;
-	uint64_t hr_alert_seq; /* seq that raised the active alert */
-	char hr_alert_id[96];
+	int64_t last_seen_ms;      /* last accepted sample (0: none since start) */
+	int64_t disconnected_ms;   /* when it disconnected (0: connected or unknown) */
+	struct vg_dev_alerts *alerts; /* alert states, allocated on first alert */
 };
+
+struct vg_dev_alerts;
 
 struct vg_ident {
 	char id[VG_ID_MAX + 1];

@@ -182,6 +182,7 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 	uint8_t flags = 0;
 	int64_t now_ms;
 	int rc;
+	struct vg_alert_snap snap;
 
 	(void)event;
 	if(strncmp(ed->topic, "vitals/", 7) != 0){
@@ -229,13 +230,24 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	}
 
+	/* Alerts first, on a snapshot: the samples that raise, update or
+	 * resolve an alert are journalled together with those events (and in
+	 * the priority class, so alerts and their inputs are not the first
+	 * thing a full journal refuses). If the append fails, nothing happened. */
+	vg_alerts_snapshot(vg, e, &snap);
+	rt->last_seen_ms = now_ms;
+	rt->disconnected_ms = 0;
+	vg_alerts_on_samples(vg, e, vg->samples, nnew, now_ms);
+
 	vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
-	if(!vg_rec_encode_samples(&w, e->id, e->ward, e->bed, now_ms, flags, vg->samples, nnew)){
+	if(!vg_rec_encode_samples_events(&w, e->id, e->ward, e->bed, now_ms, flags, vg->samples, nnew, vg->ev, vg->nev)){
 		rc = VG_JOURNAL_TOOBIG;
 	}else{
-		rc = vg_journal_append(vg->journal, VG_REC_SAMPLES, w.p, (uint32_t)w.len, NULL);
+		rc = vg_journal_append_class(vg->journal, vg->nev ? VG_JOURNAL_CLASS_PRIORITY : VG_JOURNAL_CLASS_BULK,
+				VG_REC_SAMPLES, w.p, (uint32_t)w.len, NULL);
 	}
 	if(rc != VG_JOURNAL_OK){
+		vg_alerts_restore(vg, e, &snap);
 		memset(&v, 0, sizeof(v));
 		v.field = -1;
 		v.index = -1;
@@ -254,10 +266,9 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 	for(i = 0; i < nnew; i++){
 		seq_mark(rt, vg->samples[i].val[VG_F_SEQ].u);
 	}
-	rt->last_seen_ms = now_ms;
 	vg->stats.accepted_msgs++;
 	vg->stats.accepted_samples += (uint64_t)nnew;
 	vg->stats.duplicate_samples += (uint64_t)(n - nnew);
-	vg_alerts_on_samples(vg, e, vg->samples, nnew, now_ms);
+	vg_alerts_emit(vg);
 	return MOSQ_ERR_SUCCESS;
 }

@@ -62,11 +62,13 @@ static void stop_workers(struct vg_plugin *vg)
 	if(vg->journal){
 		vg_audit_flush(vg);
 	}
-	/* Order: stop producers of new work first, then the writer drains the
-	 * journal into PostgreSQL (bounded), then the journal syncs and closes. */
+	/* Order: the webhook worker delivers what it can (bounded) and its
+	 * outcomes are journalled; then the writer drains the journal into
+	 * PostgreSQL (bounded); then the journal syncs and closes. */
 	if(vg->webhook){
 		vg_webhook_stop(vg->webhook, 2000);
 		vg->webhook = NULL;
+		vg_tick_drain(vg);
 	}
 	if(vg->idsync){
 		vg_idsync_stop(vg->idsync);
@@ -88,6 +90,7 @@ static void plugin_free(struct vg_plugin *vg)
 	vg_tick_drain(vg);
 	vg_queue_destroy(&vg->completions);
 	vg_idtable_destroy(&vg->ids);
+	vg_alerts_free(vg);
 	vg_throttle_free(&vg->thr_user);
 	vg_throttle_free(&vg->thr_addr);
 	free(vg->kicks);
@@ -143,6 +146,10 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		goto error;
 	}
 	vg->hasher = vg_hasher_new();
+	if(vg_alerts_init(vg) != 0){
+		rc = MOSQ_ERR_NOMEM;
+		goto error;
+	}
 	tp.max_future_ms = vg->cfg.ts_max_future_s * 1000;
 	tp.max_past_ms = vg->cfg.ts_max_past_s * 1000;
 	vg->recbuf_cap = 64 * 1024;
@@ -189,6 +196,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 	wo.completions = &vg->completions;
 	wo.batch_rows = (int)vg->cfg.writer_batch_rows;
 	wo.max_past_s = vg->cfg.ts_max_past_s;
+	wo.news2_max_age_s = (int)vg->cfg.news2_max_age_s;
 	if(vg_pgwriter_start(&vg->writer, &wo, err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
 		goto error;
@@ -205,6 +213,8 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		ho.timeout_ms = (long)vg->cfg.webhook_timeout_ms;
 		ho.parallel = (int)vg->cfg.webhook_parallel;
 		ho.queue_capacity = (size_t)vg->cfg.queue_capacity;
+		ho.dead_after_ms = vg->cfg.webhook_dead_after_s * 1000;
+		ho.backoff_max_ms = vg->cfg.webhook_backoff_max_s * 1000;
 		ho.completions = &vg->completions;
 		if(vg_webhook_start(&vg->webhook, &ho, err, sizeof(err)) != 0){
 			mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: plugin_opt_webhook_secret_file: %s", err);

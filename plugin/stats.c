@@ -44,9 +44,12 @@ void vg_stats_publish(struct vg_plugin *vg)
 	put("acl/denied", s->acl_denied);
 	put("clients/kicked", s->kicks);
 	put("alerts/raised", s->alerts_raised);
+	put("alerts/updated", s->alerts_updated);
 	put("alerts/resolved", s->alerts_resolved);
 	put("webhooks/delivered", s->webhook_delivered);
 	put("webhooks/retries", s->webhook_retries);
+	put("webhooks/dead", s->webhook_dead);
+	put("webhooks/gone", s->webhook_gone);
 	put("webhooks/queue_full", s->webhook_queue_full);
 	put("audit/events", s->audit_events);
 	put("audit/unrecorded", s->audit_unrecorded);

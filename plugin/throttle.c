@@ -7,16 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vg_util.h"
+
 #define PROBE 16
 
 static uint64_t hash_key(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = vg_fnv1a(s, strlen(s));
 
-	for(; *s; s++){
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
 	return h ^ (h >> 31);
 }
 

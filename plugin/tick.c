@@ -15,9 +15,13 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "alerts.h"
 #include "audit.h"
 #include "idsync.h"
+#include "webhook.h"
+#include "ingest.h"
 #include "pgwriter.h"
+#include "outbox.h"
 #include "stats.h"
 #include "vg_completion.h"
 #include "vg_plugin.h"
@@ -126,6 +130,67 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 	}
 }
 
+/* A webhook's final outcome goes to the outbox through the journal. */
+static void webhook_outcome(struct vg_plugin *vg, const struct vg_c_webhook *w)
+{
+	struct vg_rec_delivery d;
+	struct vg_wbuf b;
+
+	switch(w->outcome){
+		case VG_WH_RETRY:
+			vg->stats.webhook_retries++;
+			return;
+		case VG_WH_GONE:
+			vg->stats.webhook_gone++;
+			return;
+		case VG_WH_DELIVERED:
+			vg->stats.webhook_delivered++;
+			d.status = VG_DS_DELIVERED;
+			break;
+		case VG_WH_DEAD:
+			vg->stats.webhook_dead++;
+			d.status = VG_DS_DEAD;
+			break;
+		default:
+			return;
+	}
+	d.event_id.p = w->event_id;
+	d.event_id.n = strlen(w->event_id);
+	d.attempts = (uint32_t)w->attempts;
+	d.http = (int32_t)w->http_status;
+	d.error.p = w->error;
+	d.error.n = strlen(w->error);
+	d.at_ms = vg_now_ms();
+	if(vg->journal == NULL){
+		return; /* shutting down: the event stays pending in the outbox */
+	}
+	vg_wbuf_init(&b, vg->recbuf, vg->recbuf_cap);
+	if(!vg_rec_encode_delivery(&b, &d)
+			|| vg_journal_append_class(vg->journal, VG_JOURNAL_CLASS_PRIORITY, VG_REC_DELIVERY, b.p, (uint32_t)b.len, NULL)
+				!= VG_JOURNAL_OK){
+		/* The event stays pending in the outbox: after a restart it is
+		 * delivered again, which the receiver dedupes on webhook-id. */
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: cannot journal the outcome of webhook %s", w->event_id);
+	}
+}
+
+static void redeliver(struct vg_plugin *vg, struct vg_c_redeliver *c)
+{
+	size_t i, queued = 0;
+
+	for(i = 0; i < c->n; i++){
+		if(vg->webhook && vg_webhook_submit(vg->webhook, c->items[i].event_id, c->items[i].order_key,
+				c->items[i].body, c->items[i].len, c->items[i].created_ms, c->items[i].since_ms) == 0){
+			queued++;
+		}
+		free(c->items[i].body);
+	}
+	if(c->n){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %zu pending alert event(s) from the outbox queued for delivery%s",
+				queued, vg->webhook ? "" : " (no webhook_url: they stay pending)");
+	}
+}
+
 void vg_tick_drain(struct vg_plugin *vg)
 {
 	struct vg_job *list, *next;
@@ -149,12 +214,51 @@ void vg_tick_drain(struct vg_plugin *vg)
 			}
 			case VG_C_WEBHOOK: {
 				struct vg_c_webhook *w = (struct vg_c_webhook *)list;
-				if(w->outcome == VG_WH_DELIVERED){
-					vg->stats.webhook_delivered++;
-				}else if(w->outcome == VG_WH_RETRY){
-					vg->stats.webhook_retries++;
-				}
+				webhook_outcome(vg, w);
 				free(w);
+				break;
+			}
+			case VG_C_ALERT_CFG: {
+				struct vg_c_alert_cfg *c = (struct vg_c_alert_cfg *)list;
+				vg_alerts_set_config(vg, c->cfg);
+				mosquitto_log_printf(MOSQ_LOG_INFO, "Vitalgate: alert thresholds and bed settings loaded (%zu ward override(s), %zu SpO2 scale 2 bed(s))",
+						c->cfg->nwards, c->cfg->nscale2);
+				free(c);
+				break;
+			}
+			case VG_C_REDELIVER: {
+				struct vg_c_redeliver *c = (struct vg_c_redeliver *)list;
+				redeliver(vg, c);
+				free(c);
+				break;
+			}
+			case VG_C_WEBHOOK_CMD: {
+				struct vg_c_webhook_cmd *c = (struct vg_c_webhook_cmd *)list;
+				if(c->enable && vg->webhook){
+					vg_webhook_enable(vg->webhook);
+				}
+				free(c);
+				break;
+			}
+			case VG_C_LAST_SEEN: {
+				struct vg_c_last_seen *c = (struct vg_c_last_seen *)list;
+				size_t i;
+				for(i = 0; i < c->n; i++){
+					struct vg_ident *e = vg_idtable_find(&vg->ids, c->items[i].id);
+					struct vg_devrt *rt = e && e->role == VG_ROLE_DEVICE ? vg_ingest_devrt(e) : NULL;
+					/* Devices that were streaming before this start and do not
+					 * come back raise a silent alert too. */
+					if(rt && rt->last_seen_ms == 0){
+						rt->last_seen_ms = c->items[i].at_ms;
+					}
+				}
+				free(c);
+				break;
+			}
+			case VG_C_ALERT_STATE: {
+				struct vg_c_alert_state *c = (struct vg_c_alert_state *)list;
+				vg_alerts_restore_state(vg, c, vg_now_ms());
+				vg_alert_state_free(c);
 				break;
 			}
 			case VG_C_DB_STATE: {
@@ -187,6 +291,14 @@ int vg_tick_cb(int event, void *event_data, void *userdata)
 	(void)event_data;
 	vg_tick_drain(vg);
 	apply_kicks(vg);
+	vg_alerts_tick(vg, vg_now_ms());
+	/* Events the webhook queue refused stay pending in the outbox: once it
+	 * has room again, have them read back (at most every 5 s). */
+	if(vg->webhook_backlog && now - vg->webhook_redrive_ms >= 5000 && vg_webhook_has_room(vg->webhook)){
+		vg->webhook_backlog = false;
+		vg->webhook_redrive_ms = now;
+		vg_idsync_request_redrive(vg->idsync);
+	}
 	vg_audit_tick(vg, now);
 	vg_audit_flush(vg);
 	if(vg->cfg.stats_interval_s > 0 && now - vg->last_stats_pub_ms >= vg->cfg.stats_interval_s * 1000){

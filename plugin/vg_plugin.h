@@ -14,8 +14,11 @@
 #include <mosquitto_broker.h>
 
 #include "config.h"
+#include "alerts.h"
 #include "idtable.h"
 #include "throttle.h"
+#include "vg_rec.h"
+#include "vg_smap.h"
 #include "vg_journal.h"
 #include "vg_queue.h"
 #include "vg_secret.h"
@@ -24,6 +27,7 @@
 #define VG_MAX_KICKS 1024
 #define VG_AUDIT_BUF_BYTES (64 * 1024)
 #define VG_AUDIT_BUF_RECORDS 256
+#define VG_EVBUF_BYTES (96 * 1024)
 
 struct vg_kick {
 	char client_id[VG_ID_MAX + 1];
@@ -44,7 +48,10 @@ struct vg_stats {
 	uint64_t auth_fail;
 	uint64_t acl_denied;
 	uint64_t alerts_raised;
+	uint64_t alerts_updated;
 	uint64_t alerts_resolved;
+	uint64_t webhook_dead;
+	uint64_t webhook_gone;
 	uint64_t webhook_delivered;
 	uint64_t webhook_retries;
 	uint64_t webhook_queue_full;
@@ -92,6 +99,16 @@ struct vg_plugin {
 	int64_t auth_log_window_ms;     /* (broker) auth log rate limit */
 	unsigned auth_log_count;
 	unsigned long auth_log_suppressed;
+
+	struct vg_alert_cfg *acfg;      /* (broker) thresholds, SpO2 scale 2 beds */
+	struct vg_smap beds;            /* (broker) "ward/bed" -> struct vg_bed */
+	struct vg_rec_event ev[VG_REC_MAX_EVENTS]; /* (broker) events of this message */
+	int nev;
+	char *evbuf;                    /* (broker) their strings and bodies */
+	size_t evbuf_len;
+	int64_t alerts_tick_ms;         /* (broker) last silent-device check */
+	bool webhook_backlog;           /* (broker) the webhook queue refused events: redrive */
+	int64_t webhook_redrive_ms;     /* (broker) when the last redrive was asked for */
 
 	bool db_up;                     /* (broker) last state the writer reported */
 	uint32_t ids_gen;               /* (broker) identity snapshot generation */

@@ -13,7 +13,7 @@ let bench;
 let secret;
 
 before(async () => {
-  bench = await Bench.start({ webhook: true });
+  bench = await Bench.start({ webhook: true, options: { alert_hold_s: 0 } });
   secret = await bench.addDevice('mon-3w-12', '3W', 'B12');
   await bench.waitIdentity(bench.broker.port, 'mon-3w-12', secret);
 });

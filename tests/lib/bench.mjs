@@ -32,6 +32,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const SOURCE_DIR = process.env.VG_SOURCE_DIR ?? path.resolve(here, '../..');
 export const PLUGIN = process.env.VG_PLUGIN ?? path.join(SOURCE_DIR, 'build/vitalgate.so');
 export const ADMIN = process.env.VG_ADMIN ?? path.join(SOURCE_DIR, 'build/vitalgate-admin');
+export const VGLOAD = process.env.VG_VGLOAD ?? path.join(SOURCE_DIR, 'build/bench/vgload');
 const IS_ROOT = process.getuid?.() === 0;
 const ASAN = process.env.VG_BUILD_TYPE === 'Asan';
 
@@ -432,9 +433,22 @@ export class Receiver {
     });
   }
 
-  async stop() {
+  /** Stops listening (connections are refused) and drops open connections. */
+  async pause() {
     for (const s of this.sockets) s.destroy();
     await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  /** Listens again on the same port. */
+  async resume() {
+    await new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => { this.server.off('error', reject); resolve(); });
+    });
+  }
+
+  async stop() {
+    if (this.server.listening) await this.pause();
   }
 }
 
@@ -511,6 +525,32 @@ export function collect(client) {
   return msgs;
 }
 
+/**
+ * Runs a tool that prints one JSON line last on stdout; resolves with it.
+ * Asynchronous on purpose: the brokers' logs reach us through pipes, and a
+ * blocked event loop would fill them and freeze the broker mid-run.
+ * cpu: pin the tool to that core (benchmarks); null leaves it free.
+ */
+export function runJson(cmd, argv, { cpu = null } = {}) {
+  return new Promise((resolve, reject) => {
+    const c = track(cpu === null ? spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('taskset', ['-c', String(cpu), cmd, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
+    c.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${path.basename(cmd)} failed (${code}): ${err}`));
+      resolve(JSON.parse(out.trim().split('\n').pop()));
+    });
+  });
+}
+
+/** Runs bench/vgload against a broker; resolves with its JSON summary. */
+export function vgload(port, extra, { cpu = 1 } = {}) {
+  return runJson(VGLOAD, ['--port', String(port), '--quiet', '--connect-timeout', '90', ...extra], { cpu });
+}
+
 // ------------------------------------------------------------------- Bench
 export class Bench {
   /**
@@ -531,6 +571,7 @@ export class Bench {
         b.secrets = Array.from({ length: opts.secrets ?? 1 }, whsecret);
         b.receiver = await Receiver.start({ secrets: opts.receiverSecrets ?? b.secrets });
         secretFile = path.join(b.root, 'webhook-secrets');
+        b.secretFile = secretFile;
         writeFileSync(secretFile, `${b.secrets.join('\n')}\n`, { mode: 0o600 });
         if (IS_ROOT) {
           const { uid, gid } = userIds('mosquitto');

@@ -75,8 +75,13 @@ static void test_defaults(void)
 	CHECK_INT(cfg.webhook_timeout_ms, 5000);
 	CHECK_INT(cfg.webhook_parallel, 8);
 	CHECK_INT(cfg.queue_capacity, 65536);
-	CHECK_INT(cfg.alert_hr_high, 131);
-	CHECK_INT(cfg.alert_hr_low, 40);
+	CHECK_INT(cfg.silence_s, 30);
+	CHECK_INT(cfg.disconnect_grace_s, 10);
+	CHECK_INT(cfg.news2_max_age_s, 900);
+	CHECK_INT(cfg.alert_hold_s, 30);
+	CHECK_INT(cfg.webhook_dead_after_s, 86400);
+	CHECK_INT(cfg.webhook_backoff_max_s, 300);
+	CHECK_INT(cfg.stats_interval_s, 10);
 	vg_config_free(&cfg);
 	CHECK(cfg.db_conninfo == NULL && cfg.spool_dir == NULL);
 	vg_config_free(&cfg);   /* twice is harmless */
@@ -99,8 +104,8 @@ static void test_all_options(void)
 		O("webhook_timeout_ms", "100"),
 		O("webhook_parallel", "256"),
 		O("queue_capacity", "16"),
-		O("alert_hr_high", "300"),
-		O("alert_hr_low", "0"),
+		O("silence_s", "45"),
+		O("alert_hold_s", "0"),
 	};
 	struct vg_config cfg;
 	char err[256] = "";
@@ -120,8 +125,8 @@ static void test_all_options(void)
 	CHECK_INT(cfg.webhook_timeout_ms, 100);
 	CHECK_INT(cfg.webhook_parallel, 256);
 	CHECK_INT(cfg.queue_capacity, 16);
-	CHECK_INT(cfg.alert_hr_high, 300);
-	CHECK_INT(cfg.alert_hr_low, 0);
+	CHECK_INT(cfg.silence_s, 45);
+	CHECK_INT(cfg.alert_hold_s, 0);
 	vg_config_free(&cfg);
 
 	/* http:// is accepted too; others=deny explicitly. */
@@ -188,8 +193,13 @@ static void test_integers(void)
 		{ "webhook_timeout_ms", "100", "120000", "99", "120001" },
 		{ "webhook_parallel", "1", "256", "0", "257" },
 		{ "queue_capacity", "16", "16777216", "15", "16777217" },
-		{ "alert_hr_high", "41", "300", "0", "301" },
-		{ "alert_hr_low", "0", "130", "-1", "300" },
+		{ "silence_s", "1", "86400", "0", "86401" },
+		{ "disconnect_grace_s", "0", "86400", "-1", "86401" },
+		{ "news2_max_age_s", "10", "86400", "9", "86401" },
+		{ "alert_hold_s", "0", "3600", "-1", "3601" },
+		{ "webhook_dead_after_s", "10", "2592000", "9", "2592001" },
+		{ "webhook_backoff_max_s", "1", "86400", "0", "86401" },
+		{ "stats_interval_s", "0", "3600", "-1", "3601" },
 	};
 	char err[512], name[64];
 	size_t i, k;
@@ -279,16 +289,11 @@ static void test_spool_dir(void)
 
 static void test_cross_rules(void)
 {
-	struct mosquitto_opt hr_equal[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("alert_hr_low", "100"),
-		O("alert_hr_high", "100") };
-	struct mosquitto_opt hr_inverted[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("alert_hr_low", "150") };
 	struct mosquitto_opt seg_over_max[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("journal_max_mb", "8") };
 	struct mosquitto_opt seg_eq_max[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("journal_max_mb", "16"),
 		O("journal_segment_mb", "16") };
 	char err[512];
 
-	EXPECT_ERROR(hr_equal, "plugin_opt_alert_hr_low", "alert_hr_high");
-	EXPECT_ERROR(hr_inverted, "plugin_opt_alert_hr_low", NULL);
 	EXPECT_ERROR(seg_over_max, "plugin_opt_journal_segment_mb", "journal_max_mb");
 	CHECK_INT(parse(seg_eq_max, NOPTS(seg_eq_max), err, sizeof(err)), 0);
 }
@@ -300,8 +305,9 @@ static void test_markdown(void)
 	FILE *f = open_memstream(&text, &len);
 	static const char *const names[] = { "db_conninfo", "spool_dir", "webhook_url", "webhook_secret_file", "others",
 		"journal_max_mb", "journal_segment_mb", "journal_sync_ms", "ts_max_future_s", "ts_max_past_s",
-		"writer_batch_rows", "webhook_timeout_ms", "webhook_parallel", "queue_capacity", "alert_hr_high",
-		"alert_hr_low" };
+		"writer_batch_rows", "webhook_timeout_ms", "webhook_parallel", "queue_capacity", "stats_interval_s",
+		"silence_s", "disconnect_grace_s", "news2_max_age_s", "alert_hold_s", "webhook_dead_after_s",
+		"webhook_backoff_max_s" };
 	size_t i;
 	char needle[64];
 

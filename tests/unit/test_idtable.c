@@ -96,8 +96,8 @@ static void test_replace_moves_rt(void)
 	CHECK(rt != NULL);
 	rt->seq_known = true;
 	rt->seq_hwm = 99;
-	rt->hr_alert_active = true;
-	snprintf(rt->hr_alert_id, sizeof(rt->hr_alert_id), "alert-1");
+	rt->last_seen_ms = 12345;
+	rt->disconnected_ms = 678;
 	e1->rt = rt;
 	snprintf(e1->ward, sizeof(e1->ward), "3W");
 	CHECK_INT(vg_idtable_put(&t, e1), 0);
@@ -110,7 +110,7 @@ static void test_replace_moves_rt(void)
 	CHECK_INT(t.count, 1);
 	CHECK(vg_idtable_find(&t, "dev-7") == e2);
 	CHECK(e2->rt == rt);
-	CHECK(e2->rt && e2->rt->seq_hwm == 99 && e2->rt->hr_alert_active);
+	CHECK(e2->rt && e2->rt->seq_hwm == 99 && e2->rt->last_seen_ms == 12345 && e2->rt->disconnected_ms == 678);
 	CHECK_STR(vg_idtable_find(&t, "dev-7")->ward, "4E");
 
 	/* A replacement that brings its own state keeps it (old one freed). */

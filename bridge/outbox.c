@@ -1,0 +1,210 @@
+/*
+ * outbox: see outbox.h. Thread: the calling worker. Memory: completions own
+ * their bodies (freed by the broker thread after submission).
+ */
+#include "outbox.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgconn.h"
+#include "vg_completion.h"
+#include "vg_news2.h"
+#include "vg_rec.h"
+#include "vg_util.h"
+
+#define OUTBOX_CHUNK 500
+
+bool vg_outbox_post_pending(PGconn *conn, struct vg_queue *completions, size_t *count, char *err, size_t errlen)
+{
+	/* since_ms starts the dead-letter clock: the event's creation, or the
+	 * moment an operator re-drove it (status_at). */
+	PGresult *r = PQexec(conn, "SELECT event_id, order_key, (extract(epoch FROM created_at) * 1000)::bigint, "
+			"(extract(epoch FROM greatest(created_at, status_at)) * 1000)::bigint, body "
+			"FROM alert_events WHERE status = 'pending' ORDER BY created_at, lsn, event_id");
+	int i, n, k;
+
+	*count = 0;
+	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
+		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(conn), err, errlen);
+		PQclear(r);
+		return false;
+	}
+	n = PQntuples(r);
+	for(i = 0; i < n; i += OUTBOX_CHUNK){
+		int m = n - i < OUTBOX_CHUNK ? n - i : OUTBOX_CHUNK;
+		struct vg_c_redeliver *c = calloc(1, sizeof(*c) + (size_t)m * sizeof(c->items[0]));
+		if(c == NULL){
+			vg_strlcpy(err, "out of memory", errlen);
+			PQclear(r);
+			return false;
+		}
+		c->base.type = VG_C_REDELIVER;
+		for(k = 0; k < m; k++){
+			struct vg_redeliver_item *it = &c->items[c->n];
+			const char *body = PQgetvalue(r, i + k, 4);
+			vg_strlcpy(it->event_id, PQgetvalue(r, i + k, 0), sizeof(it->event_id));
+			vg_strlcpy(it->order_key, PQgetvalue(r, i + k, 1), sizeof(it->order_key));
+			it->created_ms = strtoll(PQgetvalue(r, i + k, 2), NULL, 10);
+			it->since_ms = strtoll(PQgetvalue(r, i + k, 3), NULL, 10);
+			it->len = strlen(body);
+			it->body = strdup(body);
+			if(it->body){
+				c->n++;
+			}
+		}
+		*count += c->n;
+		vg_queue_push_force(completions, &c->base);
+	}
+	PQclear(r);
+	return true;
+}
+
+/* NEWS2 inputs: the vitals column of each parameter, as float8. */
+static const struct {
+	int param;
+	const char *col;
+	const char *expr;
+} n2_cols[VG_N2_COUNT] = {
+	{ VG_N2_RR, "rr", "rr::float8" },
+	{ VG_N2_SPO2, "spo2", "spo2::float8" },
+	{ VG_N2_AIR_O2, "o2", "o2::int::float8" },
+	{ VG_N2_SBP, "sbp", "sbp::float8" },
+	{ VG_N2_PULSE, "hr", "hr::float8" },
+	{ VG_N2_CONSC, "avpu", "ascii(avpu)::float8" },
+	{ VG_N2_TEMP, "temp", "temp::float8" },
+};
+
+static int band_of(const char *severity)
+{
+	int b;
+
+	for(b = VG_N2_BAND_LOW; b <= VG_N2_BAND_HIGH; b++){
+		if(!strcmp(vg_news2_band_name((enum vg_news2_band)b), severity)){
+			return b;
+		}
+	}
+	return 0;
+}
+
+static bool load_open_alerts(PGconn *conn, struct vg_c_alert_state *c, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(conn, "SELECT o.alert_id, o.kind, o.severity, COALESCE(o.device_id, ''), COALESCE(o.ward, ''), "
+			"COALESCE(o.bed, ''), COALESCE(o.body::json->'data'->>'vital', ''), "
+			"COALESCE(o.body::json->'data'->>'direction', ''), "
+			"(SELECT count(*) FROM alert_events e WHERE e.alert_id = o.alert_id) FROM open_alerts o");
+	int i, n;
+
+	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
+		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(conn), err, errlen);
+		PQclear(r);
+		return false;
+	}
+	n = PQntuples(r);
+	c->alerts = calloc((size_t)n + 1, sizeof(*c->alerts));
+	if(c->alerts == NULL){
+		PQclear(r);
+		vg_strlcpy(err, "out of memory", errlen);
+		return false;
+	}
+	for(i = 0; i < n; i++){
+		struct vg_open_alert *a = &c->alerts[c->nalerts];
+		const char *kind = PQgetvalue(r, i, 1);
+		long count = strtol(PQgetvalue(r, i, 8), NULL, 10);
+
+		vg_strlcpy(a->alert_id, PQgetvalue(r, i, 0), sizeof(a->alert_id));
+		vg_strlcpy(a->device, PQgetvalue(r, i, 3), sizeof(a->device));
+		vg_strlcpy(a->ward, PQgetvalue(r, i, 4), sizeof(a->ward));
+		vg_strlcpy(a->bed, PQgetvalue(r, i, 5), sizeof(a->bed));
+		vg_strlcpy(a->vital, PQgetvalue(r, i, 6), sizeof(a->vital));
+		a->transitions = (uint16_t)(count > 65535 ? 65535 : count);
+		if(!strcmp(kind, "threshold")){
+			a->kind = VG_AK_THRESHOLD;
+			a->level = !strcmp(PQgetvalue(r, i, 7), "low") ? 1 : 2;
+		}else if(!strcmp(kind, "news2")){
+			a->kind = VG_AK_NEWS2;
+			a->level = (uint8_t)band_of(PQgetvalue(r, i, 2));
+		}else{
+			a->kind = VG_AK_SILENT;
+			a->level = 1;
+		}
+		if(a->level != 0 && strlen(a->alert_id) == 27){
+			c->nalerts++;
+		}
+	}
+	PQclear(r);
+	return true;
+}
+
+static bool load_bed_params(PGconn *conn, int max_age_s, struct vg_bed_param **out, size_t *nout, char *err, size_t errlen)
+{
+	char sql[4096], age[24];
+	const char *p[1] = { age };
+	size_t len;
+	PGresult *r;
+	int i, n;
+
+	/* The latest fresh value of each NEWS2 parameter per assigned bed: one
+	 * index probe per bed and parameter (vitals_bed_time). */
+	len = (size_t)snprintf(sql, sizeof(sql), "SELECT b.ward, b.bed, x.p, x.v, (extract(epoch FROM x.at) * 1000)::bigint "
+			"FROM (SELECT DISTINCT ward, bed FROM bed_assignments) b CROSS JOIN LATERAL (");
+	for(i = 0; i < VG_N2_COUNT; i++){
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s(SELECT %d AS p, %s AS v, measured_at AS at FROM vitals v "
+				"WHERE v.ward = b.ward AND v.bed = b.bed AND v.%s IS NOT NULL AND v.measured_at > now() - $1::int * "
+				"interval '1 second' ORDER BY v.measured_at DESC LIMIT 1)", i ? " UNION ALL " : "", n2_cols[i].param,
+				n2_cols[i].expr, n2_cols[i].col);
+	}
+	snprintf(sql + len, sizeof(sql) - len, ") x");
+	snprintf(age, sizeof(age), "%d", max_age_s);
+	r = PQexecParams(conn, sql, 1, NULL, p, NULL, NULL, 0);
+	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
+		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(conn), err, errlen);
+		PQclear(r);
+		return false;
+	}
+	n = PQntuples(r);
+	*out = calloc((size_t)n + 1, sizeof(**out));
+	if(*out == NULL){
+		PQclear(r);
+		vg_strlcpy(err, "out of memory", errlen);
+		return false;
+	}
+	for(i = 0; i < n; i++){
+		struct vg_bed_param *bp = &(*out)[i];
+		vg_strlcpy(bp->ward, PQgetvalue(r, i, 0), sizeof(bp->ward));
+		vg_strlcpy(bp->bed, PQgetvalue(r, i, 1), sizeof(bp->bed));
+		bp->param = atoi(PQgetvalue(r, i, 2));
+		bp->v = strtod(PQgetvalue(r, i, 3), NULL);
+		bp->at_ms = strtoll(PQgetvalue(r, i, 4), NULL, 10);
+	}
+	*nout = (size_t)n;
+	PQclear(r);
+	return true;
+}
+
+bool vg_outbox_post_alert_state(PGconn *conn, struct vg_queue *completions, int news2_max_age_s, char *err, size_t errlen)
+{
+	struct vg_c_alert_state *c = calloc(1, sizeof(*c));
+
+	if(c == NULL){
+		vg_strlcpy(err, "out of memory", errlen);
+		return false;
+	}
+	c->base.type = VG_C_ALERT_STATE;
+	if(!load_open_alerts(conn, c, err, errlen)
+			|| !load_bed_params(conn, news2_max_age_s, &c->params, &c->nparams, err, errlen)){
+		vg_alert_state_free(c);
+		return false;
+	}
+	vg_queue_push_force(completions, &c->base);
+	return true;
+}
+
+void vg_alert_state_free(struct vg_c_alert_state *c)
+{
+	if(c){
+		free(c->alerts);
+		free(c->params);
+		free(c);
+	}
+}

@@ -1,0 +1,59 @@
+/*
+ * vg_alertcfg: alert thresholds per ward and the beds on SpO2 scale 2, as
+ * loaded from PostgreSQL (alert_thresholds, bed_settings) by the config
+ * sync worker and used by the alert engine (plugin/alerts.c).
+ *
+ * Thread: built on the worker, handed over whole, then read and freed on
+ * the broker thread. Memory: vg_alert_cfg_free releases everything.
+ */
+#ifndef VG_ALERTCFG_H
+#define VG_ALERTCFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vg_util.h"
+
+/* The vitals threshold alerts watch. */
+enum vg_vital {
+	VG_V_HR = 0,
+	VG_V_SPO2,
+	VG_V_RR,
+	VG_V_SBP,
+	VG_V_DBP,
+	VG_V_MAP,
+	VG_V_TEMP,
+	VG_V_COUNT
+};
+
+struct vg_thr {
+	bool low_on;
+	bool high_on;
+	double low;     /* alert when value <= low */
+	double high;    /* alert when value >= high */
+};
+
+/* Thresholds and bed settings, loaded from PostgreSQL by the config sync
+ * worker and swapped in by TICK. */
+struct vg_alert_cfg {
+	struct vg_thr def[VG_V_COUNT];
+	size_t nwards;
+	struct vg_ward_thr {
+		char ward[VG_ID_MAX + 1];
+		struct vg_thr thr[VG_V_COUNT];
+	} *wards;
+	size_t nscale2;
+	char (*scale2)[2 * (VG_ID_MAX + 1)];   /* "ward/bed" of SpO2 scale 2 beds */
+};
+
+/* The built-in defaults: the contract's NEWS2 score-3 bands (pulse <= 40 or
+ * >= 131, SpO2 <= 91, RR <= 8 or >= 25, SBP <= 90 or >= 220, temp <= 35.0). */
+void vg_alert_cfg_defaults(struct vg_alert_cfg *c);
+void vg_alert_cfg_free(struct vg_alert_cfg *c);
+
+/* Index of a vital name ("hr", "spo2", ...), or -1. */
+int vg_vital_index(const char *name);
+/* Name of a vital index; NULL when out of range. */
+const char *vg_vital_name(int v);
+
+#endif
