@@ -50,7 +50,8 @@ try {
   for (let round = 1; round <= opt.rounds; round++) {
     log(`round ${round}: bare Mosquitto`);
     const b = await Broker.start(bench.root, { ...quiet, noPlugin: true });
-    const bare = await vgload(b.port, ['--anonymous', '--clients', String(opt.devices), '--station-topic', 'vitals/#', ...traffic]);
+    const bare = await vgload(b.port, ['--anonymous', '--clients', String(opt.devices), '--station-topic', 'vitals/#',
+      ...traffic, '--station-qos', '0']);
     await b.stop();
 
     log(`round ${round}: Mosquitto + Vitalgate`);
