@@ -290,13 +290,18 @@ export class Broker {
       }
       const preload = [execFileSync('gcc', ['-print-file-name=libasan.so']).toString().trim()];
       if (process.env.VG_ASAN_SHIM) {
+        // Copy then rename, never over the file in place: a broker already
+        // running has it mapped, and rewriting a mapped library reverts its
+        // relocated pages (its destructor pointer became 0x10e0 and the
+        // first broker crashed at exit when a second one started).
         const shim = path.join(this.root, 'vg_asan_shim.so');
-        copyFileSync(process.env.VG_ASAN_SHIM, shim);
-        chmodSync(shim, 0o755);
+        copyFileSync(process.env.VG_ASAN_SHIM, `${shim}.tmp`);
+        chmodSync(`${shim}.tmp`, 0o755);
+        renameSync(`${shim}.tmp`, shim);
         preload.push(shim);
       }
       env.LD_PRELOAD = preload.join(' ');
-      env.ASAN_OPTIONS = 'detect_leaks=1:halt_on_error=1:exitcode=66';
+      env.ASAN_OPTIONS = process.env.VG_ASAN_OPTIONS ?? 'detect_leaks=1:halt_on_error=1:exitcode=66';
       env.LSAN_OPTIONS = `suppressions=${supp}:print_suppressions=0`;
       env.UBSAN_OPTIONS = 'halt_on_error=1:print_stacktrace=1';
     }
