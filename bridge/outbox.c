@@ -92,7 +92,8 @@ static bool load_open_alerts(PGconn *conn, struct vg_c_alert_state *c, char *err
 	PGresult *r = PQexec(conn, "SELECT o.alert_id, o.kind, o.severity, COALESCE(o.device_id, ''), COALESCE(o.ward, ''), "
 			"COALESCE(o.bed, ''), COALESCE(o.body::json->'data'->>'vital', ''), "
 			"COALESCE(o.body::json->'data'->>'direction', ''), "
-			"(SELECT count(*) FROM alert_events e WHERE e.alert_id = o.alert_id) FROM open_alerts o");
+			"(SELECT count(*) FROM alert_events e WHERE e.alert_id = o.alert_id), o.body FROM open_alerts o "
+			"ORDER BY o.created_at");
 	int i, n;
 
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
@@ -129,6 +130,7 @@ static bool load_open_alerts(PGconn *conn, struct vg_c_alert_state *c, char *err
 			a->level = 1;
 		}
 		if(a->level != 0 && strlen(a->alert_id) == 27){
+			a->body = strdup(PQgetvalue(r, i, 9));
 			c->nalerts++;
 		}
 	}
@@ -203,6 +205,10 @@ bool vg_outbox_post_alert_state(PGconn *conn, struct vg_queue *completions, int 
 void vg_alert_state_free(struct vg_c_alert_state *c)
 {
 	if(c){
+		size_t i;
+		for(i = 0; i < c->nalerts; i++){
+			free(c->alerts[i].body);
+		}
 		free(c->alerts);
 		free(c->params);
 		free(c);

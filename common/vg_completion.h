@@ -46,6 +46,7 @@ struct vg_c_alert_state {
 		uint8_t kind;          /* enum vg_alert_kind */
 		uint8_t level;         /* threshold: 1 low, 2 high; news2: band; silent: 1 */
 		uint16_t transitions;  /* events of the alert so far */
+		char *body;            /* its last event (JSON), owned; may be NULL */
 	} *alerts;
 	size_t nparams;
 	struct vg_bed_param {

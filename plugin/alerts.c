@@ -18,6 +18,7 @@
 #include <mosquitto_broker.h>
 
 #include "ingest.h"
+#include "stations.h"
 #include "vg_completion.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
@@ -241,6 +242,25 @@ static void emit_number(struct vg_json *j, const char *key, int vital, double v)
 	}
 }
 
+void vg_alerts_json_news2(struct vg_json *j, const struct vg_news2_result *r, int scale)
+{
+	int p;
+
+	vg_json_obj_open_key(j, "news2");
+	vg_json_i64(j, "score", r->score);
+	vg_json_str(j, "band", vg_news2_band_name(r->band));
+	vg_json_obj_open_key(j, "points");
+	for(p = 0; p < VG_N2_COUNT; p++){
+		if(r->points[p] >= 0){
+			vg_json_i64(j, n2_param_name[p], r->points[p]);
+		}
+	}
+	vg_json_obj_close(j);
+	vg_json_i64(j, "parameters", r->parameters);
+	vg_json_i64(j, "scale", scale);
+	vg_json_obj_close(j);
+}
+
 /* Builds the event (body JSON, ids) into vg->ev. Returns false when the
  * scratch is full (the caller rolls back). */
 static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct ev_spec *sp, int64_t now_ms)
@@ -249,7 +269,6 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	struct vg_json j;
 	char jbuf[2048], aid[32], key[64], digest[65], evid[72], ts[32], okey[2 * (VG_ID_MAX + 1) + 8];
 	const char *dev_id = sp->dev ? sp->dev->id : sp->device_id;
-	int p;
 
 	if(vg->nev >= VG_REC_MAX_EVENTS){
 		return false;
@@ -291,19 +310,7 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 			emit_number(&j, "threshold", sp->vital, sp->threshold);
 		}
 	}else if(sp->kind == VG_AK_NEWS2 && sp->n2){
-		vg_json_obj_open_key(&j, "news2");
-		vg_json_i64(&j, "score", sp->n2->score);
-		vg_json_str(&j, "band", vg_news2_band_name(sp->n2->band));
-		vg_json_obj_open_key(&j, "points");
-		for(p = 0; p < VG_N2_COUNT; p++){
-			if(sp->n2->points[p] >= 0){
-				vg_json_i64(&j, n2_param_name[p], sp->n2->points[p]);
-			}
-		}
-		vg_json_obj_close(&j);
-		vg_json_i64(&j, "parameters", sp->n2->parameters);
-		vg_json_i64(&j, "scale", sp->scale);
-		vg_json_obj_close(&j);
+		vg_alerts_json_news2(&j, sp->n2, sp->scale);
 	}else if(sp->kind == VG_AK_SILENT){
 		vg_json_str(&j, "reason", sp->reason);
 		if(sp->last_seen_ms > 0){
@@ -368,6 +375,7 @@ void vg_alerts_emit(struct vg_plugin *vg)
 		if(ev->ward.n){
 			snprintf(topic, sizeof(topic), "wards/%s/alerts", ev->ward.p);
 			mosquitto_broker_publish_copy(NULL, topic, (int)ev->body.n, ev->body.p, 1, false, NULL);
+			vg_stations_on_alert(vg, ev);
 		}
 		if(vg->webhook){
 			rc = vg_webhook_submit(vg->webhook, ev->event_id.p, ev->order_key.p, ev->body.p, ev->body.n, ev->created_ms, ev->created_ms);
@@ -927,6 +935,7 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 			a->calm_since_ms = 0;
 			a->calm_level = 0;
 			memcpy(a->id, id, sizeof(id));
+			vg_stations_open_alert(vg, o->ward, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
 			restored++;
 		}
 	}

@@ -62,6 +62,8 @@ struct vg_bed {
 	uint8_t spo2_scale;
 	struct vg_alert_st news2;
 	struct vg_news2_result last;   /* NEWS2 after the latest sample */
+	char shown_device[VG_ID_MAX + 1]; /* who published the retained bed sample */
+	int64_t shown_ts;              /* its measured time */
 };
 
 /* What vg_alerts_snapshot saves and vg_alerts_restore puts back. */
@@ -91,6 +93,10 @@ void vg_alerts_restore(struct vg_plugin *vg, struct vg_ident *e, const struct vg
 void vg_alerts_emit(struct vg_plugin *vg);
 /* Clears vg->ev without emitting. */
 void vg_alerts_discard(struct vg_plugin *vg);
+
+/* Writes "news2": {score, band, points, parameters, scale}. */
+struct vg_json;
+void vg_alerts_json_news2(struct vg_json *j, const struct vg_news2_result *r, int scale);
 
 /* The bed's NEWS2 after the latest sample (NULL if the device has no bed). */
 const struct vg_bed *vg_alerts_bed(struct vg_plugin *vg, const struct vg_ident *e);

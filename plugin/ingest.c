@@ -23,6 +23,7 @@
 
 #include "alerts.h"
 #include "ingest.h"
+#include "stations.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
 #include "vg_rec.h"
@@ -270,5 +271,6 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 	vg->stats.accepted_samples += (uint64_t)nnew;
 	vg->stats.duplicate_samples += (uint64_t)(n - nnew);
 	vg_alerts_emit(vg);
+	vg_stations_on_samples(vg, e, vg->samples, nnew, now_ms);
 	return MOSQ_ERR_SUCCESS;
 }

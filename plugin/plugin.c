@@ -30,6 +30,7 @@
 #include "idcache.h"
 #include "idsync.h"
 #include "pgwriter.h"
+#include "stations.h"
 #include "vg_completion.h"
 #include "vg_plugin.h"
 #include "webhook.h"
@@ -91,6 +92,7 @@ static void plugin_free(struct vg_plugin *vg)
 	vg_queue_destroy(&vg->completions);
 	vg_idtable_destroy(&vg->ids);
 	vg_alerts_free(vg);
+	vg_stations_free(vg);
 	vg_throttle_free(&vg->thr_user);
 	vg_throttle_free(&vg->thr_addr);
 	free(vg->kicks);
@@ -146,7 +148,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		goto error;
 	}
 	vg->hasher = vg_hasher_new();
-	if(vg_alerts_init(vg) != 0){
+	if(vg_alerts_init(vg) != 0 || vg_stations_init(vg) != 0){
 		rc = MOSQ_ERR_NOMEM;
 		goto error;
 	}

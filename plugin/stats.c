@@ -43,6 +43,7 @@ void vg_stats_publish(struct vg_plugin *vg)
 	put("auth/throttled", s->auth_throttled);
 	put("acl/denied", s->acl_denied);
 	put("clients/kicked", s->kicks);
+	put("stations/bed_updates", s->bed_updates);
 	put("alerts/raised", s->alerts_raised);
 	put("alerts/updated", s->alerts_updated);
 	put("alerts/resolved", s->alerts_resolved);

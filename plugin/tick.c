@@ -22,6 +22,7 @@
 #include "ingest.h"
 #include "pgwriter.h"
 #include "outbox.h"
+#include "stations.h"
 #include "stats.h"
 #include "vg_completion.h"
 #include "vg_plugin.h"
@@ -65,6 +66,16 @@ static void apply_kicks(struct vg_plugin *vg)
 	vg->nkicks = 0;
 }
 
+/* An identity is about to be removed: its bed no longer shows it. */
+static void device_gone(struct vg_plugin *vg, const char *id)
+{
+	const struct vg_ident *e = vg_idtable_find(&vg->ids, id);
+
+	if(e && e->role == VG_ROLE_DEVICE){
+		vg_stations_device_left(vg, e->id, e->ward, e->bed);
+	}
+}
+
 static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 {
 	size_t i;
@@ -85,6 +96,10 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 		if(moved){
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %s now at %s/%s", nw->id,
 					nw->ward[0] ? nw->ward : "-", nw->bed[0] ? nw->bed : "-");
+		}
+		if(old && old->role == VG_ROLE_DEVICE && (moved || (nw->revoked && !old->revoked))){
+			/* Its bed no longer shows it (before old is replaced). */
+			vg_stations_device_left(vg, old->id, old->ward, old->bed);
 		}
 		nw->gen = gen;
 		if(vg_idtable_put(&vg->ids, nw) != 0){
@@ -112,6 +127,7 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 			}
 		}
 		for(s = 0; s < nrem; s++){
+			device_gone(vg, rem[s]);
 			vg_idtable_remove(&vg->ids, rem[s]);
 			kick(vg, rem[s], "identity deleted");
 		}
@@ -124,6 +140,7 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 		vg->ids_synced = true;
 	}
 	for(i = 0; i < c->ndel; i++){
+		device_gone(vg, c->deleted[i]);
 		if(vg_idtable_remove(&vg->ids, c->deleted[i])){
 			kick(vg, c->deleted[i], "identity deleted");
 		}
@@ -292,6 +309,7 @@ int vg_tick_cb(int event, void *event_data, void *userdata)
 	vg_tick_drain(vg);
 	apply_kicks(vg);
 	vg_alerts_tick(vg, vg_now_ms());
+	vg_stations_tick(vg, vg_now_ms());
 	/* Events the webhook queue refused stay pending in the outbox: once it
 	 * has room again, have them read back (at most every 5 s). */
 	if(vg->webhook_backlog && now - vg->webhook_redrive_ms >= 5000 && vg_webhook_has_room(vg->webhook)){

@@ -58,6 +58,7 @@ struct vg_stats {
 	uint64_t journal_unrecorded_rejections;
 	uint64_t auth_throttled;
 	uint64_t kicks;
+	uint64_t bed_updates;
 	uint64_t audit_events;
 	uint64_t audit_unrecorded;
 	uint64_t completion_refused_reported;
@@ -107,6 +108,8 @@ struct vg_plugin {
 	char *evbuf;                    /* (broker) their strings and bodies */
 	size_t evbuf_len;
 	int64_t alerts_tick_ms;         /* (broker) last silent-device check */
+	struct vg_smap ward_alerts;     /* (broker) ward -> open alerts (stations.c) */
+	bool ward_alerts_dirty;         /* (broker) a ward's list changed since TICK */
 	bool webhook_backlog;           /* (broker) the webhook queue refused events: redrive */
 	int64_t webhook_redrive_ms;     /* (broker) when the last redrive was asked for */
 

@@ -16,8 +16,8 @@ PKGS=(
   libpq-dev libmsgpack-dev libcurl4-openssl-dev libssl-dev
   # the database (tests start throwaway clusters with its binaries)
   postgresql-15 postgresql-client-15
-  # tests: sanitizer runtimes, the fuzzer, setpriv
-  clang libclang-rt-14-dev util-linux procps openssl
+  # tests: sanitizer runtimes, the fuzzer, setpriv; the station page's browser test
+  clang libclang-rt-14-dev util-linux procps openssl chromium fonts-dejavu-core
 )
 if ! command -v node >/dev/null 2>&1; then
   PKGS+=(nodejs npm)

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Postgres, Broker, freePort, whsecret, waitFor, ownSignals, ADMIN } from '../tests/lib/bench.mjs';
+import { startStationServer } from '../stations/web/serve.mjs';
 
 const root = path.resolve(process.env.VG_RUN_DIR ?? '/var/tmp/vitalgate-run');
 const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -72,10 +73,14 @@ async function main() {
   await waitFor(async () => (await fetch(`http://127.0.0.1:${corePort}/health`)).ok, { what: 'the sample core' });
 
   const mqttPort = (await portFree(1883)) ? 1883 : await freePort();
+  const wsPort = (await portFree(9001)) ? 9001 : await freePort();
   const broker = await Broker.start(root, {
     port: mqttPort, conninfo: pg.conninfo, spoolDir: spool, secretFile: whFile,
     webhookUrl: `http://127.0.0.1:${corePort}/vitalgate/webhooks`,
+    // MQTT over WebSockets for the station page (bound by interface name).
+    extraConf: [`listener ${wsPort} lo`, 'protocol websockets'],
   });
+  const web = await startStationServer({ port: (await portFree(8080)) ? 8080 : 0 });
   let shown = 0;
   setInterval(() => {
     for (; shown < broker.lines.length; shown++) {
@@ -92,6 +97,7 @@ async function main() {
   const stationSecret = readFileSync(path.join(secretsDir, 'station-3w.secret'), 'utf8').trim();
   say('simulated devices are streaming; mon-3w-02 develops tachycardia after ~10 s (alert) and recovers after ~40 s.');
   say(`watch ward 3W as its nurses' station:\n  mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -V mqttv5 -i station-3w -u station-3w -P '${stationSecret}' -t 'wards/3W/#' -v`);
+  say(`nurses' station page (sign in with the secret above):\n  ${web.url}?ws=ws://127.0.0.1:${wsPort}/mqtt&ward=3W&station=station-3w`);
   say(`query the stored samples:\n  psql "${pg.conninfo}" -c 'SELECT device_id, seq, measured_at, hr, spo2 FROM vitals ORDER BY measured_at DESC LIMIT 10'`);
   say('Ctrl-C stops everything.');
 
@@ -105,6 +111,7 @@ async function main() {
   const stop = async () => {
     say('stopping');
     for (const c of children) try { c.kill('SIGTERM'); } catch { /* gone */ }
+    await web.close();
     await broker.stop();
     await pg.stop();
     process.exit(0);

@@ -273,6 +273,13 @@ export class Broker {
       if (o.webhookUrl) popts.webhook_url = o.webhookUrl;
       if (o.secretFile) popts.webhook_secret_file = o.secretFile;
       for (const [k, v] of Object.entries(popts)) if (v !== undefined && v !== null) lines.push(`plugin_opt_${k} ${v}`);
+      // rawConf: the caller writes the whole file (e.g. from the shipped
+      // example), given our port and the plugin's path.
+      if (o.rawConf) {
+        writeFileSync(this.confFile, o.rawConf({ port: this.port, plugin: so }));
+        chmodSync(this.confFile, 0o644);
+        return;
+      }
     }
     writeFileSync(this.confFile, `${lines.join('\n')}\n`);
     chmodSync(this.confFile, 0o644);

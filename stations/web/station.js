@@ -1,0 +1,219 @@
+// Vitalgate reference nurses' station: MQTT.js over WebSockets, no build
+// step. Reads (docs/stations.md):
+//   wards/<ward>/beds/+/vitals   retained latest sample per bed, with NEWS2
+//   wards/<ward>/alerts          alert events as they happen
+//   wards/<ward>/alerts/active   retained list of the ward's open alerts
+/* global mqtt */
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+// A bed with no sample for this long shows "no data for N s" (?stale=S).
+const STALE_S = Number(params.get('stale') ?? 10) || 10;
+const beds = new Map();   // bed -> { sample, el }
+const alerts = new Map(); // alert_id -> event
+let client = null;
+let ward = null;
+
+const VITALS = [
+  ['hr', 'Pulse', '/min'],
+  ['spo2', 'SpO₂', '%'],
+  ['rr', 'Resp. rate', '/min'],
+  ['bp', 'BP', 'mmHg'],
+  ['temp', 'Temp.', '°C'],
+  ['o2', 'Oxygen', ''],
+  ['avpu', 'ACVPU', ''],
+];
+const VITAL_NAMES = { hr: 'pulse', spo2: 'SpO₂', rr: 'respiration rate', sbp: 'systolic BP', dbp: 'diastolic BP', map: 'mean BP', temp: 'temperature' };
+const UNIT_TEXT = { '/min': '/min', '%': '%', 'mm[Hg]': 'mmHg', Cel: '°C' };
+
+function setStatus(text, state) {
+  const s = $('status');
+  s.textContent = text;
+  s.dataset.state = state;
+}
+
+function text(el, tag, cls, content) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (content !== undefined) e.textContent = content;
+  el.appendChild(e);
+  return e;
+}
+
+function vitalText(s, key) {
+  if (key === 'bp') return s.sbp !== undefined ? `${s.sbp}${s.dbp !== undefined ? `/${s.dbp}` : ''}` : '–';
+  if (key === 'o2') return s.o2 === undefined ? '–' : (s.o2 ? 'on O₂' : 'air');
+  if (key === 'temp') return s.temp === undefined ? '–' : Number(s.temp).toFixed(1);
+  return s[key] === undefined ? '–' : String(s[key]);
+}
+
+function bedHasAlert(bed) {
+  for (const ev of alerts.values()) if (ev.data.bed === bed) return true;
+  return false;
+}
+
+function renderBed(bed) {
+  const b = beds.get(bed);
+  const s = b.sample;
+  const li = b.el;
+  li.replaceChildren();
+  li.dataset.bed = bed;
+  const h = text(li, 'header');
+  text(h, 'h4', null, `Bed ${bed}`);
+  text(h, 'span', 'device', s.device_id);
+  const n2 = s.news2;
+  const badge = text(li, 'p', 'news2');
+  if (n2) {
+    badge.dataset.band = n2.band;
+    const band = n2.band === 'none' ? '' : ` · ${n2.band.replace('_', '-').toUpperCase()}`;
+    badge.textContent = `NEWS2 ${n2.score}${band}${n2.parameters < 7 ? ` (${n2.parameters} of 7 parameters)` : ''}`;
+  } else {
+    badge.textContent = 'NEWS2 –';
+  }
+  const dl = text(li, 'dl');
+  for (const [key, label, unit] of VITALS) {
+    text(dl, 'dt', null, label);
+    const v = vitalText(s, key);
+    text(dl, 'dd', `v-${key}`, v === '–' || !unit ? v : `${v} ${unit}`);
+  }
+  const flag = bedHasAlert(bed);
+  li.dataset.alert = String(flag);
+  if (flag) text(li, 'p', 'flag', '⚠ ALERT OPEN');
+  const stale = text(li, 'p', 'stale');
+  stale.hidden = true;
+  updateStale(bed);
+}
+
+function updateStale(bed) {
+  const b = beds.get(bed);
+  if (!b) return;
+  const age = Math.floor((Date.now() - Date.parse(b.sample.measured_at)) / 1000);
+  const stale = age >= STALE_S;
+  b.el.dataset.stale = String(stale);
+  const p = b.el.querySelector('.stale');
+  if (p) {
+    p.hidden = !stale;
+    p.textContent = stale ? `No data for ${age} s` : '';
+  }
+}
+
+function sortBeds() {
+  const list = $('beds');
+  const order = [...beds.keys()].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  for (const k of order) list.appendChild(beds.get(k).el);
+  $('no-beds').hidden = beds.size > 0;
+}
+
+function onBed(bed, payload) {
+  if (payload.length === 0) { // the broker cleared this bed (device moved away)
+    const b = beds.get(bed);
+    if (b) { b.el.remove(); beds.delete(bed); }
+    sortBeds();
+    return;
+  }
+  const s = JSON.parse(payload.toString());
+  if (s.ward !== ward) return;
+  let b = beds.get(bed);
+  if (!b) {
+    const el = document.createElement('li');
+    el.className = 'bed';
+    b = { el, sample: s };
+    beds.set(bed, b);
+  }
+  b.sample = s;
+  renderBed(bed);
+  sortBeds();
+}
+
+function describe(ev) {
+  const d = ev.data;
+  const where = d.bed ? `Bed ${d.bed}` : d.device_id;
+  if (d.kind === 'threshold') {
+    const unit = UNIT_TEXT[d.unit] ?? d.unit ?? '';
+    const bound = d.direction ? ` (${d.direction === 'high' ? '≥' : '≤'} ${d.threshold} ${unit})` : '';
+    return `${where}: ${VITAL_NAMES[d.vital] ?? d.vital} ${d.value} ${unit}${bound}`;
+  }
+  if (d.kind === 'news2') return `${where}: NEWS2 ${d.news2.score} (${d.news2.band})`;
+  if (d.kind === 'silent') return `${where}: no data from ${d.device_id} (${d.reason})`;
+  return `${where}: ${d.kind}`;
+}
+
+function renderAlerts() {
+  const ul = $('alerts');
+  ul.replaceChildren();
+  const order = [...alerts.values()].sort((a, b) => (a.data.severity === 'high' ? 0 : 1) - (b.data.severity === 'high' ? 0 : 1)
+    || a.timestamp.localeCompare(b.timestamp));
+  for (const ev of order) {
+    const li = text(ul, 'li', 'alert');
+    li.dataset.severity = ev.data.severity;
+    li.dataset.alertId = ev.data.alert_id;
+    li.setAttribute('role', 'alert');
+    text(li, 'span', 'what', `${ev.data.severity.toUpperCase()} ALERT — ${describe(ev)}`);
+    text(li, 'span', 'when', ` · since ${new Date(ev.timestamp).toLocaleTimeString()}`);
+  }
+  $('no-alerts').hidden = alerts.size > 0;
+  for (const bed of beds.keys()) renderBed(bed);
+}
+
+function onAlert(ev) {
+  if (!ev || !ev.data || ev.data.ward !== ward) return;
+  if (ev.type === 'alert.resolved') alerts.delete(ev.data.alert_id);
+  else alerts.set(ev.data.alert_id, ev);
+  renderAlerts();
+}
+
+function onActive(list) {
+  alerts.clear();
+  for (const ev of list.alerts ?? []) alerts.set(ev.data.alert_id, ev);
+  renderAlerts();
+}
+
+function connect(e) {
+  e.preventDefault();
+  $('login-error').textContent = '';
+  ward = $('ward').value.trim();
+  const station = $('station').value.trim();
+  if (client) client.end(true);
+  setStatus('Connecting…', 'connecting');
+  client = mqtt.connect($('ws').value.trim(), {
+    clientId: station, username: station, password: $('secret').value, protocolVersion: 5, clean: true,
+    reconnectPeriod: 2000, connectTimeout: 8000,
+  });
+  client.on('connect', async () => {
+    setStatus(`Connected as ${station}`, 'connected');
+    $('login').hidden = true;
+    $('ward-view').hidden = false;
+    $('ward-title').textContent = `Ward ${ward}`;
+    const granted = await client.subscribeAsync([
+      `wards/${ward}/beds/+/vitals`, `wards/${ward}/alerts`, `wards/${ward}/alerts/active`,
+    ], { qos: 1 });
+    if (granted.some((g) => g.qos >= 0x80)) {
+      setStatus(`Connected, but ${station} may not read ward ${ward}`, 'error');
+    }
+  });
+  client.on('message', (topic, payload) => {
+    const parts = topic.split('/');
+    try {
+      if (parts[2] === 'beds' && parts[4] === 'vitals') onBed(parts[3], payload);
+      else if (parts[2] === 'alerts' && parts.length === 3) onAlert(JSON.parse(payload.toString()));
+      else if (parts[2] === 'alerts' && parts[3] === 'active') onActive(JSON.parse(payload.toString()));
+    } catch (err) {
+      console.error(`bad message on ${topic}`, err);
+    }
+  });
+  client.on('error', (err) => {
+    const refused = /Not authorized|Bad User Name or Password|135|134/i.test(String(err.message ?? err));
+    setStatus(refused ? 'Refused: check the station id and secret' : `Error: ${err.message ?? err}`, 'error');
+    if (refused) {
+      $('login-error').textContent = 'The broker refused this station id or secret.';
+      client.end(true);
+    }
+  });
+  client.on('offline', () => setStatus('Connection lost; reconnecting…', 'error'));
+}
+
+$('ws').value = params.get('ws') ?? `ws://${location.hostname || '127.0.0.1'}:9001/mqtt`;
+$('ward').value = params.get('ward') ?? '';
+$('station').value = params.get('station') ?? '';
+$('login').addEventListener('submit', connect);
+setInterval(() => { for (const bed of beds.keys()) updateStale(bed); }, 1000);
