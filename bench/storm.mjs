@@ -11,10 +11,10 @@
 // the workers would not take the broker thread's core). The plugin's whole
 // CPU use (workers included) is reported beside the times. Needs a build
 // (build/vitalgate.so, build/vitalgate-admin, build/bench/vgload).
-import { writeFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-import { Bench, Broker, vgload } from '../tests/lib/bench.mjs';
+import { Bench, Broker, vgload, cpuOf } from '../tests/lib/bench.mjs';
 
 const args = process.argv.slice(2);
 const opt = { devices: 10000, rounds: 5, paced: 2000, json: null };
@@ -25,18 +25,6 @@ for (let i = 0; i < args.length; i++) {
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const log = (m) => process.stderr.write(`storm: ${m}\n`);
 
-// CPU seconds of a process's main thread and of its other threads.
-function cpuOf(pid, since) {
-  let main = 0;
-  let workers = 0;
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-    const f = st.slice(st.indexOf(')') + 2).split(' ');
-    const secs = (Number(f[11]) + Number(f[12])) / 100;
-    if (Number(t) === pid) main += secs; else workers += secs;
-  }
-  return since ? { main: main - since.main, workers: workers - since.workers } : { main, workers };
-}
 
 const bench = await Bench.start({ noBroker: true });
 try {

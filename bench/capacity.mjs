@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+// Capacity: as many devices as one broker process may hold here (the
+// open-file limit is 20,000 per process: --devices 19000 by default),
+// connected and publishing at 1 Hz with QoS 1, into bare Mosquitto
+// (anonymous) and Mosquitto + Vitalgate (real identities), in the same run.
+// Prints the broker's resident memory per connected device for both, and
+// what the plugin adds per device (the goal: at most 300 bytes).
+//
+// RSS is read from /proc/<pid>/status: idle (listening; for Vitalgate after
+// every identity is loaded, which is memory per *provisioned* device, shown
+// apart) and the highest value while every device is connected and sending.
+//
+//   node bench/capacity.mjs [--devices 19000] [--seconds 20] [--rounds 2] [--json out.json]
+import { writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { Bench, Broker, vgload, rssOf } from '../tests/lib/bench.mjs';
+
+const args = process.argv.slice(2);
+const opt = { devices: 19000, seconds: 20, rounds: 2, json: null };
+for (let i = 0; i < args.length; i++) {
+  const k = args[i].replace(/^--/, '');
+  opt[k] = k === 'json' ? args[++i] : Number(args[++i]);
+}
+const log = (m) => process.stderr.write(`capacity: ${m}\n`);
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+async function measured(broker, argv) {
+  await sleep(1000);
+  const idle = rssOf(broker.proc.pid);
+  let peak = idle;
+  const timer = setInterval(() => { try { peak = Math.max(peak, rssOf(broker.proc.pid)); } catch { /* exiting */ } }, 250);
+  const r = await vgload(broker.port, argv);
+  clearInterval(timer);
+  if (r.connack_ok !== opt.devices) throw new Error(`only ${r.connack_ok} of ${opt.devices} connected: ${JSON.stringify(r)}`);
+  return { r, idle, peak, perDevice: (peak - idle) / opt.devices };
+}
+
+const bench = await Bench.start({ noBroker: true });
+try {
+  log(`provisioning ${opt.devices} devices`);
+  const creds = bench.importDevices(Array.from({ length: opt.devices }, (_, i) => `cap-${i} C${i % 50} B${i}`));
+  const credFile = path.join(bench.root, 'creds.txt');
+  writeFileSync(credFile, `${creds.map((c) => `${c.id} ${c.secret}`).join('\n')}\n`);
+  bench.pg.pin(1);
+  const quiet = { logTypes: ['error', 'warning'], readyByTcp: true, cpu: 0, workerCpu: 1 };
+  const traffic = ['--rate', '1', '--qos', '1', '--duration', String(opt.seconds), '--connect-rate', '2000',
+    '--max-clients', String(opt.devices)];
+  const rounds = [];
+  let bareIdle = 0;
+  for (let round = 1; round <= opt.rounds; round++) {
+    log(`round ${round}: bare Mosquitto`);
+    const b = await Broker.start(bench.root, { ...quiet, noPlugin: true });
+    const bare = await measured(b, ['--anonymous', '--clients', String(opt.devices), ...traffic]);
+    await b.stop();
+    log(`round ${round}: Mosquitto + Vitalgate`);
+    const p = await Broker.start(bench.root, { ...bench.brokerOpts, ...quiet, spoolDir: bench.newSpool(`spool-${round}`) });
+    await bench.waitIdentity(p.port, creds.at(-1).id, creds.at(-1).secret);
+    const vg = await measured(p, ['--creds', credFile, ...traffic]);
+    await p.stop();
+    bareIdle = bare.idle;
+    const r = {
+      round,
+      bare_bytes_per_device: bare.perDevice, vitalgate_bytes_per_device: vg.perDevice,
+      plugin_bytes_per_device: vg.perDevice - bare.perDevice,
+      idle_rss: { bare: bare.idle, vitalgate: vg.idle },
+      peak_rss: { bare: bare.peak, vitalgate: vg.peak },
+      samples: { bare: bare.r.samples_published, vitalgate: vg.r.samples_published },
+    };
+    log(JSON.stringify(r));
+    rounds.push(r);
+  }
+  const m = (k) => median(rounds.map((r) => r[k]));
+  const vgIdle = median(rounds.map((r) => r.idle_rss.vitalgate));
+  const out = {
+    bench: 'capacity', devices: opt.devices, seconds: opt.seconds, rounds,
+    median: {
+      bare_bytes_per_device: m('bare_bytes_per_device'), vitalgate_bytes_per_device: m('vitalgate_bytes_per_device'),
+      plugin_bytes_per_device: m('plugin_bytes_per_device'),
+      plugin_idle_bytes_per_provisioned_device: (vgIdle - bareIdle) / opt.devices,
+    },
+  };
+  const md = out.median;
+  console.log(`\nCapacity: ${opt.devices} devices connected at 1 Hz QoS 1, ${opt.seconds} s x ${opt.rounds} rounds (medians)`);
+  console.log('| figure | bare Mosquitto | Mosquitto + Vitalgate |');
+  console.log('| --- | --- | --- |');
+  console.log(`| broker RSS per connected device | ${md.bare_bytes_per_device.toFixed(0)} B | ${md.vitalgate_bytes_per_device.toFixed(0)} B |`);
+  console.log(`| added by the plugin per connected device | - | **${md.plugin_bytes_per_device.toFixed(0)} B** |`);
+  console.log(`| plugin RSS per provisioned device, idle (identity table) | - | ${md.plugin_idle_bytes_per_provisioned_device.toFixed(0)} B |`);
+  if (opt.json) {
+    mkdirSync(path.dirname(opt.json), { recursive: true });
+    writeFileSync(opt.json, `${JSON.stringify(out, null, 2)}\n`);
+  }
+} finally {
+  await bench.stop();
+}
