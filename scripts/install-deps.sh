@@ -18,6 +18,8 @@ PKGS=(
   postgresql-15 postgresql-client-15
   # tests: sanitizer runtimes, the fuzzer, setpriv; the station page's browser test
   clang libclang-rt-14-dev util-linux procps openssl chromium fonts-dejavu-core
+  # CI checks compose/docker-compose.yml with `docker-compose config` (no engine needed)
+  docker-compose
 )
 if ! command -v node >/dev/null 2>&1; then
   PKGS+=(nodejs npm)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds, and runs every test: unit and
 # end-to-end (real mosquitto + PostgreSQL 15 + Node.js), first in a normal
-# build, then again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# build (then builds the .deb and checks it, and checks the compose files),
+# then again under AddressSanitizer + UndefinedBehaviorSanitizer.
 #   VG_TEST_QUICK=1 skips the sanitizer pass (local iteration only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,12 @@ run_suite() { # <build dir> <build type>
 
 echo "== tests: RelWithDebInfo build ==" >&2
 run_suite build RelWithDebInfo
+echo "== package: cpack -G DEB, then its contents checked ==" >&2
+rm -rf build/package
+cpack -G DEB --config build/CPackConfig.cmake -B build/package >/dev/null
+scripts/check-deb.sh build/package/vitalgate_*.deb
+echo "== compose: docker-compose config and the files it needs ==" >&2
+scripts/check-compose.sh
 if [ "${VG_TEST_QUICK:-0}" != "1" ]; then
   echo "== tests: Asan build (AddressSanitizer + UBSan) ==" >&2
   run_suite build-asan Asan
