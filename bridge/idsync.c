@@ -55,6 +55,7 @@ struct vg_idsync {
 	int evfd;                   /* wakes the worker: stop or a redrive request */
 	atomic_bool stopping;
 	atomic_bool redrive_req;
+	atomic_bool reload_req;
 	PGconn *conn;
 	bool announced_down;
 };
@@ -506,6 +507,10 @@ static void *idsync_main(void *arg)
 		if(atomic_exchange(&s->redrive_req, false)){
 			do_redrive = true;
 		}
+		if(atomic_exchange(&s->reload_req, false)){
+			config_dirty = true;
+			overflow = true; /* a full identity load */
+		}
 		if(!PQconsumeInput(s->conn)){
 			char line[300];
 			vg_pg_errline(PQerrorMessage(s->conn), line, sizeof(line));
@@ -657,6 +662,19 @@ void vg_idsync_request_redrive(struct vg_idsync *s)
 	atomic_store(&s->redrive_req, true);
 	if(write(s->evfd, &one, sizeof(one)) != sizeof(one)){
 		/* the counter cannot overflow in practice; the worker polls anyway */
+	}
+}
+
+void vg_idsync_request_reload(struct vg_idsync *s)
+{
+	uint64_t one = 1;
+
+	if(s == NULL){
+		return;
+	}
+	atomic_store(&s->reload_req, true);
+	if(write(s->evfd, &one, sizeof(one)) != sizeof(one)){
+		/* the worker polls anyway */
 	}
 }
 

@@ -57,6 +57,8 @@ int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const char *ca
 /* Broker thread: asks the worker to hand the pending outbox events over
  * again (after the webhook queue refused some). */
 void vg_idsync_request_redrive(struct vg_idsync *s);
+/* Any thread: reload identities and alert configuration in full now (SIGHUP). */
+void vg_idsync_request_reload(struct vg_idsync *s);
 void vg_idsync_stop(struct vg_idsync *s);
 
 #endif

@@ -99,7 +99,32 @@ struct vg_pgwriter {
 	_Atomic int64_t last_batch_ms;
 	_Atomic int64_t lag_ms;
 	_Atomic bool connected;
+	_Atomic uint64_t batch_us_bucket[VG_BATCH_BUCKETS];
+	_Atomic uint64_t batch_us_sum;
 };
+
+const int64_t vg_batch_bucket_us[VG_BATCH_BUCKETS - 1] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000,
+};
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void observe_batch(struct vg_pgwriter *w, int64_t us)
+{
+	int i = 0;
+
+	while(i < VG_BATCH_BUCKETS - 1 && us > vg_batch_bucket_us[i]){
+		i++;
+	}
+	atomic_fetch_add(&w->batch_us_bucket[i], 1);
+	atomic_fetch_add(&w->batch_us_sum, (uint64_t)us);
+}
 
 static void wlog(struct vg_pgwriter *w, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -959,7 +984,7 @@ static void *writer_main(void *arg)
 	struct vg_pgwriter *w = arg;
 	char err[512];
 	uint64_t inserted;
-	int64_t t0;
+	int64_t t0, t0_us;
 
 	for(;;){
 		if(deadline_passed(w)){
@@ -1001,6 +1026,7 @@ static void *writer_main(void *arg)
 			atomic_store(&w->lag_ms, vg_now_ms() - w->b.oldest_ms);
 		}
 		t0 = vg_mono_ms();
+		t0_us = mono_us();
 		if(!vg_sbuf_ok(&w->b.vit) || !vg_sbuf_ok(&w->b.rej) || !vg_sbuf_ok(&w->b.evs) || !vg_sbuf_ok(&w->b.dels)){
 			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: out of memory building a batch; retrying");
 			batch_reset(&w->b);
@@ -1019,6 +1045,7 @@ static void *writer_main(void *arg)
 			atomic_fetch_add(&w->audit_committed, w->b.auds);
 			atomic_fetch_add(&w->batches, 1);
 			atomic_store(&w->last_batch_ms, vg_mono_ms() - t0);
+			observe_batch(w, mono_us() - t0_us);
 			vg_journal_commit(w->o.journal, w->b.end);
 			batch_reset(&w->b);
 			continue;
@@ -1123,4 +1150,8 @@ void vg_pgwriter_get_stats(struct vg_pgwriter *w, struct vg_pgwriter_stats *st)
 	st->last_batch_ms = atomic_load(&w->last_batch_ms);
 	st->lag_ms = atomic_load(&w->lag_ms);
 	st->connected = atomic_load(&w->connected);
+	for(int i = 0; i < VG_BATCH_BUCKETS; i++){
+		st->batch_us_bucket[i] = atomic_load(&w->batch_us_bucket[i]);
+	}
+	st->batch_us_sum = atomic_load(&w->batch_us_sum);
 }

@@ -29,6 +29,11 @@ struct vg_pgwriter_opts {
 	int news2_max_age_s;           /* NEWS2 inputs restored at start are at most this old */
 };
 
+/* Upper bounds (µs) of the commit-latency histogram's buckets; the last
+ * bucket counts everything above the last bound (+Inf). */
+#define VG_BATCH_BUCKETS 13
+extern const int64_t vg_batch_bucket_us[VG_BATCH_BUCKETS - 1];
+
 struct vg_pgwriter_stats {
 	uint64_t rows_committed;       /* sample rows inserted (new) */
 	uint64_t rows_duplicate;       /* rows PostgreSQL already had */
@@ -38,6 +43,8 @@ struct vg_pgwriter_stats {
 	uint64_t batch_failures;
 	int64_t last_batch_ms;         /* duration of the last commit */
 	int64_t lag_ms;                /* age of the oldest record not committed */
+	uint64_t batch_us_bucket[VG_BATCH_BUCKETS]; /* commits per latency bucket (not cumulative) */
+	uint64_t batch_us_sum;         /* total commit latency, µs */
 	bool connected;
 };
 

@@ -87,6 +87,7 @@ struct vg_webhook {
 	char *secret_path;
 	struct stat secret_st;       /* of the file the secrets were read from */
 	int64_t secret_check_ms;
+	atomic_bool secret_recheck;  /* SIGHUP: read the file even if unchanged */
 	struct vg_queue q;
 	CURLM *multi;
 	pthread_t thread;
@@ -99,7 +100,80 @@ struct vg_webhook {
 	int inflight;
 	struct vg_smap held;     /* event_id -> job, for idempotent submission */
 	atomic_size_t nheld;     /* jobs the worker holds (read by submit) */
+	/* Health (/health): written by the worker under lock. */
+	enum vg_wh_reach reach;
+	int64_t reach_ms;
+	char reach_err[96];
+	atomic_int inflight_pub;
+	atomic_bool disabled_pub;
+	int64_t last_activity_ms; /* worker: last attempt or probe (monotonic) */
+	CURL *probe;              /* worker: idle connect-only check, or NULL */
 };
+
+#define PROBE_IDLE_MS 15000
+
+static void set_reach(struct vg_webhook *w, enum vg_wh_reach r, const char *err)
+{
+	pthread_mutex_lock(&w->lock);
+	w->reach = r;
+	w->reach_ms = vg_now_ms();
+	snprintf(w->reach_err, sizeof(w->reach_err), "%s", err ? err : "");
+	pthread_mutex_unlock(&w->lock);
+}
+
+void vg_webhook_get_health(struct vg_webhook *w, struct vg_webhook_health *h)
+{
+	memset(h, 0, sizeof(*h));
+	pthread_mutex_lock(&w->lock);
+	h->reach = w->reach;
+	h->checked_ms = w->reach_ms;
+	snprintf(h->error, sizeof(h->error), "%s", w->reach_err);
+	pthread_mutex_unlock(&w->lock);
+	h->held = atomic_load(&w->nheld);
+	h->queued = vg_queue_depth(&w->q);
+	h->inflight = atomic_load(&w->inflight_pub);
+	h->disabled = atomic_load(&w->disabled_pub);
+}
+
+/* While nothing is being delivered, a TCP (and TLS, with verification)
+ * connection to the endpoint every 15 s tells /health whether it is
+ * reachable, without sending it a request. */
+static void maybe_probe(struct vg_webhook *w)
+{
+	int64_t now = vg_mono_ms();
+
+	if(w->probe || w->inflight > 0 || now - w->last_activity_ms < PROBE_IDLE_MS){
+		return;
+	}
+	w->last_activity_ms = now;
+	w->probe = curl_easy_init();
+	if(w->probe == NULL){
+		return;
+	}
+	curl_easy_setopt(w->probe, CURLOPT_URL, w->url);
+	curl_easy_setopt(w->probe, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(w->probe, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(w->probe, CURLOPT_CONNECTTIMEOUT_MS, w->o.timeout_ms);
+	curl_easy_setopt(w->probe, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(w->probe, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(w->probe, CURLOPT_SSL_VERIFYHOST, 2L);
+	if(w->o.ca_file){
+		curl_easy_setopt(w->probe, CURLOPT_CAINFO, w->o.ca_file);
+	}
+	if(curl_multi_add_handle(w->multi, w->probe) != CURLM_OK){
+		curl_easy_cleanup(w->probe);
+		w->probe = NULL;
+	}
+}
+
+static void finish_probe(struct vg_webhook *w, CURLcode res)
+{
+	curl_multi_remove_handle(w->multi, w->probe);
+	curl_easy_cleanup(w->probe);
+	w->probe = NULL;
+	w->last_activity_ms = vg_mono_ms();
+	set_reach(w, res == CURLE_OK ? VG_WH_REACH_OK : VG_WH_REACH_DOWN, res == CURLE_OK ? NULL : curl_easy_strerror(res));
+}
 
 static void wake_multi(void *arg)
 {
@@ -117,6 +191,7 @@ static void post_outcome(struct vg_webhook *w, const struct wh_job *j, int outco
 	}
 	c->base.type = VG_C_WEBHOOK;
 	c->outcome = outcome;
+	c->channel = w->o.channel;
 	c->http_status = status;
 	c->attempts = j->attempts;
 	c->latency_ms = vg_now_ms() - j->created_ms;
@@ -203,6 +278,13 @@ static bool start_attempt(struct vg_webhook *w, struct wh_job *j)
 	curl_easy_setopt(j->easy, CURLOPT_CONNECTTIMEOUT_MS, w->o.timeout_ms);
 	curl_easy_setopt(j->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(j->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* Peer and host verification stay on (libcurl's defaults); only the
+	 * trust anchors may change. */
+	curl_easy_setopt(j->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(j->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if(w->o.ca_file){
+		curl_easy_setopt(j->easy, CURLOPT_CAINFO, w->o.ca_file);
+	}
 	curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, discard_body);
 	curl_easy_setopt(j->easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(j->easy, CURLOPT_HEADERDATA, j);
@@ -215,6 +297,7 @@ static bool start_attempt(struct vg_webhook *w, struct wh_job *j)
 	}
 	j->attempts++;
 	w->inflight++;
+	atomic_store(&w->inflight_pub, w->inflight);
 	return true;
 }
 
@@ -326,6 +409,17 @@ static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 	j->easy = NULL;
 	j->hdrs = NULL;
 	w->inflight--;
+	atomic_store(&w->inflight_pub, w->inflight);
+	w->last_activity_ms = vg_mono_ms();
+	if(res != CURLE_OK){
+		set_reach(w, VG_WH_REACH_DOWN, curl_easy_strerror(res));
+	}else if(status >= 200 && status < 300){
+		set_reach(w, VG_WH_REACH_OK, NULL);
+	}else{
+		char e[32];
+		snprintf(e, sizeof(e), "HTTP %ld", status);
+		set_reach(w, VG_WH_REACH_FAILING, e);
+	}
 
 	if(res == CURLE_OK && status >= 200 && status < 300){
 		post_outcome(w, j, VG_WH_DELIVERED, status, NULL);
@@ -334,7 +428,10 @@ static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 		return;
 	}
 	if(res == CURLE_OK && status == 410){
-		if(!w->disabled){
+		if(!w->disabled && w->o.channel == VG_WH_CHANNEL_MIRROR){
+			vg_post_log(w->o.completions, MOSQ_LOG_ERR,
+					"Vitalgate ALARM: the mirror endpoint answered 410 Gone; mirroring is stopped until the next start");
+		}else if(!w->disabled){
 			vg_post_log(w->o.completions, MOSQ_LOG_ERR,
 					"Vitalgate ALARM: the webhook endpoint answered 410 Gone; webhook delivery is disabled until "
 					"`vitalgate-admin webhook enable` (alerts still go to MQTT and stay pending in alert_events)");
@@ -350,10 +447,17 @@ static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 		if(res == CURLE_OK){
 			snprintf(e, sizeof(e), "HTTP %ld", status);
 		}
-		vg_post_log(w->o.completions, MOSQ_LOG_ERR,
-				"Vitalgate ALARM: webhook %s undelivered after %d attempts over %lld s (%s); dead-lettered, "
-				"re-drive it with `vitalgate-admin webhook redrive`", j->event_id, j->attempts,
-				(long long)((vg_now_ms() - j->since_ms) / 1000), e);
+		if(w->o.channel == VG_WH_CHANNEL_MIRROR){
+			vg_post_log(w->o.completions, MOSQ_LOG_ERR,
+					"Vitalgate ALARM: mirror batch %s undelivered after %d attempts over %lld s (%s); given up "
+					"(the samples are in PostgreSQL)", j->event_id, j->attempts,
+					(long long)((vg_now_ms() - j->since_ms) / 1000), e);
+		}else{
+			vg_post_log(w->o.completions, MOSQ_LOG_ERR,
+					"Vitalgate ALARM: webhook %s undelivered after %d attempts over %lld s (%s); dead-lettered, "
+					"re-drive it with `vitalgate-admin webhook redrive`", j->event_id, j->attempts,
+					(long long)((vg_now_ms() - j->since_ms) / 1000), e);
+		}
 		post_outcome(w, j, VG_WH_DEAD, status, e);
 		unlink_job(w, j);
 		job_free(j);
@@ -366,11 +470,11 @@ static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 	j->next_ms = vg_mono_ms() + delay;
 	if(j->attempts == 1 || j->attempts % 10 == 0){
 		if(res != CURLE_OK){
-			vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: webhook %s attempt %d failed (%s); retrying in %lld ms",
-					j->event_id, j->attempts, curl_easy_strerror(res), (long long)delay);
+			vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: %s %s attempt %d failed (%s); retrying in %lld ms",
+					w->o.channel == VG_WH_CHANNEL_MIRROR ? "mirror batch" : "webhook", j->event_id, j->attempts, curl_easy_strerror(res), (long long)delay);
 		}else{
-			vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: webhook %s attempt %d got HTTP %ld; retrying in %lld ms",
-					j->event_id, j->attempts, status, (long long)delay);
+			vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: %s %s attempt %d got HTTP %ld; retrying in %lld ms",
+					w->o.channel == VG_WH_CHANNEL_MIRROR ? "mirror batch" : "webhook", j->event_id, j->attempts, status, (long long)delay);
 		}
 	}
 	post_outcome(w, j, VG_WH_RETRY, status, res != CURLE_OK ? curl_easy_strerror(res) : NULL);
@@ -415,25 +519,35 @@ static void maybe_reload_secrets(struct vg_webhook *w)
 	char err[256];
 	int64_t now = vg_mono_ms();
 
-	if(now - w->secret_check_ms < 2000){
+	bool forced = atomic_exchange(&w->secret_recheck, false);
+
+	if(!forced && now - w->secret_check_ms < 2000){
 		return;
 	}
 	w->secret_check_ms = now;
-	if(stat(w->secret_path, &st) != 0 || (st.st_ino == w->secret_st.st_ino && st.st_size == w->secret_st.st_size
+	if(stat(w->secret_path, &st) != 0 || (!forced && st.st_ino == w->secret_st.st_ino && st.st_size == w->secret_st.st_size
 			&& st.st_mtim.tv_sec == w->secret_st.st_mtim.tv_sec && st.st_mtim.tv_nsec == w->secret_st.st_mtim.tv_nsec)){
 		return;
 	}
 	w->secret_st = st;
 	if(vg_whsecrets_load(w->secret_path, &fresh, err, sizeof(err)) != 0){
-		vg_post_log(w->o.completions, MOSQ_LOG_ERR, "Vitalgate: webhook_secret_file changed but cannot be used (%s); "
-				"still signing with the previous secrets", err);
+		vg_post_log(w->o.completions, MOSQ_LOG_ERR, "Vitalgate: %s changed but cannot be used (%s); "
+				"still signing with the previous secrets",
+				w->o.channel == VG_WH_CHANNEL_MIRROR ? "mirror_secret_file" : "webhook_secret_file", err);
 		return;
 	}
 	vg_whsecrets_wipe(&w->secrets);
 	w->secrets = fresh;
 	vg_whsecrets_wipe(&fresh);
-	vg_post_log(w->o.completions, MOSQ_LOG_NOTICE, "Vitalgate: webhook secrets reloaded from %s (%d secret(s))",
+	vg_post_log(w->o.completions, MOSQ_LOG_NOTICE, "Vitalgate: %s secrets reloaded from %s (%d secret(s))",
+			w->o.channel == VG_WH_CHANNEL_MIRROR ? "mirror" : "webhook",
 			w->secret_path, w->secrets.n);
+}
+
+void vg_webhook_recheck_secrets(struct vg_webhook *w)
+{
+	atomic_store(&w->secret_recheck, true);
+	curl_multi_wakeup(w->multi);
 }
 
 static void *webhook_main(void *arg)
@@ -472,10 +586,16 @@ static void *webhook_main(void *arg)
 			break;
 		}
 		maybe_reload_secrets(w);
+		atomic_store(&w->disabled_pub, w->disabled);
 		timeout = start_due(w);
+		if(!stopping && !w->disabled){
+			maybe_probe(w);
+		}
 		curl_multi_perform(w->multi, &running);
 		while((m = curl_multi_info_read(w->multi, &left)) != NULL){
-			if(m->msg == CURLMSG_DONE){
+			if(m->msg == CURLMSG_DONE && m->easy_handle == w->probe){
+				finish_probe(w, m->data.result);
+			}else if(m->msg == CURLMSG_DONE){
 				finish_attempt(w, m->easy_handle, m->data.result);
 			}
 		}
@@ -521,6 +641,7 @@ int vg_webhook_start(struct vg_webhook **out, const struct vg_webhook_opts *o, c
 		return -1;
 	}
 	w->secret_check_ms = vg_mono_ms();
+	w->last_activity_ms = w->secret_check_ms - PROBE_IDLE_MS + 500; /* first probe soon after start */
 	w->multi = curl_multi_init();
 	if(w->multi == NULL || vg_queue_init(&w->q, o->queue_capacity) != 0 || vg_smap_init(&w->held, 1024) != 0
 			|| vg_smap_init(&w->beds, 256) != 0){
@@ -643,9 +764,16 @@ void vg_webhook_stop(struct vg_webhook *w, int drain_ms)
 		}
 		job_free((struct wh_job *)list);
 	}
-	if(left){
+	if(left && w->o.channel == VG_WH_CHANNEL_MIRROR){
+		vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: %d mirror batch(es) undelivered at shutdown "
+				"(the samples are in PostgreSQL)", left);
+	}else if(left){
 		vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: %d webhook event(s) undelivered at shutdown; "
 				"they stay pending in alert_events and are delivered after the next start", left);
+	}
+	if(w->probe){
+		curl_multi_remove_handle(w->multi, w->probe);
+		curl_easy_cleanup(w->probe);
 	}
 	curl_multi_cleanup(w->multi);
 	vg_queue_destroy(&w->q);

@@ -21,13 +21,22 @@ struct vg_webhook;
 struct vg_webhook_opts {
 	const char *url;
 	const char *secret_file;
+	const char *ca_file;        /* NULL: the system's trust store */
 	long timeout_ms;
 	int parallel;
 	size_t queue_capacity;
 	int64_t dead_after_ms;      /* give up (dead letter) this long after the event */
 	int64_t backoff_max_ms;     /* longest wait between attempts */
 	struct vg_queue *completions;
+	/* 0: alert webhooks (outcomes go to the outbox; undelivered events stay
+	 * pending in alert_events). 1: the sample mirror (best effort with
+	 * retries; nothing is kept past a restart). Names the log lines and is
+	 * copied into each outcome's channel. */
+	int channel;
 };
+
+#define VG_WH_CHANNEL_ALERTS 0
+#define VG_WH_CHANNEL_MIRROR 1
 
 int vg_webhook_start(struct vg_webhook **out, const struct vg_webhook_opts *o, char *err, size_t errlen);
 /* Broker thread. Queues one event; order_key groups events that must be
@@ -42,6 +51,29 @@ int vg_webhook_submit(struct vg_webhook *w, const char *event_id, const char *or
 bool vg_webhook_has_room(struct vg_webhook *w);
 /* Broker thread: re-enables an endpoint that answered 410. */
 int vg_webhook_enable(struct vg_webhook *w);
+/* What /health says about the endpoint. */
+enum vg_wh_reach {
+	VG_WH_REACH_UNKNOWN = 0,   /* nothing tried yet */
+	VG_WH_REACH_OK = 1,        /* last delivery answered 2xx, or the idle probe connected */
+	VG_WH_REACH_FAILING = 2,   /* the endpoint answers, with an error status */
+	VG_WH_REACH_DOWN = 3,      /* no answer: connection, TLS or timeout error */
+};
+
+struct vg_webhook_health {
+	enum vg_wh_reach reach;
+	int64_t checked_ms;        /* wall clock of that observation (0: never) */
+	char error[96];            /* curl's message or "HTTP <n>" when not OK */
+	size_t held;               /* undelivered events the worker holds */
+	size_t queued;             /* submitted, not yet taken by the worker */
+	int inflight;
+	bool disabled;             /* 410 Gone: delivery stopped */
+};
+
+/* Any thread: a copy of the endpoint's health. */
+void vg_webhook_get_health(struct vg_webhook *w, struct vg_webhook_health *h);
+
+/* Any thread: re-read the secrets file now, changed or not (SIGHUP). */
+void vg_webhook_recheck_secrets(struct vg_webhook *w);
 /* Delivers what it can within drain_ms, then stops and frees. */
 void vg_webhook_stop(struct vg_webhook *w, int drain_ms);
 

@@ -103,6 +103,7 @@ enum vg_webhook_outcome {
 struct vg_c_webhook {
 	struct vg_job base;
 	int outcome;           /* enum vg_webhook_outcome */
+	int channel;           /* VG_WH_CHANNEL_* of the sender */
 	long http_status;
 	int attempts;
 	int64_t latency_ms;    /* event created -> this outcome */

@@ -447,6 +447,10 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	vg_alerts_on_connect(vg, e, vg_now_ms());
 	vg_throttle_ok(&vg->thr_user, e->id);
 	vg->stats.auth_ok++;
+	/* Counted until its DISCONNECT (a session takeover disconnects the
+	 * old client, so two logins then one disconnect leave one). */
+	e->nconn++;
+	vg->stats.connected[e->role & 3]++;
 	vg_audit(vg, VG_AUDIT_CONNECT, e->id, clientid, addr, "%s by %s", e->role == VG_ROLE_DEVICE ? "device"
 			: e->role == VG_ROLE_STATION ? "station" : "service", by_cert ? "certificate" : "secret");
 	return MOSQ_ERR_SUCCESS;
@@ -479,6 +483,16 @@ refuse:
 	return MOSQ_ERR_AUTH;
 }
 
+void vg_auth_forget_connections(struct vg_plugin *vg, const char *id)
+{
+	struct vg_ident *e = vg_idtable_find(&vg->ids, id);
+
+	if(e && e->nconn > 0){
+		vg->stats.connected[e->role & 3] -= e->nconn;
+		e->nconn = 0;
+	}
+}
+
 int vg_auth_disconnect_cb(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_disconnect *ed = event_data;
@@ -493,6 +507,10 @@ int vg_auth_disconnect_cb(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	}
 	e = vg_idtable_find(&vg->ids, user);
+	if(e && e->nconn > 0){
+		e->nconn--;
+		vg->stats.connected[e->role & 3]--;
+	}
 	if(e && !strcmp(cid, e->id)){
 		vg_audit(vg, VG_AUDIT_DISCONNECT, e->id, cid, mosquitto_client_address(ed->client), "disconnected");
 		/* Starts the disconnect grace time of a silent-device alert. (2.0.11

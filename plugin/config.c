@@ -5,12 +5,16 @@
  */
 #include "config.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -18,7 +22,7 @@
 
 #include "vg_util.h"
 
-enum opt_type { OPT_STR, OPT_INT, OPT_OTHERS, OPT_URL, OPT_PATH_DIR, OPT_PATH_FILE };
+enum opt_type { OPT_STR, OPT_INT, OPT_OTHERS, OPT_URL, OPT_PATH_DIR, OPT_PATH_FILE, OPT_WARDS, OPT_ADDR };
 
 struct opt_def {
 	const char *name;
@@ -28,53 +32,68 @@ struct opt_def {
 	const char *def;     /* default, as text */
 	int64_t min, max;    /* OPT_INT bounds */
 	const char *help;
+	bool reloadable;     /* re-read on SIGHUP (MOSQ_EVT_RELOAD) */
 };
 
 #define OFF(f) offsetof(struct vg_config, f)
 
 static const struct opt_def opt_table[] = {
 	{ "db_conninfo", OPT_STR, OFF(db_conninfo), true, NULL, 0, 0,
-		"libpq connection string of the Vitalgate database" },
+		"libpq connection string of the Vitalgate database", false },
 	{ "spool_dir", OPT_PATH_DIR, OFF(spool_dir), true, NULL, 0, 0,
-		"directory for the durable local journal; must be writable by the broker's user" },
+		"directory for the durable local journal; must be writable by the broker's user", false },
 	{ "webhook_url", OPT_URL, OFF(webhook_url), false, NULL, 0, 0,
-		"the Node.js core's webhook endpoint (http:// or https://); without it alerts go to MQTT only" },
+		"the Node.js core's webhook endpoint (http:// or https://); without it alerts go to MQTT only", false },
 	{ "webhook_secret_file", OPT_PATH_FILE, OFF(webhook_secret_file), false, NULL, 0, 0,
-		"file with one or more whsec_ secrets, one per line (all sign; the first is the newest); re-read within 2 s when it changes (key rotation without a restart); required with webhook_url" },
+		"file with one or more whsec_ secrets, one per line (all sign; the first is the newest); re-read within 2 s when it changes (key rotation without a restart); required with webhook_url", false },
+	{ "webhook_ca_file", OPT_PATH_FILE, OFF(webhook_ca_file), false, NULL, 0, 0,
+		"PEM bundle of the CAs that may sign the https:// webhook endpoint's certificate (default: the system's trust store); verification is always on", false },
 	{ "others", OPT_OTHERS, OFF(others), false, "deny", 0, 0,
-		"deny: identities and topics outside Vitalgate's are refused; defer: left to the broker's other authentication, foreign topics allowed" },
+		"deny: identities and topics outside Vitalgate's are refused; defer: left to the broker's other authentication, foreign topics allowed", false },
 	{ "journal_max_mb", OPT_INT, OFF(journal_max_mb), false, "1024", 1, 1048576,
-		"journal size limit in MiB; past it new samples are refused with `backpressure`" },
+		"journal size limit in MiB; past it new samples are refused with `backpressure`", false },
 	{ "journal_segment_mb", OPT_INT, OFF(journal_segment_mb), false, "16", 1, 1024,
-		"journal segment size in MiB" },
+		"journal segment size in MiB", false },
 	{ "journal_sync_ms", OPT_INT, OFF(journal_sync_ms), false, "20", 1, 10000,
-		"group fdatasync period of the journal (bounds what a power cut can lose)" },
+		"group fdatasync period of the journal (bounds what a power cut can lose)", false },
 	{ "ts_max_future_s", OPT_INT, OFF(ts_max_future_s), false, "300", 0, 86400,
-		"a sample's ts more than this ahead of the broker clock is `bad_time`" },
+		"a sample's ts more than this ahead of the broker clock is `bad_time`", true },
 	{ "ts_max_past_s", OPT_INT, OFF(ts_max_past_s), false, "86400", 0, 2592000,
-		"a sample's ts more than this behind the broker clock is `bad_time`" },
+		"a sample's ts more than this behind the broker clock is `bad_time`", true },
 	{ "writer_batch_rows", OPT_INT, OFF(writer_batch_rows), false, "5000", 1, 100000,
-		"most rows the PostgreSQL writer commits in one transaction" },
+		"most rows the PostgreSQL writer commits in one transaction", false },
 	{ "webhook_timeout_ms", OPT_INT, OFF(webhook_timeout_ms), false, "5000", 100, 120000,
-		"timeout of one webhook attempt" },
+		"timeout of one webhook attempt", false },
 	{ "webhook_parallel", OPT_INT, OFF(webhook_parallel), false, "8", 1, 256,
-		"webhook deliveries in flight at once" },
+		"webhook deliveries in flight at once", false },
 	{ "queue_capacity", OPT_INT, OFF(queue_capacity), false, "65536", 16, 16777216,
-		"bound of each in-memory queue between the broker thread and a worker" },
+		"bound of each in-memory queue between the broker thread and a worker", false },
 	{ "silence_s", OPT_INT, OFF(silence_s), false, "30", 1, 86400,
-		"an assigned device that sends nothing for this long raises a silent-device alert" },
+		"an assigned device that sends nothing for this long raises a silent-device alert", true },
 	{ "disconnect_grace_s", OPT_INT, OFF(disconnect_grace_s), false, "10", 0, 86400,
-		"an assigned device that disconnects and is not back within this raises a silent-device alert" },
+		"an assigned device that disconnects and is not back within this raises a silent-device alert", true },
 	{ "news2_max_age_s", OPT_INT, OFF(news2_max_age_s), false, "900", 10, 86400,
-		"NEWS2 counts a parameter's latest value only while it is at most this old" },
+		"NEWS2 counts a parameter's latest value only while it is at most this old", true },
 	{ "alert_hold_s", OPT_INT, OFF(alert_hold_s), false, "30", 0, 3600,
-		"an alert de-escalates or resolves only after the better state held this long (hysteresis)" },
+		"an alert de-escalates or resolves only after the better state held this long (hysteresis)", true },
 	{ "webhook_dead_after_s", OPT_INT, OFF(webhook_dead_after_s), false, "86400", 10, 2592000,
-		"a webhook still undelivered after this long is given up (dead letter, re-drivable with vitalgate-admin)" },
+		"a webhook still undelivered after this long is given up (dead letter, re-drivable with vitalgate-admin)", false },
 	{ "webhook_backoff_max_s", OPT_INT, OFF(webhook_backoff_max_s), false, "300", 1, 86400,
-		"longest wait between two attempts of one webhook (exponential backoff from 1 s, with jitter)" },
+		"longest wait between two attempts of one webhook (exponential backoff from 1 s, with jitter)", false },
+	{ "shadow_wards", OPT_WARDS, OFF(shadow_wards), false, NULL, 0, 0,
+		"comma-separated wards in shadow mode (cutover, docs/cutover.md): their devices' invalid samples are delivered to subscribers and only logged and counted, not refused; every other ward enforces", true },
+	{ "mirror_url", OPT_URL, OFF(mirror_url), false, NULL, 0, 0,
+		"the legacy Node.js ingest endpoint: accepted samples are mirrored to it in signed batches during a migration (docs/cutover.md)", false },
+	{ "mirror_secret_file", OPT_PATH_FILE, OFF(mirror_secret_file), false, NULL, 0, 0,
+		"whsec_ secrets that sign mirrored batches (default: plugin_opt_webhook_secret_file)", false },
+	{ "metrics_port", OPT_INT, OFF(metrics_port), false, "0", 0, 65535,
+		"TCP port of the HTTP endpoint serving /metrics (Prometheus text) and /health; 0 disables it", false },
+	{ "metrics_address", OPT_ADDR, OFF(metrics_address), false, "127.0.0.1", 0, 0,
+		"IP address the metrics endpoint listens on", false },
+	{ "health_max_lag_s", OPT_INT, OFF(health_max_lag_s), false, "30", 1, 86400,
+		"/health answers 503 when the oldest sample not yet in PostgreSQL is older than this", true },
 	{ "stats_interval_s", OPT_INT, OFF(stats_interval_s), false, "10", 0, 3600,
-		"how often counters are published (retained) under $SYS/broker/vitalgate/; 0 disables" },
+		"how often counters are published (retained) under $SYS/broker/vitalgate/; 0 disables", true },
 };
 
 #define OPT_COUNT (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -89,6 +108,36 @@ static const struct opt_def *find_opt(const char *name)
 		}
 	}
 	return NULL;
+}
+
+/* Splits a comma-separated ward list; with out, stores up to cap ids. */
+static int parse_wards(const char *s, char (*out)[VG_ID_MAX + 1], size_t *n)
+{
+	size_t count = 0;
+	const char *p = s;
+
+	for(;;){
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+		if(!vg_id_valid_n(p, len)){
+			return -1;
+		}
+		if(out){
+			memcpy(out[count], p, len);
+			out[count][len] = '\0';
+		}
+		if(++count > VG_MAX_SHADOW_WARDS){
+			return -1;
+		}
+		if(c == NULL){
+			break;
+		}
+		p = c + 1;
+	}
+	if(n){
+		*n = count;
+	}
+	return 0;
 }
 
 static int set_opt(struct vg_config *cfg, const struct opt_def *d, const char *value, char *err, size_t errlen)
@@ -153,6 +202,20 @@ static int set_opt(struct vg_config *cfg, const struct opt_def *d, const char *v
 				return -1;
 			}
 			break;
+		case OPT_WARDS:
+			if(parse_wards(value, NULL, NULL) != 0){
+				snprintf(err, errlen, "plugin_opt_%s: \"%s\" is not a comma-separated list of ward ids", d->name, value);
+				return -1;
+			}
+			break;
+		case OPT_ADDR: {
+			unsigned char a[16];
+			if(inet_pton(AF_INET, value, a) != 1 && inet_pton(AF_INET6, value, a) != 1){
+				snprintf(err, errlen, "plugin_opt_%s: \"%s\" is not an IPv4 or IPv6 address", d->name, value);
+				return -1;
+			}
+			break;
+		}
 		case OPT_STR:
 			if(value[0] == '\0'){
 				snprintf(err, errlen, "plugin_opt_%s: empty value", d->name);
@@ -210,6 +273,21 @@ int vg_config_parse(struct vg_config *cfg, const struct mosquitto_opt *opts, int
 		snprintf(err, errlen, "plugin_opt_webhook_secret_file: required when plugin_opt_webhook_url is set");
 		return -1;
 	}
+	if(cfg->webhook_ca_file && !cfg->webhook_url){
+		snprintf(err, errlen, "plugin_opt_webhook_ca_file: set without plugin_opt_webhook_url");
+		return -1;
+	}
+	if(cfg->mirror_secret_file && !cfg->mirror_url){
+		snprintf(err, errlen, "plugin_opt_mirror_secret_file: set without plugin_opt_mirror_url");
+		return -1;
+	}
+	if(cfg->mirror_url && !cfg->mirror_secret_file && !cfg->webhook_secret_file){
+		snprintf(err, errlen, "plugin_opt_mirror_secret_file: required when plugin_opt_mirror_url is set without plugin_opt_webhook_secret_file");
+		return -1;
+	}
+	if(cfg->shadow_wards){
+		parse_wards(cfg->shadow_wards, cfg->shadow, &cfg->nshadow);
+	}
 	if(cfg->journal_segment_mb > cfg->journal_max_mb){
 		snprintf(err, errlen, "plugin_opt_journal_segment_mb: larger than plugin_opt_journal_max_mb");
 		return -1;
@@ -223,6 +301,11 @@ void vg_config_free(struct vg_config *cfg)
 	free(cfg->spool_dir);
 	free(cfg->webhook_url);
 	free(cfg->webhook_secret_file);
+	free(cfg->webhook_ca_file);
+	free(cfg->shadow_wards);
+	free(cfg->mirror_url);
+	free(cfg->mirror_secret_file);
+	free(cfg->metrics_address);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -231,10 +314,234 @@ void vg_config_write_markdown(void *file)
 	FILE *f = file;
 	size_t i;
 
-	fprintf(f, "| option | required | default | meaning |\n| --- | --- | --- | --- |\n");
+	fprintf(f, "| option | required | default | reload | meaning |\n| --- | --- | --- | --- | --- |\n");
 	for(i = 0; i < OPT_COUNT; i++){
-		fprintf(f, "| `plugin_opt_%s` | %s | %s | %s |\n", opt_table[i].name,
+		fprintf(f, "| `plugin_opt_%s` | %s | %s | %s | %s |\n", opt_table[i].name,
 				opt_table[i].required ? "yes" : "no",
-				opt_table[i].def ? opt_table[i].def : "-", opt_table[i].help);
+				opt_table[i].def ? opt_table[i].def : "-", opt_table[i].reloadable ? "SIGHUP" : "restart",
+				opt_table[i].help);
 	}
+}
+
+/* ---- reload: the plugin's own lines of mosquitto.conf ---- */
+
+struct conf_scan {
+	const char *so_real;       /* realpath of this plugin */
+	bool in_ours;              /* the last plugin line named this plugin */
+	bool found;
+	struct mosquitto_opt *opts;
+	int n, cap;
+	int depth;
+};
+
+static int scan_file(struct conf_scan *sc, const char *path, char *err, size_t errlen);
+
+static int include_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* include_dir: every *.conf in the folder, in name order (as mosquitto). */
+static int scan_dir(struct conf_scan *sc, const char *dir, char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0, i;
+	int rc = 0;
+
+	if(d == NULL){
+		snprintf(err, errlen, "include_dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while((de = readdir(d)) != NULL){
+		size_t len = strlen(de->d_name);
+		if(len > 5 && !strcmp(de->d_name + len - 5, ".conf")){
+			if(n == cap){
+				char **nn = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof(*names));
+				if(nn == NULL){
+					rc = -1;
+					break;
+				}
+				names = nn;
+			}
+			names[n] = malloc(strlen(dir) + len + 2);
+			if(names[n] == NULL){
+				rc = -1;
+				break;
+			}
+			sprintf(names[n], "%s/%s", dir, de->d_name);
+			n++;
+		}
+	}
+	closedir(d);
+	if(rc != 0){
+		snprintf(err, errlen, "out of memory");
+	}else{
+		qsort(names, n, sizeof(*names), include_cmp);
+		for(i = 0; i < n && rc == 0; i++){
+			rc = scan_file(sc, names[i], err, errlen);
+		}
+	}
+	for(i = 0; i < n; i++){
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+static int scan_line(struct conf_scan *sc, char *line, char *err, size_t errlen)
+{
+	char *key, *val, *end;
+	char real[PATH_MAX];
+
+	while(*line == ' ' || *line == '\t'){
+		line++;
+	}
+	end = line + strlen(line);
+	while(end > line && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t')){
+		*--end = '\0';
+	}
+	if(line[0] == '#' || line[0] == '\0'){
+		return 0;
+	}
+	key = line;
+	val = strpbrk(line, " \t");
+	if(val){
+		*val++ = '\0';
+		while(*val == ' ' || *val == '\t'){
+			val++;
+		}
+	}
+	if(!strcmp(key, "plugin") || !strcmp(key, "auth_plugin")){
+		sc->in_ours = val && realpath(val, real) && !strcmp(real, sc->so_real);
+		sc->found |= sc->in_ours;
+	}else if(!strcmp(key, "include_dir") && val){
+		return scan_dir(sc, val, err, errlen);
+	}else if(sc->in_ours && !strncmp(key, "plugin_opt_", 11)){
+		if(sc->n == sc->cap){
+			struct mosquitto_opt *no = realloc(sc->opts, (size_t)(sc->cap = sc->cap ? sc->cap * 2 : 32) * sizeof(*no));
+			if(no == NULL){
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			sc->opts = no;
+		}
+		sc->opts[sc->n].key = strdup(key + 11);
+		sc->opts[sc->n].value = val && val[0] ? strdup(val) : NULL;
+		if(sc->opts[sc->n].key == NULL){
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		sc->n++;
+	}
+	return 0;
+}
+
+static int scan_file(struct conf_scan *sc, const char *path, char *err, size_t errlen)
+{
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	if(++sc->depth > 8){
+		snprintf(err, errlen, "%s: include_dir nested too deep", path);
+		return -1;
+	}
+	f = fopen(path, "r");
+	if(f == NULL){
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		sc->depth--;
+		return -1;
+	}
+	while(rc == 0 && getline(&line, &cap, f) >= 0){
+		rc = scan_line(sc, line, err, errlen);
+	}
+	free(line);
+	fclose(f);
+	sc->depth--;
+	return rc;
+}
+
+int vg_config_read_file(struct vg_config *cfg, const char *conf_path, const char *so_path, char *err, size_t errlen)
+{
+	struct conf_scan sc;
+	char so_real[PATH_MAX];
+	int rc, i;
+
+	memset(&sc, 0, sizeof(sc));
+	memset(cfg, 0, sizeof(*cfg));
+	if(realpath(so_path, so_real) == NULL){
+		snprintf(err, errlen, "cannot resolve the plugin's path %s: %s", so_path, strerror(errno));
+		return -1;
+	}
+	sc.so_real = so_real;
+	rc = scan_file(&sc, conf_path, err, errlen);
+	if(rc == 0 && !sc.found){
+		snprintf(err, errlen, "%s no longer loads %s", conf_path, so_real);
+		rc = -1;
+	}
+	if(rc == 0){
+		rc = vg_config_parse(cfg, sc.opts, sc.n, err, errlen);
+	}
+	for(i = 0; i < sc.n; i++){
+		free(sc.opts[i].key);
+		free(sc.opts[i].value);
+	}
+	free(sc.opts);
+	return rc;
+}
+
+static bool opt_equal(const struct opt_def *d, const struct vg_config *a, const struct vg_config *b)
+{
+	const char *pa = (const char *)a + d->offset, *pb = (const char *)b + d->offset;
+
+	switch(d->type){
+		case OPT_INT:
+			return *(const int64_t *)pa == *(const int64_t *)pb;
+		case OPT_OTHERS:
+			return a->others == b->others;
+		default: {
+			const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
+			return (sa == NULL && sb == NULL) || (sa && sb && !strcmp(sa, sb));
+		}
+	}
+}
+
+int vg_config_apply_reloadable(struct vg_config *cur, const struct vg_config *fresh,
+		void (*note)(const char *name, bool applied, void *arg), void *arg)
+{
+	size_t i;
+	int applied = 0;
+
+	for(i = 0; i < OPT_COUNT; i++){
+		const struct opt_def *d = &opt_table[i];
+		if(opt_equal(d, cur, fresh)){
+			continue;
+		}
+		if(!d->reloadable){
+			note(d->name, false, arg);
+			continue;
+		}
+		if(d->type == OPT_INT){
+			*(int64_t *)((char *)cur + d->offset) = *(const int64_t *)((const char *)fresh + d->offset);
+		}else if(d->type == OPT_WARDS){
+			char **sp = (char **)((char *)cur + d->offset);
+			const char *nv = *(char *const *)((const char *)fresh + d->offset);
+			char *copy = nv ? strdup(nv) : NULL;
+			if(nv && copy == NULL){
+				continue; /* out of memory: keep the old value */
+			}
+			free(*sp);
+			*sp = copy;
+			memcpy(cur->shadow, fresh->shadow, sizeof(cur->shadow));
+			cur->nshadow = fresh->nshadow;
+		}else{
+			continue; /* no reloadable option of another type yet */
+		}
+		note(d->name, true, arg);
+		applied++;
+	}
+	return applied;
 }

@@ -22,11 +22,24 @@ enum vg_others_mode {
 	VG_OTHERS_DEFER = 1,
 };
 
+#include "vg_util.h"
+
+#define VG_MAX_SHADOW_WARDS 64
+
 struct vg_config {
 	char *db_conninfo;
 	char *spool_dir;
 	char *webhook_url;
 	char *webhook_secret_file;
+	char *webhook_ca_file;
+	char *shadow_wards;          /* as given; parsed into shadow[] */
+	char shadow[VG_MAX_SHADOW_WARDS][VG_ID_MAX + 1];
+	size_t nshadow;
+	char *mirror_url;
+	char *mirror_secret_file;
+	char *metrics_address;
+	int64_t metrics_port;
+	int64_t health_max_lag_s;
 	enum vg_others_mode others;
 	int64_t journal_max_mb;
 	int64_t journal_segment_mb;
@@ -50,6 +63,18 @@ struct vg_config {
  * one-line message naming the option in err. */
 int vg_config_parse(struct vg_config *cfg, const struct mosquitto_opt *opts, int count, char *err, size_t errlen);
 void vg_config_free(struct vg_config *cfg);
+
+/* Reload support (Mosquitto 2.0 passes no options on reload): reads the
+ * plugin_opt_* lines that belong to the plugin at so_path from the broker's
+ * configuration file conf_path (following include_dir) and parses them into
+ * cfg. Returns 0, or -1 with a one-line message in err. */
+int vg_config_read_file(struct vg_config *cfg, const char *conf_path, const char *so_path, char *err, size_t errlen);
+
+/* Applies the options marked reloadable from fresh to cur. For each option
+ * whose value differs, calls note(name, applied, arg): applied is false for
+ * an option that only takes effect at restart. Returns how many were applied. */
+int vg_config_apply_reloadable(struct vg_config *cur, const struct vg_config *fresh,
+		void (*note)(const char *name, bool applied, void *arg), void *arg);
 
 /* Writes the option reference as a Markdown table (docs generator). */
 void vg_config_write_markdown(void *file);

@@ -51,6 +51,7 @@ struct vg_ident {
 	char bed[VG_ID_MAX + 1];
 	struct vg_devrt *rt;        /* device runtime state, NULL until needed */
 	uint32_t gen;               /* snapshot generation that last set it */
+	uint32_t nconn;             /* clients connected as it (password logins; kept on update) */
 	uint16_t nwards;            /* station */
 	char wards[][VG_ID_MAX + 1];
 };

@@ -23,6 +23,7 @@
 
 #include "alerts.h"
 #include "ingest.h"
+#include "mirror.h"
 #include "stations.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
@@ -105,15 +106,40 @@ static bool log_budget(struct vg_plugin *vg, int64_t now_ms)
 	return false;
 }
 
-int vg_ingest_reject(struct vg_plugin *vg, const char *device, const struct vg_verdict *v,
+bool vg_ward_in_shadow(const struct vg_plugin *vg, const char *ward)
+{
+	size_t i;
+
+	for(i = 0; i < vg->cfg.nshadow; i++){
+		if(!strcmp(vg->cfg.shadow[i], ward)){
+			return true;
+		}
+	}
+	return false;
+}
+
+int vg_ingest_reject(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_verdict *v,
 		const void *payload, size_t len, int64_t now_ms)
 {
+	const char *device = e->id;
 	struct vg_json j;
 	struct vg_wbuf w;
 	char topic[VG_ID_MAX + 32];
 	char ts[32];
 	int rc;
 
+	/* Cutover (docs/cutover.md): a ward in shadow mode sees what enforcing
+	 * would refuse, without refusing it. Backpressure and internal errors
+	 * are not verdicts on the sample: the device must still keep and resend. */
+	if(e->ward[0] && v->reason != VG_R_BACKPRESSURE && v->reason != VG_R_INTERNAL && vg_ward_in_shadow(vg, e->ward)){
+		vg->stats.shadow_passed[v->reason]++;
+		if(log_budget(vg, now_ms)){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: shadow ward %s: would have rejected message from %s: %s%s%s "
+					"(delivered, not stored)", e->ward, device, vg_reason_name(v->reason),
+					v->field_name[0] ? " field " : "", v->field_name[0] ? v->field_name : "");
+		}
+		return MOSQ_ERR_SUCCESS;
+	}
 	vg->stats.rejected[v->reason]++;
 
 	vg_json_init(&j, vg->jsonbuf, vg->jsonbuf_cap);
@@ -199,7 +225,7 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 	now_ms = vg_now_ms();
 	r = vg_vitals_decode(&vg->dec, ed->payload, ed->payloadlen, now_ms, vg->samples, &n, &v);
 	if(r != VG_R_OK){
-		return vg_ingest_reject(vg, e->id, &v, ed->payload, ed->payloadlen, now_ms);
+		return vg_ingest_reject(vg, e, &v, ed->payload, ed->payloadlen, now_ms);
 	}
 	rt = vg_ingest_devrt(e);
 	if(rt == NULL){
@@ -208,7 +234,7 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 		v.field = -1;
 		v.index = -1;
 		snprintf(v.detail, sizeof(v.detail), "broker out of memory; retry later");
-		return vg_ingest_reject(vg, e->id, &v, ed->payload, ed->payloadlen, now_ms);
+		return vg_ingest_reject(vg, e, &v, ed->payload, ed->payloadlen, now_ms);
 	}
 
 	/* Keep only samples not accepted before; a QoS retransmit or a device
@@ -261,7 +287,7 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 			v.reason = VG_R_INTERNAL;
 			snprintf(v.detail, sizeof(v.detail), "the broker could not journal the sample; keep it and retry");
 		}
-		return vg_ingest_reject(vg, e->id, &v, ed->payload, ed->payloadlen, now_ms);
+		return vg_ingest_reject(vg, e, &v, ed->payload, ed->payloadlen, now_ms);
 	}
 
 	for(i = 0; i < nnew; i++){
@@ -272,5 +298,6 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 	vg->stats.duplicate_samples += (uint64_t)(n - nnew);
 	vg_alerts_emit(vg);
 	vg_stations_on_samples(vg, e, vg->samples, nnew, now_ms);
+	vg_mirror_on_samples(vg, e, vg->samples, nnew, now_ms);
 	return MOSQ_ERR_SUCCESS;
 }

@@ -5,6 +5,7 @@
 #ifndef VG_INGEST_H
 #define VG_INGEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,9 +18,14 @@ struct vg_plugin;
  * out of memory). */
 struct vg_devrt *vg_ingest_devrt(struct vg_ident *e);
 
-/* Publishes the rejection record, journals the audit row, counts and logs.
- * Always returns MOSQ_ERR_ACL_DENIED (what the MESSAGE callback returns). */
-int vg_ingest_reject(struct vg_plugin *vg, const char *device, const struct vg_verdict *v,
+/* Publishes the rejection record, journals the audit row, counts and logs,
+ * and returns MOSQ_ERR_ACL_DENIED (what the MESSAGE callback returns); or,
+ * for an invalid sample from a device of a ward in shadow mode, only counts
+ * and logs, and returns MOSQ_ERR_SUCCESS so the message is delivered. */
+int vg_ingest_reject(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_verdict *v,
 		const void *payload, size_t len, int64_t now_ms);
+
+/* True when the ward is in shadow mode (plugin_opt_shadow_wards). */
+bool vg_ward_in_shadow(const struct vg_plugin *vg, const char *ward);
 
 #endif

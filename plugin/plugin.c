@@ -29,7 +29,10 @@
 #include "audit.h"
 #include "idcache.h"
 #include "idsync.h"
+#include "metrics.h"
+#include "mirror.h"
 #include "pgwriter.h"
+#include "reload.h"
 #include "stations.h"
 #include "vg_completion.h"
 #include "vg_plugin.h"
@@ -59,6 +62,9 @@ VG_EXPORT int mosquitto_plugin_version(int supported_version_count, const int *s
 
 static void stop_workers(struct vg_plugin *vg)
 {
+	vg_metrics_stop(vg->metrics);
+	vg->metrics = NULL;
+	vg_mirror_stop(vg);
 	/* Buffered audit events go to the journal before the writer drains it. */
 	if(vg->journal){
 		vg_audit_flush(vg);
@@ -101,6 +107,7 @@ static void plugin_free(struct vg_plugin *vg)
 	vg_decoder_free(&vg->dec);
 	free(vg->recbuf);
 	free(vg->jsonbuf);
+	vg_reload_free(vg);
 	vg_config_free(&vg->cfg);
 	free(vg);
 }
@@ -125,6 +132,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 	}
 	vg->pid = identifier;
 	vg->db_up = true;
+	vg_reload_init(vg);
 	if(vg_config_parse(&vg->cfg, opts, opt_count, err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: configuration error: %s", err);
 		rc = MOSQ_ERR_INVAL;
@@ -212,6 +220,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		memset(&ho, 0, sizeof(ho));
 		ho.url = vg->cfg.webhook_url;
 		ho.secret_file = vg->cfg.webhook_secret_file;
+		ho.ca_file = vg->cfg.webhook_ca_file;
 		ho.timeout_ms = (long)vg->cfg.webhook_timeout_ms;
 		ho.parallel = (int)vg->cfg.webhook_parallel;
 		ho.queue_capacity = (size_t)vg->cfg.queue_capacity;
@@ -225,19 +234,33 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		}
 	}
 
+	if(vg->cfg.mirror_url && vg_mirror_start(vg, err, sizeof(err)) != 0){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: plugin_opt_mirror_url: %s", err);
+		rc = MOSQ_ERR_INVAL;
+		goto error;
+	}
+	if(vg->cfg.metrics_port > 0 && vg_metrics_start(&vg->metrics, vg->cfg.metrics_address, (int)vg->cfg.metrics_port,
+			err, sizeof(err)) != 0){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
+		rc = MOSQ_ERR_INVAL;
+		goto error;
+	}
+
 	if(mosquitto_callback_register(vg->pid, MOSQ_EVT_BASIC_AUTH, vg_auth_basic_cb, NULL, vg)
 			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_ACL_CHECK, vg_auth_acl_cb, NULL, vg)
 			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_MESSAGE, vg_ingest_message_cb, NULL, vg)
 			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_TICK, vg_tick_cb, NULL, vg)
-			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_DISCONNECT, vg_auth_disconnect_cb, NULL, vg)){
+			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_DISCONNECT, vg_auth_disconnect_cb, NULL, vg)
+			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_RELOAD, vg_reload_cb, NULL, vg)){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot register callbacks");
 		goto error;
 	}
 	/* Log what the journal said while opening (replay size, ...). */
 	vg_tick_drain(vg);
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: started (journal %s, others=%s, webhooks %s)",
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: started (journal %s, others=%s, webhooks %s, mirror %s, "
+			"metrics %s, %zu shadow ward(s))",
 			vg_journal_id(vg->journal), vg->cfg.others == VG_OTHERS_DEFER ? "defer" : "deny",
-			vg->webhook ? "on" : "off");
+			vg->webhook ? "on" : "off", vg->mirror ? "on" : "off", vg->metrics ? "on" : "off", vg->cfg.nshadow);
 	*userdata = vg;
 	return MOSQ_ERR_SUCCESS;
 
@@ -247,6 +270,7 @@ error:
 	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_MESSAGE, vg_ingest_message_cb, NULL);
 	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_TICK, vg_tick_cb, NULL);
 	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_DISCONNECT, vg_auth_disconnect_cb, NULL);
+	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_RELOAD, vg_reload_cb, NULL);
 	if(queue_ready){
 		plugin_free(vg);
 	}else{
@@ -270,6 +294,7 @@ VG_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opt
 	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_MESSAGE, vg_ingest_message_cb, NULL);
 	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_TICK, vg_tick_cb, NULL);
 	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_DISCONNECT, vg_auth_disconnect_cb, NULL);
+	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_RELOAD, vg_reload_cb, NULL);
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: stopping (writing the journal out to PostgreSQL)");
 	plugin_free(vg);
 	curl_global_cleanup();

@@ -1,7 +1,9 @@
 /*
- * stats: $SYS publication of the counters in struct vg_stats (see
- * stats.h). Thread: broker thread. Memory: small stack buffers; payloads
- * are copied by mosquitto_broker_publish_copy.
+ * stats: one list of figures (vg_stats_each) behind both $SYS publication
+ * and the Prometheus exposition, so the two can never disagree. Thread:
+ * broker thread (TICK). Memory: small stack buffers; $SYS payloads are
+ * copied by mosquitto_broker_publish_copy; the Prometheus text goes into
+ * the caller's vg_sbuf.
  */
 #include "stats.h"
 
@@ -13,60 +15,281 @@
 #include <mosquitto_broker.h>
 
 #include "pgwriter.h"
+#include "vg_json.h"
 #include "vg_plugin.h"
+#include "webhook.h"
 
-static void put(const char *topic, uint64_t value)
+static const char *const role_name[4] = { "none", "device", "station", "service" };
+
+struct emitter {
+	void (*fn)(void *ctx, const struct vg_fig *f);
+	void *ctx;
+};
+
+static void fig(const struct emitter *em, const char *sys, const char *prom, enum vg_fig_type type, const char *help,
+		const char *lkey, const char *lval, uint64_t value, double scale)
 {
-	char t[128], v[24];
+	struct vg_fig f = { sys, prom, type, help, lkey, lval, value, scale };
+
+	em->fn(em->ctx, &f);
+}
+
+#define COUNTER(sys, prom, help, v) fig(&em, sys, prom, VG_FIG_COUNTER, help, NULL, NULL, v, 1)
+#define GAUGE(sys, prom, help, v) fig(&em, sys, prom, VG_FIG_GAUGE, help, NULL, NULL, v, 1)
+
+void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_fig *f), void *ctx)
+{
+	const struct vg_stats *s = &vg->stats;
+	struct emitter em = { fn, ctx };
+	char sys[96];
+	int r;
+
+	COUNTER("samples/accepted", "vitalgate_samples_accepted_total", "Samples accepted (journalled, PUBACKed)", s->accepted_samples);
+	COUNTER("samples/duplicate", "vitalgate_samples_duplicate_total", "Samples received again and acknowledged without storing", s->duplicate_samples);
+	COUNTER("messages/accepted", "vitalgate_messages_accepted_total", "Vitals messages accepted", s->accepted_msgs);
+	for(r = VG_R_OK + 1; r < VG_R__COUNT; r++){
+		snprintf(sys, sizeof(sys), "rejected/%s", vg_reason_name((enum vg_reason)r));
+		fig(&em, sys, "vitalgate_messages_rejected_total", VG_FIG_COUNTER, "Vitals messages refused (0x87), by reason",
+				"reason", vg_reason_name((enum vg_reason)r), s->rejected[r], 1);
+	}
+	for(r = VG_R_OK + 1; r < VG_R__COUNT; r++){
+		snprintf(sys, sizeof(sys), "shadow/%s", vg_reason_name((enum vg_reason)r));
+		fig(&em, sys, "vitalgate_shadow_would_reject_total", VG_FIG_COUNTER,
+				"Messages from shadow-mode wards delivered although enforcing would refuse them, by reason",
+				"reason", vg_reason_name((enum vg_reason)r), s->shadow_passed[r], 1);
+	}
+	fig(&em, "reload/applied", "vitalgate_reloads_total", VG_FIG_COUNTER, "Configuration reloads (SIGHUP), by result",
+			"result", "applied", s->reloads, 1);
+	fig(&em, "reload/refused", "vitalgate_reloads_total", VG_FIG_COUNTER, "", "result", "refused", s->reloads_refused, 1);
+	fig(&em, "auth/ok", "vitalgate_auth_total", VG_FIG_COUNTER, "Authentication decisions, by result", "result", "ok", s->auth_ok, 1);
+	fig(&em, "auth/failed", "vitalgate_auth_total", VG_FIG_COUNTER, "", "result", "failed", s->auth_fail, 1);
+	fig(&em, "auth/throttled", "vitalgate_auth_total", VG_FIG_COUNTER, "", "result", "throttled", s->auth_throttled, 1);
+	COUNTER("acl/denied", "vitalgate_acl_denied_total", "Publishes and subscriptions denied by the ACL", s->acl_denied);
+	COUNTER("clients/kicked", "vitalgate_clients_kicked_total", "Clients disconnected (revoked, rotated, deleted)", s->kicks);
+	for(r = VG_ROLE_DEVICE; r <= VG_ROLE_SERVICE; r++){
+		snprintf(sys, sizeof(sys), "clients/connected/%s", role_name[r]);
+		fig(&em, sys, "vitalgate_clients_connected", VG_FIG_GAUGE, "Clients connected with a secret, by role",
+				"role", role_name[r], s->connected[r], 1);
+	}
+	COUNTER("stations/bed_updates", "vitalgate_bed_updates_total", "Retained bed vitals published for stations", s->bed_updates);
+	fig(&em, "alerts/raised", "vitalgate_alert_events_total", VG_FIG_COUNTER, "Alert events, by type", "type", "raised", s->alerts_raised, 1);
+	fig(&em, "alerts/updated", "vitalgate_alert_events_total", VG_FIG_COUNTER, "", "type", "updated", s->alerts_updated, 1);
+	fig(&em, "alerts/resolved", "vitalgate_alert_events_total", VG_FIG_COUNTER, "", "type", "resolved", s->alerts_resolved, 1);
+	fig(&em, "webhooks/delivered", "vitalgate_webhooks_total", VG_FIG_COUNTER, "Webhook outcomes", "outcome", "delivered", s->webhook_delivered, 1);
+	fig(&em, "webhooks/retries", "vitalgate_webhooks_total", VG_FIG_COUNTER, "", "outcome", "retry", s->webhook_retries, 1);
+	fig(&em, "webhooks/dead", "vitalgate_webhooks_total", VG_FIG_COUNTER, "", "outcome", "dead", s->webhook_dead, 1);
+	fig(&em, "webhooks/gone", "vitalgate_webhooks_total", VG_FIG_COUNTER, "", "outcome", "gone", s->webhook_gone, 1);
+	fig(&em, "webhooks/queue_full", "vitalgate_webhooks_total", VG_FIG_COUNTER, "", "outcome", "queue_full", s->webhook_queue_full, 1);
+	fig(&em, "mirror/delivered", "vitalgate_mirror_batches_total", VG_FIG_COUNTER, "Mirrored sample batches to the legacy endpoint, by outcome",
+			"outcome", "delivered", s->mirror_delivered, 1);
+	fig(&em, "mirror/retries", "vitalgate_mirror_batches_total", VG_FIG_COUNTER, "", "outcome", "retry", s->mirror_retries, 1);
+	fig(&em, "mirror/dead", "vitalgate_mirror_batches_total", VG_FIG_COUNTER, "", "outcome", "dead", s->mirror_dead, 1);
+	fig(&em, "mirror/dropped", "vitalgate_mirror_batches_total", VG_FIG_COUNTER, "", "outcome", "dropped", s->mirror_dropped, 1);
+	COUNTER("mirror/samples", "vitalgate_mirror_samples_total", "Samples handed to the mirror", s->mirror_samples);
+	COUNTER("audit/events", "vitalgate_audit_events_total", "Audit events recorded", s->audit_events);
+	COUNTER("audit/unrecorded", "vitalgate_audit_unrecorded_total", "Audit events that could not be journalled", s->audit_unrecorded);
+	GAUGE("journal/bytes", "vitalgate_journal_bytes", "Bytes in the local journal (not yet released)", vg_journal_disk_bytes(vg->journal));
+	{
+		struct vg_webhook_health wh, mh;
+		if(vg->webhook){
+			vg_webhook_get_health(vg->webhook, &wh);
+		}
+		if(vg->mirror){
+			vg_webhook_get_health(vg->mirror, &mh);
+		}
+		/* One family's series stay together (the exposition format). */
+		fig(&em, "queue/completions", "vitalgate_queue_depth", VG_FIG_GAUGE, "Items waiting in an in-memory queue",
+				"queue", "completions", vg_queue_depth(&vg->completions), 1);
+		if(vg->webhook){
+			fig(&em, "queue/webhook", "vitalgate_queue_depth", VG_FIG_GAUGE, "", "queue", "webhook", wh.held + wh.queued, 1);
+		}
+		if(vg->mirror){
+			fig(&em, "queue/mirror", "vitalgate_queue_depth", VG_FIG_GAUGE, "", "queue", "mirror", mh.held + mh.queued, 1);
+		}
+		if(vg->webhook){
+			fig(&em, "webhooks/reachable", "vitalgate_endpoint_reachable", VG_FIG_GAUGE,
+					"1 when the endpoint's last answer or idle probe succeeded", "endpoint", "webhook",
+					wh.reach == VG_WH_REACH_OK, 1);
+		}
+		if(vg->mirror){
+			fig(&em, "mirror/reachable", "vitalgate_endpoint_reachable", VG_FIG_GAUGE,
+					vg->webhook ? "" : "1 when the endpoint's last answer or idle probe succeeded", "endpoint", "mirror",
+					mh.reach == VG_WH_REACH_OK, 1);
+		}
+	}
+	if(vg->writer){
+		struct vg_pgwriter_stats w;
+		uint64_t cum = 0;
+		char le[32];
+		int i;
+		vg_pgwriter_get_stats(vg->writer, &w);
+		COUNTER("writer/rows", "vitalgate_writer_rows_total", "Sample rows committed to PostgreSQL", w.rows_committed);
+		COUNTER("writer/duplicates", "vitalgate_writer_duplicate_rows_total", "Rows PostgreSQL already had (replays)", w.rows_duplicate);
+		COUNTER("writer/rejections", "vitalgate_writer_rejection_rows_total", "Rejection rows committed", w.rejections_committed);
+		COUNTER("writer/audit", "vitalgate_writer_audit_rows_total", "Audit rows committed", w.audit_committed);
+		COUNTER("writer/batches", "vitalgate_writer_batches_total", "Transactions committed", w.batches);
+		COUNTER("writer/failures", "vitalgate_writer_batch_failures_total", "Transactions that failed (retried)", w.batch_failures);
+		fig(&em, "writer/last_batch_ms", "vitalgate_writer_last_batch_seconds", VG_FIG_GAUGE, "Duration of the last commit",
+				NULL, NULL, (uint64_t)(w.last_batch_ms > 0 ? w.last_batch_ms : 0), 1e-3);
+		fig(&em, "writer/lag_ms", "vitalgate_writer_lag_seconds", VG_FIG_GAUGE, "Age of the oldest record not yet in PostgreSQL",
+				NULL, NULL, (uint64_t)(w.lag_ms > 0 ? w.lag_ms : 0), 1e-3);
+		/* Commit latency histogram (cumulative buckets, as Prometheus). */
+		for(i = 0; i < VG_BATCH_BUCKETS; i++){
+			cum += w.batch_us_bucket[i];
+			if(i < VG_BATCH_BUCKETS - 1){
+				snprintf(sys, sizeof(sys), "writer/batch_us/le_%" PRId64, vg_batch_bucket_us[i]);
+				snprintf(le, sizeof(le), "%g", (double)vg_batch_bucket_us[i] / 1e6);
+			}else{
+				snprintf(sys, sizeof(sys), "writer/batch_us/le_inf");
+				snprintf(le, sizeof(le), "+Inf");
+			}
+			fig(&em, sys, "vitalgate_writer_batch_duration_seconds_bucket", VG_FIG_HISTOGRAM,
+					"Commit latency of the writer's transactions", "le", le, cum, 1);
+		}
+		fig(&em, "writer/batch_us/sum", "vitalgate_writer_batch_duration_seconds_sum", VG_FIG_HISTOGRAM, "", NULL, NULL,
+				w.batch_us_sum, 1e-6);
+		fig(&em, "writer/batch_us/count", "vitalgate_writer_batch_duration_seconds_count", VG_FIG_HISTOGRAM, "", NULL, NULL, cum, 1);
+	}
+	GAUGE("database/up", "vitalgate_database_up", "1 while the writer reaches PostgreSQL", vg->db_up ? 1 : 0);
+	GAUGE("identities", "vitalgate_identities", "Identities loaded", vg->ids.count);
+}
+
+static void put_sys(void *ctx, const struct vg_fig *f)
+{
+	char t[160], v[24];
 	int n;
 
-	snprintf(t, sizeof(t), "$SYS/broker/vitalgate/%s", topic);
-	n = snprintf(v, sizeof(v), "%" PRIu64, value);
+	(void)ctx;
+	snprintf(t, sizeof(t), "$SYS/broker/vitalgate/%s", f->sys);
+	n = snprintf(v, sizeof(v), "%" PRIu64, f->value);
 	mosquitto_broker_publish_copy(NULL, t, n, v, 0, true, NULL);
 }
 
 void vg_stats_publish(struct vg_plugin *vg)
 {
-	const struct vg_stats *s = &vg->stats;
-	char topic[64];
-	int r;
+	vg_stats_each(vg, put_sys, NULL);
+}
 
-	put("samples/accepted", s->accepted_samples);
-	put("samples/duplicate", s->duplicate_samples);
-	put("messages/accepted", s->accepted_msgs);
-	for(r = VG_R_OK + 1; r < VG_R__COUNT; r++){
-		snprintf(topic, sizeof(topic), "rejected/%s", vg_reason_name((enum vg_reason)r));
-		put(topic, s->rejected[r]);
+struct prom_ctx {
+	struct vg_sbuf *b;
+	char family[96];    /* metric family of the previous figure */
+};
+
+static void put_prom(void *ctx, const struct vg_fig *f)
+{
+	struct prom_ctx *p = ctx;
+	static const char *const type_name[] = { "counter", "gauge", "histogram" };
+	static const char *const suffixes[] = { "_bucket", "_sum", "_count" };
+	char family[96];
+	size_t len = strlen(f->prom), i;
+
+	/* HELP/TYPE once per family (a histogram's series share one). */
+	snprintf(family, sizeof(family), "%s", f->prom);
+	for(i = 0; f->type == VG_FIG_HISTOGRAM && i < 3; i++){
+		size_t sl = strlen(suffixes[i]);
+		if(len > sl && len < sizeof(family) && !strcmp(f->prom + len - sl, suffixes[i])){
+			family[len - sl] = '\0';
+			break;
+		}
 	}
-	put("auth/ok", s->auth_ok);
-	put("auth/failed", s->auth_fail);
-	put("auth/throttled", s->auth_throttled);
-	put("acl/denied", s->acl_denied);
-	put("clients/kicked", s->kicks);
-	put("stations/bed_updates", s->bed_updates);
-	put("alerts/raised", s->alerts_raised);
-	put("alerts/updated", s->alerts_updated);
-	put("alerts/resolved", s->alerts_resolved);
-	put("webhooks/delivered", s->webhook_delivered);
-	put("webhooks/retries", s->webhook_retries);
-	put("webhooks/dead", s->webhook_dead);
-	put("webhooks/gone", s->webhook_gone);
-	put("webhooks/queue_full", s->webhook_queue_full);
-	put("audit/events", s->audit_events);
-	put("audit/unrecorded", s->audit_unrecorded);
-	put("journal/bytes", vg_journal_disk_bytes(vg->journal));
+	if(strcmp(p->family, family) != 0){
+		if(f->help[0]){
+			vg_sbuf_printf(p->b, "# HELP %s %s\n", family, f->help);
+		}
+		vg_sbuf_printf(p->b, "# TYPE %s %s\n", family, type_name[f->type]);
+		snprintf(p->family, sizeof(p->family), "%s", family);
+	}
+	vg_sbuf_puts(p->b, f->prom);
+	if(f->lkey){
+		vg_sbuf_printf(p->b, "{%s=\"%s\"}", f->lkey, f->lval);
+	}
+	if(f->scale == 1){
+		vg_sbuf_printf(p->b, " %" PRIu64 "\n", f->value);
+	}else{
+		vg_sbuf_printf(p->b, " %.6f\n", (double)f->value * f->scale);
+	}
+}
+
+void vg_stats_prometheus(struct vg_plugin *vg, struct vg_sbuf *b)
+{
+	struct prom_ctx p;
+
+	memset(&p, 0, sizeof(p));
+	p.b = b;
+	vg_stats_each(vg, put_prom, &p);
+}
+
+static const char *reach_name(enum vg_wh_reach r)
+{
+	switch(r){
+		case VG_WH_REACH_OK: return "reachable";
+		case VG_WH_REACH_FAILING: return "failing";
+		case VG_WH_REACH_DOWN: return "unreachable";
+		default: return "unknown";
+	}
+}
+
+static void health_endpoint(struct vg_json *j, const char *key, struct vg_webhook *w, bool *ok)
+{
+	struct vg_webhook_health h;
+	char ts[32];
+
+	vg_json_obj_open_key(j, key);
+	if(w == NULL){
+		vg_json_bool(j, "configured", false);
+		vg_json_obj_close(j);
+		return;
+	}
+	vg_webhook_get_health(w, &h);
+	vg_json_bool(j, "configured", true);
+	vg_json_str(j, "state", h.disabled ? "disabled" : reach_name(h.reach));
+	if(h.checked_ms){
+		vg_rfc3339(h.checked_ms, ts, sizeof(ts));
+		vg_json_str(j, "checked_at", ts);
+	}
+	if(h.error[0]){
+		vg_json_str(j, "error", h.error);
+	}
+	vg_json_u64(j, "pending", h.held + h.queued);
+	vg_json_obj_close(j);
+	if(h.disabled || h.reach == VG_WH_REACH_DOWN || h.reach == VG_WH_REACH_FAILING){
+		*ok = false;
+	}
+}
+
+int vg_stats_health(struct vg_plugin *vg, struct vg_sbuf *b)
+{
+	struct vg_pgwriter_stats w;
+	struct vg_json j;
+	char buf[2048];
+	bool ok = true, db_ok = vg->db_up;
+	int64_t lag = 0;
+
+	memset(&w, 0, sizeof(w));
 	if(vg->writer){
-		struct vg_pgwriter_stats w;
 		vg_pgwriter_get_stats(vg->writer, &w);
-		put("writer/rows", w.rows_committed);
-		put("writer/duplicates", w.rows_duplicate);
-		put("writer/rejections", w.rejections_committed);
-		put("writer/audit", w.audit_committed);
-		put("writer/batches", w.batches);
-		put("writer/failures", w.batch_failures);
-		put("writer/last_batch_ms", (uint64_t)(w.last_batch_ms > 0 ? w.last_batch_ms : 0));
-		put("writer/lag_ms", (uint64_t)(w.lag_ms > 0 ? w.lag_ms : 0));
+		lag = w.lag_ms > 0 ? w.lag_ms : 0;
 	}
-	put("database/up", vg->db_up ? 1 : 0);
-	put("identities", vg->ids.count);
+	vg_json_init(&j, buf, sizeof(buf));
+	vg_json_obj_open(&j);
+	vg_json_obj_open_key(&j, "database");
+	vg_json_bool(&j, "reachable", db_ok);
+	vg_json_obj_close(&j);
+	vg_json_obj_open_key(&j, "writer");
+	vg_json_fixed(&j, "lag_seconds", (double)lag / 1000.0, 3);
+	vg_json_i64(&j, "max_lag_seconds", vg->cfg.health_max_lag_s);
+	vg_json_u64(&j, "journal_bytes", vg_journal_disk_bytes(vg->journal));
+	vg_json_obj_close(&j);
+	health_endpoint(&j, "webhook", vg->webhook, &ok);
+	health_endpoint(&j, "mirror", vg->mirror, &ok);
+	if(!db_ok || lag > vg->cfg.health_max_lag_s * 1000){
+		ok = false;
+	}
+	vg_json_str(&j, "status", ok ? "ok" : "degraded");
+	vg_json_obj_close(&j);
+	if(vg_json_ok(&j)){
+		vg_sbuf_put(b, j.buf, j.len);
+		vg_sbuf_putc(b, '\n');
+	}
+	return ok ? 200 : 503;
 }

@@ -18,6 +18,8 @@
 #include "alerts.h"
 #include "audit.h"
 #include "idsync.h"
+#include "metrics.h"
+#include "mirror.h"
 #include "webhook.h"
 #include "ingest.h"
 #include "pgwriter.h"
@@ -102,6 +104,10 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 			vg_stations_device_left(vg, old->id, old->ward, old->bed);
 		}
 		nw->gen = gen;
+		if(old && old->nconn && old->role != nw->role){
+			vg->stats.connected[old->role & 3] -= old->nconn;
+			vg->stats.connected[nw->role & 3] += old->nconn;
+		}
 		if(vg_idtable_put(&vg->ids, nw) != 0){
 			mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: out of memory applying identity %s", nw->id);
 			continue; /* left in c->items, freed below */
@@ -128,6 +134,7 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 		}
 		for(s = 0; s < nrem; s++){
 			device_gone(vg, rem[s]);
+			vg_auth_forget_connections(vg, rem[s]);
 			vg_idtable_remove(&vg->ids, rem[s]);
 			kick(vg, rem[s], "identity deleted");
 		}
@@ -141,6 +148,7 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 	}
 	for(i = 0; i < c->ndel; i++){
 		device_gone(vg, c->deleted[i]);
+		vg_auth_forget_connections(vg, c->deleted[i]);
 		if(vg_idtable_remove(&vg->ids, c->deleted[i])){
 			kick(vg, c->deleted[i], "identity deleted");
 		}
@@ -153,6 +161,12 @@ static void webhook_outcome(struct vg_plugin *vg, const struct vg_c_webhook *w)
 	struct vg_rec_delivery d;
 	struct vg_wbuf b;
 
+	if(w->channel == VG_WH_CHANNEL_MIRROR){
+		vg->stats.mirror_delivered += w->outcome == VG_WH_DELIVERED;
+		vg->stats.mirror_retries += w->outcome == VG_WH_RETRY;
+		vg->stats.mirror_dead += w->outcome == VG_WH_DEAD;
+		return;
+	}
 	switch(w->outcome){
 		case VG_WH_RETRY:
 			vg->stats.webhook_retries++;
@@ -319,6 +333,8 @@ int vg_tick_cb(int event, void *event_data, void *userdata)
 	}
 	vg_audit_tick(vg, now);
 	vg_audit_flush(vg);
+	vg_mirror_tick(vg, vg_now_ms());
+	vg_metrics_tick(vg->metrics, vg);
 	if(vg->cfg.stats_interval_s > 0 && now - vg->last_stats_pub_ms >= vg->cfg.stats_interval_s * 1000){
 		vg_stats_publish(vg);
 		vg->last_stats_pub_ms = now;

@@ -37,6 +37,7 @@ struct vg_kick {
 struct vg_pgwriter;
 struct vg_idsync;
 struct vg_webhook;
+struct vg_metrics;
 
 /* Counters, broker thread only (reported by TICK and, later, metrics). */
 struct vg_stats {
@@ -62,6 +63,15 @@ struct vg_stats {
 	uint64_t audit_events;
 	uint64_t audit_unrecorded;
 	uint64_t completion_refused_reported;
+	uint64_t connected[4];          /* gauge, by enum vg_role (password logins) */
+	uint64_t mirror_delivered;
+	uint64_t mirror_retries;
+	uint64_t mirror_dead;
+	uint64_t mirror_dropped;
+	uint64_t mirror_samples;
+	uint64_t reloads;
+	uint64_t reloads_refused;
+	uint64_t shadow_passed[VG_R__COUNT]; /* shadow wards: would have been rejected */
 };
 
 struct vg_plugin {
@@ -84,6 +94,17 @@ struct vg_plugin {
 	struct vg_pgwriter *writer;
 	struct vg_idsync *idsync;
 	struct vg_webhook *webhook;     /* NULL without webhook_url */
+	struct vg_webhook *mirror;      /* NULL without mirror_url */
+	struct vg_metrics *metrics;     /* NULL without metrics_port */
+	char *mbuf;                     /* (broker) mirror batch being built */
+	size_t mlen;
+	int mcount;
+	int64_t mstart_ms;              /* (broker) monotonic start of the batch */
+	int64_t mstart_wall_ms;
+	uint64_t mseq;
+	int64_t mdrop_log_ms;
+	char *conf_path;                /* the broker's -c file (reload) */
+	char *so_path;                  /* this plugin's file (reload) */
 
 	struct vg_throttle thr_user;     /* (broker) failures per username */
 	struct vg_throttle thr_addr;     /* (broker) failures per client address */
@@ -133,6 +154,9 @@ int vg_auth_disconnect_cb(int event, void *event_data, void *userdata);
 /* Queues a client for disconnection on the next TICK (never kick from
  * inside an auth callback). */
 void vg_kick_later(struct vg_plugin *vg, const char *client_id, const char *why);
+
+/* Before an identity leaves the table: its connections stop counting. */
+void vg_auth_forget_connections(struct vg_plugin *vg, const char *id);
 
 /* Drains the completion queue now (TICK, and cleanup). */
 void vg_tick_drain(struct vg_plugin *vg);

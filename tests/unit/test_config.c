@@ -327,6 +327,121 @@ static void test_markdown(void)
 	free(text);
 }
 
+static void test_ops_options(void)
+{
+	struct mosquitto_opt shadow[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("shadow_wards", "3W,ICU-2,a_b") };
+	struct mosquitto_opt shadow_bad[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("shadow_wards", "3W,,ICU") };
+	struct mosquitto_opt shadow_sp[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("shadow_wards", "3W, ICU") };
+	struct mosquitto_opt addr_bad[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("metrics_address", "localhost") };
+	struct mosquitto_opt port_bad[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("metrics_port", "70000") };
+	struct mosquitto_opt mirror_nosecret[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("mirror_url", "http://127.0.0.1:1/x") };
+	struct mosquitto_opt mirror_secret_alone[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("mirror_secret_file", secret_file) };
+	struct mosquitto_opt ca_alone[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("webhook_ca_file", secret_file) };
+	struct vg_config cfg;
+	char err[512];
+
+	CHECK_INT(vg_config_parse(&cfg, shadow, NOPTS(shadow), err, sizeof(err)), 0);
+	CHECK_INT((int)cfg.nshadow, 3);
+	CHECK_STR(cfg.shadow[0], "3W");
+	CHECK_STR(cfg.shadow[1], "ICU-2");
+	CHECK_STR(cfg.shadow[2], "a_b");
+	CHECK_STR(cfg.metrics_address, "127.0.0.1");
+	CHECK_INT((int)cfg.metrics_port, 0);
+	vg_config_free(&cfg);
+	EXPECT_ERROR(shadow_bad, "plugin_opt_shadow_wards", "comma-separated list of ward ids");
+	EXPECT_ERROR(shadow_sp, "plugin_opt_shadow_wards", "3W, ICU");
+	EXPECT_ERROR(addr_bad, "plugin_opt_metrics_address", "not an IPv4 or IPv6 address");
+	EXPECT_ERROR(port_bad, "plugin_opt_metrics_port", "between 0 and 65535");
+	EXPECT_ERROR(mirror_nosecret, "plugin_opt_mirror_secret_file", "required");
+	EXPECT_ERROR(mirror_secret_alone, "plugin_opt_mirror_secret_file", "without plugin_opt_mirror_url");
+	EXPECT_ERROR(ca_alone, "plugin_opt_webhook_ca_file", "without plugin_opt_webhook_url");
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	CHECK(f != NULL);
+	if(f){
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static char noted[512];
+
+static void note_cb(const char *name, bool applied, void *arg)
+{
+	(void)arg;
+	snprintf(noted + strlen(noted), sizeof(noted) - strlen(noted), "%s%s:%s", noted[0] ? " " : "", name,
+			applied ? "applied" : "restart");
+}
+
+static void test_read_file_and_reload(void)
+{
+	char conf[128], dir[128], inc[160], so[128], other[128], text[1024], err[512];
+	struct vg_config cur, fresh;
+	struct mosquitto_opt start[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("silence_s", "30") };
+
+	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", spool);
+	snprintf(dir, sizeof(dir), "%s/conf.d", spool);
+	snprintf(inc, sizeof(inc), "%s/10-vitalgate.conf", dir);
+	snprintf(so, sizeof(so), "%s/vitalgate.so", spool);
+	snprintf(other, sizeof(other), "%s/other.so", spool);
+	mkdir(dir, 0700);
+	write_file(so, "");
+	write_file(other, "");
+	/* Another plugin's options, comments and blank lines are not ours; our
+	 * block continues in an include_dir file. */
+	snprintf(text, sizeof(text), "# broker\nlistener 1883\n\nplugin %s\nplugin_opt_db_conninfo other\n"
+			"plugin_opt_foo bar\ninclude_dir %s\n", other, dir);
+	write_file(conf, text);
+	snprintf(text, sizeof(text), "plugin %s\n  plugin_opt_db_conninfo host=/tmp dbname=v  \nplugin_opt_spool_dir %s\n"
+			"# plugin_opt_silence_s 1\nplugin_opt_silence_s 45\nplugin_opt_writer_batch_rows 10\n"
+			"plugin_opt_shadow_wards 5N\n", so, spool);
+	write_file(inc, text);
+
+	CHECK_INT(vg_config_read_file(&fresh, conf, so, err, sizeof(err)), 0);
+	CHECK_STR(fresh.db_conninfo, "host=/tmp dbname=v");
+	CHECK_INT((int)fresh.silence_s, 45);
+	CHECK_INT((int)fresh.nshadow, 1);
+
+	/* Apply: reloadable ones change, restart-only ones are only noted. */
+	CHECK_INT(vg_config_parse(&cur, start, NOPTS(start), err, sizeof(err)), 0);
+	noted[0] = '\0';
+	CHECK_INT(vg_config_apply_reloadable(&cur, &fresh, note_cb, NULL), 2);
+	CHECK_STR(noted, "db_conninfo:restart writer_batch_rows:restart silence_s:applied shadow_wards:applied");
+	CHECK_INT((int)cur.silence_s, 45);
+	CHECK_INT((int)cur.writer_batch_rows, 5000);
+	CHECK_STR(cur.db_conninfo, "x");
+	CHECK_INT((int)cur.nshadow, 1);
+	CHECK_STR(cur.shadow[0], "5N");
+	CHECK_STR(cur.shadow_wards, "5N");
+	vg_config_free(&fresh);
+	vg_config_free(&cur);
+
+	/* A bad value anywhere refuses the whole file, naming it. */
+	snprintf(text, sizeof(text), "plugin %s\nplugin_opt_db_conninfo x\nplugin_opt_spool_dir %s\nplugin_opt_silence_s soon\n", so, spool);
+	write_file(inc, text);
+	CHECK_INT(vg_config_read_file(&fresh, conf, so, err, sizeof(err)), -1);
+	CHECK(strstr(err, "plugin_opt_silence_s") != NULL);
+	vg_config_free(&fresh);
+
+	/* Our plugin line gone: refused. */
+	write_file(inc, "");
+	CHECK_INT(vg_config_read_file(&fresh, conf, so, err, sizeof(err)), -1);
+	CHECK(strstr(err, "no longer loads") != NULL);
+	vg_config_free(&fresh);
+	CHECK_INT(vg_config_read_file(&fresh, "/nonexistent/mosquitto.conf", so, err, sizeof(err)), -1);
+	CHECK(strstr(err, "cannot read /nonexistent/mosquitto.conf") != NULL);
+	vg_config_free(&fresh);
+	unlink(inc);
+	rmdir(dir);
+	unlink(conf);
+	unlink(so);
+	unlink(other);
+}
+
 int main(void)
 {
 	FILE *f;
@@ -357,6 +472,8 @@ int main(void)
 	test_spool_dir();
 	test_cross_rules();
 	test_markdown();
+	test_ops_options();
+	test_read_file_and_reload();
 
 	unlink(secret_file);
 	unlink(plain_file);

@@ -3,10 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 // ------------------------------------------------------------------ events
 
-export type EventType = 'alert.raised' | 'alert.updated' | 'alert.resolved';
+export type EventType = 'alert.raised' | 'alert.updated' | 'alert.resolved' | 'vitals.batch';
 
 /** The event types Vitalgate sends; any other type is rejected (400). */
-export declare const EVENT_TYPES: readonly ['alert.raised', 'alert.updated', 'alert.resolved'];
+export declare const EVENT_TYPES: readonly ['alert.raised', 'alert.updated', 'alert.resolved', 'vitals.batch'];
 
 /** A vital over its threshold, a NEWS2 band crossed, or a device gone silent. */
 export type AlertKind = 'threshold' | 'news2' | 'silent';
@@ -59,14 +59,35 @@ export interface AlertData {
   resolved_at?: string;
 }
 
+/** One mirrored sample (plugin_opt_mirror_url): the bed-vitals shape. */
+export interface MirroredSample {
+  device_id: string;
+  ward: string;
+  bed: string;
+  seq: number;
+  /** RFC 3339. */
+  measured_at: string;
+  received_at: string;
+  hr?: number; spo2?: number; rr?: number; sbp?: number; dbp?: number; map?: number; temp?: number;
+  o2?: boolean;
+  avpu?: 'A' | 'C' | 'V' | 'P' | 'U';
+}
+
+/** vitals.batch: accepted samples mirrored to a legacy ingest endpoint. */
+export interface VitalsBatchData {
+  samples: MirroredSample[];
+}
+
 /** One verified delivery. `id` is the webhook-id header (the idempotency key). */
 export interface VitalgateEvent<T extends EventType = EventType> {
   id: string;
   type: T;
   /** RFC 3339: when the broker produced the event. */
   timestamp: string;
-  data: AlertData;
+  data: T extends 'vitals.batch' ? VitalsBatchData : AlertData;
 }
+
+export type VitalsBatchEvent = VitalgateEvent<'vitals.batch'>;
 
 export type AlertRaisedEvent = VitalgateEvent<'alert.raised'>;
 export type AlertUpdatedEvent = VitalgateEvent<'alert.updated'>;

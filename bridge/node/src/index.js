@@ -13,7 +13,7 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 
 export { WebhookVerificationError };
 
-export const EVENT_TYPES = Object.freeze(['alert.raised', 'alert.updated', 'alert.resolved']);
+export const EVENT_TYPES = Object.freeze(['alert.raised', 'alert.updated', 'alert.resolved', 'vitals.batch']);
 
 /** Standard Webhooks' timestamp tolerance, in seconds (what `standardwebhooks` enforces). */
 const TOLERANCE_S = 5 * 60;

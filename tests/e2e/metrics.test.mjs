@@ -1,0 +1,188 @@
+// Metrics and health (issue 9): after known traffic, the Prometheus
+// endpoint shows exactly the counts that traffic implies, in a valid
+// exposition (one TYPE per family, cumulative histogram buckets), the same
+// figures are retained under $SYS/broker/vitalgate/, and /health turns 503
+// with the reason when the webhook endpoint fails or PostgreSQL goes away.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+
+import { Bench, connect, publishQos1, sample, waitFor, collect, subscribeRc, freePort } from '../lib/bench.mjs';
+
+let bench;
+let port;
+let dev;
+let sys;
+let seq = 1;
+let base;   // figures before the known traffic (identity checks connect too)
+
+const ok = (fields = {}) => ({ v: 1, seq: seq++, ts: Date.now(), hr: 72, ...fields });
+
+function get(path, method = 'GET') {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+// Parses the exposition; checks its shape on the way.
+function parse(text) {
+  const values = new Map();
+  const typed = new Set();
+  let family = null;
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const t = /^# TYPE (\S+) (counter|gauge|histogram)$/.exec(line);
+    if (t) {
+      assert.ok(!typed.has(t[1]), `one TYPE line per family (${t[1]})`);
+      typed.add(t[1]);
+      family = t[1];
+      continue;
+    }
+    if (line.startsWith('# HELP ')) continue;
+    const m = /^([a-z_]+)(\{[a-z]+="[^"]*"\})? (-?[0-9.e+]+)$/.exec(line);
+    assert.ok(m, `a valid sample line: ${line}`);
+    assert.ok(m[1].startsWith(family), `${m[1]} belongs to the family declared above it (${family})`);
+    values.set(m[1] + (m[2] ?? ''), Number(m[3]));
+  }
+  return values;
+}
+
+async function scrape() {
+  const r = await get('/metrics');
+  assert.equal(r.status, 200);
+  assert.match(r.headers['content-type'], /^text\/plain; version=0\.0\.4/);
+  return parse(r.body);
+}
+
+before(async () => {
+  port = await freePort();
+  bench = await Bench.start({ webhook: true, options: { metrics_port: port, stats_interval_s: 1 } });
+  const secret = await bench.addDevice('dev-m', 'MW', 'B1');
+  const st = await bench.adminOk(['station', 'add', 'desk-m', '--wards', 'MW']);
+  const svc = await bench.adminOk(['service', 'add', 'core-m']);
+  await bench.waitIdentity(bench.broker.port, 'core-m', svc);
+  dev = await connect(bench.broker.port, { id: 'dev-m', password: secret });
+  const station = await connect(bench.broker.port, { id: 'desk-m', password: st });
+  const core = await connect(bench.broker.port, { id: 'core-m', password: svc });
+  bench.cleanups.push(() => station.endAsync(), () => core.endAsync());
+  sys = collect(core);
+  assert.equal(await subscribeRc(core, '$SYS/broker/vitalgate/#', 0), 0);
+  base = await scrape();
+  await assert.rejects(connect(bench.broker.port, { id: 'dev-m', password: 'not-the-secret' }));
+
+  // Known traffic: 3 accepted messages with 5 samples, 1 duplicate, 2
+  // out-of-range rejections, then one more sample that raises an alert.
+  const batch = [ok(), ok(), ok()];
+  assert.equal(await publishQos1(dev, 'vitals/dev-m', sample(batch)), 0);
+  assert.equal(await publishQos1(dev, 'vitals/dev-m', sample(ok())), 0);
+  assert.equal(await publishQos1(dev, 'vitals/dev-m', sample(batch[0])), 0, 'a resend is acknowledged');
+  assert.equal(await publishQos1(dev, 'vitals/dev-m', sample(ok({ spo2: 101 }))), 0x87);
+  assert.equal(await publishQos1(dev, 'vitals/dev-m', sample(ok({ hr: 301 }))), 0x87);
+  assert.equal(await publishQos1(dev, 'vitals/dev-m', sample(ok({ hr: 160 }))), 0);
+});
+
+after(async () => {
+  await dev?.endAsync();
+  await bench?.stop();
+});
+
+test('/metrics after known traffic', async () => {
+  // hr 160 raises a threshold alert and, by NEWS2 points, maybe a NEWS2 one.
+  const m = await waitFor(async () => {
+    const v = await scrape();
+    const raised = v.get('vitalgate_alert_events_total{type="raised"}');
+    return v.get('vitalgate_writer_rows_total') === 5 && raised >= 1
+      && v.get('vitalgate_webhooks_total{outcome="delivered"}') === raised ? v : null;
+  }, { what: '5 rows committed and every alert delivered, per /metrics', timeout: 15000 });
+  const delta = (k) => m.get(k) - (base.get(k) ?? 0);
+  assert.equal(m.get('vitalgate_samples_accepted_total'), 5);
+  assert.equal(m.get('vitalgate_messages_accepted_total'), 3);
+  assert.equal(m.get('vitalgate_samples_duplicate_total'), 1);
+  assert.equal(m.get('vitalgate_messages_rejected_total{reason="out_of_range"}'), 2);
+  assert.equal(m.get('vitalgate_messages_rejected_total{reason="malformed"}'), 0);
+  assert.equal(delta('vitalgate_auth_total{result="failed"}'), 1);
+  assert.equal(delta('vitalgate_auth_total{result="ok"}'), 0);
+  assert.equal(m.get('vitalgate_clients_connected{role="device"}'), 1);
+  assert.equal(m.get('vitalgate_clients_connected{role="station"}'), 1);
+  assert.equal(m.get('vitalgate_clients_connected{role="service"}'), 1);
+  assert.equal(m.get('vitalgate_database_up'), 1);
+  assert.equal(m.get('vitalgate_identities'), 3);
+  assert.ok(m.get('vitalgate_journal_bytes') > 0);
+  assert.equal(m.get('vitalgate_queue_depth{queue="webhook"}'), 0);
+  assert.equal(m.get('vitalgate_endpoint_reachable{endpoint="webhook"}'), 1);
+  // The commit-latency histogram: cumulative buckets ending in +Inf = count.
+  const buckets = [...m.entries()].filter(([k]) => k.startsWith('vitalgate_writer_batch_duration_seconds_bucket'));
+  assert.ok(buckets.length >= 2);
+  for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i][1] >= buckets[i - 1][1], 'cumulative buckets');
+  const count = m.get('vitalgate_writer_batch_duration_seconds_count');
+  assert.equal(buckets.at(-1)[0], 'vitalgate_writer_batch_duration_seconds_bucket{le="+Inf"}');
+  assert.equal(buckets.at(-1)[1], count);
+  assert.ok(count >= 1 && count === m.get('vitalgate_writer_batches_total'));
+  assert.ok(m.get('vitalgate_writer_batch_duration_seconds_sum') > 0);
+
+  // The same figures under $SYS (retained, every second).
+  const sysValue = (name) => Number(sys.filter((x) => x.topic === `$SYS/broker/vitalgate/${name}`).at(-1)?.text);
+  await waitFor(() => sysValue('writer/rows') === 5 && sysValue('webhooks/delivered') === m.get('vitalgate_webhooks_total{outcome="delivered"}'),
+    { what: '$SYS writer/rows = 5 and the webhooks delivered' });
+  assert.equal(sysValue('samples/accepted'), 5);
+  assert.equal(sysValue('rejected/out_of_range'), 2);
+  assert.equal(sysValue('auth/failed'), m.get('vitalgate_auth_total{result="failed"}'));
+  assert.equal(sysValue('clients/connected/device'), 1);
+  assert.equal(sysValue('writer/batch_us/count'), sysValue('writer/batches'));
+});
+
+test('connections stop counting when they end', async () => {
+  await dev.endAsync();
+  dev = null;
+  await waitFor(async () => (await scrape()).get('vitalgate_clients_connected{role="device"}') === 0,
+    { what: 'no device connected' });
+});
+
+test('/health: ok, then 503 naming the failing webhook endpoint, then the database', async () => {
+  let h = await get('/health');
+  assert.equal(h.status, 200, h.body);
+  let doc = JSON.parse(h.body);
+  assert.equal(doc.status, 'ok');
+  assert.equal(doc.database.reachable, true);
+  assert.equal(doc.webhook.state, 'reachable');
+  assert.equal(doc.mirror.configured, false);
+
+  // The endpoint answers 500 to the next alert's delivery.
+  bench.receiver.mode = 'status:500';
+  const secret = await bench.addDevice('dev-m2', 'MW', 'B2');
+  const d2 = await connect(bench.broker.port, { id: 'dev-m2', password: secret });
+  assert.equal(await publishQos1(d2, 'vitals/dev-m2', sample(ok({ hr: 170 }))), 0);
+  h = await waitFor(async () => { const r = await get('/health'); return r.status === 503 ? r : null; },
+    { what: '/health 503 while the endpoint fails', timeout: 10000 });
+  doc = JSON.parse(h.body);
+  assert.equal(doc.status, 'degraded');
+  assert.equal(doc.webhook.state, 'failing');
+  assert.equal(doc.webhook.error, 'HTTP 500');
+  assert.ok(doc.webhook.pending >= 1);
+  bench.receiver.mode = 'ok';
+  await waitFor(async () => (await get('/health')).status === 200, { what: '/health back to 200', timeout: 15000 });
+
+  // PostgreSQL goes away: the writer notices on the next sample.
+  await bench.pg.stop();
+  assert.equal(await publishQos1(d2, 'vitals/dev-m2', sample(ok())), 0, 'still acknowledged (journalled)');
+  h = await waitFor(async () => { const r = await get('/health'); return JSON.parse(r.body).database.reachable === false ? r : null; },
+    { what: '/health: database unreachable', timeout: 15000 });
+  assert.equal(h.status, 503);
+  await bench.pg.boot();
+  await waitFor(async () => (await get('/health')).status === 200, { what: '/health 200 after PostgreSQL is back', timeout: 20000 });
+  await d2.endAsync();
+});
+
+test('other paths and methods get a clear answer', async () => {
+  assert.equal((await get('/nope')).status, 404);
+  assert.equal((await get('/metrics', 'POST')).status, 405);
+  const head = await get('/health', 'HEAD');
+  assert.equal(head.status, 200);
+  assert.equal(head.body, '');
+});
