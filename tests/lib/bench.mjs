@@ -9,12 +9,14 @@
 //  - PostgreSQL 15: initdb in a temp dir (as the postgres user when we are
 //    root), listening only on a unix socket in that dir, on a free port
 //    number; database `vitalgate`, schema applied with vitalgate-admin.
+//    With pgTls also on 127.0.0.1, TLS only (sslmode=verify-full).
 //  - Mosquitto 2.0 with the built plugin on a free 127.0.0.1 port.
 //  - A Node.js webhook receiver (bridge/node verifies the signatures).
 // Every child is recorded; an exit/signal hook SIGKILLs any still alive.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, chownSync, existsSync, rmSync, readFileSync, appendFileSync, copyFileSync, renameSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +29,7 @@ import pg from 'pg';
 import { encode } from '@msgpack/msgpack';
 
 import { createVerifier, DuplicateWebhookError } from '../../bridge/node/src/index.js';
+import { makeCA, issue } from './certs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const SOURCE_DIR = process.env.VG_SOURCE_DIR ?? path.resolve(here, '../..');
@@ -141,7 +144,13 @@ export class Postgres {
     return Postgres.start(root, opts);
   }
 
-  static async start(root, { port } = {}) {
+  /**
+   * ssl: true also listens on 127.0.0.1 with ssl=on, a server certificate
+   * (localhost, 127.0.0.1) from a test CA (p.ca), and a pg_hba that refuses
+   * TCP without TLS; see tcpConninfo(). settings: extra {name: value}
+   * server settings (e.g. log_connections).
+   */
+  static async start(root, { port, ssl, settings } = {}) {
     const p = new Postgres();
     p.root = root;
     p.data = path.join(root, 'pgdata');
@@ -149,6 +158,7 @@ export class Postgres {
     p.logFile = path.join(root, 'postgres.log');
     p.bin = pgBinDir();
     p.port = port ?? await freePort();
+    p.settings = settings ?? {};
     mkdirSync(p.data, { mode: 0o700 });
     mkdirSync(p.sock, { mode: 0o755, recursive: true });
     chmodSync(p.sock, 0o755);
@@ -162,11 +172,41 @@ export class Postgres {
     const r = spawnSync(...p.asPostgres(path.join(p.bin, 'initdb'),
       ['-D', p.data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']), { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`initdb failed: ${r.stderr || r.stdout}`);
+    if (ssl) p.setupSsl();
     await p.boot();
     const c = await p.client('postgres');
     await c.query('CREATE DATABASE vitalgate');
     await c.end();
     return p;
+  }
+
+  /** Server certificate for TLS over 127.0.0.1 (the key owned by postgres,
+   * 0600, as the server requires); the CA is readable by everyone, so the
+   * broker's user can use it as sslrootcert. */
+  setupSsl() {
+    const ca = makeCA(path.join(this.root, 'pg-ca'), { cn: 'Vitalgate Test PostgreSQL CA' });
+    const srv = issue(ca, 'server', 'localhost', 'IP:127.0.0.1,DNS:localhost');
+    const dir = path.join(this.root, 'pgtls');
+    mkdirSync(dir, { mode: 0o700 });
+    this.ca = ca.ca;
+    this.ssl = { cert: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key') };
+    copyFileSync(srv.cert, this.ssl.cert);
+    copyFileSync(srv.key, this.ssl.key);
+    chmodSync(this.ssl.cert, 0o644);
+    chmodSync(this.ssl.key, 0o600);
+    if (IS_ROOT) {
+      const { uid, gid } = userIds('postgres');
+      for (const f of [dir, this.ssl.cert, this.ssl.key]) chownSync(f, uid, gid);
+    }
+    // First match wins: TCP must be TLS; the unix socket stays trusted.
+    const hba = path.join(this.data, 'pg_hba.conf');
+    writeFileSync(hba, `hostnossl all all 0.0.0.0/0 reject\nhostnossl all all ::/0 reject\nhostssl all all 127.0.0.1/32 trust\n${readFileSync(hba, 'utf8')}`);
+  }
+
+  /** A libpq conninfo over TCP (needs ssl: true), verify-full against p.ca. */
+  tcpConninfo({ sslmode = 'verify-full', sslrootcert = this.ca, host = '127.0.0.1', extra = '' } = {}) {
+    return `host=${host} port=${this.port} dbname=vitalgate user=postgres sslmode=${sslmode}`
+      + `${sslrootcert ? ` sslrootcert=${sslrootcert}` : ''}${extra ? ` ${extra}` : ''}`;
   }
 
   asPostgres(cmd, args) {
@@ -177,9 +217,11 @@ export class Postgres {
 
   async boot() {
     const [cmd, args] = this.asPostgres(path.join(this.bin, 'postgres'), [
-      '-D', this.data, '-k', this.sock, '-p', String(this.port), '-c', 'listen_addresses=',
+      '-D', this.data, '-k', this.sock, '-p', String(this.port), '-c', `listen_addresses=${this.ssl ? '127.0.0.1' : ''}`,
       '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=60',
       '-c', 'log_min_messages=warning',
+      ...(this.ssl ? ['-c', 'ssl=on', '-c', `ssl_cert_file=${this.ssl.cert}`, '-c', `ssl_key_file=${this.ssl.key}`] : []),
+      ...Object.entries(this.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     ]);
     this.proc = track(spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
     this.proc.stderr.on('data', (d) => appendFileSync(this.logFile, d));
@@ -230,7 +272,8 @@ export class Postgres {
 export class Broker {
   /**
    * opts: conninfo, spoolDir, webhookUrl, secretFile, options (extra
-   * plugin_opt_ lines as {key: value}), extraConf (lines), port.
+   * plugin_opt_ lines as {key: value}), extraConf (lines), port, env
+   * (extra environment variables).
    */
   static async start(root, opts) {
     const b = new Broker();
@@ -286,7 +329,7 @@ export class Broker {
   }
 
   async boot({ waitReady = true } = {}) {
-    const env = { ...process.env };
+    const env = { ...process.env, ...(this.opts.env ?? {}) };
     if (ASAN) {
       // The sanitizer runtime must come first in a broker that was not
       // built with it; suppression files are read as the mosquitto user.
@@ -312,9 +355,12 @@ export class Broker {
       // (suppressed in tests/lsan.supp). The binary has no frame pointers,
       // so only the slow unwinder sees that frame: use it when the broker
       // has a websockets listener, and only then (it slows every malloc).
-      const ws = /^\s*protocol\s+websockets/m.test(readFileSync(this.confFile, 'utf8'));
+      const conf = readFileSync(this.confFile, 'utf8');
+      // Likewise libpq's TLS BIO method (tests/lsan.supp), allocated in
+      // libcrypto: only brokers whose conninfo asks for TLS.
+      const fullUnwind = /^\s*protocol\s+websockets/m.test(conf) || /^plugin_opt_db_conninfo .*sslmode=(require|verify-ca|verify-full)/m.test(conf);
       env.ASAN_OPTIONS = process.env.VG_ASAN_OPTIONS ??
-        `detect_leaks=1:halt_on_error=1:exitcode=66${ws ? ':fast_unwind_on_malloc=0' : ''}`;
+        `detect_leaks=1:halt_on_error=1:exitcode=66${fullUnwind ? ':fast_unwind_on_malloc=0' : ''}`;
       env.LSAN_OPTIONS = `suppressions=${supp}:print_suppressions=0`;
       env.UBSAN_OPTIONS = 'halt_on_error=1:print_stacktrace=1';
     }
@@ -401,20 +447,27 @@ export class Broker {
 
 // ---------------------------------------------------------------- receiver
 export class Receiver {
-  /** A real HTTP server that verifies Standard Webhooks signatures. */
-  static async start({ secrets, port } = {}) {
+  /**
+   * A real HTTP server that verifies Standard Webhooks signatures. tls:
+   * {cert, key} (PEM) serves HTTPS instead (url https://127.0.0.1:port/...,
+   * or tls.host); handshakes a client aborted are in tlsErrors.
+   */
+  static async start({ secrets, port, tls } = {}) {
     const r = new Receiver();
     r.secrets = secrets;
     r.events = [];       // verified, first delivery of each webhook-id
     r.requests = [];     // every request: {id, status, verified, at}
     r.mode = 'ok';       // 'ok' | 'status:<n>' | 'hang'
     r.verifier = createVerifier({ secrets });
-    r.server = createServer((req, res) => r.handle(req, res));
+    r.tlsErrors = [];    // {at, code, message} of failed TLS handshakes
+    r.server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, (req, res) => r.handle(req, res))
+      : createServer((req, res) => r.handle(req, res));
+    if (tls) r.server.on('tlsClientError', (e) => r.tlsErrors.push({ at: Date.now(), code: e.code, message: e.message }));
     r.sockets = new Set();
     r.server.on('connection', (s) => { r.sockets.add(s); s.on('close', () => r.sockets.delete(s)); });
     await new Promise((resolve) => r.server.listen(port ?? 0, '127.0.0.1', resolve));
     r.port = r.server.address().port;
-    r.url = `http://127.0.0.1:${r.port}/vitalgate/webhooks`;
+    r.url = `${tls ? 'https' : 'http'}://${tls?.host ?? '127.0.0.1'}:${r.port}/vitalgate/webhooks`;
     return r;
   }
 
@@ -593,21 +646,29 @@ export function vgload(port, extra, { cpu = 1 } = {}) {
 export class Bench {
   /**
    * opts: webhook (bool), options (plugin options), extraConf, secrets
-   * (number of whsec_ secrets, default 1).
+   * (number of whsec_ secrets, default 1), receiverTls ({cert, key}: the
+   * receiver serves HTTPS), pgTls (PostgreSQL with ssl=on; the CLI and the
+   * broker connect over 127.0.0.1 with sslmode=verify-full: dbConninfo),
+   * pgSettings (extra PostgreSQL settings), brokerEnv (extra environment
+   * of the broker). With pgTls as root the broker gets HOME=<the mosquitto
+   * user's home>, as a service manager would start it: libpq looks for
+   * client certificates under $HOME/.postgresql, and /root (0700) is
+   * unreadable once Mosquitto has dropped to that user.
    */
   static async start(opts = {}) {
     const b = new Bench();
     b.root = makeTempRoot();
     b.cleanups = [];
     try {
-      b.pg = await Postgres.start(b.root);
+      b.pg = await Postgres.start(b.root, { ssl: opts.pgTls, settings: opts.pgSettings });
+      if (opts.pgTls) b.dbConninfo = b.pg.tcpConninfo();
       await b.adminOk(['migrate']);
       b.spool = b.newSpool('spool');
       let webhookUrl;
       let secretFile;
       if (opts.webhook) {
         b.secrets = Array.from({ length: opts.secrets ?? 1 }, whsecret);
-        b.receiver = await Receiver.start({ secrets: opts.receiverSecrets ?? b.secrets });
+        b.receiver = await Receiver.start({ secrets: opts.receiverSecrets ?? b.secrets, tls: opts.receiverTls });
         secretFile = path.join(b.root, 'webhook-secrets');
         b.secretFile = secretFile;
         writeFileSync(secretFile, `${b.secrets.join('\n')}\n`, { mode: 0o600 });
@@ -618,8 +679,9 @@ export class Bench {
         webhookUrl = opts.webhookUrl ?? b.receiver.url;
       }
       b.brokerOpts = {
-        conninfo: b.pg.conninfo, spoolDir: b.spool, webhookUrl, secretFile,
+        conninfo: b.dbConninfo ?? b.pg.conninfo, spoolDir: b.spool, webhookUrl, secretFile,
         options: opts.options, extraConf: opts.extraConf, noWaitIdentities: opts.noWaitIdentities,
+        env: opts.brokerEnv ?? (opts.pgTls && IS_ROOT ? { HOME: execFileSync('getent', ['passwd', 'mosquitto']).toString().split(':')[5] } : undefined),
       };
       if (!opts.noBroker) b.broker = await Broker.start(b.root, b.brokerOpts);
     } catch (e) {
@@ -643,7 +705,7 @@ export class Bench {
 
   /** Runs vitalgate-admin against the bench database. */
   admin(args, { env = {} } = {}) {
-    const r = spawnSync(ADMIN, ['--db', this.pg.conninfo, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+    const r = spawnSync(ADMIN, ['--db', this.dbConninfo ?? this.pg.conninfo, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -655,7 +717,7 @@ export class Bench {
 
   /** Provisions many devices in one `device import`; returns [{id, secret}]. */
   importDevices(lines) {
-    const r = spawnSync(ADMIN, ['--db', this.pg.conninfo, 'device', 'import', '-'],
+    const r = spawnSync(ADMIN, ['--db', this.dbConninfo ?? this.pg.conninfo, 'device', 'import', '-'],
       { input: `${lines.join('\n')}\n`, encoding: 'utf8', maxBuffer: 64 << 20 });
     if (r.status !== 0) throw new Error(`device import failed: ${r.stderr}`);
     return r.stdout.trim().split('\n').map((l) => { const [id, secret] = l.split(' '); return { id, secret }; });

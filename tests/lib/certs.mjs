@@ -8,10 +8,13 @@ function ossl(args, cwd) {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-export function makeCA(dir) {
+/** A CA in dir (ca.crt, ca.key); cn names it (two CAs: two names). ca.crt
+ * is world-readable, so the broker's user can trust it. */
+export function makeCA(dir, { cn = 'Vitalgate Test CA' } = {}) {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   ossl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=Vitalgate Test CA', '-days', '2'], dir);
+    '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', `/CN=${cn}`, '-days', '2'], dir);
+  chmodSync(path.join(dir, 'ca.crt'), 0o644);
   return { dir, ca: path.join(dir, 'ca.crt'), caKey: path.join(dir, 'ca.key') };
 }
 
