@@ -69,6 +69,7 @@ struct wh_job {
 	int64_t retry_after_ms;
 	CURL *easy;
 	struct curl_slist *hdrs;
+	char errbuf[CURL_ERROR_SIZE];  /* libcurl's detailed reason (TLS, DNS, ...) */
 	char sig[VG_WH_MAX_SECRETS * 50];
 };
 
@@ -108,6 +109,7 @@ struct vg_webhook {
 	atomic_bool disabled_pub;
 	int64_t last_activity_ms; /* worker: last attempt or probe (monotonic) */
 	CURL *probe;              /* worker: idle connect-only check, or NULL */
+	char probe_err[CURL_ERROR_SIZE];
 };
 
 #define PROBE_IDLE_MS 15000
@@ -117,7 +119,7 @@ static void set_reach(struct vg_webhook *w, enum vg_wh_reach r, const char *err)
 	pthread_mutex_lock(&w->lock);
 	w->reach = r;
 	w->reach_ms = vg_now_ms();
-	snprintf(w->reach_err, sizeof(w->reach_err), "%s", err ? err : "");
+	vg_strlcpy(w->reach_err, err ? err : "", sizeof(w->reach_err));
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -152,6 +154,8 @@ static void maybe_probe(struct vg_webhook *w)
 	}
 	curl_easy_setopt(w->probe, CURLOPT_URL, w->url);
 	curl_easy_setopt(w->probe, CURLOPT_CONNECT_ONLY, 1L);
+	w->probe_err[0] = '\0';
+	curl_easy_setopt(w->probe, CURLOPT_ERRORBUFFER, w->probe_err);
 	curl_easy_setopt(w->probe, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(w->probe, CURLOPT_CONNECTTIMEOUT_MS, w->o.timeout_ms);
 	curl_easy_setopt(w->probe, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -172,7 +176,8 @@ static void finish_probe(struct vg_webhook *w, CURLcode res)
 	curl_easy_cleanup(w->probe);
 	w->probe = NULL;
 	w->last_activity_ms = vg_mono_ms();
-	set_reach(w, res == CURLE_OK ? VG_WH_REACH_OK : VG_WH_REACH_DOWN, res == CURLE_OK ? NULL : curl_easy_strerror(res));
+	set_reach(w, res == CURLE_OK ? VG_WH_REACH_OK : VG_WH_REACH_DOWN,
+			res == CURLE_OK ? NULL : w->probe_err[0] ? w->probe_err : curl_easy_strerror(res));
 }
 
 static void wake_multi(void *arg)
@@ -278,6 +283,8 @@ static bool start_attempt(struct vg_webhook *w, struct wh_job *j)
 	curl_easy_setopt(j->easy, CURLOPT_CONNECTTIMEOUT_MS, w->o.timeout_ms);
 	curl_easy_setopt(j->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(j->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	j->errbuf[0] = '\0';
+	curl_easy_setopt(j->easy, CURLOPT_ERRORBUFFER, j->errbuf);
 	/* Peer and host verification stay on (libcurl's defaults); only the
 	 * trust anchors may change. */
 	curl_easy_setopt(j->easy, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -397,12 +404,14 @@ static void unlink_job(struct vg_webhook *w, struct wh_job *j)
 
 static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 {
+	const char *why;
 	struct wh_job *j = NULL;
 	long status = 0;
 	int64_t delay;
 
 	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	why = j->errbuf[0] ? j->errbuf : curl_easy_strerror(res);
 	curl_multi_remove_handle(w->multi, easy);
 	curl_easy_cleanup(easy);
 	curl_slist_free_all(j->hdrs);
@@ -412,7 +421,7 @@ static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 	atomic_store(&w->inflight_pub, w->inflight);
 	w->last_activity_ms = vg_mono_ms();
 	if(res != CURLE_OK){
-		set_reach(w, VG_WH_REACH_DOWN, curl_easy_strerror(res));
+		set_reach(w, VG_WH_REACH_DOWN, why);
 	}else if(status >= 200 && status < 300){
 		set_reach(w, VG_WH_REACH_OK, NULL);
 	}else{
@@ -443,7 +452,7 @@ static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 	}
 	if(vg_now_ms() - j->since_ms >= w->o.dead_after_ms){
 		char e[96];
-		snprintf(e, sizeof(e), "%s", res != CURLE_OK ? curl_easy_strerror(res) : "HTTP error");
+		vg_strlcpy(e, res != CURLE_OK ? why : "HTTP error", sizeof(e));
 		if(res == CURLE_OK){
 			snprintf(e, sizeof(e), "HTTP %ld", status);
 		}
@@ -471,13 +480,13 @@ static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 	if(j->attempts == 1 || j->attempts % 10 == 0){
 		if(res != CURLE_OK){
 			vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: %s %s attempt %d failed (%s); retrying in %lld ms",
-					w->o.channel == VG_WH_CHANNEL_MIRROR ? "mirror batch" : "webhook", j->event_id, j->attempts, curl_easy_strerror(res), (long long)delay);
+					w->o.channel == VG_WH_CHANNEL_MIRROR ? "mirror batch" : "webhook", j->event_id, j->attempts, why, (long long)delay);
 		}else{
 			vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: %s %s attempt %d got HTTP %ld; retrying in %lld ms",
 					w->o.channel == VG_WH_CHANNEL_MIRROR ? "mirror batch" : "webhook", j->event_id, j->attempts, status, (long long)delay);
 		}
 	}
-	post_outcome(w, j, VG_WH_RETRY, status, res != CURLE_OK ? curl_easy_strerror(res) : NULL);
+	post_outcome(w, j, VG_WH_RETRY, status, res != CURLE_OK ? why : NULL);
 }
 
 /* Starts every bed's head job that may start now; returns ms until the

@@ -123,22 +123,37 @@ void vg_json_str(struct vg_json *j, const char *k, const char *val)
 	vg_json_strn(j, k, val, strlen(val));
 }
 
+/* Decimal digits of v, right-aligned ending at end; returns the start.
+ * (The broker thread renders a JSON sample per accepted message: snprintf
+ * was a measurable share of it, docs/benchmarks.md.) */
+static char *u64_digits(uint64_t v, char *end)
+{
+	do{
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	}while(v);
+	return end;
+}
+
 void vg_json_u64(struct vg_json *j, const char *k, uint64_t val)
 {
 	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, val);
+	char *p = u64_digits(val, tmp + sizeof(tmp));
 
 	key(j, k);
-	put(j, tmp, (size_t)n);
+	put(j, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 void vg_json_i64(struct vg_json *j, const char *k, int64_t val)
 {
 	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRId64, val);
+	char *p = u64_digits(val < 0 ? (uint64_t)0 - (uint64_t)val : (uint64_t)val, tmp + sizeof(tmp));
 
+	if(val < 0){
+		*--p = '-';
+	}
 	key(j, k);
-	put(j, tmp, (size_t)n);
+	put(j, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 void vg_json_fixed(struct vg_json *j, const char *k, double val, int decimals)
@@ -148,6 +163,36 @@ void vg_json_fixed(struct vg_json *j, const char *k, double val, int decimals)
 
 	if(!isfinite(val)){
 		vg_json_null(j, k);
+		return;
+	}
+	if(decimals >= 0 && decimals <= 6 && fabs(val) < 1e12){
+		/* Fast path (every vital fits): round to the decimals, then digits. */
+		static const double scale[] = { 1, 10, 100, 1e3, 1e4, 1e5, 1e6 };
+		double a = fabs(val), prod = a * scale[decimals];
+		double err = fma(a, scale[decimals], -prod); /* exact: a*scale - prod */
+		double r = floor(prod), frac = prod - r;
+		uint64_t v;
+		/* Round the exact decimal value as printf does: to nearest, and
+		 * a true tie (only binary fractions) to even. */
+		if(frac > 0.5 || (frac == 0.5 && (err > 0 || (err == 0 && fmod(r, 2) != 0)))){
+			r += 1;
+		}
+		v = (uint64_t)r;
+		char *end = tmp + sizeof(tmp), *p = end;
+		int d;
+		for(d = 0; d < decimals; d++){
+			*--p = (char)('0' + v % 10);
+			v /= 10;
+		}
+		if(decimals > 0){
+			*--p = '.';
+		}
+		p = u64_digits(v, p);
+		if(val < 0 && r != 0){
+			*--p = '-';
+		}
+		key(j, k);
+		put(j, p, (size_t)(end - p));
 		return;
 	}
 	n = snprintf(tmp, sizeof(tmp), "%.*f", decimals, val);

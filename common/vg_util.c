@@ -54,6 +54,10 @@ int64_t vg_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static __thread time_t rfc_secs;
+static __thread char rfc_prefix[80];
+static __thread size_t rfc_len;
+
 void vg_rfc3339(int64_t ms, char *buf, size_t len)
 {
 	time_t secs;
@@ -66,10 +70,27 @@ void vg_rfc3339(int64_t ms, char *buf, size_t len)
 		rem += 1000;
 		secs -= 1;
 	}
-	gmtime_r(&secs, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-			tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-			tm.tm_hour, tm.tm_min, tm.tm_sec, (int)rem);
+	/* The date and time to the second change once a second: formatted once
+	 * per thread and second (this runs per accepted sample). */
+	if(secs != rfc_secs || rfc_prefix[0] == '\0'){
+		gmtime_r(&secs, &tm);
+		snprintf(rfc_prefix, sizeof(rfc_prefix), "%04d-%02d-%02dT%02d:%02d:%02d.",
+				tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		rfc_secs = secs;
+		rfc_len = strlen(rfc_prefix);
+	}
+	if(len < rfc_len + 5){
+		if(len){
+			buf[0] = '\0';
+		}
+		return;
+	}
+	memcpy(buf, rfc_prefix, rfc_len);
+	buf[rfc_len] = (char)('0' + rem / 100);
+	buf[rfc_len + 1] = (char)('0' + rem / 10 % 10);
+	buf[rfc_len + 2] = (char)('0' + rem % 10);
+	buf[rfc_len + 3] = 'Z';
+	buf[rfc_len + 4] = '\0';
 }
 
 bool vg_strlcpy(char *dst, const char *src, size_t size)
@@ -140,6 +161,11 @@ void vg_sanitize(char *dst, size_t cap, const char *src)
 	dst[i] = '\0';
 	if(src[i] && cap >= 4){
 		memcpy(dst + cap - 4, "...", 4);
+	}
+	/* A secret typed into the username field (or used as a client id) must
+	 * not reach a log line or an audit row. */
+	if(!strncmp(src, "vgs_", 4) || !strncmp(src, "whsec_", 6)){
+		snprintf(dst, cap, "%s", "[redacted: looks like a secret]");
 	}
 }
 

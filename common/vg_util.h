@@ -33,7 +33,8 @@ bool vg_strlcpy(char *dst, const char *src, size_t size);
 
 /* Copies untrusted text for logs and audit rows: printable ASCII kept,
  * anything else becomes '?', at most cap-1 bytes ("..." marks a cut).
- * NULL becomes "". */
+ * NULL becomes "". Text that starts like a Vitalgate or webhook secret
+ * (vgs_, whsec_) is replaced by "[redacted: looks like a secret]". */
 void vg_sanitize(char *dst, size_t cap, const char *src);
 
 /* Strict parsers: whole string, base 10, range-checked. Return false on

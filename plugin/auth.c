@@ -221,10 +221,11 @@ static int deny(struct vg_plugin *vg, const struct mosquitto_evt_acl_check *ed, 
 	vg_audit_noisy(vg, VG_AUDIT_ACL_DENIED, identity, cid, mosquitto_client_address(ed->client),
 			"%s %s: %s", access_name(ed->access), ed->topic, why);
 	if(ed->access != MOSQ_ACL_READ){
-		char topic[128];
+		char topic[128], who[VG_ID_MAX + 8];
 		vg_sanitize(topic, sizeof(topic), ed->topic);
+		vg_sanitize(who, sizeof(who), identity ? identity : "(unknown)");
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: denied %s of \"%s\" to %s: %s",
-				access_name(ed->access), topic, identity ? identity : "(unknown)", why);
+				access_name(ed->access), topic, who, why);
 	}
 	return MOSQ_ERR_ACL_DENIED;
 }

@@ -17,6 +17,8 @@
  * mosquitto_plugin_cleanup releases it.
  */
 #include <errno.h>
+#include <pwd.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,30 @@
 #include "webhook.h"
 
 #define VG_EXPORT __attribute__((visibility("default")))
+
+/* Mosquitto started as root drops to its own user but keeps HOME=/root;
+ * libpq then fails every TLS connection on ~/.postgresql/postgresql.crt
+ * ("Permission denied") instead of skipping the missing client
+ * certificate. Point HOME at this user's home when the inherited one is not
+ * ours to read. Runs at init, before any worker thread exists. */
+static void fix_home(void)
+{
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+
+	if(home && access(home, R_OK | X_OK) == 0){
+		return;
+	}
+	pw = getpwuid(geteuid());
+	if(pw && pw->pw_dir && access(pw->pw_dir, X_OK) == 0){
+		setenv("HOME", pw->pw_dir, 1);
+		mosquitto_log_printf(MOSQ_LOG_INFO, "Vitalgate: HOME set to %s (the inherited one is not readable by uid %d)",
+				pw->pw_dir, (int)geteuid());
+	}else{
+		/* No usable home at all: libpq then looks for nothing there. */
+		setenv("HOME", "/nonexistent", 1);
+	}
+}
 
 /* Journal log hook: may run on any thread, so it posts a completion. */
 static void journal_log(void *arg, int level, const char *msg)
@@ -132,6 +158,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 	}
 	vg->pid = identifier;
 	vg->db_up = true;
+	fix_home();
 	vg_reload_init(vg);
 	if(vg_config_parse(&vg->cfg, opts, opt_count, err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: configuration error: %s", err);

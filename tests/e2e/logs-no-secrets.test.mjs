@@ -161,6 +161,12 @@ test('a representative flow: provisioning, rotation, logins, samples, alerts, we
   await refusedLogin('mon-a', `vgs_${randomBytes(32).toString('base64url')}`, 'wrong password for mon-a');
   await refusedLogin('mon-b', `Tr0ub4dor-${randomBytes(9).toString('base64url')}`, 'wrong password for mon-b');
   await refusedLogin('ghost-7', `vgs_${randomBytes(32).toString('base64url')}`, 'password of an unknown identity');
+  // A device configured with its secret in the username (and client id)
+  // field: refused, and the secret must not be logged as an "identity".
+  const misTyped = broker.mark();
+  await refusedLogin(b, 'anything');
+  assert.ok(broker.lines.slice(misTyped).some((l) => /refused connection of "\[redacted: looks like a secret\]"/.test(l)),
+    'the refusal is logged with the username redacted');
   const mark = broker.mark();
   for (let i = 0; i < 6; i++) {
     await refusedLogin('imp-1', `vgs_${randomBytes(32).toString('base64url')}`, `wrong password ${i + 1} for imp-1`);

@@ -650,10 +650,9 @@ export class Bench {
    * receiver serves HTTPS), pgTls (PostgreSQL with ssl=on; the CLI and the
    * broker connect over 127.0.0.1 with sslmode=verify-full: dbConninfo),
    * pgSettings (extra PostgreSQL settings), brokerEnv (extra environment
-   * of the broker). With pgTls as root the broker gets HOME=<the mosquitto
-   * user's home>, as a service manager would start it: libpq looks for
-   * client certificates under $HOME/.postgresql, and /root (0700) is
-   * unreadable once Mosquitto has dropped to that user.
+   * of the broker). The broker inherits HOME=/root when we run as root;
+   * the plugin itself repairs that (libpq would otherwise fail every TLS
+   * connection on /root/.postgresql), and db-tls proves it.
    */
   static async start(opts = {}) {
     const b = new Bench();
@@ -681,7 +680,7 @@ export class Bench {
       b.brokerOpts = {
         conninfo: b.dbConninfo ?? b.pg.conninfo, spoolDir: b.spool, webhookUrl, secretFile,
         options: opts.options, extraConf: opts.extraConf, noWaitIdentities: opts.noWaitIdentities,
-        env: opts.brokerEnv ?? (opts.pgTls && IS_ROOT ? { HOME: execFileSync('getent', ['passwd', 'mosquitto']).toString().split(':')[5] } : undefined),
+        env: opts.brokerEnv,
       };
       if (!opts.noBroker) b.broker = await Broker.start(b.root, b.brokerOpts);
     } catch (e) {

@@ -8,7 +8,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <time.h>
+
 #include "vg_json.h"
+#include "vg_util.h"
 #include "vgtest.h"
 
 static void test_structure(void)
@@ -231,11 +235,78 @@ static void test_overflow(void)
 	}
 }
 
+/* The hand-rolled number paths agree with printf for every value a vital
+ * can take, and for integer edges. */
+static void test_numbers_match_printf(void)
+{
+	static const int64_t ints[] = { 0, 1, -1, 9, 10, -10, 123456789, INT64_MAX, INT64_MIN, INT64_MIN + 1 };
+	char buf[128], want[64];
+	struct vg_json j;
+	size_t i;
+	int d;
+	uint32_t x = 12345;
+
+	for(i = 0; i < sizeof(ints) / sizeof(ints[0]); i++){
+		vg_json_init(&j, buf, sizeof(buf));
+		vg_json_i64(&j, NULL, ints[i]);
+		snprintf(want, sizeof(want), "%" PRId64, ints[i]);
+		CHECK_STR(vg_json_cstr(&j), want);
+	}
+	vg_json_init(&j, buf, sizeof(buf));
+	vg_json_u64(&j, NULL, UINT64_MAX);
+	CHECK_STR(vg_json_cstr(&j), "18446744073709551615");
+	for(i = 0; i < 20000; i++){
+		double v;
+		x = x * 1103515245u + 12345u;
+		/* 0.0 .. 400.0 in steps of 0.001 (decimal halves that are not exact
+		 * in binary), exact binary halves (x.25, x.125), random signs */
+		v = (x & 3) == 0 ? (double)(x % 3201) / 8.0 : (double)(x % 400001) / 1000.0;
+		v *= (x >> 20) & 1 ? -1 : 1;
+		for(d = 0; d <= 3; d++){
+			vg_json_init(&j, buf, sizeof(buf));
+			vg_json_fixed(&j, NULL, v, d);
+			snprintf(want, sizeof(want), "%.*f", d, v);
+			if(!strcmp(want, "-0") || !strcmp(want, "-0.0") || !strcmp(want, "-0.00") || !strcmp(want, "-0.000")){
+				memmove(want, want + 1, strlen(want)); /* we print 0, not -0 */
+			}
+			CHECK_STR(vg_json_cstr(&j), want);
+		}
+	}
+}
+
+/* vg_rfc3339 (cached per second) agrees with a from-scratch format. */
+static void test_rfc3339(void)
+{
+	static const int64_t ms[] = { 0, 999, 1000, 1763807703412LL, 1763807703999LL, 1763807704000LL, 1763807703412LL,
+		-1, -1000, 951782400000LL, 4102444799999LL };
+	char got[96], want[96];
+	size_t i;
+
+	for(i = 0; i < sizeof(ms) / sizeof(ms[0]); i++){
+		time_t secs = (time_t)(ms[i] / 1000);
+		int64_t rem = ms[i] % 1000;
+		struct tm tm;
+		if(rem < 0){
+			rem += 1000;
+			secs -= 1;
+		}
+		gmtime_r(&secs, &tm);
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+				tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)rem);
+		vg_rfc3339(ms[i], got, sizeof(got));
+		CHECK_STR(got, want);
+	}
+	vg_rfc3339(1763807703412LL, got, 10);
+	CHECK_STR(got, "");
+}
+
 int main(void)
 {
 	test_structure();
 	test_escaping();
 	test_numbers();
+	test_numbers_match_printf();
+	test_rfc3339();
 	test_overflow();
 	return vgtest_result("test_json");
 }
