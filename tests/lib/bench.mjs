@@ -619,13 +619,21 @@ export function runJson(cmd, argv, { cpu = null } = {}) {
 
 /** CPU seconds of a process's main thread and of its other threads (minus `since`). */
 export function cpuOf(pid, since) {
+  // On-CPU time per thread in ns from schedstat (clock ticks from stat are
+  // 10 ms: too coarse for short windows), stat as the fallback.
   let main = 0;
   let workers = 0;
   for (const t of readdirSync(`/proc/${pid}/task`)) {
-    let st;
-    try { st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8'); } catch { continue; } // thread gone
-    const f = st.slice(st.indexOf(')') + 2).split(' ');
-    const secs = (Number(f[11]) + Number(f[12])) / 100;
+    let secs;
+    try {
+      secs = Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+    } catch {
+      try {
+        const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+        const f = st.slice(st.indexOf(')') + 2).split(' ');
+        secs = (Number(f[11]) + Number(f[12])) / 100;
+      } catch { continue; } // thread gone
+    }
     if (Number(t) === pid) main += secs; else workers += secs;
   }
   return since ? { main: main - since.main, workers: workers - since.workers } : { main, workers };
