@@ -156,6 +156,7 @@ test('/health: ok, then 503 naming the failing webhook endpoint, then the databa
   // The endpoint answers 500 to the next alert's delivery.
   bench.receiver.mode = 'status:500';
   const secret = await bench.addDevice('dev-m2', 'MW', 'B2');
+  await bench.waitIdentity(bench.broker.port, 'dev-m2', secret);
   const d2 = await connect(bench.broker.port, { id: 'dev-m2', password: secret });
   assert.equal(await publishQos1(d2, 'vitals/dev-m2', sample(ok({ hr: 170 }))), 0);
   h = await waitFor(async () => { const r = await get('/health'); return r.status === 503 ? r : null; },
