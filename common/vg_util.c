@@ -4,6 +4,7 @@
 #include "vg_util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,34 @@ void vg_sanitize(char *dst, size_t cap, const char *src)
 	if(!strncmp(src, "vgs_", 4) || !strncmp(src, "whsec_", 6)){
 		snprintf(dst, cap, "%s", "[redacted: looks like a secret]");
 	}
+}
+
+bool vg_concat(char *dst, size_t cap, ...)
+{
+	va_list ap;
+	const char *s;
+	size_t len = 0;
+	bool ok = true;
+
+	if(cap == 0){
+		return false;
+	}
+	va_start(ap, cap);
+	while((s = va_arg(ap, const char *)) != NULL){
+		size_t n = strlen(s);
+		if(len + n >= cap){
+			n = cap - 1 - len;
+			ok = false;
+		}
+		memcpy(dst + len, s, n);
+		len += n;
+		if(!ok){
+			break;
+		}
+	}
+	va_end(ap);
+	dst[len] = '\0';
+	return ok;
 }
 
 uint64_t vg_fnv1a(const void *p, size_t n)

@@ -37,6 +37,12 @@ bool vg_strlcpy(char *dst, const char *src, size_t size);
  * (vgs_, whsec_) is replaced by "[redacted: looks like a secret]". */
 void vg_sanitize(char *dst, size_t cap, const char *src);
 
+/* Concatenates the NUL-terminated strings given (the list ends with NULL)
+ * into dst; false (and dst cut, still terminated) when they do not fit.
+ * For the per-message keys and topics, where snprintf("%s/%s") showed in
+ * profiles. */
+bool vg_concat(char *dst, size_t cap, ...) __attribute__((sentinel));
+
 /* Strict parsers: whole string, base 10, range-checked. Return false on
  * any junk, overflow, or an out-of-range value. */
 bool vg_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);

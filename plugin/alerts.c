@@ -124,7 +124,7 @@ static struct vg_bed *bed_by_key(struct vg_plugin *vg, const char *ward, const c
 	if(ward[0] == '\0'){
 		return NULL;
 	}
-	snprintf(key, sizeof(key), "%s/%s", ward, bed);
+	vg_concat(key, sizeof(key), ward, "/", bed, (char *)NULL);
 	b = vg_smap_get(&vg->beds, key);
 	if(b || !create){
 		return b;

@@ -58,7 +58,7 @@ void vg_stations_free(struct vg_plugin *vg)
 
 static void bed_topic(char *out, size_t len, const char *ward, const char *bed)
 {
-	snprintf(out, len, "wards/%s/beds/%s/vitals", ward, bed);
+	vg_concat(out, len, "wards/", ward, "/beds/", bed, "/vitals", (char *)NULL);
 }
 
 void vg_sample_json(struct vg_json *j, const struct vg_ident *e, const struct vg_sample *s, int64_t now_ms)
@@ -101,7 +101,7 @@ void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, cons
 	if(e->ward[0] == '\0'){
 		return;
 	}
-	snprintf(key, sizeof(key), "%s/%s", e->ward, e->bed);
+	vg_concat(key, sizeof(key), e->ward, "/", e->bed, (char *)NULL);
 	b = vg_smap_get(&vg->beds, key);
 	if(b == NULL){
 		return;
@@ -143,7 +143,7 @@ void vg_stations_device_left(struct vg_plugin *vg, const char *id, const char *w
 	if(ward[0] == '\0'){
 		return;
 	}
-	snprintf(key, sizeof(key), "%s/%s", ward, bed);
+	vg_concat(key, sizeof(key), ward, "/", bed, (char *)NULL);
 	b = vg_smap_get(&vg->beds, key);
 	if(b == NULL || strcmp(b->shown_device, id) != 0){
 		return; /* another device's sample is what the bed shows */

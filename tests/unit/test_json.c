@@ -274,6 +274,22 @@ static void test_numbers_match_printf(void)
 	}
 }
 
+static void test_concat(void)
+{
+	char buf[8];
+
+	CHECK(vg_concat(buf, sizeof(buf), "3W", "/", "B2", (char *)NULL));
+	CHECK_STR(buf, "3W/B2");
+	CHECK(vg_concat(buf, sizeof(buf), (char *)NULL));
+	CHECK_STR(buf, "");
+	CHECK(vg_concat(buf, sizeof(buf), "1234567", (char *)NULL));
+	CHECK_STR(buf, "1234567");
+	CHECK(!vg_concat(buf, sizeof(buf), "1234", "5678", "9", (char *)NULL));
+	CHECK_STR(buf, "1234567");
+	CHECK(!vg_concat(buf, 1, "x", (char *)NULL));
+	CHECK_STR(buf, "");
+}
+
 /* vg_rfc3339 (cached per second) agrees with a from-scratch format. */
 static void test_rfc3339(void)
 {
@@ -307,6 +323,7 @@ int main(void)
 	test_numbers();
 	test_numbers_match_printf();
 	test_rfc3339();
+	test_concat();
 	test_overflow();
 	return vgtest_result("test_json");
 }
