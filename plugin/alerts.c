@@ -380,10 +380,16 @@ void vg_alerts_emit(struct vg_plugin *vg)
 		if(vg->webhook){
 			rc = vg_webhook_submit(vg->webhook, ev->event_id.p, ev->order_key.p, ev->body.p, ev->body.n, ev->created_ms, ev->created_ms);
 			if(rc != 0){
+				int64_t now = vg_mono_ms();
 				vg->stats.webhook_queue_full++;
 				vg->webhook_backlog = true;
-				mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: webhook queue full; %s stays pending in alert_events and "
-						"is redelivered when the queue has room", ev->event_id.p);
+				/* One line per 10 s at most: a storm would flood the log. */
+				if(now - vg->wh_full_log_ms >= 10000){
+					mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: webhook queue full; %s and any more events "
+							"stay pending in alert_events and are redelivered when the queue has room "
+							"(%" PRIu64 " so far; webhooks/queue_full)", ev->event_id.p, vg->stats.webhook_queue_full);
+					vg->wh_full_log_ms = now;
+				}
 			}
 		}
 		if(ev->type == VG_AT_RAISED){

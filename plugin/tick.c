@@ -207,18 +207,31 @@ static void webhook_outcome(struct vg_plugin *vg, const struct vg_c_webhook *w)
 
 static void redeliver(struct vg_plugin *vg, struct vg_c_redeliver *c)
 {
-	size_t i, queued = 0;
+	size_t i, queued = 0, refused = 0;
 
 	for(i = 0; i < c->n; i++){
-		if(vg->webhook && vg_webhook_submit(vg->webhook, c->items[i].event_id, c->items[i].order_key,
-				c->items[i].body, c->items[i].len, c->items[i].created_ms, c->items[i].since_ms) == 0){
-			queued++;
+		if(vg->webhook){
+			if(vg_webhook_submit(vg->webhook, c->items[i].event_id, c->items[i].order_key,
+					c->items[i].body, c->items[i].len, c->items[i].created_ms, c->items[i].since_ms) == 0){
+				queued++;
+			}else{
+				refused++;
+			}
 		}
 		free(c->items[i].body);
 	}
+	if(refused){
+		/* The queue filled up again (the endpoint is still failing): these
+		 * stay pending in the outbox; ask again once there is room, or
+		 * they would wait for the next restart. */
+		vg->stats.webhook_queue_full += refused;
+		vg->webhook_backlog = true;
+		vg->webhook_redrive_ms = vg_mono_ms();
+	}
 	if(c->n){
-		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %zu pending alert event(s) from the outbox queued for delivery%s",
-				queued, vg->webhook ? "" : " (no webhook_url: they stay pending)");
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %zu pending alert event(s) from the outbox queued for delivery%s%s",
+				queued, vg->webhook ? "" : " (no webhook_url: they stay pending)",
+				refused ? "; the rest waits for room in the queue" : "");
 	}
 }
 

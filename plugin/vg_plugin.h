@@ -133,6 +133,7 @@ struct vg_plugin {
 	bool ward_alerts_dirty;         /* (broker) a ward's list changed since TICK */
 	bool webhook_backlog;           /* (broker) the webhook queue refused events: redrive */
 	int64_t webhook_redrive_ms;     /* (broker) when the last redrive was asked for */
+	int64_t wh_full_log_ms;         /* (broker) last "webhook queue full" log line */
 
 	bool db_up;                     /* (broker) last state the writer reported */
 	uint32_t ids_gen;               /* (broker) identity snapshot generation */
