@@ -758,6 +758,36 @@ static int journal_and_emit(struct vg_plugin *vg)
 	return rc;
 }
 
+void vg_alerts_device_left(struct vg_plugin *vg, struct vg_ident *e, const char *why, int64_t now_ms)
+{
+	struct vg_devrt *rt = e->rt;
+	struct vg_alert_st *a, saved;
+	struct ev_spec sp;
+
+	if(rt == NULL || rt->alerts == NULL || !rt->alerts->silent.active || vg->nev != 0){
+		return;
+	}
+	a = &rt->alerts->silent;
+	saved = *a;
+	memset(&sp, 0, sizeof(sp));
+	sp.type = VG_AT_RESOLVED;
+	sp.kind = VG_AK_SILENT;
+	sp.severity = "none";
+	sp.previous_severity = "high";
+	sp.dev = e;
+	sp.ward = e->ward;
+	sp.bed = e->bed;
+	sp.reason = why;
+	sp.last_seen_ms = rt->last_seen_ms;
+	a->active = false;
+	add_event(vg, a, &sp, now_ms);
+	if(journal_and_emit(vg) != VG_JOURNAL_OK){
+		*a = saved;
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal the end of %s's silent alert (%s left its bed); "
+				"it stays open", e->id, why);
+	}
+}
+
 /* Raises the silent alerts due now, journalled together (priority class). */
 void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 {

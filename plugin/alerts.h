@@ -104,6 +104,12 @@ const struct vg_bed *vg_alerts_bed(struct vg_plugin *vg, const struct vg_ident *
 /* Connection events of devices (silent-device detection). */
 void vg_alerts_on_connect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms);
 void vg_alerts_on_disconnect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms);
+/* TICK: the device left its bed (unassigned, moved, revoked, deleted; e is
+ * the entry before the change). An open silent-device alert for that bed
+ * is resolved (why: "unassigned", "moved", "revoked", "deleted"): nobody
+ * is expected to send from it any more, and stations must not keep showing
+ * it. */
+void vg_alerts_device_left(struct vg_plugin *vg, struct vg_ident *e, const char *why, int64_t now_ms);
 
 /* TICK: continues the open alerts of the previous run and restores the
  * beds' NEWS2 inputs (read from PostgreSQL at start). */

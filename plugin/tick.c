@@ -71,9 +71,10 @@ static void apply_kicks(struct vg_plugin *vg)
 /* An identity is about to be removed: its bed no longer shows it. */
 static void device_gone(struct vg_plugin *vg, const char *id)
 {
-	const struct vg_ident *e = vg_idtable_find(&vg->ids, id);
+	struct vg_ident *e = vg_idtable_find(&vg->ids, id);
 
 	if(e && e->role == VG_ROLE_DEVICE){
+		vg_alerts_device_left(vg, e, "deleted", vg_now_ms());
 		vg_stations_device_left(vg, e->id, e->ward, e->bed);
 	}
 }
@@ -100,6 +101,8 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 					nw->ward[0] ? nw->ward : "-", nw->bed[0] ? nw->bed : "-");
 		}
 		if(old && old->role == VG_ROLE_DEVICE && (moved || (nw->revoked && !old->revoked))){
+			vg_alerts_device_left(vg, old, nw->revoked && !old->revoked ? "revoked"
+					: nw->ward[0] ? "moved" : "unassigned", vg_now_ms());
 			/* Its bed no longer shows it (before old is replaced). */
 			vg_stations_device_left(vg, old->id, old->ward, old->bed);
 		}

@@ -212,6 +212,33 @@ test('a device that drops its connection raises a silent alert after the grace t
   assert.equal(evs[1].type, 'alert.resolved');
 });
 
+test('a silent device that is unassigned, or revoked, has its silent alert resolved and off the ward list', async () => {
+  const active = () => {
+    const m = stationMsgs.filter((x) => x.topic === 'wards/5N/alerts/active').at(-1);
+    return m ? JSON.parse(m.text) : null;
+  };
+  await station.subscribeAsync('wards/5N/alerts/active', { qos: 1 });
+  for (const [id, bed, cmd, why] of [['sil-u', 'B8', 'unassign', 'unassigned'], ['sil-r', 'B9', 'revoke', 'revoked']]) {
+    const d = await device(id, '5N', bed);
+    await d.send(NORMAL);
+    d.c.stream.destroy();
+    const [raised] = await hooksFor((x) => x.device_id === id && x.kind === 'silent', 1, `${id}: silent alert`,
+      (GRACE_S + 5) * 1000);
+    assert.equal(raised.type, 'alert.raised');
+    const r = bench.admin(['device', cmd, id]);
+    assert.equal(r.code, 0, r.stderr);
+    const evs = await hooksFor((x) => x.device_id === id && x.kind === 'silent', 2, `${id}: silent alert resolved`);
+    assert.equal(evs[1].type, 'alert.resolved');
+    assert.equal(evs[1].data.alert_id, raised.data.alert_id);
+    assert.equal(evs[1].data.reason, why);
+    assert.equal(evs[1].data.ward, '5N');
+    await waitFor(() => {
+      const list = active();
+      return list && !JSON.stringify(list).includes(raised.data.alert_id);
+    }, { what: `${id}'s alert off wards/5N/alerts/active` });
+  }
+});
+
 test('per-ward thresholds changed with vitalgate-admin reach the running broker without a restart', async () => {
   const south = await device('thr-s', '5S', 'B1');
   const north = await device('thr-n', '5N', 'B5');
