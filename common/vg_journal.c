@@ -613,96 +613,11 @@ int vg_journal_append(struct vg_journal *j, uint8_t type, const void *payload, u
 	return vg_journal_append_class(j, VG_JOURNAL_CLASS_BULK, type, payload, len, lsn_out);
 }
 
-int vg_journal_append_class(struct vg_journal *j, enum vg_journal_class cls, uint8_t type, const void *payload,
-		uint32_t len, uint64_t *lsn_out)
-{
-	uint64_t limit = j->opts.max_bytes;
-	uint8_t hdr[REC_HDR];
-	uint64_t lsn, total, end;
-	uint32_t crc;
-	ssize_t n;
-	size_t done = 0;
-
-	if(len > VG_JOURNAL_MAX_RECORD){
-		return VG_JOURNAL_TOOBIG;
-	}
-	total = REC_HDR + (uint64_t)len;
-	if(cls == VG_JOURNAL_CLASS_PRIORITY){
-		uint64_t reserve = j->opts.max_bytes / 16;
-		limit += reserve < (1u << 20) ? (1u << 20) : reserve;
-	}
-	if(atomic_load(&j->disk_bytes) + total > limit){
-		return VG_JOURNAL_FULL;
-	}
-	pthread_mutex_lock(&j->lock);
-	end = j->end;
-	pthread_mutex_unlock(&j->lock);
-	if(end + total > j->opts.segment_bytes && end > SEG_HDR){
-		if(start_segment(j, j->seg + 1) != 0){
-			atomic_fetch_add(&j->append_errors, 1);
-			return VG_JOURNAL_IOERR;
-		}
-		end = SEG_HDR;
-	}
-	lsn = (j->seg << 32) | j->rec_index;
-	put_le32(hdr, REC_MAGIC);
-	put_le32(hdr + 4, len);
-	put_le64(hdr + 8, lsn);
-	hdr[16] = type;
-	hdr[17] = hdr[18] = hdr[19] = 0;
-	crc = vg_crc32c(0, hdr + 4, 16);
-	crc = vg_crc32c(crc, payload, len);
-	put_le32(hdr + 20, crc);
-
-	while(done < total){
-		if(done < REC_HDR){
-			struct iovec v[2] = {
-				{ hdr + done, REC_HDR - done },
-				{ (void *)payload, len },
-			};
-			n = writev(j->fd, v, len ? 2 : 1);
-		}else{
-			n = write(j->fd, (const uint8_t *)payload + (done - REC_HDR), total - done);
-		}
-		if(n < 0){
-			if(errno == EINTR){
-				continue;
-			}
-			break;
-		}
-		done += (size_t)n;
-	}
-	if(done < total){
-		int e = errno;
-		/* Undo the partial record so the segment stays parseable. */
-		if(ftruncate(j->fd, (off_t)end) != 0){
-			/* The reader will skip the torn bytes by checksum. */
-		}
-		atomic_fetch_add(&j->append_errors, 1);
-		errno = e;
-		return VG_JOURNAL_IOERR;
-	}
-	j->rec_index++;
-	atomic_fetch_add(&j->disk_bytes, total);
-	atomic_fetch_add(&j->appended, 1);
-	pthread_mutex_lock(&j->lock);
-	j->end = end + total;
-	/* Waking the reader costs a futex call and a context switch per
-	 * record; instead it polls every few ms (its wait's timeout) and is
-	 * woken early only when a good batch has piled up. */
-	if(j->reader_waiting && j->end - j->signalled_end >= WAKE_BYTES){
-		j->signalled_end = j->end;
-		pthread_cond_signal(&j->data_cond);
-	}
-	pthread_mutex_unlock(&j->lock);
-	if(lsn_out){
-		*lsn_out = lsn;
-	}
-	return VG_JOURNAL_OK;
-}
-
-int vg_journal_append_batch(struct vg_journal *j, enum vg_journal_class cls, uint8_t type, const uint8_t *payloads,
-		const uint32_t *offs, const uint32_t *lens, int n)
+/* Appends n records with one writev (one, or a batch): the room check,
+ * segment rotation, framing, and publication to the reader. *first_lsn
+ * (optional) gets the first record's lsn. */
+static int append_records(struct vg_journal *j, enum vg_journal_class cls, uint8_t type, const uint8_t *payloads,
+		const uint32_t *offs, const uint32_t *lens, int n, uint64_t *first_lsn)
 {
 	uint8_t hdrs[256][REC_HDR];
 	struct iovec iov[512];
@@ -740,6 +655,9 @@ int vg_journal_append_batch(struct vg_journal *j, enum vg_journal_class cls, uin
 			return VG_JOURNAL_IOERR;
 		}
 		end = SEG_HDR;
+	}
+	if(first_lsn){
+		*first_lsn = (j->seg << 32) | j->rec_index;
 	}
 	for(i = 0; i < n; i++){
 		lsn = (j->seg << 32) | (j->rec_index + (uint32_t)i);
@@ -790,12 +708,34 @@ int vg_journal_append_batch(struct vg_journal *j, enum vg_journal_class cls, uin
 	atomic_fetch_add(&j->appended, (uint64_t)n);
 	pthread_mutex_lock(&j->lock);
 	j->end = end + total;
+	/* Waking the reader costs a futex call and a context switch per
+	 * record; instead it polls every few ms (its wait's timeout) and is
+	 * woken early only when a good batch has piled up. */
 	if(j->reader_waiting && j->end - j->signalled_end >= WAKE_BYTES){
 		j->signalled_end = j->end;
 		pthread_cond_signal(&j->data_cond);
 	}
 	pthread_mutex_unlock(&j->lock);
 	return VG_JOURNAL_OK;
+}
+
+int vg_journal_append_class(struct vg_journal *j, enum vg_journal_class cls, uint8_t type, const void *payload,
+		uint32_t len, uint64_t *lsn_out)
+{
+	uint32_t off = 0;
+	uint64_t lsn;
+	int rc = append_records(j, cls, type, payload, &off, &len, 1, &lsn);
+
+	if(rc == VG_JOURNAL_OK && lsn_out){
+		*lsn_out = lsn;
+	}
+	return rc;
+}
+
+int vg_journal_append_batch(struct vg_journal *j, enum vg_journal_class cls, uint8_t type, const uint8_t *payloads,
+		const uint32_t *offs, const uint32_t *lens, int n)
+{
+	return append_records(j, cls, type, payloads, offs, lens, n, NULL);
 }
 
 uint64_t vg_journal_disk_bytes(struct vg_journal *j)

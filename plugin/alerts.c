@@ -667,14 +667,17 @@ static void update_bed(struct vg_bed *b, const struct vg_sample *s)
 
 /* ---- silent devices --------------------------------------------------------- */
 
-static void resolve_silent(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms)
+/* Adds the alert.resolved event of e's open silent alert (why: "data
+ * again", or why the device left its bed); false when none is open. */
+static bool resolve_silent(struct vg_plugin *vg, struct vg_ident *e, const char *why, int64_t last_seen_ms,
+		int64_t now_ms)
 {
 	struct vg_devrt *rt = e->rt;
 	struct ev_spec sp;
 	struct vg_alert_st *a;
 
 	if(rt == NULL || rt->alerts == NULL || !rt->alerts->silent.active){
-		return;
+		return false;
 	}
 	a = &rt->alerts->silent;
 	memset(&sp, 0, sizeof(sp));
@@ -685,10 +688,11 @@ static void resolve_silent(struct vg_plugin *vg, struct vg_ident *e, int64_t now
 	sp.dev = e;
 	sp.ward = e->ward;
 	sp.bed = e->bed;
-	sp.reason = "data again";
-	sp.last_seen_ms = now_ms;
+	sp.reason = why;
+	sp.last_seen_ms = last_seen_ms;
 	a->active = false;
 	add_event(vg, a, &sp, now_ms);
+	return true;
 }
 
 void vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct vg_sample *s, int n, int64_t now_ms)
@@ -701,7 +705,7 @@ void vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct
 		return;
 	}
 	rt->disconnected_ms = 0; /* a sample proves the device is connected */
-	resolve_silent(vg, e, now_ms);
+	resolve_silent(vg, e, "data again", now_ms, now_ms);
 	b = bed_of(vg, e, true);
 	for(i = 0; i < n; i++){
 		for(v = 0; v < VG_V_COUNT; v++){
@@ -760,29 +764,17 @@ static int journal_and_emit(struct vg_plugin *vg)
 
 void vg_alerts_device_left(struct vg_plugin *vg, struct vg_ident *e, const char *why, int64_t now_ms)
 {
-	struct vg_devrt *rt = e->rt;
-	struct vg_alert_st *a, saved;
-	struct ev_spec sp;
+	struct vg_alert_st saved;
 
-	if(rt == NULL || rt->alerts == NULL || !rt->alerts->silent.active || vg->nev != 0){
+	if(vg->nev != 0 || e->rt == NULL || e->rt->alerts == NULL){
 		return;
 	}
-	a = &rt->alerts->silent;
-	saved = *a;
-	memset(&sp, 0, sizeof(sp));
-	sp.type = VG_AT_RESOLVED;
-	sp.kind = VG_AK_SILENT;
-	sp.severity = "none";
-	sp.previous_severity = "high";
-	sp.dev = e;
-	sp.ward = e->ward;
-	sp.bed = e->bed;
-	sp.reason = why;
-	sp.last_seen_ms = rt->last_seen_ms;
-	a->active = false;
-	add_event(vg, a, &sp, now_ms);
+	saved = e->rt->alerts->silent;
+	if(!resolve_silent(vg, e, why, e->rt->last_seen_ms, now_ms)){
+		return;
+	}
 	if(journal_and_emit(vg) != VG_JOURNAL_OK){
-		*a = saved;
+		e->rt->alerts->silent = saved;
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal the end of %s's silent alert (%s left its bed); "
 				"it stays open", e->id, why);
 	}
