@@ -47,7 +47,10 @@ static int parse_bound(const char *opt, const char *s, struct bound *b)
 {
 	char *end;
 
+	/* Every field set on every path: gcc -O3 (Release) proves nothing less. */
 	b->given = s != NULL;
+	b->on = false;
+	b->v = 0;
 	if(s == NULL){
 		return 0;
 	}

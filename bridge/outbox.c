@@ -175,7 +175,7 @@ static bool load_bed_params(PGconn *conn, int max_age_s, struct vg_bed_param **o
 		struct vg_bed_param *bp = &(*out)[i];
 		vg_strlcpy(bp->ward, PQgetvalue(r, i, 0), sizeof(bp->ward));
 		vg_strlcpy(bp->bed, PQgetvalue(r, i, 1), sizeof(bp->bed));
-		bp->param = atoi(PQgetvalue(r, i, 2));
+		bp->param = (int)strtol(PQgetvalue(r, i, 2), NULL, 10);
 		bp->v = strtod(PQgetvalue(r, i, 3), NULL);
 		bp->at_ms = strtoll(PQgetvalue(r, i, 4), NULL, 10);
 	}

@@ -365,12 +365,13 @@ static int scan_dir(struct conf_scan *sc, const char *dir, char *err, size_t err
 				}
 				names = nn;
 			}
-			names[n] = malloc(strlen(dir) + len + 2);
+			size_t sz = strlen(dir) + len + 2;
+			names[n] = malloc(sz);
 			if(names[n] == NULL){
 				rc = -1;
 				break;
 			}
-			sprintf(names[n], "%s/%s", dir, de->d_name);
+			snprintf(names[n], sz, "%s/%s", dir, de->d_name);
 			n++;
 		}
 	}

@@ -18,6 +18,12 @@ run_suite() { # <build dir> <build type>
 
 echo "== tests: RelWithDebInfo build ==" >&2
 run_suite build RelWithDebInfo
+echo "== build types: Release (and its unit tests), MinSizeRel, Debug, warning-free (-Werror) ==" >&2
+for type in Release MinSizeRel Debug; do
+  cmake -S . -B "build-$type" -DCMAKE_BUILD_TYPE="$type" -DVG_BUILD_BENCH=OFF >/dev/null
+  cmake --build "build-$type" -j"$jobs" >/dev/null
+done
+ctest --test-dir build-Release --output-on-failure -j2 -L unit
 echo "== package: cpack -G DEB, then its contents checked ==" >&2
 rm -rf build/package
 cpack -G DEB --config build/CPackConfig.cmake -B build/package >/dev/null
