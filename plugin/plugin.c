@@ -189,7 +189,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 	}
 	tp.max_future_ms = vg->cfg.ts_max_future_s * 1000;
 	tp.max_past_ms = vg->cfg.ts_max_past_s * 1000;
-	vg->recbuf_cap = 64 * 1024;
+	vg->recbuf_cap = VG_RECBUF_BYTES;
 	vg->recbuf = malloc(vg->recbuf_cap);
 	vg->jsonbuf_cap = 16 * 1024;
 	vg->jsonbuf = malloc(vg->jsonbuf_cap);
