@@ -53,7 +53,8 @@ struct vg_stats {
 	uint64_t alerts_updated;
 	uint64_t alerts_resolved;
 	uint64_t alerts_coalesced;      /* transitions inside one message folded into its net events */
-	uint64_t webhook_dead;
+	uint64_t webhook_dead;          /* dead-lettered: undelivered for webhook_dead_after_s */
+	uint64_t webhook_refused;       /* dead-lettered: refused webhook_max_rejects times */
 	uint64_t webhook_gone;
 	uint64_t webhook_delivered;
 	uint64_t webhook_retries;
