@@ -12,12 +12,17 @@
  *   events arrive in order while other beds proceed in parallel (at most
  *   `parallel` requests in flight).
  * - Attempts: each attempt is signed afresh (webhook-timestamp is the
- *   attempt's time) with the same webhook-id. 2xx is delivered. 410 disables
- *   the endpoint (operator alarm; nothing more is sent until
- *   `vitalgate-admin webhook enable`). Anything else, a timeout or a refused
- *   connection is retried after an exponential backoff (1 s doubling to
- *   backoff_max, +-20 % jitter), or after Retry-After when the receiver
- *   sends one (429, 502, 503, 504). Redirects are not followed. An event
+ *   attempt's time) with the same webhook-id, and its answer classified
+ *   (vg_webhook_classify). 2xx is delivered. 410 disables the endpoint
+ *   (operator alarm; nothing more is sent until `vitalgate-admin webhook
+ *   enable`). A refusal (4xx but 408, 409, 425, 429) is about this event:
+ *   it is tried max_rejects times in all (1 s, 2 s, ... apart), then given
+ *   up at once (dead letter, operator alarm), so one event the receiver
+ *   will not take holds its bed back for seconds, not for dead_after.
+ *   Anything else (a timeout, a refused or reset connection, 3xx, 408, 409,
+ *   425, 429, 5xx) means "not now": retried after an exponential backoff
+ *   (1 s doubling to backoff_max, +-20 % jitter), or after Retry-After when
+ *   the receiver sends one, in order; redirects are not followed. An event
  *   still undelivered dead_after after it was created (or re-driven) is
  *   given up (dead letter) and its bed's later events proceed.
  * - Idempotent submission: an event id the worker already holds is
@@ -62,6 +67,7 @@ struct wh_job {
 	char *body;
 	size_t len;
 	int attempts;
+	int rejects;                /* attempts the endpoint refused (VG_WH_ANS_REFUSED) */
 	int64_t created_ms;         /* wall clock: when the event was raised */
 	int64_t since_ms;           /* wall clock: start of the dead-letter clock */
 	int64_t queued_mono_ms;
@@ -402,16 +408,75 @@ static void unlink_job(struct vg_webhook *w, struct wh_job *j)
 	}
 }
 
+enum vg_wh_answer vg_webhook_classify(bool answered, long status)
+{
+	if(!answered){
+		return VG_WH_ANS_RETRY;
+	}
+	if(status >= 200 && status < 300){
+		return VG_WH_ANS_DELIVERED;
+	}
+	if(status == 410){
+		return VG_WH_ANS_GONE;
+	}
+	/* 408 timeout, 409 busy with the same id (bridge/node), 425 too
+	 * early, 429 slow down: not about the event. */
+	if(status >= 400 && status < 500 && status != 408 && status != 409 && status != 425 && status != 429){
+		return VG_WH_ANS_REFUSED;
+	}
+	return VG_WH_ANS_RETRY;
+}
+
+static const char *channel_what(const struct vg_webhook *w)
+{
+	return w->o.channel == VG_WH_CHANNEL_MIRROR ? "mirror batch" : "webhook";
+}
+
+/* Gives j up (dead letter): operator alarm, final outcome, off its bed's
+ * queue. e says why ("HTTP 400", curl's message). */
+static void give_up(struct vg_webhook *w, struct wh_job *j, int outcome, long status, const char *e)
+{
+	long long secs = (long long)((vg_now_ms() - j->since_ms) / 1000);
+
+	if(outcome == VG_WH_REFUSED && w->o.channel == VG_WH_CHANNEL_MIRROR){
+		vg_post_log(w->o.completions, MOSQ_LOG_ERR, "Vitalgate ALARM: mirror batch %s refused by the endpoint (%s) on %d "
+				"attempts; given up (the samples are in PostgreSQL)", j->event_id, e, j->attempts);
+	}else if(outcome == VG_WH_REFUSED){
+		vg_post_log(w->o.completions, MOSQ_LOG_ERR, "Vitalgate ALARM: webhook %s refused by the endpoint (%s) on %d "
+				"attempts (webhook_max_rejects); dead-lettered so its bed's later events proceed: see the core's log "
+				"for why, then `vitalgate-admin webhook redrive %s`", j->event_id, e, j->attempts, j->event_id);
+	}else if(w->o.channel == VG_WH_CHANNEL_MIRROR){
+		vg_post_log(w->o.completions, MOSQ_LOG_ERR,
+				"Vitalgate ALARM: mirror batch %s undelivered after %d attempts over %lld s (%s); given up "
+				"(the samples are in PostgreSQL)", j->event_id, j->attempts, secs, e);
+	}else{
+		vg_post_log(w->o.completions, MOSQ_LOG_ERR,
+				"Vitalgate ALARM: webhook %s undelivered after %d attempts over %lld s (%s); dead-lettered, "
+				"re-drive it with `vitalgate-admin webhook redrive`", j->event_id, j->attempts, secs, e);
+	}
+	post_outcome(w, j, outcome, status, e);
+	unlink_job(w, j);
+	job_free(j);
+}
+
 static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 {
 	const char *why;
 	struct wh_job *j = NULL;
 	long status = 0;
 	int64_t delay;
+	enum vg_wh_answer ans;
+	char e[96];
 
 	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	why = j->errbuf[0] ? j->errbuf : curl_easy_strerror(res);
+	/* What the outbox and the log say: "HTTP <n>" or curl's message. */
+	if(res == CURLE_OK){
+		snprintf(e, sizeof(e), "HTTP %ld", status);
+	}else{
+		vg_strlcpy(e, why, sizeof(e));
+	}
 	curl_multi_remove_handle(w->multi, easy);
 	curl_easy_cleanup(easy);
 	curl_slist_free_all(j->hdrs);
@@ -425,18 +490,17 @@ static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 	}else if(status >= 200 && status < 300){
 		set_reach(w, VG_WH_REACH_OK, NULL);
 	}else{
-		char e[32];
-		snprintf(e, sizeof(e), "HTTP %ld", status);
 		set_reach(w, VG_WH_REACH_FAILING, e);
 	}
 
-	if(res == CURLE_OK && status >= 200 && status < 300){
+	ans = vg_webhook_classify(res == CURLE_OK, status);
+	if(ans == VG_WH_ANS_DELIVERED){
 		post_outcome(w, j, VG_WH_DELIVERED, status, NULL);
 		unlink_job(w, j);
 		job_free(j);
 		return;
 	}
-	if(res == CURLE_OK && status == 410){
+	if(ans == VG_WH_ANS_GONE){
 		if(!w->disabled && w->o.channel == VG_WH_CHANNEL_MIRROR){
 			vg_post_log(w->o.completions, MOSQ_LOG_ERR,
 					"Vitalgate ALARM: the mirror endpoint answered 410 Gone; mirroring is stopped until the next start");
@@ -450,42 +514,30 @@ static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 		post_outcome(w, j, VG_WH_GONE, status, "HTTP 410");
 		return;
 	}
-	if(vg_now_ms() - j->since_ms >= w->o.dead_after_ms){
-		char e[96];
-		vg_strlcpy(e, res != CURLE_OK ? why : "HTTP error", sizeof(e));
-		if(res == CURLE_OK){
-			snprintf(e, sizeof(e), "HTTP %ld", status);
-		}
-		if(w->o.channel == VG_WH_CHANNEL_MIRROR){
-			vg_post_log(w->o.completions, MOSQ_LOG_ERR,
-					"Vitalgate ALARM: mirror batch %s undelivered after %d attempts over %lld s (%s); given up "
-					"(the samples are in PostgreSQL)", j->event_id, j->attempts,
-					(long long)((vg_now_ms() - j->since_ms) / 1000), e);
-		}else{
-			vg_post_log(w->o.completions, MOSQ_LOG_ERR,
-					"Vitalgate ALARM: webhook %s undelivered after %d attempts over %lld s (%s); dead-lettered, "
-					"re-drive it with `vitalgate-admin webhook redrive`", j->event_id, j->attempts,
-					(long long)((vg_now_ms() - j->since_ms) / 1000), e);
-		}
-		post_outcome(w, j, VG_WH_DEAD, status, e);
-		unlink_job(w, j);
-		job_free(j);
+	if(ans == VG_WH_ANS_REFUSED && ++j->rejects >= w->o.max_rejects){
+		give_up(w, j, VG_WH_REFUSED, status, e);
 		return;
 	}
-	delay = backoff_ms(j->attempts, w->o.backoff_max_ms);
-	if(j->retry_after_ms >= 0 && (status == 429 || status == 503 || status == 502 || status == 504)){
-		delay = j->retry_after_ms;
+	if(vg_now_ms() - j->since_ms >= w->o.dead_after_ms){
+		give_up(w, j, VG_WH_DEAD, status, e);
+		return;
 	}
-	j->next_ms = vg_mono_ms() + delay;
-	if(j->attempts == 1 || j->attempts % 10 == 0){
-		if(res != CURLE_OK){
-			vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: %s %s attempt %d failed (%s); retrying in %lld ms",
-					w->o.channel == VG_WH_CHANNEL_MIRROR ? "mirror batch" : "webhook", j->event_id, j->attempts, why, (long long)delay);
-		}else{
-			vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: %s %s attempt %d got HTTP %ld; retrying in %lld ms",
-					w->o.channel == VG_WH_CHANNEL_MIRROR ? "mirror batch" : "webhook", j->event_id, j->attempts, status, (long long)delay);
+	if(ans == VG_WH_ANS_REFUSED){
+		/* A few quick tries (a receiver's hiccup), then the dead letter. */
+		delay = backoff_ms(j->rejects, w->o.backoff_max_ms);
+		vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: %s %s attempt %d refused (%s; %d of %d); "
+				"retrying in %lld ms", channel_what(w), j->event_id, j->attempts, e, j->rejects, w->o.max_rejects,
+				(long long)delay);
+	}else{
+		delay = j->retry_after_ms >= 0 && res == CURLE_OK ? j->retry_after_ms : backoff_ms(j->attempts, w->o.backoff_max_ms);
+		if(j->attempts == 1 || j->attempts % 10 == 0){
+			vg_post_log(w->o.completions, MOSQ_LOG_WARNING, res != CURLE_OK
+					? "Vitalgate: %s %s attempt %d failed (%s); retrying in %lld ms"
+					: "Vitalgate: %s %s attempt %d got %s; retrying in %lld ms",
+					channel_what(w), j->event_id, j->attempts, e, (long long)delay);
 		}
 	}
+	j->next_ms = vg_mono_ms() + delay;
 	post_outcome(w, j, VG_WH_RETRY, status, res != CURLE_OK ? why : NULL);
 }
 
@@ -632,6 +684,9 @@ int vg_webhook_start(struct vg_webhook **out, const struct vg_webhook_opts *o, c
 		return -1;
 	}
 	w->o = *o;
+	if(w->o.max_rejects < 1){
+		w->o.max_rejects = 1;
+	}
 	w->url = strdup(o->url);
 	if(w->url == NULL){
 		free(w);

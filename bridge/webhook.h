@@ -27,6 +27,7 @@ struct vg_webhook_opts {
 	size_t queue_capacity;
 	int64_t dead_after_ms;      /* give up (dead letter) this long after the event */
 	int64_t backoff_max_ms;     /* longest wait between attempts */
+	int max_rejects;            /* give up after this many refusals (vg_webhook_classify); >= 1 */
 	struct vg_queue *completions;
 	/* 0: alert webhooks (outcomes go to the outbox; undelivered events stay
 	 * pending in alert_events). 1: the sample mirror (best effort with
@@ -37,6 +38,23 @@ struct vg_webhook_opts {
 
 #define VG_WH_CHANNEL_ALERTS 0
 #define VG_WH_CHANNEL_MIRROR 1
+
+/* What an attempt's answer means for its event. */
+enum vg_wh_answer {
+	VG_WH_ANS_DELIVERED = 1,   /* 2xx */
+	VG_WH_ANS_GONE,            /* 410: the endpoint is disabled */
+	VG_WH_ANS_REFUSED,         /* 4xx but 408, 409, 410, 425, 429: the endpoint refuses this event;
+	                            * retried max_rejects times in all, then dead-lettered, so it does
+	                            * not hold back its bed's later events */
+	VG_WH_ANS_RETRY,           /* not now: no answer (timeout, connection refused or reset, TLS),
+	                            * 3xx (redirects are not followed: a property of the endpoint, not
+	                            * of the event), 408, 409, 425, 429, 5xx, anything else; retried in
+	                            * order until dead_after */
+};
+
+/* Any thread, pure. answered: the transfer completed (else status is
+ * meaningless). */
+enum vg_wh_answer vg_webhook_classify(bool answered, long status);
 
 int vg_webhook_start(struct vg_webhook **out, const struct vg_webhook_opts *o, char *err, size_t errlen);
 /* Broker thread. Queues one event; order_key groups events that must be

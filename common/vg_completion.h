@@ -97,7 +97,8 @@ enum vg_webhook_outcome {
 	VG_WH_DELIVERED = 1,
 	VG_WH_RETRY,
 	VG_WH_GONE,            /* 410: endpoint disabled */
-	VG_WH_DEAD,            /* gave up (dead-letter) */
+	VG_WH_DEAD,            /* gave up (dead-letter): undelivered for dead_after */
+	VG_WH_REFUSED,         /* gave up (dead-letter): refused max_rejects times */
 };
 
 struct vg_c_webhook {

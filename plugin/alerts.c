@@ -2,6 +2,14 @@
  * alerts: threshold, NEWS2 and silent-device alerts (see alerts.h and
  * docs/alerts.md).
  *
+ * A message is evaluated sample by sample, but its events are its net
+ * transitions: every sample of a message is received at the same instant,
+ * so each alert slot sends at most VG_ALERTNET_MAX events per message
+ * (common/vg_alertnet.h), and the transitions in between are counted as
+ * coalesced. That bounds the events of any message far below the event
+ * scratch; should the scratch still refuse an event, the caller rolls the
+ * whole message back (state and events never diverge).
+ *
  * Thread: broker thread. Memory: the bed map and its beds, each device's
  * alert block (vg_devrt.alerts), the configuration; events are written into
  * the plugin's event scratch (vg->ev, vg->evbuf), reused for every message.
@@ -19,6 +27,7 @@
 
 #include "ingest.h"
 #include "stations.h"
+#include "vg_alertnet.h"
 #include "vg_completion.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
@@ -173,7 +182,8 @@ static void new_alert_id(struct vg_alert_st *a, const char *kind, const char *sc
 	vg_hex_decode(digest, sizeof(a->id), a->id);
 }
 
-/* Makes a an active alert with a new id, before its alert.raised. */
+/* Makes a an active alert with a new id, before its alert.raised (no
+ * event yet: add_event counts the alert's transitions as they are sent). */
 static void start_alert(struct vg_alert_st *a, const char *kind, const char *scope, int level, int64_t now_ms, uint64_t seq)
 {
 	new_alert_id(a, kind, scope, now_ms, seq);
@@ -231,7 +241,18 @@ struct ev_spec {
 	/* sample context (0 when none) */
 	uint64_t seq;
 	int64_t measured_ms;
+	/* transitions of the same slot in the same message folded into this event */
+	uint32_t coalesced;
 };
+
+/* An event's body is at most EV_BODY_MAX bytes; with its ids, keys and
+ * names it takes at most VG_ALERT_EVENT_MAX_BYTES of the scratch, so the
+ * scratch holds VG_REC_MAX_EVENTS of any kind. */
+#define EV_BODY_MAX 2048
+_Static_assert(EV_BODY_MAX + 72 + 32 + 16 + (2 * (VG_ID_MAX + 1) + 8) + 3 * (VG_ID_MAX + 1) + 8 <= VG_ALERT_EVENT_MAX_BYTES,
+		"VG_ALERT_EVENT_MAX_BYTES bounds one event");
+_Static_assert(VG_REC_MAX_EVENTS * VG_ALERT_EVENT_MAX_BYTES <= VG_EVBUF_BYTES, "the event scratch holds a full record");
+_Static_assert(VG_ALERTS_MAX_PER_MESSAGE <= VG_REC_MAX_EVENTS, "a message's net events fit one journal record");
 
 static void emit_number(struct vg_json *j, const char *key, int vital, double v)
 {
@@ -261,21 +282,22 @@ void vg_alerts_json_news2(struct vg_json *j, const struct vg_news2_result *r, in
 	vg_json_obj_close(j);
 }
 
-/* Builds the event (body JSON, ids) into vg->ev. Returns false when the
- * scratch is full (the caller rolls back). */
+/* Builds the event (body JSON, ids) into vg->ev and counts it in a's
+ * transitions (its event id derives from the alert id and that count).
+ * Returns false, changing nothing, when the scratch refuses it; the caller
+ * then undoes the state change the event reports. */
 static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct ev_spec *sp, int64_t now_ms)
 {
 	struct vg_rec_event *ev;
 	struct vg_json j;
-	char jbuf[2048], aid[32], key[64], digest[65], evid[72], ts[32], okey[2 * (VG_ID_MAX + 1) + 8];
+	char jbuf[EV_BODY_MAX], aid[32], key[64], digest[65], evid[72], ts[32], okey[2 * (VG_ID_MAX + 1) + 8];
 	const char *dev_id = sp->dev ? sp->dev->id : sp->device_id;
 
 	if(vg->nev >= VG_REC_MAX_EVENTS){
 		return false;
 	}
-	a->transitions++;
 	alert_id_str(a, aid);
-	snprintf(key, sizeof(key), "%s:%u", aid, a->transitions);
+	snprintf(key, sizeof(key), "%s:%u", aid, (unsigned)a->transitions + 1);
 	vg_digest_hex(key, strlen(key), digest, 32);
 	snprintf(evid, sizeof(evid), "evt_%s", digest);
 	vg_rfc3339(now_ms, ts, sizeof(ts));
@@ -334,9 +356,15 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	if(sp->note){
 		vg_json_str(&j, "note", sp->note);
 	}
+	if(sp->coalesced){
+		vg_json_u64(&j, "coalesced", sp->coalesced);
+	}
 	vg_json_obj_close(&j);
 	vg_json_obj_close(&j);
-	if(!vg_json_ok(&j)){
+	/* Room for all of it, or nothing is copied. */
+	if(!vg_json_ok(&j) || vg->evbuf_len + strlen(evid) + strlen(aid) + strlen(sp->severity) + strlen(okey)
+			+ strlen(sp->ward) + (sp->ward[0] ? strlen(sp->bed) : 0) + (dev_id ? strlen(dev_id) : 0) + j.len + 8
+			> VG_EVBUF_BYTES){
 		return false;
 	}
 	ev = &vg->ev[vg->nev];
@@ -352,10 +380,8 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	ev->type = sp->type;
 	ev->kind = sp->kind;
 	ev->created_ms = now_ms;
-	if(ev->body.n == 0 || ev->event_id.n == 0){
-		return false;
-	}
 	vg->nev++;
+	a->transitions++;
 	return true;
 }
 
@@ -363,6 +389,8 @@ void vg_alerts_discard(struct vg_plugin *vg)
 {
 	vg->nev = 0;
 	vg->evbuf_len = 0;
+	vg->ev_coalesced = 0;
+	vg->ev_coalesced_from = NULL;
 }
 
 void vg_alerts_emit(struct vg_plugin *vg)
@@ -404,6 +432,18 @@ void vg_alerts_emit(struct vg_plugin *vg)
 				ev->ward.n ? " at " : "", ev->ward.n ? ev->ward.p : "", ev->ward.n ? "/" : "", ev->ward.n ? ev->bed.p : "",
 				ev->severity.p);
 	}
+	if(vg->ev_coalesced){
+		int64_t now = vg_mono_ms();
+		vg->stats.alerts_coalesced += vg->ev_coalesced;
+		/* One line per 10 s at most: a flapping sensor would flood the log.
+		 * Ids and counts only, never the values. */
+		if(now - vg->coalesce_log_ms >= 10000){
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: %u alert transition(s) of one message from %s coalesced "
+					"into its net alert event(s) (%" PRIu64 " so far; alerts/coalesced)", vg->ev_coalesced,
+					vg->ev_coalesced_from ? vg->ev_coalesced_from : "-", vg->stats.alerts_coalesced);
+			vg->coalesce_log_ms = now;
+		}
+	}
 	vg_alerts_discard(vg);
 }
 
@@ -415,6 +455,7 @@ void vg_alerts_snapshot(struct vg_plugin *vg, struct vg_ident *e, struct vg_aler
 
 	snap->nev = vg->nev;
 	snap->evbuf_len = vg->evbuf_len;
+	snap->ev_coalesced = vg->ev_coalesced;
 	snap->had_dev = rt && rt->alerts;
 	if(snap->had_dev){
 		snap->dev = *rt->alerts;
@@ -435,6 +476,7 @@ void vg_alerts_restore(struct vg_plugin *vg, struct vg_ident *e, const struct vg
 
 	vg->nev = snap->nev;
 	vg->evbuf_len = snap->evbuf_len;
+	vg->ev_coalesced = snap->ev_coalesced;
 	if(rt){
 		if(snap->had_dev){
 			*rt->alerts = snap->dev;
@@ -463,14 +505,24 @@ static struct vg_dev_alerts *dev_alerts(struct vg_devrt *rt)
 	return rt->alerts;
 }
 
-static void eval_threshold(struct vg_plugin *vg, struct vg_ident *e, int v, double value, uint64_t seq,
-		int64_t measured_ms, int64_t now_ms)
+static double vital_value(const struct vg_sample *s, int v)
+{
+	int f = vital_field[v];
+
+	return vg_fields[f].type == VG_T_NUMBER ? s->val[f].d : (double)s->val[f].u;
+}
+
+/* One sample's value of vital v against the ward's thresholds: moves the
+ * device's alert state and notes the transition in net (tag: the sample's
+ * index in the message). Returns false when out of memory. */
+static bool eval_threshold(struct vg_plugin *vg, struct vg_ident *e, struct vg_alertnet *net, int v,
+		const struct vg_sample *s, int tag, int64_t now_ms)
 {
 	const struct vg_thr *t = &thresholds(vg, e->ward)[v];
 	struct vg_devrt *rt = e->rt;
 	struct vg_dev_alerts *da;
 	struct vg_alert_st *a;
-	struct ev_spec sp;
+	double value = vital_value(s, v);
 	int level = 0;
 	bool calm;
 	int64_t hold = vg->cfg.alert_hold_s * 1000;
@@ -483,42 +535,25 @@ static void eval_threshold(struct vg_plugin *vg, struct vg_ident *e, int v, doub
 	}
 	a = rt->alerts ? &rt->alerts->thr[v] : NULL;
 	if(level == 0 && (a == NULL || !a->active)){
-		return; /* the common case: nothing to do, nothing allocated */
+		return true; /* the common case: nothing to do, nothing allocated */
 	}
 	da = dev_alerts(rt);
 	if(da == NULL){
-		return;
+		return false;
 	}
 	a = &da->thr[v];
-	memset(&sp, 0, sizeof(sp));
-	sp.kind = VG_AK_THRESHOLD;
-	sp.dev = e;
-	sp.ward = e->ward;
-	sp.bed = e->bed;
-	sp.vital = v;
-	sp.value = value;
-	sp.seq = seq;
-	sp.measured_ms = measured_ms;
-	sp.severity = "high";
 	if(!a->active){
 		snprintf(scope, sizeof(scope), "%s/%s", e->id, vg_fields[vital_field[v]].key);
-		start_alert(a, "threshold", scope, level, now_ms, seq);
-		sp.type = VG_AT_RAISED;
-		sp.direction = level == 1 ? "low" : "high";
-		sp.threshold = level == 1 ? t->low : t->high;
-		add_event(vg, a, &sp, now_ms);
-		return;
+		start_alert(a, "threshold", scope, level, now_ms, s->val[VG_F_SEQ].u);
+		vg_alertnet_raise(net, (uint8_t)level, tag);
+		return true;
 	}
 	if(level != 0 && level != a->level){
 		/* Crossed from one side straight to the other. */
 		a->level = (uint8_t)level;
 		a->calm_since_ms = 0;
-		sp.type = VG_AT_UPDATED;
-		sp.previous_severity = "high";
-		sp.direction = level == 1 ? "low" : "high";
-		sp.threshold = level == 1 ? t->low : t->high;
-		add_event(vg, a, &sp, now_ms);
-		return;
+		vg_alertnet_level(net, (uint8_t)level, tag);
+		return true;
 	}
 	/* Calm = back inside the thresholds by the vital's margin (or the
 	 * threshold was switched off meanwhile). */
@@ -527,18 +562,16 @@ static void eval_threshold(struct vg_plugin *vg, struct vg_ident *e, int v, doub
 		&& (!t->high_on || value < t->high - vital_margin[v]);
 	if(!calm){
 		a->calm_since_ms = 0;
-		return;
+		return true;
 	}
 	if(a->calm_since_ms == 0){
 		a->calm_since_ms = now_ms;
 	}
 	if(now_ms - a->calm_since_ms >= hold){
 		a->active = false;
-		sp.type = VG_AT_RESOLVED;
-		sp.severity = "none";
-		sp.previous_severity = "high";
-		add_event(vg, a, &sp, now_ms);
+		vg_alertnet_resolve(net, tag);
 	}
+	return true;
 }
 
 /* ---- NEWS2 ------------------------------------------------------------------ */
@@ -548,12 +581,14 @@ static const char *band_severity(int band)
 	return vg_news2_band_name((enum vg_news2_band)band);
 }
 
-static void eval_news2(struct vg_plugin *vg, struct vg_ident *e, struct vg_bed *b, uint64_t seq,
-		int64_t measured_ms, int64_t now_ms)
+/* The bed's NEWS2 from its latest fresh inputs, once per message (after
+ * all its samples): moves the bed's alert and notes the transition in net
+ * (seq, tag: the message's last sample). */
+static void eval_news2(struct vg_plugin *vg, struct vg_bed *b, struct vg_alertnet *net, uint64_t seq, int tag,
+		int64_t now_ms)
 {
 	struct vg_news2_input in;
 	struct vg_alert_st *a = &b->news2;
-	struct ev_spec sp;
 	int64_t max_age = vg->cfg.news2_max_age_s * 1000;
 	int64_t hold = vg->cfg.alert_hold_s * 1000;
 	int band, p;
@@ -579,34 +614,20 @@ static void eval_news2(struct vg_plugin *vg, struct vg_ident *e, struct vg_bed *
 	/* An alert at an aggregate band of medium or high; a single parameter
 	 * scoring 3 (low-medium) is what the threshold alerts report. */
 	band = b->last.band >= VG_N2_BAND_MEDIUM ? (int)b->last.band : 0;
-	memset(&sp, 0, sizeof(sp));
-	sp.kind = VG_AK_NEWS2;
-	sp.dev = e;
-	sp.ward = b->ward;
-	sp.bed = b->bed;
-	sp.n2 = &b->last;
-	sp.scale = b->spo2_scale;
-	sp.seq = seq;
-	sp.measured_ms = measured_ms;
 	if(!a->active){
 		if(band == 0){
 			return;
 		}
 		snprintf(scope, sizeof(scope), "%s/%s", b->ward, b->bed);
 		start_alert(a, "news2", scope, band, now_ms, seq);
-		sp.type = VG_AT_RAISED;
-		sp.severity = band_severity(band);
-		add_event(vg, a, &sp, now_ms);
+		vg_alertnet_raise(net, (uint8_t)band, tag);
 		return;
 	}
 	if(band > a->level){
 		/* Escalation is immediate. */
-		sp.type = VG_AT_UPDATED;
-		sp.previous_severity = band_severity(a->level);
-		sp.severity = band_severity(band);
 		a->level = (uint8_t)band;
 		a->calm_since_ms = 0;
-		add_event(vg, a, &sp, now_ms);
+		vg_alertnet_level(net, (uint8_t)band, tag);
 		return;
 	}
 	if(band == a->level){
@@ -621,18 +642,14 @@ static void eval_news2(struct vg_plugin *vg, struct vg_ident *e, struct vg_bed *
 	if(now_ms - a->calm_since_ms < hold){
 		return;
 	}
-	sp.previous_severity = band_severity(a->level);
 	if(a->calm_level == 0){
 		a->active = false;
-		sp.type = VG_AT_RESOLVED;
-		sp.severity = "none";
+		vg_alertnet_resolve(net, tag);
 	}else{
-		sp.type = VG_AT_UPDATED;
-		sp.severity = band_severity(a->calm_level);
 		a->level = a->calm_level;
+		vg_alertnet_level(net, a->level, tag);
 	}
 	a->calm_since_ms = 0;
-	add_event(vg, a, &sp, now_ms);
 }
 
 static void update_bed(struct vg_bed *b, const struct vg_sample *s)
@@ -665,11 +682,71 @@ static void update_bed(struct vg_bed *b, const struct vg_sample *s)
 	}
 }
 
+/* ---- a message's net events --------------------------------------------------- */
+
+static const char *level_severity(int kind, int level)
+{
+	if(level == 0){
+		return "none";
+	}
+	return kind == VG_AK_NEWS2 ? band_severity(level) : "high";
+}
+
+/* What one slot's events say besides type and level: base holds the kind
+ * and where; a step's tag indexes the message's samples s. */
+struct slot_ctx {
+	struct ev_spec base;
+	const struct vg_sample *s;
+	int vital;                 /* threshold: the vital (value, direction); else -1 */
+	const struct vg_thr *t;    /* threshold: its bounds */
+};
+
+/* Sends one slot's net events for the message (vg_alertnet_plan): about
+ * the slot's current alert through a; about the alert open before the
+ * message, when a new one replaced it in a, through prior (its state before
+ * the message). Returns false when the event scratch refused one (the
+ * caller rolls the whole message back). */
+static bool emit_slot(struct vg_plugin *vg, const struct vg_alertnet *net, struct vg_alert_st *a,
+		struct vg_alert_st *prior, const struct slot_ctx *c, int64_t now_ms)
+{
+	struct vg_alertnet_event plan[VG_ALERTNET_MAX];
+	int n = vg_alertnet_plan(net, plan), k;
+
+	for(k = 0; k < n; k++){
+		const struct vg_alertnet_event *pe = &plan[k];
+		struct ev_spec sp = c->base;
+
+		sp.type = pe->type;
+		sp.severity = level_severity(sp.kind, pe->level);
+		sp.previous_severity = pe->type == VG_AT_RAISED ? NULL : level_severity(sp.kind, pe->previous);
+		if(pe->tag >= 0){
+			sp.seq = c->s[pe->tag].val[VG_F_SEQ].u;
+			sp.measured_ms = c->s[pe->tag].val[VG_F_TS].i;
+			if(c->vital >= 0){
+				sp.value = vital_value(&c->s[pe->tag], c->vital);
+			}
+		}
+		if(c->vital >= 0 && pe->level){
+			sp.direction = pe->level == 1 ? "low" : "high";
+			sp.threshold = pe->level == 1 ? c->t->low : c->t->high;
+		}
+		if(k == n - 1){
+			sp.coalesced = vg_alertnet_coalesced(net, n);
+		}
+		if(!add_event(vg, pe->prior && net->started ? prior : a, &sp, now_ms)){
+			return false;
+		}
+	}
+	vg->ev_coalesced += vg_alertnet_coalesced(net, n);
+	return true;
+}
+
 /* ---- silent devices --------------------------------------------------------- */
 
-/* Adds the alert.resolved event of e's open silent alert (why: "data
- * again", or why the device left its bed); false when none is open. */
-static bool resolve_silent(struct vg_plugin *vg, struct vg_ident *e, const char *why, int64_t last_seen_ms,
+/* Resolves e's open silent alert with its alert.resolved event (why: "data
+ * again", or why the device left its bed). Returns 1 when resolved, 0 when
+ * none is open, -1 (nothing changed) when the event scratch refused it. */
+static int resolve_silent(struct vg_plugin *vg, struct vg_ident *e, const char *why, int64_t last_seen_ms,
 		int64_t now_ms)
 {
 	struct vg_devrt *rt = e->rt;
@@ -677,7 +754,7 @@ static bool resolve_silent(struct vg_plugin *vg, struct vg_ident *e, const char 
 	struct vg_alert_st *a;
 
 	if(rt == NULL || rt->alerts == NULL || !rt->alerts->silent.active){
-		return false;
+		return 0;
 	}
 	a = &rt->alerts->silent;
 	memset(&sp, 0, sizeof(sp));
@@ -690,29 +767,50 @@ static bool resolve_silent(struct vg_plugin *vg, struct vg_ident *e, const char 
 	sp.bed = e->bed;
 	sp.reason = why;
 	sp.last_seen_ms = last_seen_ms;
+	if(!add_event(vg, a, &sp, now_ms)){
+		return -1;
+	}
 	a->active = false;
-	add_event(vg, a, &sp, now_ms);
-	return true;
+	return 1;
 }
 
-void vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct vg_sample *s, int n, int64_t now_ms)
+int vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct vg_sample *s, int n, int64_t now_ms)
 {
 	struct vg_devrt *rt = e->rt;
+	struct vg_alertnet thr[VG_V_COUNT], n2;
+	struct vg_alert_st thr_prior[VG_V_COUNT], n2_prior;
+	struct slot_ctx c;
 	struct vg_bed *b;
 	int i, v;
 
-	if(rt == NULL){
-		return;
+	if(rt == NULL || n < 1){
+		return MOSQ_ERR_SUCCESS;
 	}
 	rt->disconnected_ms = 0; /* a sample proves the device is connected */
-	resolve_silent(vg, e, "data again", now_ms, now_ms);
+	if(resolve_silent(vg, e, "data again", now_ms, now_ms) < 0){
+		return MOSQ_ERR_UNKNOWN;
+	}
 	b = bed_of(vg, e, true);
+	if(b == NULL && e->ward[0]){
+		return MOSQ_ERR_NOMEM; /* the bed's NEWS2 could not be judged */
+	}
+	/* Each slot as it was before the message: its events are the net
+	 * change over all of the message's samples. */
+	for(v = 0; v < VG_V_COUNT; v++){
+		memset(&thr_prior[v], 0, sizeof(thr_prior[v]));
+		if(rt->alerts){
+			thr_prior[v] = rt->alerts->thr[v];
+		}
+		vg_alertnet_begin(&thr[v], thr_prior[v].active, thr_prior[v].level);
+	}
+	if(b){
+		n2_prior = b->news2;
+		vg_alertnet_begin(&n2, n2_prior.active, n2_prior.level);
+	}
 	for(i = 0; i < n; i++){
 		for(v = 0; v < VG_V_COUNT; v++){
-			int f = vital_field[v];
-			if(VG_SAMPLE_HAS(&s[i], f)){
-				double value = vg_fields[f].type == VG_T_NUMBER ? s[i].val[f].d : (double)s[i].val[f].u;
-				eval_threshold(vg, e, v, value, s[i].val[VG_F_SEQ].u, s[i].val[VG_F_TS].i, now_ms);
+			if(VG_SAMPLE_HAS(&s[i], vital_field[v]) && !eval_threshold(vg, e, &thr[v], v, &s[i], i, now_ms)){
+				return MOSQ_ERR_NOMEM;
 			}
 		}
 		if(b){
@@ -720,8 +818,43 @@ void vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct
 		}
 	}
 	if(b){
-		eval_news2(vg, e, b, s[n - 1].val[VG_F_SEQ].u, s[n - 1].val[VG_F_TS].i, now_ms);
+		eval_news2(vg, b, &n2, s[n - 1].val[VG_F_SEQ].u, n - 1, now_ms);
 	}
+
+	memset(&c, 0, sizeof(c));
+	c.base.kind = VG_AK_THRESHOLD;
+	c.base.dev = e;
+	c.base.ward = e->ward;
+	c.base.bed = e->bed;
+	c.s = s;
+	for(v = 0; v < VG_V_COUNT; v++){
+		if(thr[v].steps == 0){
+			continue;
+		}
+		c.base.vital = v;
+		c.vital = v;
+		c.t = &thresholds(vg, e->ward)[v];
+		if(!emit_slot(vg, &thr[v], &rt->alerts->thr[v], &thr_prior[v], &c, now_ms)){
+			return MOSQ_ERR_UNKNOWN;
+		}
+	}
+	if(b && n2.steps){
+		c.base.kind = VG_AK_NEWS2;
+		c.base.vital = 0;
+		c.base.ward = b->ward;
+		c.base.bed = b->bed;
+		c.base.n2 = &b->last;
+		c.base.scale = b->spo2_scale;
+		c.vital = -1;
+		c.t = NULL;
+		if(!emit_slot(vg, &n2, &b->news2, &n2_prior, &c, now_ms)){
+			return MOSQ_ERR_UNKNOWN;
+		}
+	}
+	if(vg->ev_coalesced){
+		vg->ev_coalesced_from = e->id;
+	}
+	return MOSQ_ERR_SUCCESS;
 }
 
 void vg_alerts_on_connect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms)
@@ -765,37 +898,80 @@ static int journal_and_emit(struct vg_plugin *vg)
 void vg_alerts_device_left(struct vg_plugin *vg, struct vg_ident *e, const char *why, int64_t now_ms)
 {
 	struct vg_alert_st saved;
+	int r;
 
 	if(vg->nev != 0 || e->rt == NULL || e->rt->alerts == NULL){
 		return;
 	}
 	saved = e->rt->alerts->silent;
-	if(!resolve_silent(vg, e, why, e->rt->last_seen_ms, now_ms)){
+	r = resolve_silent(vg, e, why, e->rt->last_seen_ms, now_ms);
+	if(r == 0){
 		return;
 	}
-	if(journal_and_emit(vg) != VG_JOURNAL_OK){
+	if(r < 0 || journal_and_emit(vg) != VG_JOURNAL_OK){
+		vg_alerts_discard(vg);
 		e->rt->alerts->silent = saved;
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal the end of %s's silent alert (%s left its bed); "
 				"it stays open", e->id, why);
 	}
 }
 
-/* Raises the silent alerts due now, journalled together (priority class). */
+/* The silent alerts raised in one pass, until journalled: what to undo. */
+struct silent_batch {
+	int n;
+	struct vg_ident *dev[VG_REC_MAX_EVENTS];
+	struct vg_alert_st saved[VG_REC_MAX_EVENTS];
+	bool fresh_block[VG_REC_MAX_EVENTS];
+};
+
+static void silent_undo(struct silent_batch *sb, int k)
+{
+	struct vg_devrt *rt = sb->dev[k]->rt;
+
+	if(sb->fresh_block[k]){
+		free(rt->alerts);
+		rt->alerts = NULL;
+	}else{
+		rt->alerts->silent = sb->saved[k];
+	}
+}
+
+/* Journals the batch's events (one record) and emits them; on failure
+ * undoes every alert of the batch, which is tried again next second. */
+static bool silent_flush(struct vg_plugin *vg, struct silent_batch *sb)
+{
+	int rc, k;
+
+	if(sb->n == 0){
+		return true;
+	}
+	rc = journal_and_emit(vg);
+	if(rc != VG_JOURNAL_OK){
+		for(k = 0; k < sb->n; k++){
+			silent_undo(sb, k);
+		}
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal silent-device alerts (%s); retrying",
+				rc == VG_JOURNAL_FULL ? "journal full" : "write failed");
+	}
+	sb->n = 0;
+	return rc == VG_JOURNAL_OK;
+}
+
+/* Raises the silent alerts due now, journalled together (priority class),
+ * VG_REC_MAX_EVENTS to a record: however many devices fell silent at once,
+ * all are raised in this pass. */
 void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 {
 	int64_t silence = vg->cfg.silence_s * 1000, grace = vg->cfg.disconnect_grace_s * 1000;
 	size_t i;
-	struct vg_ident *raised[VG_REC_MAX_EVENTS];
-	struct vg_alert_st saved[VG_REC_MAX_EVENTS];
-	bool fresh_block[VG_REC_MAX_EVENTS];
-	int nr = 0, k;
-	int rc;
+	struct silent_batch sb;
 
 	if(now_ms - vg->alerts_tick_ms < 1000 || vg->nev != 0){
 		return;
 	}
 	vg->alerts_tick_ms = now_ms;
-	for(i = 0; i < vg->ids.cap && nr < VG_REC_MAX_EVENTS; i++){
+	sb.n = 0;
+	for(i = 0; i < vg->ids.cap; i++){
 		struct vg_ident *e = vg->ids.slots[i];
 		struct vg_devrt *rt;
 		struct vg_dev_alerts *da;
@@ -817,14 +993,14 @@ void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 		if(reason == NULL){
 			continue;
 		}
-		fresh_block[nr] = rt->alerts == NULL;
+		sb.fresh_block[sb.n] = rt->alerts == NULL;
 		da = dev_alerts(rt);
 		if(da == NULL){
-			continue;
+			continue; /* out of memory: nothing changed, next second */
 		}
-		saved[nr] = da->silent;
-		raised[nr] = e;
-		nr++;
+		sb.saved[sb.n] = da->silent;
+		sb.dev[sb.n] = e;
+		sb.n++;
 		start_alert(&da->silent, "silent", e->id, 1, now_ms, 0);
 		memset(&sp, 0, sizeof(sp));
 		sp.type = VG_AT_RAISED;
@@ -835,25 +1011,18 @@ void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 		sp.bed = e->bed;
 		sp.reason = reason;
 		sp.last_seen_ms = rt->last_seen_ms;
-		add_event(vg, &da->silent, &sp, now_ms);
-	}
-	if(vg->nev == 0){
-		return;
-	}
-	rc = journal_and_emit(vg);
-	if(rc != VG_JOURNAL_OK){
-		/* Nothing durable: undo, and try again next second. */
-		for(k = 0; k < nr; k++){
-			if(fresh_block[k]){
-				free(raised[k]->rt->alerts);
-				raised[k]->rt->alerts = NULL;
-			}else{
-				raised[k]->rt->alerts->silent = saved[k];
-			}
+		if(!add_event(vg, &da->silent, &sp, now_ms)){
+			/* Never active without its event: undo it, send the rest,
+			 * and find it again next second. */
+			silent_undo(&sb, --sb.n);
+			mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot record the silent-device alert of %s; retrying", e->id);
+			break;
 		}
-		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal silent-device alerts (%s); retrying",
-				rc == VG_JOURNAL_FULL ? "journal full" : "write failed");
+		if(sb.n == VG_REC_MAX_EVENTS && !silent_flush(vg, &sb)){
+			return;
+		}
 	}
+	silent_flush(vg, &sb);
 }
 
 /* ---- state of the previous run ----------------------------------------------- */
@@ -919,7 +1088,12 @@ static void close_stale(struct vg_plugin *vg, const struct vg_open_alert *o, con
 	if(vg->nev == VG_REC_MAX_EVENTS && journal_and_emit(vg) != VG_JOURNAL_OK){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal the closing of alerts of the previous run");
 	}
-	add_event(vg, &st, &sp, now_ms);
+	if(!add_event(vg, &st, &sp, now_ms)){
+		/* Nothing in memory holds it: it stays open in alert_events and is
+		 * closed at the next start. */
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot record the closing of %s (%s); it stays open until the "
+				"next start", o->alert_id, why);
+	}
 }
 
 void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state *c, int64_t now_ms)

@@ -27,11 +27,20 @@
 
 #include "idtable.h"
 #include "vg_alertcfg.h"
+#include "vg_alertnet.h"
 #include "vg_news2.h"
 #include "vg_util.h"
 #include "vg_vitals.h"
 
 struct vg_plugin;
+
+/* At most this many events come out of one message: the silent alert's
+ * end, and each threshold slot and the bed's NEWS2 with their net
+ * transitions (vg_alertnet). */
+#define VG_ALERTS_MAX_PER_MESSAGE (1 + (VG_V_COUNT + 1) * VG_ALERTNET_MAX)
+/* One event's bytes in the event scratch and in a journal record, at most
+ * (its body, ids, keys and names). */
+#define VG_ALERT_EVENT_MAX_BYTES 2560
 
 /* Per-alert lifecycle state (32 bytes). */
 struct vg_alert_st {
@@ -39,7 +48,7 @@ struct vg_alert_st {
 	uint8_t level;          /* threshold: 1 low, 2 high; news2: band; silent: 1 */
 	uint8_t calm_level;     /* the better level seen since calm_since_ms */
 	uint8_t pad;
-	uint16_t transitions;   /* events emitted so far (event ids derive from it) */
+	uint16_t transitions;   /* events sent so far (event ids derive from it) */
 	int64_t calm_since_ms;  /* 0: not calm */
 	uint8_t id[12];         /* alert id (96 bits), rendered "al_<hex>" */
 };
@@ -75,6 +84,7 @@ struct vg_alert_snap {
 	struct vg_bed bed_copy;
 	int nev;
 	size_t evbuf_len;
+	uint32_t ev_coalesced;
 	int64_t last_seen_ms;
 	int64_t disconnected_ms;
 };
@@ -85,11 +95,18 @@ void vg_alerts_free(struct vg_plugin *vg);
 void vg_alerts_set_config(struct vg_plugin *vg, struct vg_alert_cfg *cfg);
 
 /* MESSAGE path, in this order: snapshot; on_samples (events go to vg->ev);
- * journal the samples with vg->ev; on success emit, on failure restore. */
+ * journal the samples with vg->ev; on success emit, on failure restore.
+ * on_samples evaluates every sample and puts each alert slot's net
+ * transitions over the message into vg->ev (at most
+ * VG_ALERTS_MAX_PER_MESSAGE events; the transitions in between are counted
+ * as coalesced). It returns MOSQ_ERR_SUCCESS, or an error (out of memory,
+ * an event the scratch refused) after which the caller must restore the
+ * snapshot and refuse the message: state and events never diverge. */
 void vg_alerts_snapshot(struct vg_plugin *vg, struct vg_ident *e, struct vg_alert_snap *snap);
-void vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct vg_sample *s, int n, int64_t now_ms);
+int vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct vg_sample *s, int n, int64_t now_ms);
 void vg_alerts_restore(struct vg_plugin *vg, struct vg_ident *e, const struct vg_alert_snap *snap);
-/* Publishes and queues for the webhook every event in vg->ev, then clears it. */
+/* Publishes and queues for the webhook every event in vg->ev, counts (and
+ * logs, at most every 10 s) the transitions they coalesced, then clears it. */
 void vg_alerts_emit(struct vg_plugin *vg);
 /* Clears vg->ev without emitting. */
 void vg_alerts_discard(struct vg_plugin *vg);

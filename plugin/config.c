@@ -80,6 +80,8 @@ static const struct opt_def opt_table[] = {
 		"a webhook still undelivered after this long is given up (dead letter, re-drivable with vitalgate-admin)", false },
 	{ "webhook_backoff_max_s", OPT_INT, OFF(webhook_backoff_max_s), false, "300", 1, 86400,
 		"longest wait between two attempts of one webhook (exponential backoff from 1 s, with jitter)", false },
+	{ "webhook_max_rejects", OPT_INT, OFF(webhook_max_rejects), false, "3", 1, 100,
+		"a webhook the endpoint refuses (4xx but 408, 409, 410, 425, 429) is tried this many times in all (1 s, 2 s, ... apart), then dead-lettered with an operator alarm so its bed's later events proceed; timeouts, 3xx, 5xx and the other answers are retried until webhook_dead_after_s", false },
 	{ "shadow_wards", OPT_WARDS, OFF(shadow_wards), false, NULL, 0, 0,
 		"comma-separated wards in shadow mode (cutover, docs/cutover.md): their devices' invalid samples are delivered to subscribers and only logged and counted, not refused; every other ward enforces", true },
 	{ "mirror_url", OPT_URL, OFF(mirror_url), false, NULL, 0, 0,

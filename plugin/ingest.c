@@ -32,6 +32,12 @@
 
 #define SEQ_WINDOW 64
 
+/* A message's record (its samples and every alert event they cause) always
+ * fits the record scratch: a message is never refused for its alerts. */
+_Static_assert(VG_MAX_BATCH * (4 + VG_FIELD_COUNT * 8) + 3 * (VG_ID_MAX + 2) + 16
+		+ 1 + VG_ALERTS_MAX_PER_MESSAGE * (VG_ALERT_EVENT_MAX_BYTES + 32) <= VG_RECBUF_BYTES,
+		"VG_RECBUF_BYTES holds any message with its alert events");
+
 enum seq_class {
 	SEQ_NEW,          /* provably never accepted */
 	SEQ_DUP,          /* accepted before: acknowledge, store nothing */
@@ -208,7 +214,7 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 	int n = 0, i, nnew = 0;
 	uint8_t flags = 0;
 	int64_t now_ms;
-	int rc;
+	int rc, arc;
 	struct vg_alert_snap snap;
 
 	(void)event;
@@ -260,27 +266,37 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 	/* Alerts first, on a snapshot: the samples that raise, update or
 	 * resolve an alert are journalled together with those events (and in
 	 * the priority class, so alerts and their inputs are not the first
-	 * thing a full journal refuses). If the append fails, nothing happened. */
+	 * thing a full journal refuses). If evaluation or the append fails,
+	 * nothing happened: the state goes back to the snapshot and the device
+	 * keeps the message and resends it. */
 	vg_alerts_snapshot(vg, e, &snap);
 	rt->last_seen_ms = now_ms;
 	rt->disconnected_ms = 0;
-	vg_alerts_on_samples(vg, e, vg->samples, nnew, now_ms);
+	arc = vg_alerts_on_samples(vg, e, vg->samples, nnew, now_ms);
 
-	vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
-	if(!vg_rec_encode_samples_events(&w, e->id, e->ward, e->bed, now_ms, flags, vg->samples, nnew, vg->ev, vg->nev)){
-		rc = VG_JOURNAL_TOOBIG;
-	}else{
-		rc = vg_journal_append_class(vg->journal, vg->nev ? VG_JOURNAL_CLASS_PRIORITY : VG_JOURNAL_CLASS_BULK,
-				VG_REC_SAMPLES, w.p, (uint32_t)w.len, NULL);
+	rc = VG_JOURNAL_OK;
+	if(arc == MOSQ_ERR_SUCCESS){
+		vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
+		rc = vg_rec_encode_samples_events(&w, e->id, e->ward, e->bed, now_ms, flags, vg->samples, nnew, vg->ev, vg->nev)
+			? vg_journal_append_class(vg->journal, vg->nev ? VG_JOURNAL_CLASS_PRIORITY : VG_JOURNAL_CLASS_BULK,
+					VG_REC_SAMPLES, w.p, (uint32_t)w.len, NULL)
+			: VG_JOURNAL_TOOBIG;
 	}
-	if(rc != VG_JOURNAL_OK){
+	if(arc != MOSQ_ERR_SUCCESS || rc != VG_JOURNAL_OK){
 		vg_alerts_restore(vg, e, &snap);
 		memset(&v, 0, sizeof(v));
 		v.field = -1;
 		v.index = -1;
 		v.has_seq = true;
 		v.seq = vg->samples[0].val[VG_F_SEQ].u;
-		if(rc == VG_JOURNAL_FULL){
+		if(arc != MOSQ_ERR_SUCCESS){
+			v.reason = VG_R_INTERNAL;
+			snprintf(v.detail, sizeof(v.detail), "the broker could not record this message's alerts; keep it and retry");
+			if(log_budget(vg, now_ms)){
+				mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot record the alert events of a message from %s (%s); "
+						"refused, the device resends it", e->id, arc == MOSQ_ERR_NOMEM ? "out of memory" : "event scratch full");
+			}
+		}else if(rc == VG_JOURNAL_FULL){
 			v.reason = VG_R_BACKPRESSURE;
 			snprintf(v.detail, sizeof(v.detail), "the broker's journal is full (database unreachable?); keep the sample and retry");
 		}else{

@@ -53,6 +53,7 @@ int vg_mirror_start(struct vg_plugin *vg, char *err, size_t errlen)
 	o.queue_capacity = (size_t)vg->cfg.queue_capacity;
 	o.dead_after_ms = vg->cfg.webhook_dead_after_s * 1000;
 	o.backoff_max_ms = vg->cfg.webhook_backoff_max_s * 1000;
+	o.max_rejects = (int)vg->cfg.webhook_max_rejects;
 	o.completions = &vg->completions;
 	o.channel = VG_WH_CHANNEL_MIRROR;
 	return vg_webhook_start(&vg->mirror, &o, err, errlen);

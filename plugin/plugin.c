@@ -189,7 +189,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 	}
 	tp.max_future_ms = vg->cfg.ts_max_future_s * 1000;
 	tp.max_past_ms = vg->cfg.ts_max_past_s * 1000;
-	vg->recbuf_cap = 64 * 1024;
+	vg->recbuf_cap = VG_RECBUF_BYTES;
 	vg->recbuf = malloc(vg->recbuf_cap);
 	vg->jsonbuf_cap = 16 * 1024;
 	vg->jsonbuf = malloc(vg->jsonbuf_cap);
@@ -253,6 +253,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		ho.queue_capacity = (size_t)vg->cfg.queue_capacity;
 		ho.dead_after_ms = vg->cfg.webhook_dead_after_s * 1000;
 		ho.backoff_max_ms = vg->cfg.webhook_backoff_max_s * 1000;
+		ho.max_rejects = (int)vg->cfg.webhook_max_rejects;
 		ho.completions = &vg->completions;
 		if(vg_webhook_start(&vg->webhook, &ho, err, sizeof(err)) != 0){
 			mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: plugin_opt_webhook_secret_file: %s", err);

@@ -75,9 +75,12 @@ void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_f
 	fig(&em, "alerts/raised", "vitalgate_alert_events_total", VG_FIG_COUNTER, "Alert events, by type", "type", "raised", s->alerts_raised, 1);
 	fig(&em, "alerts/updated", "vitalgate_alert_events_total", VG_FIG_COUNTER, "", "type", "updated", s->alerts_updated, 1);
 	fig(&em, "alerts/resolved", "vitalgate_alert_events_total", VG_FIG_COUNTER, "", "type", "resolved", s->alerts_resolved, 1);
+	COUNTER("alerts/coalesced", "vitalgate_alert_transitions_coalesced_total",
+			"Alert transitions inside one message folded into its net alert events", s->alerts_coalesced);
 	fig(&em, "webhooks/delivered", "vitalgate_webhooks_total", VG_FIG_COUNTER, "Webhook outcomes", "outcome", "delivered", s->webhook_delivered, 1);
 	fig(&em, "webhooks/retries", "vitalgate_webhooks_total", VG_FIG_COUNTER, "", "outcome", "retry", s->webhook_retries, 1);
 	fig(&em, "webhooks/dead", "vitalgate_webhooks_total", VG_FIG_COUNTER, "", "outcome", "dead", s->webhook_dead, 1);
+	fig(&em, "webhooks/refused", "vitalgate_webhooks_total", VG_FIG_COUNTER, "", "outcome", "refused", s->webhook_refused, 1);
 	fig(&em, "webhooks/gone", "vitalgate_webhooks_total", VG_FIG_COUNTER, "", "outcome", "gone", s->webhook_gone, 1);
 	fig(&em, "webhooks/queue_full", "vitalgate_webhooks_total", VG_FIG_COUNTER, "", "outcome", "queue_full", s->webhook_queue_full, 1);
 	fig(&em, "mirror/delivered", "vitalgate_mirror_batches_total", VG_FIG_COUNTER, "Mirrored sample batches to the legacy endpoint, by outcome",

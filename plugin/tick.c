@@ -167,7 +167,7 @@ static void webhook_outcome(struct vg_plugin *vg, const struct vg_c_webhook *w)
 	if(w->channel == VG_WH_CHANNEL_MIRROR){
 		vg->stats.mirror_delivered += w->outcome == VG_WH_DELIVERED;
 		vg->stats.mirror_retries += w->outcome == VG_WH_RETRY;
-		vg->stats.mirror_dead += w->outcome == VG_WH_DEAD;
+		vg->stats.mirror_dead += w->outcome == VG_WH_DEAD || w->outcome == VG_WH_REFUSED;
 		return;
 	}
 	switch(w->outcome){
@@ -183,6 +183,11 @@ static void webhook_outcome(struct vg_plugin *vg, const struct vg_c_webhook *w)
 			break;
 		case VG_WH_DEAD:
 			vg->stats.webhook_dead++;
+			d.status = VG_DS_DEAD;
+			break;
+		case VG_WH_REFUSED:
+			/* A dead letter too (redrive works the same); counted apart. */
+			vg->stats.webhook_refused++;
 			d.status = VG_DS_DEAD;
 			break;
 		default:

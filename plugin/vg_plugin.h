@@ -28,6 +28,7 @@
 #define VG_AUDIT_BUF_BYTES (64 * 1024)
 #define VG_AUDIT_BUF_RECORDS 256
 #define VG_EVBUF_BYTES (96 * 1024)
+#define VG_RECBUF_BYTES (64 * 1024)
 
 struct vg_kick {
 	char client_id[VG_ID_MAX + 1];
@@ -51,7 +52,9 @@ struct vg_stats {
 	uint64_t alerts_raised;
 	uint64_t alerts_updated;
 	uint64_t alerts_resolved;
-	uint64_t webhook_dead;
+	uint64_t alerts_coalesced;      /* transitions inside one message folded into its net events */
+	uint64_t webhook_dead;          /* dead-lettered: undelivered for webhook_dead_after_s */
+	uint64_t webhook_refused;       /* dead-lettered: refused webhook_max_rejects times */
 	uint64_t webhook_gone;
 	uint64_t webhook_delivered;
 	uint64_t webhook_retries;
@@ -128,6 +131,9 @@ struct vg_plugin {
 	int nev;
 	char *evbuf;                    /* (broker) their strings and bodies */
 	size_t evbuf_len;
+	uint32_t ev_coalesced;          /* (broker) transitions these events coalesced */
+	const char *ev_coalesced_from;  /* (broker) the device whose message it was (until emitted) */
+	int64_t coalesce_log_ms;        /* (broker) last "coalesced" log line */
 	int64_t alerts_tick_ms;         /* (broker) last silent-device check */
 	struct vg_smap ward_alerts;     /* (broker) ward -> open alerts (stations.c) */
 	bool ward_alerts_dirty;         /* (broker) a ward's list changed since TICK */

@@ -7,13 +7,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { Bench, connect, publishQos1, sample, collect, waitFor } from '../lib/bench.mjs';
+import { Bench, connect, publishQos1, sample, collect, waitFor, freePort } from '../lib/bench.mjs';
 
 const HOLD_S = 2;
 const SILENCE_S = 3;
 const GRACE_S = 2;
 
 let bench;
+let metricsPort;
 let station;
 let stationMsgs;
 const devices = {};
@@ -31,6 +32,14 @@ async function device(id, ward, bed) {
       assert.equal(rc, 0, `sample ${s} of ${id} accepted`);
       return s;
     },
+    // One message holding a batch of samples (10 ms apart, the last one now); returns their seqs.
+    async batch(list) {
+      const now = Date.now();
+      const samples = list.map((fields, i) => ({ v: 1, seq: seq++, ts: now - (list.length - 1 - i) * 10, ...fields }));
+      const rc = await publishQos1(d.c, `vitals/${id}`, sample(samples));
+      assert.equal(rc, 0, `batch of ${list.length} from ${id} accepted`);
+      return samples.map((x) => x.seq);
+    },
   };
   devices[id] = d;
   return d;
@@ -45,9 +54,10 @@ async function hooksFor(pred, n, what, timeout = 8000) {
 }
 
 before(async () => {
+  metricsPort = await freePort();
   bench = await Bench.start({
     webhook: true,
-    options: { alert_hold_s: HOLD_S, silence_s: SILENCE_S, disconnect_grace_s: GRACE_S },
+    options: { alert_hold_s: HOLD_S, silence_s: SILENCE_S, disconnect_grace_s: GRACE_S, metrics_port: metricsPort },
   });
   const st = await bench.adminOk(['station', 'add', 'nurses-5n', '--wards', '5N,5S']);
   await bench.waitIdentity(bench.broker.port, 'nurses-5n', st);
@@ -285,6 +295,92 @@ test('a bed flagged for SpO2 scale 2 scores SpO2 on scale 2', async () => {
   assert.equal(ev.data.news2.points.spo2, 0);
   assert.equal(ev.data.news2.score, 5);
   assert.equal(ev.data.severity, 'medium');
+});
+
+async function metric(name) {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : undefined;
+}
+
+test('12.1 a 64-sample batch whose heart rate alternates 30/200 still raises its SpO2 80: one net event per alert, consistent with the stations, coalescing counted', async () => {
+  const d = await device('flap-1', '5S', 'B12');
+  await station.subscribeAsync('wards/5S/alerts/active', { qos: 1 });
+  const active = () => {
+    const m = stationMsgs.filter((x) => x.topic === 'wards/5S/alerts/active').at(-1);
+    return m ? JSON.parse(m.text).alerts.filter((a) => a.data.bed === 'B12') : [];
+  };
+  const onWard = () => stationMsgs.filter((m) => m.topic === 'wards/5S/alerts').map((m) => JSON.parse(m.text))
+    .filter((e) => e.data.bed === 'B12');
+  await d.send({ hr: 72, spo2: 97 });
+  const before = (await metric('vitalgate_alert_transitions_coalesced_total')) ?? 0;
+  const mark = bench.broker.mark();
+  // 64 transitions of the heart-rate alert in one message (low, high, low, ...),
+  // and a genuine SpO2 of 80 from sample 48 on.
+  const seqs = await d.batch(Array.from({ length: 64 }, (_, i) => ({ hr: i % 2 ? 200 : 30, spo2: i >= 48 ? 80 : 97 })));
+
+  // The SpO2 alert is raised: webhook (verified), MQTT, outbox.
+  const [spo2] = await hooksFor((x) => x.device_id === 'flap-1' && x.vital === 'spo2', 1, 'the SpO2 alert', 5000);
+  assert.equal(spo2.type, 'alert.raised');
+  assert.equal(spo2.data.value, 80);
+  assert.equal(spo2.data.direction, 'low');
+  assert.equal(spo2.data.seq, seqs[48], 'reported with the sample that raised it');
+  assert.equal(spo2.data.coalesced, undefined, 'nothing coalesced for SpO2');
+  // The heart rate: one net event for the whole message, the final state (high,
+  // 200, from the last sample), saying how many transitions it stands for.
+  const hr = await hooksFor((x) => x.device_id === 'flap-1' && x.vital === 'hr', 1, 'the heart-rate alert');
+  // The bed's NEWS2 (pulse 200: 3, SpO2 80: 3 = 6, medium) is raised as well.
+  const [n2] = await hooksFor((x) => x.bed === 'B12' && x.kind === 'news2', 1, 'the NEWS2 alert');
+  assert.equal(n2.type, 'alert.raised');
+  assert.equal(n2.data.severity, 'medium');
+  await sleep(500);
+  assert.equal(hooks((x) => x.device_id === 'flap-1' && x.vital === 'hr').length, 1, 'one heart-rate event, not 64');
+  assert.equal(hr[0].type, 'alert.raised');
+  assert.equal(hr[0].data.direction, 'high');
+  assert.equal(hr[0].data.value, 200);
+  assert.equal(hr[0].data.threshold, 131);
+  assert.equal(hr[0].data.seq, seqs[63]);
+  assert.equal(hr[0].data.coalesced, 63);
+  const mine = hooks((x) => x.bed === 'B12');
+  assert.equal(mine.length, 3);
+  // The stations got the same events, and their list of open alerts is exactly that.
+  const mqtt = await waitFor(() => (onWard().length >= 3 ? onWard() : null), { what: 'the events on wards/5S/alerts' });
+  assert.deepEqual(mqtt.map((e) => e.data), mine.map((e) => e.data));
+  const open = await waitFor(() => (active().length === 3 ? active() : null), { what: 'three open alerts of B12' });
+  assert.deepEqual(open.map((a) => a.data.alert_id).sort(), mine.map((e) => e.data.alert_id).sort());
+  assert.deepEqual(open.find((a) => a.data.vital === 'hr').data, hr[0].data);
+  // The outbox holds exactly these events.
+  const rows = await waitFor(async () => {
+    const r = (await bench.pg.query("SELECT event_id, type, status FROM alert_events WHERE ward = '5S' AND bed = 'B12' ORDER BY lsn")).rows;
+    return r.length === 3 && r.every((x) => x.status === 'delivered') ? r : null;
+  }, { what: 'three delivered outbox rows' });
+  assert.deepEqual(rows.map((r) => r.event_id).sort(), mine.map((e) => e.id).sort());
+  // Counted and logged.
+  assert.equal(await metric('vitalgate_alert_transitions_coalesced_total') - before, 63);
+  const line = await bench.broker.waitLog(/63 alert transition\(s\) of one message from flap-1 coalesced/, 3000, mark);
+  assert.doesNotMatch(line.slice(line.indexOf('Vitalgate')), /\b(30|200|80)\b/, 'no measured value in the log');
+
+  // The state is what was sent: a later SpO2 80 raises nothing new; a heart
+  // rate of 30 updates the same alert from high to low.
+  await d.send({ hr: 30, spo2: 80 });
+  const upd = await hooksFor((x) => x.device_id === 'flap-1' && x.vital === 'hr', 2, 'the heart-rate update');
+  assert.equal(upd[1].type, 'alert.updated');
+  assert.equal(upd[1].data.alert_id, hr[0].data.alert_id);
+  assert.equal(upd[1].data.direction, 'low');
+  await sleep(500);
+  assert.equal(hooks((x) => x.device_id === 'flap-1' && x.vital === 'spo2').length, 1, 'no second SpO2 alert');
+  // Recovery resolves each alert once, under its id, and empties the list.
+  const t0 = Date.now();
+  while (Date.now() - t0 < (HOLD_S + 0.5) * 1000) {
+    await d.send({ hr: 75, spo2: 97 });
+    await sleep(250);
+  }
+  const resolved = await waitFor(() => {
+    const l = bench.receiver.events.filter((e) => e.data.bed === 'B12' && e.type === 'alert.resolved');
+    return l.length >= 3 ? l : null;
+  }, { what: 'the three resolves' });
+  assert.deepEqual(resolved.map((e) => e.data.alert_id).sort(), mine.map((e) => e.data.alert_id).sort());
+  await waitFor(() => active().length === 0, { what: 'no open alert of B12' });
 });
 
 test('the npm package rejects a tampered body and a replay of a real Vitalgate webhook', async () => {

@@ -458,6 +458,7 @@ export class Receiver {
     r.events = [];       // verified, first delivery of each webhook-id
     r.requests = [];     // every request: {id, status, verified, at}
     r.mode = 'ok';       // 'ok' | 'status:<n>' | 'hang'
+    r.refuse = null;     // (rec) => an HTTP status to answer instead (scripted refusals), or nothing
     r.verifier = createVerifier({ secrets });
     r.tlsErrors = [];    // {at, code, message} of failed TLS handshakes
     r.server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, (req, res) => r.handle(req, res))
@@ -480,6 +481,12 @@ export class Receiver {
       const rec = { id, at: Date.now(), headers: req.headers, raw: raw.toString('utf8') };
       this.requests.push(rec);
       if (this.mode === 'hang') return; // never answer: the sender times out
+      const forced = this.refuse?.(rec);
+      if (forced) {
+        rec.status = forced;
+        res.statusCode = forced;
+        return res.end();
+      }
       if (this.mode.startsWith('status:')) {
         rec.status = Number(this.mode.slice(7));
         res.statusCode = rec.status;

@@ -57,6 +57,8 @@ export interface AlertData {
   reason?: string;
   /** alert.resolved: RFC 3339. */
   resolved_at?: string;
+  /** Present when > 0: transitions of this alert inside the same message (batch) folded into this event. */
+  coalesced?: number;
 }
 
 /** One mirrored sample (plugin_opt_mirror_url): the bed-vitals shape. */
