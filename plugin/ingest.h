@@ -13,6 +13,14 @@
 #include "vg_vitals.h"
 
 struct vg_plugin;
+struct mosquitto_evt_acl_check;
+
+/* The ACL WRITE check of a device's own vitals/<id> topic (auth.c): decode
+ * and validate, drop seqs already accepted, detect alerts, journal, publish
+ * what follows. Returns MOSQ_ERR_SUCCESS (deliver and acknowledge) or
+ * MOSQ_ERR_ACL_DENIED (rejected: 0x87 to the device, a will is dropped). e
+ * is the device whose live session ed->client is. */
+int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct mosquitto_evt_acl_check *ed);
 
 /* Returns the device's runtime state, creating it on first use (NULL when
  * out of memory). */

@@ -3,10 +3,14 @@
  *
  * What is registered (all callbacks run on the broker's single thread and
  * answer from memory only):
- *   MOSQ_EVT_BASIC_AUTH  auth.c    who may connect
- *   MOSQ_EVT_ACL_CHECK   auth.c    who may publish, subscribe, read what
- *   MOSQ_EVT_DISCONNECT  auth.c    audit trail
- *   MOSQ_EVT_MESSAGE     ingest.c  validate, journal, detect alerts
+ *   MOSQ_EVT_BASIC_AUTH  auth.c    who may connect (and becomes the
+ *                                  identity's live session)
+ *   MOSQ_EVT_ACL_CHECK   auth.c    who may publish, subscribe, read what;
+ *                        ingest.c  a device's own vitals/ publish (or will):
+ *                                  validate, journal, detect alerts
+ *   MOSQ_EVT_DISCONNECT  auth.c    ends the live session, audit trail
+ *   MOSQ_EVT_MESSAGE     ingest.c  refuses vitals/ from clients no ACL
+ *                                  check saw (an outgoing bridge)
  *   MOSQ_EVT_TICK        tick.c    apply worker results (identities, logs)
  * Worker threads started here: the PostgreSQL writer (bridge/pgwriter.c),
  * the identity sync (bridge/idsync.c), the webhook sender

@@ -63,7 +63,7 @@ struct vg_stats {
 	uint64_t audit_events;
 	uint64_t audit_unrecorded;
 	uint64_t completion_refused_reported;
-	uint64_t connected[4];          /* gauge, by enum vg_role (password logins) */
+	uint64_t connected[4];          /* gauge, by enum vg_role (live sessions) */
 	uint64_t mirror_delivered;
 	uint64_t mirror_retries;
 	uint64_t mirror_dead;
@@ -156,8 +156,15 @@ int vg_auth_disconnect_cb(int event, void *event_data, void *userdata);
  * inside an auth callback). */
 void vg_kick_later(struct vg_plugin *vg, const char *client_id, const char *why);
 
-/* Before an identity leaves the table: its connections stop counting. */
+/* Before an identity leaves the table: its live session stops counting. */
 void vg_auth_forget_connections(struct vg_plugin *vg, const char *id);
+
+/* After an identity changed: its login failures are forgotten. */
+void vg_auth_reset_throttle(struct vg_ident *e);
+
+/* True if identity id has a live session (a client that logged in as it
+ * through Vitalgate and is still connected). */
+bool vg_auth_is_live(const struct vg_plugin *vg, const char *id);
 
 /* Drains the completion queue now (TICK, and cleanup). */
 void vg_tick_drain(struct vg_plugin *vg);
