@@ -60,6 +60,7 @@
 #include <mosquitto_plugin.h>
 
 #include "audit.h"
+#include "crl.h"
 #include "ingest.h"
 #include "vg_plugin.h"
 
@@ -293,6 +294,7 @@ static const char *adopt_cert_login(struct vg_plugin *vg, struct vg_ident *e, st
 	char cn[VG_ID_MAX + 1];
 	bool bad = false;
 	struct vg_devrt *rt;
+	struct vg_cert_id certid;
 
 	if(e->rt && e->rt->live){
 		return "session did not log in as this identity";
@@ -303,10 +305,14 @@ static const char *adopt_cert_login(struct vg_plugin *vg, struct vg_ident *e, st
 	if(cid == NULL || strcmp(cid, e->id) != 0){
 		return "client id differs from identity";
 	}
+	if(vg_crl_login_revoked(vg, client, &certid)){
+		return "certificate revoked (CRL)";
+	}
 	rt = vg_ingest_devrt(e);
 	if(rt == NULL){
 		return "out of memory";
 	}
+	rt->cert = certid;
 	live_set(vg, e, rt, client);
 	vg->stats.auth_ok++;
 	vg_alerts_on_connect(vg, e, vg_now_ms());
@@ -473,6 +479,7 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	struct vg_ident *e = NULL;
 	struct vg_devrt *rt = NULL;
 	struct vg_throttle_state *budget = NULL;
+	struct vg_cert_id certid;
 	const char *why;
 	char cn[VG_ID_MAX + 1];
 	bool by_cert, bad_cert = false, count_failure = true, home = false, again = false;
@@ -559,6 +566,13 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	if(again){
 		return MOSQ_ERR_SUCCESS;
 	}
+	memset(&certid, 0, sizeof(certid));
+	if(by_cert && vg_crl_login_revoked(vg, ed->client, &certid)){
+		/* The handshake checks the CRL too; this covers one made with the
+		 * previous CRL while Mosquitto reloads its listeners. */
+		why = "certificate revoked (CRL)";
+		goto refuse;
+	}
 	if(by_cert && ed->username == NULL && mosquitto_set_username(ed->client, e->id) != MOSQ_ERR_SUCCESS){
 		/* ACL checks look the identity up by username. */
 		why = "out of memory setting the username";
@@ -571,6 +585,7 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 		vg_throttle_state_ok(&rt->thr_home);
 	}
 	vg_throttle_state_ok(home ? &rt->thr_home : &rt->thr_away);
+	rt->cert = certid;
 	vg_alerts_on_connect(vg, e, vg_now_ms());
 	vg->stats.auth_ok++;
 	/* The live session from now on (a takeover: the previous one loses

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "throttle.h"
+#include "vg_crl.h"
 #include "vg_secret.h"
 #include "vg_util.h"
 
@@ -40,6 +41,7 @@ struct vg_devrt {
 	 * client's DISCONNECT and before the identity leaves the table. */
 	const struct mosquitto *live;
 	uint64_t last_ok_addr_hash; /* address of the last successful login */
+	struct vg_cert_id cert;     /* the live session's certificate (serial_len 0: a secret login) */
 	/* Login failures under this identity's name (auth.c): from its last
 	 * good address, and from anywhere else. Two budgets, so a stranger
 	 * cannot lock the device out and its own address is still throttled. */

@@ -33,6 +33,7 @@
 #include <mosquitto_plugin.h>
 
 #include "audit.h"
+#include "crl.h"
 #include "idcache.h"
 #include "idsync.h"
 #include "metrics.h"
@@ -129,6 +130,7 @@ static void plugin_free(struct vg_plugin *vg)
 	vg_idtable_destroy(&vg->ids);
 	vg_alerts_free(vg);
 	vg_stations_free(vg);
+	vg_crl_stop(vg);
 	vg_throttle_free(&vg->thr_user);
 	vg_throttle_free(&vg->thr_addr);
 	free(vg->kicks);
@@ -169,10 +171,20 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		rc = MOSQ_ERR_INVAL;
 		goto error;
 	}
+	if(vg_reload_check_listeners(vg, err, sizeof(err)) != 0){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: configuration error: %s", err);
+		rc = MOSQ_ERR_INVAL;
+		goto error;
+	}
 	if(vg_queue_init(&vg->completions, (size_t)vg->cfg.queue_capacity) != 0){
 		goto error;
 	}
 	queue_ready = true;
+	if(vg_crl_start(vg, err, sizeof(err)) != 0){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: configuration error: %s", err);
+		rc = MOSQ_ERR_INVAL;
+		goto error;
+	}
 	if(vg_idtable_init(&vg->ids, 1024) != 0){
 		goto error;
 	}
@@ -242,7 +254,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
 		goto error;
 	}
-	if(vg_idsync_start(&vg->idsync, vg->cfg.db_conninfo, cache, &vg->completions, err, sizeof(err)) != 0){
+	if(vg_idsync_start(&vg->idsync, vg->cfg.db_conninfo, cache, vg->cfg.crl_file, &vg->completions, err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
 		goto error;
 	}
@@ -305,6 +317,7 @@ error:
 	if(queue_ready){
 		plugin_free(vg);
 	}else{
+		vg_reload_free(vg);
 		vg_config_free(&vg->cfg);
 		free(vg);
 	}

@@ -17,6 +17,8 @@
 
 #include "alerts.h"
 #include "audit.h"
+#include "crl.h"
+#include "crlsync.h"
 #include "idsync.h"
 #include "metrics.h"
 #include "mirror.h"
@@ -340,6 +342,13 @@ void vg_tick_drain(struct vg_plugin *vg)
 				vg_alert_state_free(c);
 				break;
 			}
+			case VG_C_CRL: {
+				struct vg_c_crl *c = (struct vg_c_crl *)list;
+				vg_crl_apply(vg, c);
+				vg_crl_free(c->set);
+				free(c);
+				break;
+			}
 			case VG_C_DB_STATE: {
 				struct vg_c_db_state *d = (struct vg_c_db_state *)list;
 				vg->db_up = d->up;
@@ -369,6 +378,7 @@ int vg_tick_cb(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)event_data;
 	vg_tick_drain(vg);
+	vg_crl_tick(vg);
 	apply_kicks(vg);
 	vg_alerts_tick(vg, vg_now_ms());
 	vg_stations_tick(vg, vg_now_ms());

@@ -19,6 +19,7 @@
 #include "throttle.h"
 #include "vg_rec.h"
 #include "vg_smap.h"
+#include "vg_crl.h"
 #include "vg_journal.h"
 #include "vg_queue.h"
 #include "vg_secret.h"
@@ -106,7 +107,11 @@ struct vg_plugin {
 	char *conf_path;                /* the broker's -c file (reload) */
 	char *so_path;                  /* this plugin's file (reload) */
 
-	struct vg_throttle thr_user;     /* (broker) failures per username */
+	struct vg_crl_set *crls;        /* (broker) plugin_opt_crl_file's CRLs, or NULL (crl.c) */
+	int crl_kick_in;                /* (broker) TICKs until revoked sessions are kicked */
+	bool crl_own_reload;            /* (broker) the pending SIGHUP is crl.c's */
+
+	struct vg_throttle thr_user;     /* (broker) failures per unknown username */
 	struct vg_throttle thr_addr;     /* (broker) failures per client address */
 	struct vg_kick *kicks;          /* (broker) clients to disconnect on TICK */
 	size_t nkicks;
