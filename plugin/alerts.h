@@ -84,7 +84,7 @@ void vg_alerts_free(struct vg_plugin *vg);
 /* TICK: replaces the configuration (takes ownership of cfg). */
 void vg_alerts_set_config(struct vg_plugin *vg, struct vg_alert_cfg *cfg);
 
-/* MESSAGE path, in this order: snapshot; on_samples (events go to vg->ev);
+/* Ingest path (the ACL WRITE check of vitals/), in this order: snapshot; on_samples (events go to vg->ev);
  * journal the samples with vg->ev; on success emit, on failure restore. */
 void vg_alerts_snapshot(struct vg_plugin *vg, struct vg_ident *e, struct vg_alert_snap *snap);
 void vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct vg_sample *s, int n, int64_t now_ms);
