@@ -26,7 +26,7 @@ struct vg_crl_set *vg_crl_parse(const char *pem, size_t len, char *err, size_t e
 {
 	struct vg_crl_set *s = calloc(1, sizeof(*s));
 	BIO *b = len <= 64u * 1024 * 1024 ? BIO_new_mem_buf(pem, (int)len) : NULL;
-	const char *p = pem;
+	const char *p = pem, *end = pem + len;
 	int blocks = 0;
 
 	if(s == NULL || b == NULL || (s->crls = sk_X509_CRL_new_null()) == NULL){
@@ -35,7 +35,7 @@ struct vg_crl_set *vg_crl_parse(const char *pem, size_t len, char *err, size_t e
 	}
 	/* Every PEM block must be a CRL that parses: a file Mosquitto cannot
 	 * load makes its reload drop CRL checking altogether. */
-	while((p = strstr(p, "-----BEGIN ")) != NULL && (size_t)(p - pem) < len){
+	while((p = memmem(p, (size_t)(end - p), "-----BEGIN ", 11)) != NULL){
 		blocks++;
 		p += 11;
 	}

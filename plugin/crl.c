@@ -37,6 +37,8 @@ int vg_crl_start(struct vg_plugin *vg, char *err, size_t errlen)
 		buf = malloc((size_t)n + 1);
 		if(buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n){
 			n = -1;
+		}else{
+			buf[n] = '\0';
 		}
 	}
 	if(f){
