@@ -288,7 +288,9 @@ static bool cert_cn(struct mosquitto *client, char *cn, size_t len, bool *bad);
  * check validates its certificate and makes it the live session. Returns
  * NULL when it did, else why not. Only when e has no live session: a
  * taken-over client (whose will Mosquitto checks while the new session
- * already holds the name) never comes back this way. */
+ * already holds the name) never comes back this way; nor does a client
+ * whose will Mosquitto checks after its DISCONNECT: its TLS session is
+ * gone by then (net__socket_close), so it shows no certificate. */
 static const char *adopt_cert_login(struct vg_plugin *vg, struct vg_ident *e, struct mosquitto *client, const char *cid)
 {
 	char cn[VG_ID_MAX + 1];

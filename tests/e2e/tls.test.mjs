@@ -17,7 +17,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { Bench, Broker, connect, publishQos1, sample, waitFor, freePort, closed } from '../lib/bench.mjs';
+import { Bench, Broker, connect, publishQos1, sample, waitFor, freePort, closed, collect, subscribeRc } from '../lib/bench.mjs';
 import { makeCA, issue } from '../lib/certs.mjs';
 
 const NOT_AUTHORIZED = 0x87;
@@ -30,12 +30,14 @@ let certs;
 let ca;
 let crlFile;
 let tlsConf;
+let core;
 
 before(async () => {
   bench = await Bench.start({ noBroker: true });
   await bench.addDevice('dev-m', '2S', 'B1');
   await bench.addDevice('dev-r', '2S', 'B2');
   await bench.addDevice('dev-k', '2S', 'B3');
+  core = await bench.adminOk(['service', 'add', 'core-t']);
   await bench.adminOk(['device', 'revoke', 'dev-r']);
   ca = makeCA(path.join(bench.root, 'pki'));
   certs = {
@@ -179,4 +181,23 @@ test('12.8 a certificate revoked with vitalgate-admin (CRL) fails the handshake 
   await m.endAsync();
   const rows = (await bench.pg.query("SELECT event, detail FROM audit_log WHERE event IN ('cert.revoke', 'cert.crl') ORDER BY id")).rows;
   assert.deepEqual(rows.map((r) => r.event), ['cert.crl', 'cert.revoke', 'cert.crl']);
+});
+
+test('12.4 a certificate device\'s will after an abrupt disconnect is refused too, on both listener kinds', async () => {
+  const svc = await connect(broker.port, { id: 'core-t', password: core });
+  const got = collect(svc);
+  assert.equal(await subscribeRc(svc, 'vitals/#'), 1);
+  for (const p of [pCn, pId]) {
+    const d = await connect(p, { clientId: 'dev-m', username: undefined, password: undefined, tls: certs.devm.tls,
+      will: { topic: 'vitals/dev-m', payload: Buffer.from('not a sample'), qos: 1, retain: false } });
+    assert.equal(await publishQos1(d, 'vitals/dev-m', sample({ v: 1, seq: 40 + p % 7, ts: Date.now(), hr: 66 })), 0);
+    d.stream.destroy();
+    await sleep(400);
+    // Its name is free again: the device reconnects at once.
+    const again = await connect(p, { clientId: 'dev-m', username: undefined, password: undefined, tls: certs.devm.tls });
+    assert.equal(await publishQos1(again, 'vitals/dev-m', sample({ v: 1, seq: 50 + p % 7, ts: Date.now(), hr: 66 })), 0);
+    await again.endAsync();
+  }
+  assert.deepEqual(got.filter((m) => m.text === 'not a sample').map((m) => m.topic), [], 'no will reached the service');
+  await svc.endAsync();
 });
