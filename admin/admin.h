@@ -25,6 +25,12 @@ struct args {
 	const char *low;
 	const char *high;
 	const char *status;
+	const char *cert;
+	const char *serial;
+	const char *ca_cert;
+	const char *ca_key;
+	const char *days;
+	const char *out;
 	const char *pos[4];
 	int npos;
 };
@@ -49,5 +55,10 @@ bool audit_admin(PGconn *c, const char *event, const char *identity, const char 
 int validate_alerts(const struct args *a);
 int cmd_alerts(PGconn *c, const struct args *a);
 bool is_alerts_command(const char *cmd);
+
+/* cmd_cert.c: client certificate revocation and CRLs. */
+int validate_cert(const struct args *a);
+int cmd_cert(PGconn *c, const struct args *a);
+bool is_cert_command(const char *cmd);
 
 #endif

@@ -54,6 +54,11 @@ static void usage(void)
 		"  webhook list [--status pending|delivered|dead] [--limit <n>]\n"
 		"  webhook redrive <event_id>|dead             puts events back to pending; brokers deliver them\n"
 		"  webhook enable                              resumes delivery after the endpoint answered 410\n"
+		"  cert revoke --cert <file>                   revokes a client certificate (by its issuer and serial)\n"
+		"  cert revoke --serial <hex> --ca-cert <file> the same, by serial, under that CA\n"
+		"  cert crl --ca-cert <file> --ca-key <file> [--days <n>] [--out <file>]\n"
+		"                                              signs the CA's CRL (default 30 days); brokers apply it\n"
+		"  cert list                                   revoked certificates and stored CRLs\n"
 		"Connection: --db, else $VITALGATE_DB, else libpq's PG* variables.\n");
 }
 
@@ -118,6 +123,18 @@ static int parse_args(int argc, char **argv, struct args *a)
 			slot = &a->high;
 		}else if(!strcmp(s, "--status")){
 			slot = &a->status;
+		}else if(!strcmp(s, "--cert")){
+			slot = &a->cert;
+		}else if(!strcmp(s, "--serial")){
+			slot = &a->serial;
+		}else if(!strcmp(s, "--ca-cert")){
+			slot = &a->ca_cert;
+		}else if(!strcmp(s, "--ca-key")){
+			slot = &a->ca_key;
+		}else if(!strcmp(s, "--days")){
+			slot = &a->days;
+		}else if(!strcmp(s, "--out")){
+			slot = &a->out;
 		}else if(!strcmp(s, "--help") || !strcmp(s, "-h")){
 			usage();
 			exit(0);
@@ -700,6 +717,12 @@ static int validate(const struct args *a)
 		usage();
 		return EXIT_USAGE;
 	}
+	if(is_cert_command(cmd)){
+		return validate_cert(a);
+	}
+	if(a->cert || a->serial || a->ca_cert || a->ca_key || a->days || a->out){
+		return fail_usage("--cert, --serial, --ca-cert, --ca-key, --days and --out are for cert commands");
+	}
 	if(is_alerts_command(cmd)){
 		return validate_alerts(a);
 	}
@@ -820,6 +843,8 @@ int main(int argc, char **argv)
 		rc = !strcmp(a.pos[1], "verify") ? cmd_audit_verify(c) : cmd_audit_list(c, &a);
 	}else if(is_alerts_command(a.pos[0])){
 		rc = cmd_alerts(c, &a);
+	}else if(is_cert_command(a.pos[0])){
+		rc = cmd_cert(c, &a);
 	}else{
 		rc = cmd_identity(c, &a);
 	}

@@ -35,6 +35,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "crlsync.h"
 #include "outbox.h"
 #include "pgconn.h"
 #include "vg_completion.h"
@@ -58,6 +59,8 @@ struct vg_idsync {
 	atomic_bool reload_req;
 	PGconn *conn;
 	bool announced_down;
+	char *crl_file;             /* plugin_opt_crl_file, or NULL */
+	struct vg_crlsync crl;
 };
 
 static const char *SELECT_IDENTS =
@@ -422,7 +425,9 @@ static bool connect_and_load(struct vg_idsync *s)
 		return false;
 	}
 	if(!vg_pg_exec(s->conn, "LISTEN vitalgate_identity; LISTEN vitalgate_config; LISTEN vitalgate_webhook", err, sizeof(err))
-			|| !full_load(s) || !load_alert_config(s)){
+			|| (s->crl_file && !vg_pg_exec(s->conn, "LISTEN vitalgate_crl", err, sizeof(err)))
+			|| !full_load(s) || !load_alert_config(s)
+			|| (s->crl_file && !vg_crlsync_run(&s->crl, s->conn, s->completions))){
 		if(!s->announced_down){
 			vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: identity sync failed to start (%s)", err);
 			s->announced_down = true;
@@ -455,7 +460,7 @@ static void *idsync_main(void *arg)
 	struct vg_idsync *s = arg;
 	int backoff = 0;
 	int64_t last_full = 0, last_ping = 0;
-	bool pending = false, config_dirty = false, do_redrive = false;
+	bool pending = false, config_dirty = false, do_redrive = false, crl_dirty = false;
 	char (*ids)[VG_ID_MAX + 1] = calloc(MAX_DELTA_IDS, VG_ID_MAX + 1);
 
 	if(ids == NULL){
@@ -524,6 +529,8 @@ static void *idsync_main(void *arg)
 		while((note = PQnotifies(s->conn)) != NULL){
 			if(!strcmp(note->relname, "vitalgate_config")){
 				config_dirty = true;
+			}else if(!strcmp(note->relname, "vitalgate_crl")){
+				crl_dirty = true;
 			}else if(!strcmp(note->relname, "vitalgate_webhook")){
 				if(!strcmp(note->extra, "enable")){
 					post_webhook_cmd(s, 1);
@@ -573,6 +580,14 @@ static void *idsync_main(void *arg)
 			}
 			pending = true;
 		}
+		if(crl_dirty || (s->crl_file && (overflow || now - last_full > 300000))){
+			crl_dirty = false;
+			if(s->crl_file && !vg_crlsync_run(&s->crl, s->conn, s->completions)){
+				PQfinish(s->conn);
+				s->conn = NULL;
+				continue;
+			}
+		}
 		if(overflow || now - last_full > 300000){
 			if(!full_load(s)){
 				PQfinish(s->conn);
@@ -609,20 +624,23 @@ static void *idsync_main(void *arg)
 	return NULL;
 }
 
-int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const char *cache_path,
+int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const char *cache_path, const char *crl_file,
 		struct vg_queue *completions, char *err, size_t errlen)
 {
 	struct vg_idsync *s = calloc(1, sizeof(*s));
 
 	*out = NULL;
-	if(s == NULL){
+	if(s == NULL || (crl_file && (s->crl_file = strdup(crl_file)) == NULL)){
+		free(s);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	s->crl.path = s->crl_file;
 	if(cache_path){
 		s->cache_path = strdup(cache_path);
 		if(s->cache_path == NULL || vg_idtable_init(&s->mirror, 1024) != 0){
 			free(s->cache_path);
+			free(s->crl_file);
 			free(s);
 			snprintf(err, errlen, "out of memory");
 			return -1;
@@ -648,6 +666,7 @@ error:
 	vg_idtable_destroy(&s->mirror);
 	free(s->cache_path);
 	free(s->conninfo);
+	free(s->crl_file);
 	free(s);
 	return -1;
 }
@@ -694,5 +713,6 @@ void vg_idsync_stop(struct vg_idsync *s)
 	vg_idtable_destroy(&s->mirror);
 	free(s->cache_path);
 	free(s->conninfo);
+	free(s->crl_file);
 	free(s);
 }

@@ -16,7 +16,8 @@
  * consumer, which frees it with vg_c_idents_free after taking the entries
  * it keeps.
  *
- * Channels: vitalgate_identity (payload: an identity id), vitalgate_config
+ * Channels: vitalgate_identity (payload: an identity id), vitalgate_crl
+ * (with plugin_opt_crl_file: certificate revocation lists), vitalgate_config
  * (thresholds or bed settings changed: all are reloaded), vitalgate_webhook
  * (payload "redrive": pending outbox events are handed to the broker again;
  * "enable": the endpoint is re-enabled after a 410).
@@ -51,8 +52,10 @@ struct vg_c_alert_cfg {
 struct vg_idsync;
 
 /* cache_path (may be NULL): where to keep the identity snapshot file
- * (idcache.h), rewritten after changes, at most once a second. */
-int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const char *cache_path,
+ * (idcache.h), rewritten after changes, at most once a second. crl_file
+ * (may be NULL): plugin_opt_crl_file, kept equal to the stored CRLs
+ * (crlsync.h). */
+int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const char *cache_path, const char *crl_file,
 		struct vg_queue *completions, char *err, size_t errlen);
 /* Broker thread: asks the worker to hand the pending outbox events over
  * again (after the webhook queue refused some). */

@@ -29,6 +29,7 @@ enum vg_completion_type {
 	VG_C_WEBHOOK_CMD,      /* struct vg_c_webhook_cmd */
 	VG_C_LAST_SEEN,        /* struct vg_c_last_seen: devices active before a restart */
 	VG_C_ALERT_STATE,      /* struct vg_c_alert_state: open alerts, NEWS2 inputs */
+	VG_C_CRL,              /* struct vg_c_crl (crlsync.h): plugin_opt_crl_file was rewritten */
 };
 
 /* Alert state from before a restart, read from PostgreSQL once the journal

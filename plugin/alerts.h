@@ -94,7 +94,7 @@ void vg_alerts_free(struct vg_plugin *vg);
 /* TICK: replaces the configuration (takes ownership of cfg). */
 void vg_alerts_set_config(struct vg_plugin *vg, struct vg_alert_cfg *cfg);
 
-/* MESSAGE path, in this order: snapshot; on_samples (events go to vg->ev);
+/* Ingest path (the ACL WRITE check of vitals/), in this order: snapshot; on_samples (events go to vg->ev);
  * journal the samples with vg->ev; on success emit, on failure restore.
  * on_samples evaluates every sample and puts each alert slot's net
  * transitions over the message into vg->ev (at most

@@ -1,6 +1,6 @@
 /*
- * auth: BASIC_AUTH and ACL_CHECK, answered from the in-memory identity
- * table (idtable.c) without blocking.
+ * auth: BASIC_AUTH, ACL_CHECK and DISCONNECT, answered from the in-memory
+ * identity table (idtable.c) without blocking.
  *
  * Topic rules (docs/security.md, from the contract):
  *   vitals/<device>                    write: that device (not retained)
@@ -8,25 +8,46 @@
  *   devices/<device>/...               read/subscribe: that device, service
  *                                      (today: .../rejections)
  *   wards/<ward>/...                   read/subscribe: stations of <ward>, service
- * The broker itself publishes rejections and ward topics (no ACL applies to
- * its own publishes); clients never write into devices/ or wards/.
- * Everything else is foreign: refused with others=deny, allowed with
- * others=defer (Mosquitto 2.0.11 denies a check that every plugin defers, so
- * defer mode must grant foreign topics itself).
+ *   $SYS/broker/vitalgate/...          read/subscribe: service (the plugin's
+ *                                      own figures, stats.c)
+ * The broker itself publishes rejections, ward topics and the figures (no
+ * ACL applies to its own publishes); clients never write into devices/ or
+ * wards/. Everything else is foreign: refused with others=deny, allowed
+ * with others=defer (Mosquitto 2.0.11 denies a check that every plugin
+ * defers, so defer mode must grant foreign topics itself).
+ *
+ * Live sessions. Each identity has at most one client that logged in as it
+ * through Vitalgate (vg_devrt.live): set when BASIC_AUTH accepts it (a
+ * newer login replaces it: a takeover), or, on a listener with
+ * use_identity_as_username (Mosquitto 2.0.11 skips BASIC_AUTH there), when
+ * the ACL check first validates its certificate; cleared by its
+ * DISCONNECT. Every grant of an identity's rights requires ed->client to
+ * be that live session, one pointer compare. So a client that merely
+ * carries an identity's name never has its rights: a password_file or
+ * anonymous session from before the identity existed (others=defer), a
+ * taken-over session, or a client whose will Mosquitto checks after its
+ * DISCONNECT or at a takeover (wills never reach the MESSAGE callback).
+ *
+ * A device's publish to vitals/<itself> is ingested here, in the ACL WRITE
+ * check (ingest.c): every client publish and every will passes through it,
+ * including the wills Mosquitto sends at shutdown for clients still
+ * connected, with no DISCONNECT before them. A rejected sample is denied:
+ * the device sees 0x87, a will is dropped.
  *
  * The per-message read check (every message, every subscriber) is one hash
- * lookup and a few byte compares: O(1), no allocation.
+ * lookup, one pointer compare and a few byte compares: O(1), no allocation.
  *
  * Authentication (BASIC_AUTH): by secret, or on a TLS listener with
  * require_certificate, by the client certificate's CN (no password). Either
- * way the client id must equal the identity. Repeated failures per username
- * and per address are throttled (throttle.c); every decision is audited
- * (audit.c). On a listener with use_identity_as_username Mosquitto skips
- * BASIC_AUTH altogether, so the ACL check re-validates the identity (known,
- * not revoked, client id = CN) and queues a kick for TICK when it does not
- * hold.
+ * way the client id must equal the identity. With others=defer a CONNECT
+ * that Vitalgate would leave to other authentication is refused when its
+ * client id names a Vitalgate identity. Repeated failures are throttled: a
+ * known identity's budgets live in its runtime state, others' and every
+ * address's in the tables of throttle.c; every decision is audited
+ * (audit.c).
  *
- * Thread: broker thread. Memory: none allocated (the certificate's CN is
+ * Thread: broker thread. Memory: a device's runtime state on its first
+ * login (vg_ingest_devrt); nothing per message (the certificate's CN is
  * copied into a stack buffer).
  */
 #include <stdio.h>
@@ -39,6 +60,7 @@
 #include <mosquitto_plugin.h>
 
 #include "audit.h"
+#include "crl.h"
 #include "ingest.h"
 #include "vg_plugin.h"
 
@@ -47,7 +69,10 @@ enum ns {
 	NS_VITALS,
 	NS_DEVICES,
 	NS_WARDS,
+	NS_SYS,         /* $SYS/broker/vitalgate[/...]: services only */
 };
+
+#define VG_SYS_ROOT "$SYS/broker/vitalgate"
 
 /* Which of Vitalgate's namespaces a topic (or filter) belongs to. A filter
  * whose first level is a wildcard may match any namespace: NS_WARDS is
@@ -68,6 +93,12 @@ static enum ns topic_ns(const char *t, const char **rest)
 		return NS_WARDS;
 	}
 	*rest = t;
+	if(!strncmp(t, VG_SYS_ROOT, sizeof(VG_SYS_ROOT) - 1)
+			&& (t[sizeof(VG_SYS_ROOT) - 1] == '/' || t[sizeof(VG_SYS_ROOT) - 1] == '\0')){
+		/* A filter with a wildcard above this level ("$SYS/#") is foreign:
+		 * granted, and the read check keeps these topics from it. */
+		return NS_SYS;
+	}
 	if(!strcmp(t, "vitals") || !strcmp(t, "devices") || !strcmp(t, "wards")){
 		return NS_WARDS; /* the bare namespace root: treat as ours */
 	}
@@ -230,15 +261,79 @@ static int deny(struct vg_plugin *vg, const struct mosquitto_evt_acl_check *ed, 
 	return MOSQ_ERR_ACL_DENIED;
 }
 
+/* Counts a client as the identity's live session (a takeover replaces
+ * the previous one, which stays counted once). */
+static void live_set(struct vg_plugin *vg, const struct vg_ident *e, struct vg_devrt *rt, const struct mosquitto *client)
+{
+	if(rt->live == NULL){
+		vg->stats.connected[e->role & 3]++;
+	}
+	rt->live = client;
+}
+
+static bool live_clear(struct vg_plugin *vg, const struct vg_ident *e)
+{
+	if(e->rt == NULL || e->rt->live == NULL){
+		return false;
+	}
+	e->rt->live = NULL;
+	vg->stats.connected[e->role & 3]--;
+	return true;
+}
+
+static bool cert_cn(struct mosquitto *client, char *cn, size_t len, bool *bad);
+
+/* A client that carries e's name but is not its live session: on a
+ * listener with use_identity_as_username (no BASIC_AUTH), its first ACL
+ * check validates its certificate and makes it the live session. Returns
+ * NULL when it did, else why not. Only when e has no live session: a
+ * taken-over client (whose will Mosquitto checks while the new session
+ * already holds the name) never comes back this way; nor does a client
+ * whose will Mosquitto checks after its DISCONNECT: its TLS session is
+ * gone by then (net__socket_close), so it shows no certificate. */
+static const char *adopt_cert_login(struct vg_plugin *vg, struct vg_ident *e, struct mosquitto *client, const char *cid)
+{
+	char cn[VG_ID_MAX + 1];
+	bool bad = false;
+	struct vg_devrt *rt;
+	struct vg_cert_id certid;
+
+	if(e->rt && e->rt->live){
+		return "session did not log in as this identity";
+	}
+	if(!cert_cn(client, cn, sizeof(cn), &bad) || bad || strcmp(cn, e->id) != 0){
+		return "session did not log in as this identity";
+	}
+	if(cid == NULL || strcmp(cid, e->id) != 0){
+		return "client id differs from identity";
+	}
+	if(vg_crl_login_revoked(vg, client, &certid)){
+		return "certificate revoked (CRL)";
+	}
+	rt = vg_ingest_devrt(e);
+	if(rt == NULL){
+		return "out of memory";
+	}
+	rt->cert = certid;
+	live_set(vg, e, rt, client);
+	vg->stats.auth_ok++;
+	vg_alerts_on_connect(vg, e, vg_now_ms());
+	vg_audit(vg, VG_AUDIT_CONNECT, e->id, cid, mosquitto_client_address(client), "%s by certificate (listener without login check)",
+			e->role == VG_ROLE_DEVICE ? "device" : e->role == VG_ROLE_STATION ? "station" : "service");
+	return NULL;
+}
+
 int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
 	struct vg_plugin *vg = userdata;
 	const char *user = mosquitto_client_username(ed->client);
-	const struct vg_ident *e;
+	struct vg_ident *e;
 	const char *topic = ed->topic;
 	const char *rest;
 	const char *cid;
+	const char *why;
+	enum ns ns;
 	int rc;
 
 	(void)event;
@@ -252,13 +347,13 @@ int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 	if(e == NULL){
 		/* Not one of ours (anonymous or another plugin's client): only
 		 * foreign topics, and only in defer mode. Read checks keep our
-		 * namespaces closed even under a wide "#" subscription. */
+		 * namespaces closed even under a wide "#" or "$SYS/#". */
 		if(vg->cfg.others == VG_OTHERS_DEFER){
-			if(topic_ns(topic, &rest) == NS_FOREIGN
-					|| (ed->access == MOSQ_ACL_SUBSCRIBE && filter_starts_wild(topic))){
+			ns = topic_ns(topic, &rest);
+			if(ns == NS_FOREIGN || (ed->access == MOSQ_ACL_SUBSCRIBE && filter_starts_wild(topic))){
 				return MOSQ_ERR_SUCCESS;
 			}
-			return deny(vg, ed, user, "not a Vitalgate identity");
+			return deny(vg, ed, user, ns == NS_SYS ? "Vitalgate's figures are for services" : "not a Vitalgate identity");
 		}
 		/* Deny mode: only a certificate login (use_identity_as_username,
 		 * which skips BASIC_AUTH) can get here with an unknown name. */
@@ -269,14 +364,24 @@ int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 		vg_kick_later(vg, mosquitto_client_id(ed->client), "identity revoked");
 		return deny(vg, ed, e->id, "identity revoked");
 	}
-	cid = mosquitto_client_id(ed->client);
-	if(cid == NULL || strcmp(cid, e->id) != 0){
-		vg_kick_later(vg, cid, "client id differs from identity");
-		return deny(vg, ed, e->id, "client id differs from identity");
+	if(e->rt == NULL || e->rt->live != ed->client){
+		/* The rare path: the hot one is the pointer compare above. */
+		cid = mosquitto_client_id(ed->client);
+		why = adopt_cert_login(vg, e, ed->client, cid);
+		if(why){
+			/* TICK spares the live session of that client id, if any. */
+			vg_kick_later(vg, cid, why);
+			return deny(vg, ed, e->id, why);
+		}
 	}
 	switch(e->role){
 		case VG_ROLE_DEVICE:
 			rc = check_device(vg, e, ed->access, topic, ed->retain);
+			if(rc == MOSQ_ERR_SUCCESS && ed->access == MOSQ_ACL_WRITE && topic_ns(topic, &rest) == NS_VITALS){
+				/* Its own vitals topic: the sample is ingested now (see
+				 * the header); a rejection denies the publish. */
+				return vg_ingest_acl_write(vg, e, ed);
+			}
 			break;
 		case VG_ROLE_STATION:
 			rc = check_station(vg, e, ed->access, topic);
@@ -357,6 +462,15 @@ static bool auth_log_budget(struct vg_plugin *vg)
 	return false;
 }
 
+/* The budget a login attempt under known identity e from addr is counted
+ * in: the device's own last good address has its own, so a stranger
+ * elsewhere cannot lock it out, and its own address is still throttled. */
+static struct vg_throttle_state *user_budget(struct vg_devrt *rt, const char *addr, bool *home)
+{
+	*home = addr && rt->last_ok_addr_hash && rt->last_ok_addr_hash == addr_hash(addr);
+	return *home ? &rt->thr_home : &rt->thr_away;
+}
+
 int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
@@ -365,43 +479,55 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	const char *addr = mosquitto_client_address(ed->client);
 	const char *identity = ed->username;
 	struct vg_ident *e = NULL;
-	struct vg_devrt *rt;
+	struct vg_devrt *rt = NULL;
+	struct vg_throttle_state *budget = NULL;
+	struct vg_cert_id certid;
 	const char *why;
 	char cn[VG_ID_MAX + 1];
-	bool by_cert, bad_cert = false, count_failure = true;
+	bool by_cert, bad_cert = false, count_failure = true, home = false, again = false;
 	int64_t now = vg_mono_ms(), until = 0;
 
 	(void)event;
-	if(addr && vg_throttle_blocked(&vg->thr_addr, addr, now, &until)){
+	by_cert = cert_cn(ed->client, cn, sizeof(cn), &bad_cert);
+	if(by_cert && !bad_cert){
+		identity = cn;
+	}
+	e = identity && (!by_cert || !bad_cert) ? vg_idtable_find(&vg->ids, identity) : NULL;
+	/* Mosquitto asks again for every connected client on a reload
+	 * (SIGHUP): the live session is checked, not counted, throttled or
+	 * audited a second time. */
+	again = e && e->rt && e->rt->live == ed->client;
+	if(!again && addr && vg_throttle_blocked(&vg->thr_addr, addr, now, &until)){
 		why = "address throttled after repeated failures";
 		count_failure = false;
 		vg->stats.auth_throttled++;
 		goto refuse;
 	}
-	by_cert = cert_cn(ed->client, cn, sizeof(cn), &bad_cert);
 	if(by_cert){
 		if(bad_cert){
 			why = "client certificate has no usable CN";
 			goto refuse;
 		}
-		identity = cn;
 		if(ed->username && strcmp(ed->username, cn) != 0){
 			why = "username differs from the certificate CN";
 			goto refuse;
 		}
 	}
-	if(identity == NULL){
-		if(vg->cfg.others == VG_OTHERS_DEFER){
-			return MOSQ_ERR_PLUGIN_DEFER;
+	if(e == NULL && vg->cfg.others == VG_OTHERS_DEFER && !by_cert){
+		/* Left to the broker's other authentication, unless the client id
+		 * is one of ours: that CONNECT would take over the identity's
+		 * session whatever the other authentication says. */
+		if(clientid && vg_idtable_find(&vg->ids, clientid)){
+			why = "client id belongs to a Vitalgate identity (session takeover refused)";
+			goto refuse;
 		}
+		return MOSQ_ERR_PLUGIN_DEFER;
+	}
+	if(identity == NULL){
 		why = "no username";
 		goto refuse;
 	}
-	e = vg_idtable_find(&vg->ids, identity);
 	if(e == NULL){
-		if(vg->cfg.others == VG_OTHERS_DEFER && !by_cert){
-			return MOSQ_ERR_PLUGIN_DEFER;
-		}
 		if(!vg->ids_loaded){
 			why = "identities not loaded yet";
 			count_failure = false;
@@ -410,12 +536,16 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 		}
 		goto refuse;
 	}
-	rt = e->rt;
-	if(vg_throttle_blocked(&vg->thr_user, e->id, now, &until)
-			&& !(rt && addr && rt->last_ok_addr_hash == addr_hash(addr))){
-		/* The device's own last good address is exempt, so a stranger
-		 * hammering a bed monitor's username cannot lock it out. */
-		why = "username throttled after repeated failures";
+	rt = vg_ingest_devrt(e);
+	if(rt == NULL){
+		why = "out of memory";
+		count_failure = false;
+		goto refuse;
+	}
+	budget = user_budget(rt, addr, &home);
+	if(!again && vg_throttle_state_blocked(budget, now, &until)){
+		why = home ? "username throttled after repeated failures from its last good address"
+			: "username throttled after repeated failures";
 		count_failure = false;
 		vg->stats.auth_throttled++;
 		goto refuse;
@@ -435,23 +565,34 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 		why = "wrong secret";
 		goto refuse;
 	}
+	if(again){
+		return MOSQ_ERR_SUCCESS;
+	}
+	memset(&certid, 0, sizeof(certid));
+	if(by_cert && vg_crl_login_revoked(vg, ed->client, &certid)){
+		/* The handshake checks the CRL too; this covers one made with the
+		 * previous CRL while Mosquitto reloads its listeners. */
+		why = "certificate revoked (CRL)";
+		goto refuse;
+	}
 	if(by_cert && ed->username == NULL && mosquitto_set_username(ed->client, e->id) != MOSQ_ERR_SUCCESS){
 		/* ACL checks look the identity up by username. */
 		why = "out of memory setting the username";
 		count_failure = false;
 		goto refuse;
 	}
-	rt = vg_ingest_devrt(e);
-	if(rt && addr){
+	if(addr && !home){
+		/* A new good address: its budget starts afresh. */
 		rt->last_ok_addr_hash = addr_hash(addr);
+		vg_throttle_state_ok(&rt->thr_home);
 	}
+	vg_throttle_state_ok(home ? &rt->thr_home : &rt->thr_away);
+	rt->cert = certid;
 	vg_alerts_on_connect(vg, e, vg_now_ms());
-	vg_throttle_ok(&vg->thr_user, e->id);
 	vg->stats.auth_ok++;
-	/* Counted until its DISCONNECT (a session takeover disconnects the
-	 * old client, so two logins then one disconnect leave one). */
-	e->nconn++;
-	vg->stats.connected[e->role & 3]++;
+	/* The live session from now on (a takeover: the previous one loses
+	 * every right before Mosquitto even disconnects it). */
+	live_set(vg, e, rt, ed->client);
 	vg_audit(vg, VG_AUDIT_CONNECT, e->id, clientid, addr, "%s by %s", e->role == VG_ROLE_DEVICE ? "device"
 			: e->role == VG_ROLE_STATION ? "station" : "service", by_cert ? "certificate" : "secret");
 	return MOSQ_ERR_SUCCESS;
@@ -468,11 +609,15 @@ refuse:
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: refused connection of \"%s\" (client id \"%s\") from %s: %s",
 					who ? u : "(none)", c, addr ? addr : "?", why);
 		}
-		if(count_failure){
-			if(who && vg_throttle_fail(&vg->thr_user, u, now, &until)){
-				mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling username \"%s\" for %lld s after repeated failures",
-						u, (long long)((until - now + 999) / 1000));
-				vg_audit(vg, VG_AUDIT_THROTTLE, who, NULL, addr, "username throttled for %lld s", (long long)((until - now + 999) / 1000));
+		if(count_failure && !again){
+			/* A known identity's budget is its own (never evicted); an
+			 * unknown name's is in the table. */
+			if(budget ? vg_throttle_state_fail(&vg->thr_user.policy, budget, now, &until)
+					: (who && vg_throttle_fail(&vg->thr_user, u, now, &until))){
+				mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling username \"%s\"%s for %lld s after repeated failures",
+						u, home ? " from its last good address" : "", (long long)((until - now + 999) / 1000));
+				vg_audit(vg, VG_AUDIT_THROTTLE, who, NULL, addr, "username throttled%s for %lld s",
+						home ? " from its last good address" : "", (long long)((until - now + 999) / 1000));
 			}
 			if(addr && vg_throttle_fail(&vg->thr_addr, addr, now, &until)){
 				mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling address %s for %lld s after repeated failures",
@@ -488,10 +633,24 @@ void vg_auth_forget_connections(struct vg_plugin *vg, const char *id)
 {
 	struct vg_ident *e = vg_idtable_find(&vg->ids, id);
 
-	if(e && e->nconn > 0){
-		vg->stats.connected[e->role & 3] -= e->nconn;
-		e->nconn = 0;
+	if(e){
+		live_clear(vg, e);
 	}
+}
+
+void vg_auth_reset_throttle(struct vg_ident *e)
+{
+	if(e->rt){
+		vg_throttle_state_ok(&e->rt->thr_home);
+		vg_throttle_state_ok(&e->rt->thr_away);
+	}
+}
+
+bool vg_auth_is_live(const struct vg_plugin *vg, const char *id)
+{
+	const struct vg_ident *e = vg_idtable_find(&vg->ids, id);
+
+	return e && e->rt && e->rt->live;
 }
 
 int vg_auth_disconnect_cb(int event, void *event_data, void *userdata)
@@ -503,21 +662,19 @@ int vg_auth_disconnect_cb(int event, void *event_data, void *userdata)
 	struct vg_ident *e;
 
 	(void)event;
-	/* A client refused at CONNECT has no id any more: nothing to record. */
-	if(cid == NULL || user == NULL){
+	/* A live session always has its identity as username; look by client
+	 * id too in case Mosquitto already dropped the username. */
+	e = vg_idtable_find(&vg->ids, user ? user : cid);
+	if(e == NULL || e->rt == NULL || e->rt->live != ed->client){
+		/* Not a Vitalgate session (a client refused at CONNECT, another
+		 * application's, a taken-over one): nothing to record. */
 		return MOSQ_ERR_SUCCESS;
 	}
-	e = vg_idtable_find(&vg->ids, user);
-	if(e && e->nconn > 0){
-		e->nconn--;
-		vg->stats.connected[e->role & 3]--;
-	}
-	if(e && !strcmp(cid, e->id)){
-		vg_audit(vg, VG_AUDIT_DISCONNECT, e->id, cid, mosquitto_client_address(ed->client), "disconnected");
-		/* Starts the disconnect grace time of a silent-device alert. (2.0.11
-		 * reports no reason, so a clean DISCONNECT counts too: a device off
-		 * the network monitors nobody; unassign it to take it out of use.) */
-		vg_alerts_on_disconnect(vg, e, vg_now_ms());
-	}
+	live_clear(vg, e);
+	vg_audit(vg, VG_AUDIT_DISCONNECT, e->id, e->id, mosquitto_client_address(ed->client), "disconnected");
+	/* Starts the disconnect grace time of a silent-device alert. (2.0.11
+	 * reports no reason, so a clean DISCONNECT counts too: a device off
+	 * the network monitors nobody; unassign it to take it out of use.) */
+	vg_alerts_on_disconnect(vg, e, vg_now_ms());
 	return MOSQ_ERR_SUCCESS;
 }

@@ -96,6 +96,8 @@ static const struct opt_def opt_table[] = {
 		"/health answers 503 when the oldest sample not yet in PostgreSQL is older than this", true },
 	{ "stats_interval_s", OPT_INT, OFF(stats_interval_s), false, "10", 0, 3600,
 		"how often counters are published (retained) under $SYS/broker/vitalgate/; 0 disables", true },
+	{ "crl_file", OPT_PATH_FILE, OFF(crl_file), false, NULL, 0, 0,
+		"the certificate revocation list a certificate listener's `crlfile` names: kept equal to the CRLs `vitalgate-admin cert crl` stores in PostgreSQL (written atomically, then the broker reloads its listeners, and clients on a newly revoked certificate are disconnected); its folder must be writable by the broker's user (docs/security.md)", false },
 };
 
 #define OPT_COUNT (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -308,6 +310,7 @@ void vg_config_free(struct vg_config *cfg)
 	free(cfg->mirror_url);
 	free(cfg->mirror_secret_file);
 	free(cfg->metrics_address);
+	free(cfg->crl_file);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -334,7 +337,64 @@ struct conf_scan {
 	struct mosquitto_opt *opts;
 	int n, cap;
 	int depth;
+	bool lst_wanted;           /* collect listeners (vg_config_read_listeners) */
+	struct vg_listener *lst;   /* every listener seen */
+	int nlst, caplst;
 };
+
+static bool conf_true(const char *v)
+{
+	return v && !strcmp(v, "true");
+}
+
+/* Listener settings (mosquitto.conf): lines before the first `listener`
+ * belong to the default listener. */
+static int scan_listener_line(struct conf_scan *sc, const char *key, const char *val, char *err, size_t errlen)
+{
+	struct vg_listener *l;
+	bool start = !strcmp(key, "listener");
+
+	if(!start && strcmp(key, "use_identity_as_username") && strcmp(key, "use_subject_as_username")
+			&& strcmp(key, "use_username_as_clientid") && strcmp(key, "require_certificate")
+			&& strcmp(key, "crlfile") && strcmp(key, "cafile")){
+		return 0;
+	}
+	if(start || sc->nlst == 0){
+		if(sc->nlst == sc->caplst){
+			struct vg_listener *nl = realloc(sc->lst, (size_t)(sc->caplst = sc->caplst ? sc->caplst * 2 : 8) * sizeof(*nl));
+			if(nl == NULL){
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			sc->lst = nl;
+		}
+		l = &sc->lst[sc->nlst++];
+		memset(l, 0, sizeof(*l));
+		if(start){
+			snprintf(l->name, sizeof(l->name), "listener %s", val ? val : "");
+		}else{
+			snprintf(l->name, sizeof(l->name), "the default listener");
+		}
+		if(start){
+			return 0;
+		}
+	}
+	l = &sc->lst[sc->nlst - 1];
+	if(!strcmp(key, "use_identity_as_username")){
+		l->use_identity_as_username = conf_true(val);
+	}else if(!strcmp(key, "use_subject_as_username")){
+		l->use_subject_as_username = conf_true(val);
+	}else if(!strcmp(key, "use_username_as_clientid")){
+		l->use_username_as_clientid = conf_true(val);
+	}else if(!strcmp(key, "require_certificate")){
+		l->require_certificate = conf_true(val);
+	}else if(!strcmp(key, "crlfile")){
+		snprintf(l->crlfile, sizeof(l->crlfile), "%s", val ? val : "");
+	}else{
+		snprintf(l->cafile, sizeof(l->cafile), "%s", val ? val : "");
+	}
+	return 0;
+}
 
 static int scan_file(struct conf_scan *sc, const char *path, char *err, size_t errlen);
 
@@ -416,8 +476,11 @@ static int scan_line(struct conf_scan *sc, char *line, char *err, size_t errlen)
 			val++;
 		}
 	}
+	if(sc->lst_wanted && scan_listener_line(sc, key, val, err, errlen) != 0){
+		return -1;
+	}
 	if(!strcmp(key, "plugin") || !strcmp(key, "auth_plugin")){
-		sc->in_ours = val && realpath(val, real) && !strcmp(real, sc->so_real);
+		sc->in_ours = sc->so_real && val && realpath(val, real) && !strcmp(real, sc->so_real);
 		sc->found |= sc->in_ours;
 	}else if(!strcmp(key, "include_dir") && val){
 		return scan_dir(sc, val, err, errlen);
@@ -494,6 +557,61 @@ int vg_config_read_file(struct vg_config *cfg, const char *conf_path, const char
 	}
 	free(sc.opts);
 	return rc;
+}
+
+int vg_config_read_listeners(const char *conf_path, struct vg_listener **out, int *n, char *err, size_t errlen)
+{
+	struct conf_scan sc;
+	int rc, i;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.lst_wanted = true;
+	rc = scan_file(&sc, conf_path, err, errlen);
+	for(i = 0; i < sc.n; i++){
+		free(sc.opts[i].key);
+		free(sc.opts[i].value);
+	}
+	free(sc.opts);
+	if(rc != 0){
+		free(sc.lst);
+		return -1;
+	}
+	*out = sc.lst;
+	*n = sc.nlst;
+	return 0;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+	char ra[PATH_MAX], rb[PATH_MAX];
+
+	return realpath(a, ra) && realpath(b, rb) && !strcmp(ra, rb);
+}
+
+int vg_config_check_listeners(const struct vg_listener *l, int n, const char *crl_file, char *err, size_t errlen)
+{
+	int i;
+	bool crl_used = false;
+
+	for(i = 0; i < n; i++){
+		if((l[i].use_identity_as_username || l[i].use_subject_as_username) && !l[i].use_username_as_clientid){
+			snprintf(err, errlen, "%s has %s true without use_username_as_clientid true: Mosquitto 2.0.11 skips the "
+					"login check there, so any CA-signed certificate could take over any client id (every "
+					"device's session) before Vitalgate sees it; add `use_username_as_clientid true` to it, or use "
+					"use_identity_as_username false (recommended, docs/security.md)", l[i].name,
+					l[i].use_identity_as_username ? "use_identity_as_username" : "use_subject_as_username");
+			return -1;
+		}
+		if(crl_file && l[i].crlfile[0] && same_file(l[i].crlfile, crl_file)){
+			crl_used = true;
+		}
+	}
+	if(crl_file && !crl_used){
+		snprintf(err, errlen, "plugin_opt_crl_file %s is the crlfile of no listener: a certificate listener's "
+				"`crlfile` must name it, or revoked certificates would still be accepted", crl_file);
+		return -1;
+	}
+	return 0;
 }
 
 static bool opt_equal(const struct opt_def *d, const struct vg_config *a, const struct vg_config *b)

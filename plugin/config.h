@@ -38,6 +38,7 @@ struct vg_config {
 	char *mirror_url;
 	char *mirror_secret_file;
 	char *metrics_address;
+	char *crl_file;
 	int64_t metrics_port;
 	int64_t health_max_lag_s;
 	enum vg_others_mode others;
@@ -70,6 +71,28 @@ void vg_config_free(struct vg_config *cfg);
  * configuration file conf_path (following include_dir) and parses them into
  * cfg. Returns 0, or -1 with a one-line message in err. */
 int vg_config_read_file(struct vg_config *cfg, const char *conf_path, const char *so_path, char *err, size_t errlen);
+
+/* A listener of the broker's configuration, as far as Vitalgate cares. */
+struct vg_listener {
+	char name[96];                  /* "listener 8883 0.0.0.0", "the default listener" */
+	bool require_certificate;
+	bool use_identity_as_username;
+	bool use_subject_as_username;
+	bool use_username_as_clientid;
+	char cafile[4096];
+	char crlfile[4096];
+};
+
+/* Reads every listener of the broker's configuration file (following
+ * include_dir) into *out (malloc'd, *n entries; the caller frees it).
+ * Returns 0, or -1 with a one-line message in err. */
+int vg_config_read_listeners(const char *conf_path, struct vg_listener **out, int *n, char *err, size_t errlen);
+
+/* What Vitalgate requires of the listeners (docs/security.md): none with
+ * use_identity_as_username (or use_subject_as_username) unless it also has
+ * use_username_as_clientid; with crl_file, some listener's crlfile is it.
+ * Returns 0, or -1 with a message naming the listener in err. */
+int vg_config_check_listeners(const struct vg_listener *l, int n, const char *crl_file, char *err, size_t errlen);
 
 /* Applies the options marked reloadable from fresh to cur. For each option
  * whose value differs, calls note(name, applied, arg): applied is false for

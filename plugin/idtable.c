@@ -146,7 +146,6 @@ int vg_idtable_put(struct vg_idtable *t, struct vg_ident *e)
 	i = slot_of(t, e->id, n, &found);
 	if(found){
 		struct vg_ident *old = t->slots[i];
-		e->nconn = old->nconn;
 		if(e->rt == NULL){
 			e->rt = old->rt;
 			old->rt = NULL;

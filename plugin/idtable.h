@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "throttle.h"
+#include "vg_crl.h"
 #include "vg_secret.h"
 #include "vg_util.h"
 
@@ -26,11 +28,25 @@ enum vg_role {
 };
 
 struct vg_dev_alerts;
+struct mosquitto;
 
 /* Per-identity runtime state kept by the broker thread (created on first
  * use; survives identity updates). */
 struct vg_devrt {
+	/* The one client that logged in as this identity through Vitalgate
+	 * (BASIC_AUTH, or a certificate login the ACL check validated), NULL
+	 * when none: client id = identity, so there is at most one. Every ACL
+	 * decision that grants this identity's rights compares ed->client with
+	 * it (auth.c). Only compared, never dereferenced; cleared by the
+	 * client's DISCONNECT and before the identity leaves the table. */
+	const struct mosquitto *live;
 	uint64_t last_ok_addr_hash; /* address of the last successful login */
+	struct vg_cert_id cert;     /* the live session's certificate (serial_len 0: a secret login) */
+	/* Login failures under this identity's name (auth.c): from its last
+	 * good address, and from anywhere else. Two budgets, so a stranger
+	 * cannot lock the device out and its own address is still throttled. */
+	struct vg_throttle_state thr_home;
+	struct vg_throttle_state thr_away;
 	bool seq_known;        /* seq_hwm/seq_window describe what was accepted */
 	uint64_t seq_hwm;      /* highest seq accepted */
 	uint64_t seq_window;   /* bit i set: seq_hwm - i was accepted */
@@ -51,7 +67,6 @@ struct vg_ident {
 	char bed[VG_ID_MAX + 1];
 	struct vg_devrt *rt;        /* device runtime state, NULL until needed */
 	uint32_t gen;               /* snapshot generation that last set it */
-	uint32_t nconn;             /* clients connected as it (password logins; kept on update) */
 	uint16_t nwards;            /* station */
 	char wards[][VG_ID_MAX + 1];
 };

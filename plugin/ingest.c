@@ -1,5 +1,9 @@
 /*
- * ingest: the MESSAGE callback for vitals/<device>.
+ * ingest: samples published on vitals/<device>, taken in the ACL WRITE
+ * check of the device's own topic (auth.c calls vg_ingest_acl_write): every
+ * client publish and every will goes through that check, while Mosquitto
+ * never calls MESSAGE for a will (docs/security.md). The MESSAGE callback
+ * only refuses vitals/ from a client no ACL check saw.
  *
  * For each message: decode and validate (vg_vitals), drop what was already
  * accepted (per-device seq window), append the new samples to the journal
@@ -204,9 +208,25 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ed = event_data;
 	struct vg_plugin *vg = userdata;
-	const char *device;
-	const char *user;
-	struct vg_ident *e;
+	const struct vg_ident *e;
+
+	(void)event;
+	if(strncmp(ed->topic, "vitals/", 7) != 0){
+		return MOSQ_ERR_SUCCESS; /* not ours; ACL decided whether it may pass */
+	}
+	/* The sample was ingested by the ACL check (vg_ingest_acl_write),
+	 * which every client publish passes. Only a client Mosquitto exempts
+	 * from ACL checks (an outgoing bridge of this broker) gets here
+	 * otherwise: it is no device's live session. */
+	e = vg_idtable_find(&vg->ids, ed->topic + 7);
+	if(e == NULL || e->role != VG_ROLE_DEVICE || e->rt == NULL || e->rt->live != ed->client){
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct mosquitto_evt_acl_check *ed)
+{
 	struct vg_devrt *rt;
 	struct vg_verdict v;
 	struct vg_wbuf w;
@@ -217,17 +237,6 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 	int rc, arc;
 	struct vg_alert_snap snap;
 
-	(void)event;
-	if(strncmp(ed->topic, "vitals/", 7) != 0){
-		return MOSQ_ERR_SUCCESS; /* not ours; ACL decided whether it may pass */
-	}
-	device = ed->topic + 7;
-	user = mosquitto_client_username(ed->client);
-	e = vg_idtable_find(&vg->ids, device);
-	if(e == NULL || e->role != VG_ROLE_DEVICE || user == NULL || strcmp(user, device) != 0){
-		/* The ACL check should have stopped this already. */
-		return MOSQ_ERR_ACL_DENIED;
-	}
 	now_ms = vg_now_ms();
 	r = vg_vitals_decode(&vg->dec, ed->payload, ed->payloadlen, now_ms, vg->samples, &n, &v);
 	if(r != VG_R_OK){

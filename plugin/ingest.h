@@ -1,5 +1,6 @@
 /*
- * ingest: the MESSAGE callback (vitals in) and the rejection path.
+ * ingest: vitals in (taken in the ACL WRITE check of vitals/<device>), the
+ * MESSAGE callback's gate, and the rejection path.
  * Thread: broker thread.
  */
 #ifndef VG_INGEST_H
@@ -13,13 +14,21 @@
 #include "vg_vitals.h"
 
 struct vg_plugin;
+struct mosquitto_evt_acl_check;
+
+/* The ACL WRITE check of a device's own vitals/<id> topic (auth.c): decode
+ * and validate, drop seqs already accepted, detect alerts, journal, publish
+ * what follows. Returns MOSQ_ERR_SUCCESS (deliver and acknowledge) or
+ * MOSQ_ERR_ACL_DENIED (rejected: 0x87 to the device, a will is dropped). e
+ * is the device whose live session ed->client is. */
+int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct mosquitto_evt_acl_check *ed);
 
 /* Returns the device's runtime state, creating it on first use (NULL when
  * out of memory). */
 struct vg_devrt *vg_ingest_devrt(struct vg_ident *e);
 
 /* Publishes the rejection record, journals the audit row, counts and logs,
- * and returns MOSQ_ERR_ACL_DENIED (what the MESSAGE callback returns); or,
+ * and returns MOSQ_ERR_ACL_DENIED (what the ACL check returns: 0x87); or,
  * for an invalid sample from a device of a ward in shadow mode, only counts
  * and logs, and returns MOSQ_ERR_SUCCESS so the message is delivered. */
 int vg_ingest_reject(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_verdict *v,

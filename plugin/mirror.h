@@ -19,7 +19,7 @@ struct vg_plugin;
 /* At start, when mirror_url is set: the batch buffer and the sender.
  * Returns 0, or -1 with a message in err. */
 int vg_mirror_start(struct vg_plugin *vg, char *err, size_t errlen);
-/* MESSAGE, after the samples were journalled. */
+/* Ingest, after the samples were journalled. */
 void vg_mirror_on_samples(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_sample *s, int n,
 		int64_t now_ms);
 /* TICK: sends the batch once it is 200 ms old. */

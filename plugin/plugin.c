@@ -3,10 +3,14 @@
  *
  * What is registered (all callbacks run on the broker's single thread and
  * answer from memory only):
- *   MOSQ_EVT_BASIC_AUTH  auth.c    who may connect
- *   MOSQ_EVT_ACL_CHECK   auth.c    who may publish, subscribe, read what
- *   MOSQ_EVT_DISCONNECT  auth.c    audit trail
- *   MOSQ_EVT_MESSAGE     ingest.c  validate, journal, detect alerts
+ *   MOSQ_EVT_BASIC_AUTH  auth.c    who may connect (and becomes the
+ *                                  identity's live session)
+ *   MOSQ_EVT_ACL_CHECK   auth.c    who may publish, subscribe, read what;
+ *                        ingest.c  a device's own vitals/ publish (or will):
+ *                                  validate, journal, detect alerts
+ *   MOSQ_EVT_DISCONNECT  auth.c    ends the live session, audit trail
+ *   MOSQ_EVT_MESSAGE     ingest.c  refuses vitals/ from clients no ACL
+ *                                  check saw (an outgoing bridge)
  *   MOSQ_EVT_TICK        tick.c    apply worker results (identities, logs)
  * Worker threads started here: the PostgreSQL writer (bridge/pgwriter.c),
  * the identity sync (bridge/idsync.c), the webhook sender
@@ -29,6 +33,7 @@
 #include <mosquitto_plugin.h>
 
 #include "audit.h"
+#include "crl.h"
 #include "idcache.h"
 #include "idsync.h"
 #include "metrics.h"
@@ -125,6 +130,7 @@ static void plugin_free(struct vg_plugin *vg)
 	vg_idtable_destroy(&vg->ids);
 	vg_alerts_free(vg);
 	vg_stations_free(vg);
+	vg_crl_stop(vg);
 	vg_throttle_free(&vg->thr_user);
 	vg_throttle_free(&vg->thr_addr);
 	free(vg->kicks);
@@ -165,10 +171,20 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		rc = MOSQ_ERR_INVAL;
 		goto error;
 	}
+	if(vg_reload_check_listeners(vg, err, sizeof(err)) != 0){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: configuration error: %s", err);
+		rc = MOSQ_ERR_INVAL;
+		goto error;
+	}
 	if(vg_queue_init(&vg->completions, (size_t)vg->cfg.queue_capacity) != 0){
 		goto error;
 	}
 	queue_ready = true;
+	if(vg_crl_start(vg, err, sizeof(err)) != 0){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: configuration error: %s", err);
+		rc = MOSQ_ERR_INVAL;
+		goto error;
+	}
 	if(vg_idtable_init(&vg->ids, 1024) != 0){
 		goto error;
 	}
@@ -238,7 +254,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
 		goto error;
 	}
-	if(vg_idsync_start(&vg->idsync, vg->cfg.db_conninfo, cache, &vg->completions, err, sizeof(err)) != 0){
+	if(vg_idsync_start(&vg->idsync, vg->cfg.db_conninfo, cache, vg->cfg.crl_file, &vg->completions, err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
 		goto error;
 	}
@@ -302,6 +318,7 @@ error:
 	if(queue_ready){
 		plugin_free(vg);
 	}else{
+		vg_reload_free(vg);
 		vg_config_free(&vg->cfg);
 		free(vg);
 	}

@@ -7,6 +7,7 @@
  * An invalid file changes nothing (one log line names the problem);
  * connections are never touched. It also asks the workers to re-read what
  * they own: identities and alert thresholds (idsync), webhook secrets.
+ * At start it also checks the broker's listeners (vg_reload_check_listeners).
  *
  * Thread: broker thread. Memory: the fresh configuration is parsed into a
  * stack struct and freed before returning.
@@ -20,6 +21,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "crl.h"
 #include "idsync.h"
 #include "reload.h"
 #include "vg_plugin.h"
@@ -68,6 +70,27 @@ void vg_reload_free(struct vg_plugin *vg)
 	vg->conf_path = vg->so_path = NULL;
 }
 
+int vg_reload_check_listeners(struct vg_plugin *vg, char *err, size_t errlen)
+{
+	struct vg_listener *l = NULL;
+	int n = 0, rc;
+
+	if(vg->conf_path == NULL){
+		if(vg->cfg.crl_file){
+			snprintf(err, errlen, "plugin_opt_crl_file needs the broker started with -c <file> (to find the listener "
+					"whose crlfile it is)");
+			return -1;
+		}
+		return 0; /* Mosquitto's defaults: no TLS listener */
+	}
+	if(vg_config_read_listeners(vg->conf_path, &l, &n, err, errlen) != 0){
+		return -1;
+	}
+	rc = vg_config_check_listeners(l, n, vg->cfg.crl_file, err, errlen);
+	free(l);
+	return rc;
+}
+
 static void note(const char *name, bool applied, void *arg)
 {
 	(void)arg;
@@ -88,6 +111,14 @@ int vg_reload_cb(int event, void *event_data, void *userdata)
 
 	(void)event;
 	(void)event_data;
+	if(vg_crl_own_reload(vg)){
+		/* Raised by crl.c for a new CRL: Mosquitto rebuilds its listeners'
+		 * TLS contexts; nothing of Vitalgate's changed. (An operator's
+		 * SIGHUP arriving at the same moment is merged into this one by
+		 * the broker: send it again.) */
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: listeners reloaded for the new certificate revocation list");
+		return MOSQ_ERR_PLUGIN_DEFER;
+	}
 	/* Whatever happens to the file, re-read what lives elsewhere. */
 	vg_idsync_request_reload(vg->idsync);
 	if(vg->webhook){

@@ -33,7 +33,7 @@ void vg_sample_json(struct vg_json *j, const struct vg_ident *e, const struct vg
 int vg_stations_init(struct vg_plugin *vg);
 void vg_stations_free(struct vg_plugin *vg);
 
-/* MESSAGE, after the samples were journalled: publishes the bed's latest
+/* Ingest, after the samples were journalled: publishes the bed's latest
  * sample (the newest ts of the message; an older one than what the bed
  * shows is not published). */
 void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_sample *s, int n,

@@ -1,6 +1,7 @@
 /*
- * throttle: fixed-size failure counters (see throttle.h).
- * Thread: broker thread. Memory: one slot array, allocated at init.
+ * throttle: failure budgets and the fixed-size table of them (see
+ * throttle.h). Thread: broker thread. Memory: one slot array per table,
+ * allocated at init.
  */
 #include "throttle.h"
 
@@ -18,6 +19,61 @@ static uint64_t hash_key(const char *s)
 	return h ^ (h >> 31);
 }
 
+bool vg_throttle_state_blocked(const struct vg_throttle_state *s, int64_t now_ms, int64_t *until_ms)
+{
+	if(s->blocked_until_ms > now_ms){
+		if(until_ms){
+			*until_ms = s->blocked_until_ms;
+		}
+		return true;
+	}
+	return false;
+}
+
+bool vg_throttle_state_fail(const struct vg_throttle_policy *p, struct vg_throttle_state *s, int64_t now_ms,
+		int64_t *until_ms)
+{
+	int64_t len;
+	uint8_t i;
+
+	if(now_ms - s->window_start_ms > p->window_ms){
+		s->window_start_ms = now_ms;
+		s->fails = 0;
+		if(s->blocked_until_ms <= now_ms && now_ms - s->blocked_until_ms > p->window_ms){
+			s->level = 0; /* a quiet window forgives earlier blocks */
+		}
+	}
+	if(s->blocked_until_ms > now_ms){
+		return false; /* attempts while blocked were never checked */
+	}
+	s->fails++;
+	if(s->fails < p->limit){
+		return false;
+	}
+	len = p->block_ms;
+	for(i = 0; i < s->level && len < p->max_block_ms; i++){
+		len *= 2;
+	}
+	if(len > p->max_block_ms){
+		len = p->max_block_ms;
+	}
+	if(s->level < 30){
+		s->level++;
+	}
+	s->blocked_until_ms = now_ms + len;
+	s->fails = 0;
+	s->window_start_ms = now_ms;
+	if(until_ms){
+		*until_ms = s->blocked_until_ms;
+	}
+	return true;
+}
+
+void vg_throttle_state_ok(struct vg_throttle_state *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
 int vg_throttle_init(struct vg_throttle *t, size_t cap, uint32_t limit, int64_t window_ms,
 		int64_t block_ms, int64_t max_block_ms)
 {
@@ -32,10 +88,10 @@ int vg_throttle_init(struct vg_throttle *t, size_t cap, uint32_t limit, int64_t 
 	}
 	t->cap = c;
 	t->used = 0;
-	t->limit = limit;
-	t->window_ms = window_ms;
-	t->block_ms = block_ms;
-	t->max_block_ms = max_block_ms;
+	t->policy.limit = limit;
+	t->policy.window_ms = window_ms;
+	t->policy.block_ms = block_ms;
+	t->policy.max_block_ms = max_block_ms;
 	return 0;
 }
 
@@ -45,13 +101,16 @@ void vg_throttle_free(struct vg_throttle *t)
 	t->slots = NULL;
 }
 
-/* Finds the key's slot; with create, takes a free, stale or least recently
- * used slot in the probe window. */
+/* Finds the key's slot; with create, takes a free slot, else the least
+ * recently used slot of the probe window that is not blocked (stale ones
+ * first). A blocked entry is never taken: that is what keeps failures on
+ * other keys from lifting a block. */
 static struct vg_throttle_entry *lookup(struct vg_throttle *t, const char *key, int64_t now_ms, bool create)
 {
 	uint64_t h;
 	size_t mask = t->cap - 1, i, k;
 	struct vg_throttle_entry *victim = NULL;
+	bool victim_stale = false;
 
 	if(!create && t->used == 0){
 		return NULL; /* the common case: nobody is failing */
@@ -60,22 +119,24 @@ static struct vg_throttle_entry *lookup(struct vg_throttle *t, const char *key, 
 	i = (size_t)h & mask;
 	for(k = 0; k < PROBE; k++){
 		struct vg_throttle_entry *e = &t->slots[(i + k) & mask];
+		bool stale;
 		if(e->used && e->hash == h && strncmp(e->key, key, VG_THROTTLE_KEY) == 0){
 			return e;
 		}
-		if(!create){
+		if(!create || (victim && !victim->used)){
 			continue;
 		}
 		if(!e->used){
-			if(victim == NULL || victim->used){
-				victim = e;
-			}
-		}else if(e->blocked_until_ms <= now_ms && now_ms - e->last_ms > t->window_ms){
-			if(victim == NULL || (victim->used && e->last_ms < victim->last_ms)){
-				victim = e; /* stale: forgettable */
-			}
-		}else if(victim == NULL || (victim->used && e->last_ms < victim->last_ms)){
 			victim = e;
+			continue;
+		}
+		if(e->st.blocked_until_ms > now_ms){
+			continue; /* never forget a block */
+		}
+		stale = now_ms - e->last_ms > t->policy.window_ms;
+		if(victim == NULL || (stale && !victim_stale) || (stale == victim_stale && e->last_ms < victim->last_ms)){
+			victim = e;
+			victim_stale = stale;
 		}
 	}
 	if(victim){
@@ -86,7 +147,7 @@ static struct vg_throttle_entry *lookup(struct vg_throttle *t, const char *key, 
 		strncpy(victim->key, key, VG_THROTTLE_KEY - 1);
 		victim->hash = h;
 		victim->used = true;
-		victim->window_start_ms = now_ms;
+		victim->st.window_start_ms = now_ms;
 	}
 	return victim;
 }
@@ -95,56 +156,18 @@ bool vg_throttle_blocked(struct vg_throttle *t, const char *key, int64_t now_ms,
 {
 	struct vg_throttle_entry *e = lookup(t, key, now_ms, false);
 
-	if(e && e->blocked_until_ms > now_ms){
-		if(until_ms){
-			*until_ms = e->blocked_until_ms;
-		}
-		return true;
-	}
-	return false;
+	return e && vg_throttle_state_blocked(&e->st, now_ms, until_ms);
 }
 
 bool vg_throttle_fail(struct vg_throttle *t, const char *key, int64_t now_ms, int64_t *until_ms)
 {
 	struct vg_throttle_entry *e = lookup(t, key, now_ms, true);
-	int64_t len;
-	uint8_t i;
 
 	if(e == NULL){
 		return false;
 	}
 	e->last_ms = now_ms;
-	if(now_ms - e->window_start_ms > t->window_ms){
-		e->window_start_ms = now_ms;
-		e->fails = 0;
-		if(e->blocked_until_ms <= now_ms && now_ms - e->blocked_until_ms > t->window_ms){
-			e->level = 0; /* a quiet window forgives earlier blocks */
-		}
-	}
-	if(e->blocked_until_ms > now_ms){
-		return false; /* attempts while blocked were never checked */
-	}
-	e->fails++;
-	if(e->fails < t->limit){
-		return false;
-	}
-	len = t->block_ms;
-	for(i = 0; i < e->level && len < t->max_block_ms; i++){
-		len *= 2;
-	}
-	if(len > t->max_block_ms){
-		len = t->max_block_ms;
-	}
-	if(e->level < 30){
-		e->level++;
-	}
-	e->blocked_until_ms = now_ms + len;
-	e->fails = 0;
-	e->window_start_ms = now_ms;
-	if(until_ms){
-		*until_ms = e->blocked_until_ms;
-	}
-	return true;
+	return vg_throttle_state_fail(&t->policy, &e->st, now_ms, until_ms);
 }
 
 void vg_throttle_ok(struct vg_throttle *t, const char *key)

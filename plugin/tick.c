@@ -17,6 +17,8 @@
 
 #include "alerts.h"
 #include "audit.h"
+#include "crl.h"
+#include "crlsync.h"
 #include "idsync.h"
 #include "metrics.h"
 #include "mirror.h"
@@ -58,6 +60,13 @@ static void apply_kicks(struct vg_plugin *vg)
 	size_t i;
 
 	for(i = 0; i < vg->nkicks; i++){
+		/* Never the live session of an identity: whatever was denied came
+		 * from an older client with that id (a will checked after its
+		 * DISCONNECT or at a takeover), and the id now belongs to a client
+		 * that logged in properly. */
+		if(vg_auth_is_live(vg, vg->kicks[i].client_id)){
+			continue;
+		}
 		if(mosquitto_kick_client_by_clientid(vg->kicks[i].client_id, false) == MOSQ_ERR_SUCCESS){
 			vg->stats.kicks++;
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: disconnecting client %s (%s)",
@@ -66,6 +75,28 @@ static void apply_kicks(struct vg_plugin *vg)
 		}
 	}
 	vg->nkicks = 0;
+}
+
+/* others=defer: a new identity's name may already be in use by a client
+ * of another application (a password_file or anonymous session). It never
+ * has the identity's rights (auth.c: not its live session), and it goes:
+ * by client id always (O(1)); by username in a delta (O(clients) each, so
+ * not for each of the thousands of ids of a full snapshot: those sessions
+ * are denied everything and disconnected at their first action). */
+static void new_identity_kick(struct vg_plugin *vg, const char *id, bool by_username)
+{
+	/* (2.0.11's kick by username reports success whether or not it found
+	 * anyone: only the client id kick is logged.) */
+	bool found = mosquitto_kick_client_by_clientid(id, false) == MOSQ_ERR_SUCCESS;
+
+	if(by_username){
+		mosquitto_kick_client_by_username(id, false);
+	}
+	if(found){
+		vg->stats.kicks++;
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: disconnecting the client named %s (it did not log in as the new identity)", id);
+		vg_audit(vg, VG_AUDIT_KICK, id, id, NULL, "a client of another application used the new identity's name");
+	}
 }
 
 /* An identity is about to be removed: its bed no longer shows it. */
@@ -107,9 +138,9 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 			vg_stations_device_left(vg, old->id, old->ward, old->bed);
 		}
 		nw->gen = gen;
-		if(old && old->nconn && old->role != nw->role){
-			vg->stats.connected[old->role & 3] -= old->nconn;
-			vg->stats.connected[nw->role & 3] += old->nconn;
+		if(old && old->rt && old->rt->live && old->role != nw->role){
+			vg->stats.connected[old->role & 3]--;
+			vg->stats.connected[nw->role & 3]++;
 		}
 		if(vg_idtable_put(&vg->ids, nw) != 0){
 			mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: out of memory applying identity %s", nw->id);
@@ -119,8 +150,11 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 		/* A change to an identity ends any throttling of its name: a
 		 * denial is never kept past the next change. */
 		vg_throttle_ok(&vg->thr_user, nw->id);
+		vg_auth_reset_throttle(nw);
 		if(k){
 			kick(vg, nw->id, nw->revoked ? "identity revoked" : "credentials changed");
+		}else if(old == NULL && vg->cfg.others == VG_OTHERS_DEFER){
+			new_identity_kick(vg, nw->id, !c->full);
 		}
 	}
 	if(c->full){
@@ -313,6 +347,13 @@ void vg_tick_drain(struct vg_plugin *vg)
 				vg_alert_state_free(c);
 				break;
 			}
+			case VG_C_CRL: {
+				struct vg_c_crl *c = (struct vg_c_crl *)list;
+				vg_crl_apply(vg, c);
+				vg_crl_free(c->set);
+				free(c);
+				break;
+			}
 			case VG_C_DB_STATE: {
 				struct vg_c_db_state *d = (struct vg_c_db_state *)list;
 				vg->db_up = d->up;
@@ -342,6 +383,7 @@ int vg_tick_cb(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)event_data;
 	vg_tick_drain(vg);
+	vg_crl_tick(vg);
 	apply_kicks(vg);
 	vg_alerts_tick(vg, vg_now_ms());
 	vg_stations_tick(vg, vg_now_ms());

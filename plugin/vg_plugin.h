@@ -19,6 +19,7 @@
 #include "throttle.h"
 #include "vg_rec.h"
 #include "vg_smap.h"
+#include "vg_crl.h"
 #include "vg_journal.h"
 #include "vg_queue.h"
 #include "vg_secret.h"
@@ -66,7 +67,7 @@ struct vg_stats {
 	uint64_t audit_events;
 	uint64_t audit_unrecorded;
 	uint64_t completion_refused_reported;
-	uint64_t connected[4];          /* gauge, by enum vg_role (password logins) */
+	uint64_t connected[4];          /* gauge, by enum vg_role (live sessions) */
 	uint64_t mirror_delivered;
 	uint64_t mirror_retries;
 	uint64_t mirror_dead;
@@ -109,7 +110,11 @@ struct vg_plugin {
 	char *conf_path;                /* the broker's -c file (reload) */
 	char *so_path;                  /* this plugin's file (reload) */
 
-	struct vg_throttle thr_user;     /* (broker) failures per username */
+	struct vg_crl_set *crls;        /* (broker) plugin_opt_crl_file's CRLs, or NULL (crl.c) */
+	int crl_kick_in;                /* (broker) TICKs until revoked sessions are kicked */
+	bool crl_own_reload;            /* (broker) the pending SIGHUP is crl.c's */
+
+	struct vg_throttle thr_user;     /* (broker) failures per unknown username */
 	struct vg_throttle thr_addr;     /* (broker) failures per client address */
 	struct vg_kick *kicks;          /* (broker) clients to disconnect on TICK */
 	size_t nkicks;
@@ -162,8 +167,15 @@ int vg_auth_disconnect_cb(int event, void *event_data, void *userdata);
  * inside an auth callback). */
 void vg_kick_later(struct vg_plugin *vg, const char *client_id, const char *why);
 
-/* Before an identity leaves the table: its connections stop counting. */
+/* Before an identity leaves the table: its live session stops counting. */
 void vg_auth_forget_connections(struct vg_plugin *vg, const char *id);
+
+/* After an identity changed: its login failures are forgotten. */
+void vg_auth_reset_throttle(struct vg_ident *e);
+
+/* True if identity id has a live session (a client that logged in as it
+ * through Vitalgate and is still connected). */
+bool vg_auth_is_live(const struct vg_plugin *vg, const char *id);
 
 /* Drains the completion queue now (TICK, and cleanup). */
 void vg_tick_drain(struct vg_plugin *vg);
