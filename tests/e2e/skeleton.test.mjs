@@ -193,21 +193,24 @@ test('a missing, malformed or unknown plugin option stops the broker with a mess
     [{ conninfo: bench.pg.conninfo, spoolDir: spool, webhookUrl: 'ftp://x' }, /plugin_opt_webhook_url: "ftp:\/\/x" must start with http/],
     [{ conninfo: bench.pg.conninfo, spoolDir: bench.spool }, /plugin_opt_spool_dir: journal .* is in use by another broker/],
   ];
-  for (const [opts, re] of cases) {
-    const b = new Broker();
-    b.root = root;
-    b.opts = opts;
-    b.port = await freePort();
-    b.confFile = path.join(root, 'bad.conf');
-    b.logFile = path.join(root, 'bad.log');
-    b.lines = [];
-    b.writeConf();
-    await b.boot({ waitReady: false });
-    const exit = await waitFor(() => b.exit, { timeout: 10000, what: 'mosquitto to refuse to start' });
-    assert.notEqual(exit.code, 0, `exit status for ${re}`);
-    assert.ok(b.lines.some((l) => re.test(l)), `expected ${re} in:\n${b.lines.join('\n')}`);
-  }
+  for (const [opts, re] of cases) await refusedStart(root, opts, re);
 });
+
+// Starts a broker with opts and expects it to exit, with a line matching re.
+async function refusedStart(root, opts, re) {
+  const b = new Broker();
+  b.root = root;
+  b.opts = opts;
+  b.port = await freePort();
+  b.confFile = path.join(root, 'bad.conf');
+  b.logFile = path.join(root, 'bad.log');
+  b.lines = [];
+  b.writeConf();
+  await b.boot({ waitReady: false });
+  const exit = await waitFor(() => b.exit, { timeout: 10000, what: 'mosquitto to refuse to start' });
+  assert.notEqual(exit.code, 0, `exit status for ${re}`);
+  assert.ok(b.lines.some((l) => re.test(l)), `expected ${re} in:\n${b.lines.join('\n')}`);
+}
 
 test('12.15 an http:// webhook or mirror URL beyond loopback stops the broker, naming the option and why, unless allow_cleartext, which warns at start and on every reload', async () => {
   const remote = 'http://192.0.2.10:3000/vitalgate/webhooks';   // TEST-NET-1: never answers here
@@ -217,18 +220,7 @@ test('12.15 an http:// webhook or mirror URL beyond loopback stops the broker, n
   ];
   const root = makeTempRoot();
   for (const [i, [extra, re]] of refused.entries()) {
-    const b = new Broker();
-    b.root = root;
-    b.opts = { conninfo: bench.pg.conninfo, spoolDir: bench.newSpool(`spool-ct-${i}`), secretFile: bench.secretFile, ...extra };
-    b.port = await freePort();
-    b.confFile = path.join(root, 'cleartext.conf');
-    b.logFile = path.join(root, 'cleartext.log');
-    b.lines = [];
-    b.writeConf();
-    await b.boot({ waitReady: false });
-    const exit = await waitFor(() => b.exit, { timeout: 10000, what: 'mosquitto to refuse to start' });
-    assert.notEqual(exit.code, 0);
-    assert.ok(b.lines.some((l) => re.test(l)), `expected ${re} in:\n${b.lines.join('\n')}`);
+    await refusedStart(root, { conninfo: bench.pg.conninfo, spoolDir: bench.newSpool(`spool-ct-${i}`), secretFile: bench.secretFile, ...extra }, re);
   }
 
   // Explicitly allowed: it starts, and says what it accepted, at start and on SIGHUP.
