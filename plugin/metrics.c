@@ -105,6 +105,8 @@ struct vg_metrics {
 	pthread_mutex_t mu;
 	struct doc docs[DOC__COUNT];
 	struct conn *conns;        /* server thread: CONN_MAX slots */
+	struct pollfd *pfd;        /* server thread: CONN_MAX + 3 */
+	int *pslot;                /* server thread: pollfd index -> connection */
 	int64_t accept_paused_until; /* server thread: out of descriptors */
 };
 
@@ -337,11 +339,10 @@ static void expire(struct vg_metrics *m, int64_t now)
 static void *metrics_main(void *arg)
 {
 	struct vg_metrics *m = arg;
-	struct pollfd *p = calloc(CONN_MAX + 3, sizeof(*p));
-	int *slot = calloc(CONN_MAX + 3, sizeof(*slot));   /* pollfd index -> connection */
-	bool run = p != NULL && slot != NULL;
+	struct pollfd *p = m->pfd;
+	int *slot = m->pslot;
 
-	while(run){
+	for(;;){
 		int64_t now = vg_mono_ms(), next = now + 60000;
 		int n = 0, i, timeout;
 
@@ -407,8 +408,6 @@ static void *metrics_main(void *arg)
 			conn_close(&m->conns[i]);
 		}
 	}
-	free(p);
-	free(slot);
 	return NULL;
 }
 
@@ -436,8 +435,14 @@ int vg_metrics_start(struct vg_metrics **out, const char *addr, int port, char *
 		return -1;
 	}
 	m = calloc(1, sizeof(*m));
-	if(m == NULL || (m->conns = calloc(CONN_MAX, sizeof(*m->conns))) == NULL){
+	if(m == NULL || (m->conns = calloc(CONN_MAX, sizeof(*m->conns))) == NULL
+			|| (m->pfd = calloc(CONN_MAX + 3, sizeof(*m->pfd))) == NULL
+			|| (m->pslot = calloc(CONN_MAX + 3, sizeof(*m->pslot))) == NULL){
 		snprintf(err, errlen, "out of memory");
+		if(m){
+			free(m->conns);
+			free(m->pfd);
+		}
 		free(m);
 		return -1;
 	}
@@ -481,6 +486,8 @@ error:
 		close(m->wakefd);
 	}
 	free(m->conns);
+	free(m->pfd);
+	free(m->pslot);
 	free(m);
 	return -1;
 }
@@ -550,5 +557,7 @@ void vg_metrics_stop(struct vg_metrics *m)
 	}
 	pthread_mutex_destroy(&m->mu);
 	free(m->conns);
+	free(m->pfd);
+	free(m->pslot);
 	free(m);
 }
