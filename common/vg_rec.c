@@ -6,7 +6,8 @@
  *  rejection: u8 1 | str8 device | i64 received_ms | u8 reason | str8 field |
  *             str16 detail | u8 has_seq | u64 seq | i32 index | u32 len | bytes
  *  audit:     u8 1 | i64 at_ms | u8 event | str8 identity | str8 client_id |
- *             str8 address | str16 detail
+ *             str8 address | str16 detail (each cut to its VG_REC_AUDIT_*_MAX,
+ *             so at most VG_REC_AUDIT_MAX bytes)
  *  samples with alert events: u8 2 | (as samples) | u8 nev | nev x event
  *  alerts:    u8 1 | u8 nev | nev x event
  *  event:     str8 event_id | str8 alert_id | u8 type | u8 kind | str8 severity |
@@ -86,6 +87,19 @@ static void w_str16(struct vg_wbuf *w, const char *s)
 		n = 65535;
 	}
 	w_u16(w, (uint16_t)n);
+	w_bytes(w, s, n);
+}
+
+/* At most max bytes of s (max <= 255 for str8, <= 65535 for str16). */
+static void w_strn(struct vg_wbuf *w, const char *s, size_t max, bool wide)
+{
+	size_t n = s ? strnlen(s, max) : 0;
+
+	if(wide){
+		w_u16(w, (uint16_t)n);
+	}else{
+		w_u8(w, (uint8_t)n);
+	}
 	w_bytes(w, s, n);
 }
 
@@ -412,10 +426,10 @@ bool vg_rec_encode_audit(struct vg_wbuf *w, int64_t at_ms, uint8_t event, const 
 	w_u8(w, REC_VERSION);
 	w_u64(w, (uint64_t)at_ms);
 	w_u8(w, event);
-	w_str8(w, identity);
-	w_str8(w, client_id);
-	w_str8(w, address);
-	w_str16(w, detail);
+	w_strn(w, identity, VG_REC_AUDIT_ID_MAX, false);
+	w_strn(w, client_id, VG_REC_AUDIT_ID_MAX, false);
+	w_strn(w, address, VG_REC_AUDIT_ADDR_MAX, false);
+	w_strn(w, detail, VG_REC_AUDIT_DETAIL_MAX, true);
 	return !w->overflow;
 }
 

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vg_util.h"
 #include "vg_vitals.h"
 
 struct vg_str {
@@ -157,6 +158,18 @@ bool vg_rec_encode_alerts(struct vg_wbuf *w, const struct vg_rec_event *ev, int 
 bool vg_rec_encode_delivery(struct vg_wbuf *w, const struct vg_rec_delivery *d);
 bool vg_rec_encode_rejection(struct vg_wbuf *w, const char *device, int64_t received_ms,
 		const struct vg_verdict *v, const void *payload, size_t payload_len);
+
+/* Audit records: the encoder cuts each string to its bound (the caller
+ * sanitises first, so these are printable ASCII bytes), so one record is at
+ * most VG_REC_AUDIT_MAX bytes whatever it is given. Identity and client id
+ * come from the client (the username and client id it sent, up to VG_ID_MAX
+ * kept), the address from the broker (45 bytes at most for IPv6 text), the
+ * detail partly from the client (an ACL denial quotes the topic). */
+#define VG_REC_AUDIT_ID_MAX VG_ID_MAX
+#define VG_REC_AUDIT_ADDR_MAX 63
+#define VG_REC_AUDIT_DETAIL_MAX 511
+#define VG_REC_AUDIT_MAX (1 + 8 + 1 + (1 + VG_REC_AUDIT_ID_MAX) * 2 + (1 + VG_REC_AUDIT_ADDR_MAX) \
+		+ (2 + VG_REC_AUDIT_DETAIL_MAX))
 
 bool vg_rec_encode_audit(struct vg_wbuf *w, int64_t at_ms, uint8_t event, const char *identity,
 		const char *client_id, const char *address, const char *detail);

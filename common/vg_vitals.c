@@ -372,6 +372,29 @@ static enum vg_reason check_value(struct vg_verdict *v, int f, const msgpack_obj
 	return reject(v, VG_R_INTERNAL, f, "unhandled field type");
 }
 
+/* The sample's seq, for its rejection record: the value of the first "seq"
+ * key wherever it is in the map (before or after the key that fails), if
+ * that value is itself a valid seq. A seq of the wrong type or out of range
+ * is no seq: the device could not match it. Without one, has_seq stays
+ * false (the caller cleared it). */
+static void find_seq(const msgpack_object *m, struct vg_verdict *v)
+{
+	const msgpack_object_kv *kv = m->via.map.ptr;
+	uint32_t i;
+
+	for(i = 0; i < m->via.map.size; i++){
+		if(kv[i].key.type == MSGPACK_OBJECT_STR && field_lookup(kv[i].key.via.str.ptr, kv[i].key.via.str.size) == VG_F_SEQ){
+			struct vg_verdict scratch;   /* check_value writes its reasons here, not into v */
+			union vg_value val;
+			if(check_value(&scratch, VG_F_SEQ, &kv[i].val, &val) == VG_R_OK){
+				v->has_seq = true;
+				v->seq = val.u;
+			}
+			return;
+		}
+	}
+}
+
 static enum vg_reason check_map(const struct vg_decoder *d, struct vg_verdict *v, const msgpack_object *m,
 		int64_t now_ms, struct vg_sample *s)
 {
@@ -382,6 +405,8 @@ static enum vg_reason check_map(const struct vg_decoder *d, struct vg_verdict *v
 	enum vg_reason r;
 
 	memset(s, 0, sizeof(*s));
+	/* Before any check: every rejection of this sample carries its seq. */
+	find_seq(m, v);
 
 	/* Version first: a future version may carry fields this one does not
 	 * know, and "unknown_version" is the useful answer then. */
@@ -421,17 +446,9 @@ static enum vg_reason check_map(const struct vg_decoder *d, struct vg_verdict *v
 		}
 		r = check_value(v, f, &kv[i].val, &s->val[f]);
 		if(r != VG_R_OK){
-			if(f != VG_F_SEQ && VG_SAMPLE_HAS(s, VG_F_SEQ)){
-				v->has_seq = true;
-				v->seq = s->val[VG_F_SEQ].u;
-			}
 			return r;
 		}
 		s->present |= 1u << f;
-	}
-	if(VG_SAMPLE_HAS(s, VG_F_SEQ)){
-		v->has_seq = true;
-		v->seq = s->val[VG_F_SEQ].u;
 	}
 	for(f = 0; f < VG_FIELD_COUNT; f++){
 		if(vg_fields[f].required && !VG_SAMPLE_HAS(s, f)){
@@ -498,6 +515,10 @@ enum vg_reason vg_vitals_decode(struct vg_decoder *d, const void *buf, size_t le
 	}
 	for(i = 0; i < root.via.array.size; i++){
 		const msgpack_object *m = &root.via.array.ptr[i];
+		/* Each element's rejection carries that element's seq, never the
+		 * one of the sample before it. */
+		v->has_seq = false;
+		v->seq = 0;
 		if(m->type != MSGPACK_OBJECT_MAP){
 			r = reject(v, VG_R_MALFORMED, -1, "batch element %u is a %s, expected a map", i, type_name(m->type));
 		}else{

@@ -57,7 +57,10 @@ struct vg_verdict {
 	enum vg_reason reason;
 	int field;        /* enum vg_field, or -1 */
 	int index;        /* sample index within a batch, or -1 for a single map */
-	bool has_seq;     /* seq of the offending (or first) sample is known */
+	bool has_seq;     /* the offending sample (the batch element at index) has a valid
+	                   * seq, wherever its key is in the map: the device matches the
+	                   * rejection by it. False when the seq is missing or itself
+	                   * invalid, and for failures before any sample (framing, limits). */
 	uint64_t seq;
 	char field_name[VG_MAX_STR_BYTES + 1];  /* printable; unknown keys too */
 	char detail[160];

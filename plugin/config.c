@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -22,7 +23,7 @@
 
 #include "vg_util.h"
 
-enum opt_type { OPT_STR, OPT_INT, OPT_OTHERS, OPT_URL, OPT_PATH_DIR, OPT_PATH_FILE, OPT_WARDS, OPT_ADDR };
+enum opt_type { OPT_STR, OPT_INT, OPT_OTHERS, OPT_URL, OPT_PATH_DIR, OPT_PATH_FILE, OPT_WARDS, OPT_ADDR, OPT_BOOL };
 
 struct opt_def {
 	const char *name;
@@ -43,7 +44,7 @@ static const struct opt_def opt_table[] = {
 	{ "spool_dir", OPT_PATH_DIR, OFF(spool_dir), true, NULL, 0, 0,
 		"directory for the durable local journal; must be writable by the broker's user", false },
 	{ "webhook_url", OPT_URL, OFF(webhook_url), false, NULL, 0, 0,
-		"the Node.js core's webhook endpoint (http:// or https://); without it alerts go to MQTT only", false },
+		"the Node.js core's webhook endpoint (https://; http:// only to a loopback address unless allow_cleartext); without it alerts go to MQTT only", false },
 	{ "webhook_secret_file", OPT_PATH_FILE, OFF(webhook_secret_file), false, NULL, 0, 0,
 		"file with one or more whsec_ secrets, one per line (all sign; the first is the newest); re-read within 2 s when it changes (key rotation without a restart); required with webhook_url", false },
 	{ "webhook_ca_file", OPT_PATH_FILE, OFF(webhook_ca_file), false, NULL, 0, 0,
@@ -85,7 +86,9 @@ static const struct opt_def opt_table[] = {
 	{ "shadow_wards", OPT_WARDS, OFF(shadow_wards), false, NULL, 0, 0,
 		"comma-separated wards in shadow mode (cutover, docs/cutover.md): their devices' invalid samples are delivered to subscribers and only logged and counted, not refused; every other ward enforces", true },
 	{ "mirror_url", OPT_URL, OFF(mirror_url), false, NULL, 0, 0,
-		"the legacy Node.js ingest endpoint: accepted samples are mirrored to it in signed batches during a migration (docs/cutover.md)", false },
+		"the legacy Node.js ingest endpoint: accepted samples are mirrored to it in signed batches during a migration (docs/cutover.md); https://, or http:// only to a loopback address unless allow_cleartext", false },
+	{ "allow_cleartext", OPT_BOOL, OFF(allow_cleartext), false, "false", 0, 0,
+		"true: accept http:// webhook_url and mirror_url to hosts other than loopback (alerts and samples cross the network unencrypted; a WARNING is logged at start and on every reload); false: the broker refuses to start with them", false },
 	{ "mirror_secret_file", OPT_PATH_FILE, OFF(mirror_secret_file), false, NULL, 0, 0,
 		"whsec_ secrets that sign mirrored batches (default: plugin_opt_webhook_secret_file)", false },
 	{ "metrics_port", OPT_INT, OFF(metrics_port), false, "0", 0, 65535,
@@ -143,6 +146,8 @@ static int parse_wards(const char *s, char (*out)[VG_ID_MAX + 1], size_t *n)
 	}
 	return 0;
 }
+
+static void url_host(const char *url, char *host, size_t cap);
 
 static int set_opt(struct vg_config *cfg, const struct opt_def *d, const char *value, char *err, size_t errlen)
 {
@@ -220,6 +225,16 @@ static int set_opt(struct vg_config *cfg, const struct opt_def *d, const char *v
 			}
 			break;
 		}
+		case OPT_BOOL:
+			if(!strcmp(value, "true")){
+				*(bool *)(base + d->offset) = true;
+			}else if(!strcmp(value, "false")){
+				*(bool *)(base + d->offset) = false;
+			}else{
+				snprintf(err, errlen, "plugin_opt_%s: \"%s\" is not true or false", d->name, value);
+				return -1;
+			}
+			return 0;
 		case OPT_STR:
 			if(value[0] == '\0'){
 				snprintf(err, errlen, "plugin_opt_%s: empty value", d->name);
@@ -296,7 +311,117 @@ int vg_config_parse(struct vg_config *cfg, const struct mosquitto_opt *opts, int
 		snprintf(err, errlen, "plugin_opt_journal_segment_mb: larger than plugin_opt_journal_max_mb");
 		return -1;
 	}
+	if(!cfg->allow_cleartext){
+		const char *names[2];
+		if(vg_config_cleartext(cfg, names) > 0){
+			bool wh = !strcmp(names[0], "webhook_url");
+			char host[256];
+			/* The host only: a URL may carry credentials (user:pass@). */
+			url_host(wh ? cfg->webhook_url : cfg->mirror_url, host, sizeof(host));
+			snprintf(err, errlen, "plugin_opt_%s: http:// would send %s in cleartext to %s, which is not a loopback "
+					"address; use https://, or set plugin_opt_allow_cleartext true to accept that risk",
+					names[0], wh ? "alerts" : "vital signs", host);
+			return -1;
+		}
+	}
 	return 0;
+}
+
+/* The host of an http(s) URL (userinfo and port removed, IPv6 without its
+ * brackets), cut to cap. */
+static void url_host(const char *url, char *host, size_t cap)
+{
+	const char *a = strstr(url, "://"), *end, *at, *h;
+	size_t n;
+
+	host[0] = '\0';
+	if(a == NULL || cap == 0){
+		return;
+	}
+	a += 3;
+	end = a + strcspn(a, "/?#");
+	at = memchr(a, '@', (size_t)(end - a));
+	while(at){   /* the last '@' before the path ends the userinfo */
+		a = at + 1;
+		at = memchr(a, '@', (size_t)(end - a));
+	}
+	if(*a == '['){
+		h = a + 1;
+		n = strcspn(h, "]");
+		if(h + n > end){
+			n = 0;
+		}
+	}else{
+		h = a;
+		n = strcspn(h, ":/?#");
+		if(h + n > end){
+			n = (size_t)(end - h);
+		}
+	}
+	if(n >= cap){
+		n = cap - 1;
+	}
+	memcpy(host, h, n);
+	host[n] = '\0';
+}
+
+bool vg_config_loopback_url(const char *url)
+{
+	char host[256];
+	unsigned char a[16];
+
+	url_host(url, host, sizeof(host));
+	if(!strcasecmp(host, "localhost")){
+		return true;
+	}
+	if(inet_pton(AF_INET, host, a) == 1){
+		return a[0] == 127;
+	}
+	if(inet_pton(AF_INET6, host, a) == 1){
+		static const unsigned char lo[16] = { [15] = 1 };
+		static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+		return !memcmp(a, lo, 16) || (!memcmp(a, mapped, 12) && a[12] == 127);
+	}
+	return false;
+}
+
+bool vg_config_cleartext_warning(const struct vg_config *cfg, char *msg, size_t len)
+{
+	const char *names[2];
+	size_t n = vg_config_cleartext(cfg, names), i, used = 0;
+
+	if(n == 0 || len == 0){
+		return false;
+	}
+	msg[0] = '\0';
+	for(i = 0; i < n; i++){
+		bool wh = !strcmp(names[i], "webhook_url");
+		char host[256];
+		int k;
+		url_host(wh ? cfg->webhook_url : cfg->mirror_url, host, sizeof(host));
+		k = snprintf(msg + used, len - used, "%splugin_opt_%s sends %s unencrypted (http://) to %s", i ? "; " : "",
+				names[i], wh ? "alerts" : "vital signs", host);
+		if(k < 0 || (size_t)k >= len - used){
+			break;
+		}
+		used += (size_t)k;
+	}
+	snprintf(msg + used, len - used, " (plugin_opt_allow_cleartext true): anyone on the network path can read %s; "
+			"use https://", n > 1 ? "them" : "it");
+	return true;
+}
+
+size_t vg_config_cleartext(const struct vg_config *cfg, const char *names[2])
+{
+	size_t n = 0;
+
+	if(cfg->webhook_url && !strncmp(cfg->webhook_url, "http://", 7) && !vg_config_loopback_url(cfg->webhook_url)){
+		names[n++] = "webhook_url";
+	}
+	if(cfg->mirror_url && !strncmp(cfg->mirror_url, "http://", 7) && !vg_config_loopback_url(cfg->mirror_url)){
+		names[n++] = "mirror_url";
+	}
+	return n;
 }
 
 void vg_config_free(struct vg_config *cfg)
@@ -623,6 +748,8 @@ static bool opt_equal(const struct opt_def *d, const struct vg_config *a, const 
 			return *(const int64_t *)pa == *(const int64_t *)pb;
 		case OPT_OTHERS:
 			return a->others == b->others;
+		case OPT_BOOL:
+			return *(const bool *)pa == *(const bool *)pb;
 		default: {
 			const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
 			return (sa == NULL && sb == NULL) || (sa && sb && !strcmp(sa, sb));

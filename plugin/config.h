@@ -59,6 +59,7 @@ struct vg_config {
 	int64_t webhook_dead_after_s;
 	int64_t webhook_backoff_max_s;
 	int64_t webhook_max_rejects;
+	bool allow_cleartext;        /* http:// webhook_url / mirror_url beyond loopback */
 };
 
 /* Parses options into cfg (defaults first). Returns 0, or -1 with a
@@ -99,6 +100,21 @@ int vg_config_check_listeners(const struct vg_listener *l, int n, const char *cr
  * an option that only takes effect at restart. Returns how many were applied. */
 int vg_config_apply_reloadable(struct vg_config *cur, const struct vg_config *fresh,
 		void (*note)(const char *name, bool applied, void *arg), void *arg);
+
+/* True if the URL's host is a loopback address: 127.0.0.0/8, ::1 (also
+ * IPv4-mapped) or "localhost". */
+bool vg_config_loopback_url(const char *url);
+
+/* The URL options of cfg that send cleartext (http://) to a host that is
+ * not loopback, by name ("webhook_url", "mirror_url") in names; returns how
+ * many. The parser refuses them unless allow_cleartext; with it, the caller
+ * logs a warning at start and on reload. */
+size_t vg_config_cleartext(const struct vg_config *cfg, const char *names[2]);
+
+/* The warning to log (at start and on every reload) when such options are
+ * accepted through allow_cleartext: one line naming each option and host,
+ * never the URL (it may carry credentials). False if there is none. */
+bool vg_config_cleartext_warning(const struct vg_config *cfg, char *msg, size_t len);
 
 /* Writes the option reference as a Markdown table (docs generator). */
 void vg_config_write_markdown(void *file);

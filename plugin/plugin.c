@@ -176,6 +176,9 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		rc = MOSQ_ERR_INVAL;
 		goto error;
 	}
+	if(vg_config_cleartext_warning(&vg->cfg, err, sizeof(err))){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: WARNING: %s", err);
+	}
 	if(vg_queue_init(&vg->completions, (size_t)vg->cfg.queue_capacity) != 0){
 		goto error;
 	}

@@ -119,6 +119,11 @@ int vg_reload_cb(int event, void *event_data, void *userdata)
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: listeners reloaded for the new certificate revocation list");
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
+	/* The URLs in use are the running ones (restart-only): every reload,
+	 * whatever the file now says, repeats that they are cleartext. */
+	if(vg_config_cleartext_warning(&vg->cfg, err, sizeof(err))){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: WARNING: %s", err);
+	}
 	/* Whatever happens to the file, re-read what lives elsewhere. */
 	vg_idsync_request_reload(vg->idsync);
 	if(vg->webhook){

@@ -80,7 +80,8 @@ async function main() {
     // MQTT over WebSockets for the station page (bound by interface name).
     extraConf: [`listener ${wsPort} lo`, 'protocol websockets'],
   });
-  const web = await startStationServer({ port: (await portFree(8080)) ? 8080 : 0 });
+  // The page connects to its own origin; this server passes /mqtt on to the broker.
+  const web = await startStationServer({ port: (await portFree(8080)) ? 8080 : 0, broker: `ws://127.0.0.1:${wsPort}/mqtt` });
   let shown = 0;
   setInterval(() => {
     for (; shown < broker.lines.length; shown++) {
@@ -97,7 +98,7 @@ async function main() {
   const stationSecret = readFileSync(path.join(secretsDir, 'station-3w.secret'), 'utf8').trim();
   say('simulated devices are streaming; mon-3w-02 develops tachycardia after ~10 s (alert) and recovers after ~40 s.');
   say(`watch ward 3W as its nurses' station:\n  mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -V mqttv5 -i station-3w -u station-3w -P '${stationSecret}' -t 'wards/3W/#' -v`);
-  say(`nurses' station page (sign in with the secret above):\n  ${web.url}?ws=ws://127.0.0.1:${wsPort}/mqtt&ward=3W&station=station-3w`);
+  say(`nurses' station page (sign in with the secret above):\n  ${web.url}?ward=3W&station=station-3w`);
   say(`query the stored samples:\n  psql "${pg.conninfo}" -c 'SELECT device_id, seq, measured_at, hr, spo2 FROM vitals ORDER BY measured_at DESC LIMIT 10'`);
   say('Ctrl-C stops everything.');
 

@@ -8,7 +8,8 @@
 // The server itself runs unchanged in this process on 127.0.0.1:APP_PORT
 // (inside the container only); this file accepts TLS on TLS_PORT and pipes
 // each decrypted connection to it. Environment: TLS_CERT_FILE, TLS_KEY_FILE,
-// TLS_PORT, APP_PORT, and for the core VITALGATE_WEBHOOK_SECRETS_FILE.
+// TLS_PORT, APP_PORT, for the core VITALGATE_WEBHOOK_SECRETS_FILE, for the
+// station STATION_BROKER_URL and STATION_BROKER_CA_FILE.
 // Started as root (the compose secrets are bind mounts that only root may be
 // able to read), it reads the key and lets the app read its files, then
 // drops to the `node` user (RUN_AS) before accepting connections.
@@ -38,8 +39,12 @@ if (app === 'core') {
   process.env.PORT = String(appPort);
   await import('../../bridge/node/examples/core.mjs');
 } else if (app === 'station') {
+  // The page connects to its own origin (wss://<this host>/mqtt): the
+  // station server passes /mqtt on to the broker (STATION_BROKER_URL, over
+  // TLS checked against STATION_BROKER_CA_FILE).
   const { startStationServer } = await import('../../stations/web/serve.mjs');
-  await startStationServer({ host: '127.0.0.1', port: appPort });
+  await startStationServer({ host: '127.0.0.1', port: appPort, broker: process.env.STATION_BROKER_URL || null,
+    brokerCa: process.env.STATION_BROKER_CA_FILE || null });
 } else {
   console.error('usage: node compose/node/tls-front.mjs core|station');
   process.exit(2);

@@ -3,7 +3,11 @@
 //   wards/<ward>/beds/+/vitals   retained latest sample per bed, with NEWS2
 //   wards/<ward>/alerts          alert events as they happen
 //   wards/<ward>/alerts/active   retained list of the ward's open alerts
+// The station secret goes only to this page's own broker unless the user
+// confirms another address on screen, and never unencrypted across the
+// network without an explicit opt-in (broker-url.js, docs/stations.md).
 /* global mqtt */
+import { assessBrokerUrl, defaultBrokerUrl } from './broker-url.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -13,6 +17,8 @@ const beds = new Map();   // bed -> { sample, el }
 const alerts = new Map(); // alert_id -> event
 let client = null;
 let ward = null;
+let pending = null;    // the address waiting for the user's confirmation
+let confirmed = null;  // the address the user confirmed (exactly)
 
 const VITALS = [
   ['hr', 'Pulse', '/min'],
@@ -168,14 +174,63 @@ function onActive(list) {
   renderAlerts();
 }
 
+function hideTargetCheck() {
+  pending = null;
+  $('target-check').hidden = true;
+}
+
+// Shows where the secret would go and what is wrong with it; nothing is
+// sent until the user confirms.
+function showTargetCheck(target) {
+  pending = target;
+  $('target-check-title').textContent = target.otherOrigin ? 'Send the station secret to another server?'
+    : 'Send the station secret unencrypted?';
+  $('target-page').textContent = location.origin;
+  $('target-other').hidden = !target.otherOrigin;
+  $('target-url').textContent = target.url;
+  $('cleartext-warning').hidden = !target.cleartext;
+  $('allow-cleartext').checked = false;
+  $('target-confirm').disabled = target.cleartext;
+  $('target-check').hidden = false;
+  setStatus('Not connected: confirm the broker address', 'error');
+}
+
 function connect(e) {
   e.preventDefault();
   $('login-error').textContent = '';
+  const target = assessBrokerUrl($('ws').value, location);
+  if (target.error) {
+    $('login-error').textContent = `Broker address: ${target.error}.`;
+    return;
+  }
+  if ((target.otherOrigin || target.cleartext) && confirmed !== target.url) {
+    showTargetCheck(target);
+    return;
+  }
+  hideTargetCheck();
+  start(target);
+}
+
+function confirmTarget() {
+  const now = assessBrokerUrl($('ws').value, location);
+  if (!pending || now.url !== pending.url) {
+    hideTargetCheck();   // the address changed meanwhile: ask again
+    return;
+  }
+  if (pending.cleartext && !$('allow-cleartext').checked) return;
+  confirmed = pending.url;
+  const target = pending;
+  hideTargetCheck();
+  start(target);
+}
+
+function start(target) {
   ward = $('ward').value.trim();
   const station = $('station').value.trim();
   if (client) client.end(true);
+  $('insecure').hidden = !target.cleartext;
   setStatus('Connecting…', 'connecting');
-  client = mqtt.connect($('ws').value.trim(), {
+  client = mqtt.connect(target.url, {
     clientId: station, username: station, password: $('secret').value, protocolVersion: 5, clean: true,
     reconnectPeriod: 2000, connectTimeout: 8000,
   });
@@ -212,8 +267,13 @@ function connect(e) {
   client.on('offline', () => setStatus('Connection lost; reconnecting…', 'error'));
 }
 
-$('ws').value = params.get('ws') ?? `ws://${location.hostname || '127.0.0.1'}:9001/mqtt`;
+// ?ws= only pre-fills the field: another origin still needs a confirmation.
+$('ws').value = params.get('ws') ?? defaultBrokerUrl(location);
 $('ward').value = params.get('ward') ?? '';
 $('station').value = params.get('station') ?? '';
 $('login').addEventListener('submit', connect);
+$('ws').addEventListener('input', () => { confirmed = null; hideTargetCheck(); });
+$('allow-cleartext').addEventListener('change', () => { $('target-confirm').disabled = !$('allow-cleartext').checked; });
+$('target-confirm').addEventListener('click', confirmTarget);
+$('target-cancel').addEventListener('click', () => { hideTargetCheck(); setStatus('Not connected', 'idle'); });
 setInterval(() => { for (const bed of beds.keys()) updateStale(bed); }, 1000);

@@ -3,9 +3,14 @@
 // exposition (one TYPE per family, cumulative histogram buckets), the same
 // figures are retained under $SYS/broker/vitalgate/, and /health turns 503
 // with the reason when the webhook endpoint fails or PostgreSQL goes away.
+// The endpoint serves many connections at once (issue 12.9): slow or idle
+// clients neither delay a probe nor the broker.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Bench, connect, publishQos1, sample, waitFor, collect, subscribeRc, freePort } from '../lib/bench.mjs';
 
@@ -20,14 +25,38 @@ const ok = (fields = {}) => ({ v: 1, seq: seq++, ts: Date.now(), hr: 72, ...fiel
 
 function get(path, method = 'GET') {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method }, (res) => {
+    // A fresh connection each time; a hung endpoint fails the test, not the run.
+    const req = http.request({ host: '127.0.0.1', port, path, method, agent: false, timeout: 5000 }, (res) => {
       let body = '';
       res.on('data', (d) => { body += d; });
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
     });
     req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within 5 s`)));
     req.end();
   });
+}
+
+// A raw connection to the metrics port that records when the server closes it.
+function rawConn(data) {
+  return new Promise((resolve, reject) => {
+    const s = net.createConnection({ host: '127.0.0.1', port }, () => {
+      s.openedAt = performance.now();
+      if (data) s.write(data);
+      resolve(s);
+    });
+    s.closedAt = null;
+    s.got = '';
+    s.on('data', (d) => { s.got += d; });
+    s.on('close', () => { s.closedAt = performance.now(); });
+    s.on('error', (e) => { if (s.openedAt === undefined) reject(e); });
+  });
+}
+
+async function timed(path) {
+  const t0 = performance.now();
+  const r = await get(path);
+  return { ...r, ms: performance.now() - t0 };
 }
 
 // Parses the exposition; checks its shape on the way.
@@ -186,4 +215,59 @@ test('other paths and methods get a clear answer', async () => {
   const head = await get('/health', 'HEAD');
   assert.equal(head.status, 200);
   assert.equal(head.body, '');
+});
+
+test('12.9 /health and /metrics answer within 100 ms beside 100 idle and 5 half-sent requests; those close at their timeout; past the bound the oldest idle ones make room; the broker is unaffected', { timeout: 60000 }, async () => {
+  const secret = await bench.addDevice('dev-m3', 'MW', 'B3');
+  await bench.waitIdentity(bench.broker.port, 'dev-m3', secret);
+  const d3 = await connect(bench.broker.port, { id: 'dev-m3', password: secret });
+  let s3 = 1;
+  // A probe after a while waits for one TICK (at most ~100 ms); the ones
+  // that follow, as a health checker's do, are served from memory.
+  assert.equal((await get('/health')).status, 200);
+  assert.equal((await get('/metrics')).status, 200);
+
+  const idle = await Promise.all(Array.from({ length: 100 }, () => rawConn()));
+  const half = await Promise.all(Array.from({ length: 5 }, (_, i) => rawConn(i === 0 ? 'G' : 'GET /metrics HTTP/1.1\r\nHost: x\r\n')));
+  const opened = performance.now();
+  for (let round = 0; round < 3; round++) {
+    const h = await timed('/health');
+    assert.equal(h.status, 200, h.body);
+    assert.equal(JSON.parse(h.body).status, 'ok');
+    assert.ok(h.ms < 100, `GET /health took ${h.ms.toFixed(1)} ms with 105 slow connections open`);
+    const m = await timed('/metrics');
+    assert.equal(m.status, 200);
+    assert.ok(m.ms < 100, `GET /metrics took ${m.ms.toFixed(1)} ms with 105 slow connections open`);
+    assert.ok(parse(m.body).has('vitalgate_samples_accepted_total'), 'a whole exposition');
+    // The broker meanwhile: a device publishes and is acknowledged.
+    const t0 = performance.now();
+    assert.equal(await publishQos1(d3, 'vitals/dev-m3', sample(ok({ seq: s3++ }))), 0);
+    assert.ok(performance.now() - t0 < 1000, 'the broker answers its devices');
+    await sleep(300);
+  }
+  // The slow ones are closed at their request timeout (2 s), unanswered.
+  const slow = [...idle, ...half];
+  assert.ok(slow.every((c) => c.closedAt === null), 'no slow connection closed early');
+  await waitFor(() => slow.every((c) => c.closedAt !== null), { what: 'the slow connections closed', timeout: 6000 });
+  for (const c of slow) {
+    const lived = c.closedAt - c.openedAt;
+    assert.ok(lived > 1500 && lived < 4500, `closed after ${lived.toFixed(0)} ms (timeout 2 s)`);
+    assert.equal(c.got, '', 'no answer to an incomplete request');
+  }
+  assert.ok(performance.now() - opened < 6000);
+
+  // Past the bound (128 connections): the oldest idle ones are closed at
+  // once to make room, and a probe still gets in.
+  const flood = [];
+  for (let i = 0; i < 160; i++) flood.push(await rawConn());
+  const h = await timed('/health');
+  assert.equal(h.status, 200);
+  assert.ok(h.ms < 100, `GET /health took ${h.ms.toFixed(1)} ms past the connection bound`);
+  await waitFor(() => flood.filter((c) => c.closedAt !== null).length >= 160 - 128 + 1,
+    { what: 'the oldest idle connections closed to make room', timeout: 1000 });
+  const early = flood.filter((c) => c.closedAt !== null);
+  assert.ok(early.every((c) => flood.indexOf(c) < 40), 'the oldest go first');
+  for (const c of flood) c.destroy();
+  assert.equal(await publishQos1(d3, 'vitals/dev-m3', sample(ok({ seq: s3++ }))), 0);
+  await d3.endAsync();
 });

@@ -193,18 +193,49 @@ test('a missing, malformed or unknown plugin option stops the broker with a mess
     [{ conninfo: bench.pg.conninfo, spoolDir: spool, webhookUrl: 'ftp://x' }, /plugin_opt_webhook_url: "ftp:\/\/x" must start with http/],
     [{ conninfo: bench.pg.conninfo, spoolDir: bench.spool }, /plugin_opt_spool_dir: journal .* is in use by another broker/],
   ];
-  for (const [opts, re] of cases) {
-    const b = new Broker();
-    b.root = root;
-    b.opts = opts;
-    b.port = await freePort();
-    b.confFile = path.join(root, 'bad.conf');
-    b.logFile = path.join(root, 'bad.log');
-    b.lines = [];
-    b.writeConf();
-    await b.boot({ waitReady: false });
-    const exit = await waitFor(() => b.exit, { timeout: 10000, what: 'mosquitto to refuse to start' });
-    assert.notEqual(exit.code, 0, `exit status for ${re}`);
-    assert.ok(b.lines.some((l) => re.test(l)), `expected ${re} in:\n${b.lines.join('\n')}`);
+  for (const [opts, re] of cases) await refusedStart(root, opts, re);
+});
+
+// Starts a broker with opts and expects it to exit, with a line matching re.
+async function refusedStart(root, opts, re) {
+  const b = new Broker();
+  b.root = root;
+  b.opts = opts;
+  b.port = await freePort();
+  b.confFile = path.join(root, 'bad.conf');
+  b.logFile = path.join(root, 'bad.log');
+  b.lines = [];
+  b.writeConf();
+  await b.boot({ waitReady: false });
+  const exit = await waitFor(() => b.exit, { timeout: 10000, what: 'mosquitto to refuse to start' });
+  assert.notEqual(exit.code, 0, `exit status for ${re}`);
+  assert.ok(b.lines.some((l) => re.test(l)), `expected ${re} in:\n${b.lines.join('\n')}`);
+}
+
+test('12.15 an http:// webhook or mirror URL beyond loopback stops the broker, naming the option and why, unless allow_cleartext, which warns at start and on every reload', async () => {
+  const remote = 'http://192.0.2.10:3000/vitalgate/webhooks';   // TEST-NET-1: never answers here
+  const refused = [
+    [{ webhookUrl: remote }, /configuration error: plugin_opt_webhook_url: http:\/\/ would send alerts in cleartext to 192\.0\.2\.10, which is not a loopback address; use https:\/\/, or set plugin_opt_allow_cleartext true/],
+    [{ options: { mirror_url: 'http://legacy.example/ingest' } }, /configuration error: plugin_opt_mirror_url: http:\/\/ would send vital signs in cleartext to legacy\.example/],
+  ];
+  const root = makeTempRoot();
+  for (const [i, [extra, re]] of refused.entries()) {
+    await refusedStart(root, { conninfo: bench.pg.conninfo, spoolDir: bench.newSpool(`spool-ct-${i}`), secretFile: bench.secretFile, ...extra }, re);
   }
+
+  // Explicitly allowed: it starts, and says what it accepted, at start and on SIGHUP.
+  const warn = /WARNING: .*plugin_opt_webhook_url sends alerts unencrypted \(http:\/\/\) to 192\.0\.2\.10 \(plugin_opt_allow_cleartext true\)/;
+  const b = await Broker.start(root, { conninfo: bench.pg.conninfo, spoolDir: bench.newSpool('spool-ct-ok'), webhookUrl: remote,
+    secretFile: bench.secretFile, options: { allow_cleartext: 'true' } });
+  try {
+    assert.ok(b.lines.some((l) => warn.test(l)), `a warning at start in:\n${b.lines.join('\n')}`);
+    const from = b.mark();
+    process.kill(b.proc.pid, 'SIGHUP');
+    await b.waitLog(warn, 10000, from);
+  } finally {
+    await b.stop();
+  }
+  // Loopback needs no ceremony: this bench's own broker uses http://127.0.0.1.
+  assert.match(bench.receiver.url, /^http:\/\/127\.0\.0\.1:/);
+  assert.ok(!bench.broker.lines.some((l) => /WARNING: .*unencrypted/.test(l)));
 });

@@ -3,16 +3,22 @@
 // the real broker: it signs in as a station, fills with the beds of its
 // ward (never another ward's), shows an alert banner while a device is over
 // its threshold and removes it when it recovers, marks a bed that stopped
-// sending, and saves a screenshot.
+// sending, and saves a screenshot. The page talks to its own origin (the
+// server passes /mqtt to the broker) and sends its secret nowhere else
+// unless the user confirms the address on screen (issue 12.15).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { chromium } from 'playwright-core';
 
-import { Bench, connect, publishQos1, sample, freePort } from '../lib/bench.mjs';
+import { Bench, connect, publishQos1, sample, freePort, waitFor } from '../lib/bench.mjs';
 import { startStationServer } from '../../stations/web/serve.mjs';
+import { assessBrokerUrl, defaultBrokerUrl } from '../../stations/web/broker-url.js';
 
 const CHROMIUM = process.env.VG_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -53,8 +59,11 @@ before(async () => {
   await feed('mon-3e-2', '3E', 'B2', 80);
   await feed('mon-3e-3', '3E', 'B3', 64);
   await feed('mon-9x-1', '9X', 'Z9', 90);
-  web = await startStationServer();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  web = await startStationServer({ broker: `ws://127.0.0.1:${wsPort}/mqtt` });
+  // station-broker.test: a name that is not loopback to the page, served
+  // by a fake broker on 127.0.0.2 (the only network here is loopback).
+  browser = await chromium.launch({ executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--host-resolver-rules=MAP station-broker.test 127.0.0.2'] });
 });
 
 after(async () => {
@@ -69,7 +78,9 @@ test('the station page signs in, fills with its ward, shows and clears an alert,
   const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
   const consoleErrors = [];
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
-  await page.goto(`${web.url}?ws=ws://127.0.0.1:${wsPort}/mqtt&ward=3E&station=desk-3e&stale=3`);
+  // No ?ws=: the page's own origin, which passes /mqtt to the broker.
+  await page.goto(`${web.url}?ward=3E&station=desk-3e&stale=3`);
+  assert.equal(await page.inputValue('#ws'), `ws://127.0.0.1:${web.port}/mqtt`);
 
   // A wrong secret is refused with a clear message.
   await page.fill('#secret', 'vgs_wrong');
@@ -114,7 +125,7 @@ test('the station page signs in, fills with its ward, shows and clears an alert,
   // A station connecting later sees the open alert from the retained list.
   feeds[0].hr = 35;
   const late = await browser.newPage();
-  await late.goto(`${web.url}?ws=ws://127.0.0.1:${wsPort}/mqtt&ward=3E&station=desk-3e`);
+  await late.goto(`${web.url}?ward=3E&station=desk-3e`);
   await page.waitForSelector('#alerts li.alert', { timeout: 10000 });
   await late.fill('#secret', stationSecret);
   await late.click('#connect');
@@ -123,4 +134,136 @@ test('the station page signs in, fills with its ward, shows and clears an alert,
   await late.close();
   assert.deepEqual(consoleErrors, []);
   await page.close();
+});
+
+// A WebSocket server that accepts anything (subprotocol mqtt) and keeps
+// every byte the client sends, unmasked: whether a CONNECT with a given
+// password arrived.
+async function fakeBroker(host) {
+  const seen = { upgrades: 0, bytes: Buffer.alloc(0) };
+  const server = createServer((req, res) => { res.writeHead(404); res.end(); });
+  const sockets = new Set();
+  server.on('upgrade', (req, socket) => {
+    seen.upgrades++;
+    sockets.add(socket);
+    socket.on('error', () => {});
+    const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n`);
+    let buf = Buffer.alloc(0);
+    socket.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        if (buf.length < 2) return;
+        let len = buf[1] & 0x7f;
+        let off = 2;
+        if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); off = 4; }
+        if (len === 127) { if (buf.length < 10) return; len = Number(buf.readBigUInt64BE(2)); off = 10; }
+        const mask = (buf[1] & 0x80) ? buf.subarray(off, off + 4) : null;
+        if (mask) off += 4;
+        if (buf.length < off + len) return;
+        const payload = Buffer.from(buf.subarray(off, off + len));
+        if (mask) for (let i = 0; i < len; i++) payload[i] ^= mask[i % 4];
+        seen.bytes = Buffer.concat([seen.bytes, payload]);
+        buf = buf.subarray(off + len);
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, host, resolve));
+  return {
+    port: server.address().port,
+    seen,
+    got: (secret) => seen.bytes.includes(Buffer.from(secret)),
+    close: () => new Promise((r) => { for (const sock of sockets) sock.destroy(); server.close(r); }),
+  };
+}
+
+test('12.15 the broker address: the page\'s own origin by default (TLS outside loopback); another origin only once confirmed on screen; ws:// beyond loopback only with an explicit opt-in', { timeout: 90000 }, async () => {
+  // The rules, as pure functions of the page's location.
+  const at = (href) => new URL(href);
+  assert.equal(defaultBrokerUrl(at('https://station.example.org/?ward=3W')), 'wss://station.example.org/mqtt');
+  assert.equal(defaultBrokerUrl(at('https://station.example.org:8443/')), 'wss://station.example.org:8443/mqtt');
+  assert.equal(defaultBrokerUrl(at('http://ward3.example.org/')), 'wss://ward3.example.org/mqtt', 'TLS outside loopback');
+  assert.equal(defaultBrokerUrl(at('http://127.0.0.1:8080/')), 'ws://127.0.0.1:8080/mqtt');
+  assert.equal(defaultBrokerUrl(at('http://localhost:8080/')), 'ws://localhost:8080/mqtt');
+  assert.equal(defaultBrokerUrl(at('http://[::1]:8080/')), 'ws://[::1]:8080/mqtt');
+  const https = at('https://station.example.org/');
+  const dev = at('http://127.0.0.1:8080/');
+  const cases = [
+    [https, 'wss://station.example.org/mqtt', { otherOrigin: false, cleartext: false }],
+    [https, 'wss://station.example.org/other', { otherOrigin: false, cleartext: false }],
+    [https, 'wss://broker.example.org/mqtt', { otherOrigin: true, cleartext: false }],
+    [https, 'ws://station.example.org/mqtt', { otherOrigin: true, cleartext: true }],
+    [https, 'ws://10.0.0.9:9001/mqtt', { otherOrigin: true, cleartext: true }],
+    [at('http://ward3.example.org/'), 'wss://ward3.example.org/mqtt', { otherOrigin: false, cleartext: false }],
+    [at('http://ward3.example.org/'), 'ws://ward3.example.org/mqtt', { otherOrigin: false, cleartext: true }],
+    [dev, 'ws://127.0.0.1:8080/mqtt', { otherOrigin: false, cleartext: false }],
+    [dev, 'ws://127.0.0.1:9001/mqtt', { otherOrigin: true, cleartext: false }],
+    [dev, 'ws://127.0.0.2:9001/mqtt', { otherOrigin: true, cleartext: false }],
+    [dev, 'ws://localhost:8080/mqtt', { otherOrigin: true, cleartext: false }],
+    [dev, 'ws://127.0.0.1.example.org/mqtt', { otherOrigin: true, cleartext: true }],
+  ];
+  for (const [loc, url, want] of cases) {
+    const got = assessBrokerUrl(url, loc);
+    assert.deepEqual({ otherOrigin: got.otherOrigin, cleartext: got.cleartext }, want, `${url} from ${loc.href}`);
+  }
+  for (const bad of ['https://station.example.org/mqtt', 'javascript:alert(1)', 'not a url', 'wss://u:p@station.example.org/mqtt']) {
+    assert.ok(assessBrokerUrl(bad, https).error, `${bad} is refused`);
+  }
+
+  // In the browser: a fake broker on another loopback address records
+  // whether a station secret ever reaches it.
+  const fake = await fakeBroker('127.0.0.2');
+  try {
+    const secret = `vgs_canary_${randomBytes(8).toString('hex')}`;
+    const other = `ws://127.0.0.2:${fake.port}/mqtt`;
+    const page = await browser.newPage();
+    await page.goto(`${web.url}?ws=${encodeURIComponent(other)}&ward=3E&station=desk-3e`);
+    assert.equal(await page.inputValue('#ws'), other, '?ws= pre-fills the field');
+    await page.fill('#secret', secret);
+    await page.click('#connect');
+    await page.waitForSelector('#target-check', { state: 'visible' });
+    assert.equal(await page.textContent('#target-url'), other, 'the full target is on screen');
+    assert.equal(await page.textContent('#target-page'), web.url.replace(/\/$/, ''));
+    assert.equal(await page.isVisible('#cleartext-warning'), false, 'ws:// to loopback needs no opt-in');
+    await sleep(1500);
+    assert.equal(fake.seen.upgrades, 0, 'not even a connection before the user confirms');
+    // Cancel, then a second Connect: asked again, still nothing sent.
+    await page.click('#target-cancel');
+    assert.equal(await page.isVisible('#target-check'), false);
+    await page.click('#connect');
+    await page.waitForSelector('#target-check', { state: 'visible' });
+    await sleep(500);
+    assert.equal(fake.seen.upgrades, 0);
+    // Confirmed: now it goes there (what the confirmation stands between).
+    await page.click('#target-confirm');
+    await waitFor(() => fake.got(secret), { what: 'the CONNECT with the secret at the confirmed address' });
+    assert.equal(await page.isVisible('#insecure'), false);
+    await page.close();
+
+    // ws:// to a name that is not loopback: the warning, and no way on
+    // without ticking the opt-in.
+    const secret2 = `vgs_canary_${randomBytes(8).toString('hex')}`;
+    const remote = `ws://station-broker.test:${fake.port}/mqtt`;
+    const p2 = await browser.newPage();
+    await p2.goto(`${web.url}?ws=${encodeURIComponent(remote)}&ward=3E&station=desk-3e`);
+    await p2.fill('#secret', secret2);
+    await p2.click('#connect');
+    await p2.waitForSelector('#cleartext-warning', { state: 'visible' });
+    assert.equal(await p2.textContent('#target-url'), remote);
+    assert.match(await p2.textContent('#cleartext-warning'), /Not encrypted/);
+    assert.equal(await p2.$eval('#target-confirm', (b) => b.disabled), true, 'confirming needs the opt-in');
+    const upgrades = fake.seen.upgrades;
+    await p2.evaluate(() => document.getElementById('target-confirm').click());
+    await p2.press('#secret', 'Enter');
+    await sleep(1500);
+    assert.equal(fake.seen.upgrades, upgrades, 'nothing sent without the opt-in');
+    assert.equal(fake.got(secret2), false);
+    await p2.check('#allow-cleartext');
+    await p2.click('#target-confirm');
+    await waitFor(() => fake.got(secret2), { what: 'the CONNECT after the explicit opt-in' });
+    assert.equal(await p2.isVisible('#insecure'), true, 'the unencrypted connection stays flagged on screen');
+    await p2.close();
+  } finally {
+    await fake.close();
+  }
 });

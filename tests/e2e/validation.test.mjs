@@ -3,7 +3,8 @@
 // included) are stored; each rejection reaches the device as 0x87 (QoS 1)
 // and as a JSON record on devices/<id>/rejections with its stable reason
 // code, lands in the rejections table with the raw payload, and is counted
-// per reason under $SYS. (Issue 4.)
+// per reason under $SYS. (Issue 4.) Each record and row carries the seq of
+// the sample it rejects when that sample had a valid one (issue 12.14).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -83,6 +84,32 @@ test('every fixture gets the right answer: PUBACK, rejection record, table row, 
   await waitFor(() => Object.entries(expectedCounts).every(([reason, n]) => sys.get(`$SYS/broker/vitalgate/rejected/${reason}`) === n),
     { timeout: 5000, what: `counters ${JSON.stringify(expectedCounts)} (have ${JSON.stringify([...sys])})` });
   assert.equal(sys.get('$SYS/broker/vitalgate/samples/accepted'), nValid);
+});
+
+test('12.14 every rejection record and row carries the seq its sample had (before or after the offending key, per batch element)', async () => {
+  // A fresh seq range: the rejections above are in the table already.
+  const bad = cases(Date.now(), 100000, 10000).filter((c) => c.reason !== 'ok');
+  assert.ok(bad.filter((c) => c.seq !== null).length >= 35, 'most fixtures carry a seq');
+  assert.ok(bad.some((c) => c.name === 'unknown-field-seq-last') && bad.some((c) => c.name === 'batch-duplicate-key-seq-last'));
+  const firstId = (await bench.pg.query("SELECT coalesce(max(id), 0) AS id FROM rejections WHERE device_id = 'dev-v'")).rows[0].id;
+  for (const c of bad) {
+    const before = records.length;
+    assert.equal(await publishQos1(dev, 'vitals/dev-v', c.bytes), 0x87, `${c.name}: PUBACK 0x87`);
+    const rec = JSON.parse((await waitFor(() => records[before], { what: `${c.name}'s rejection record` })).text);
+    assert.equal(rec.reason, c.reason, c.name);
+    assert.ok('seq' in rec, `${c.name}: the record has a seq key`);
+    assert.equal(rec.seq, c.seq, `${c.name}: seq in ${JSON.stringify(rec)}`);
+    assert.equal(rec.batch_index ?? -1, c.index, `${c.name}: batch_index`);
+  }
+  const rows = await waitFor(async () => {
+    const r = await bench.pg.query("SELECT seq, batch_index FROM rejections WHERE device_id = 'dev-v' AND id > $1 ORDER BY id", [firstId]);
+    return r.rows.length >= bad.length ? r.rows : null;
+  }, { what: 'the rejection rows' });
+  assert.equal(rows.length, bad.length);
+  bad.forEach((c, i) => {
+    assert.equal(rows[i].seq === null ? null : Number(rows[i].seq), c.seq, `${c.name}: rejections.seq`);
+    assert.equal(rows[i].batch_index ?? -1, c.index, `${c.name}: rejections.batch_index`);
+  });
 });
 
 test('QoS 0 and MQTT 3.1.1 devices get the rejection record too', async () => {

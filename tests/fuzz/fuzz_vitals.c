@@ -6,7 +6,8 @@
  *    measurement, every value inside the schema's range, seqs increasing;
  *  - a samples record round-trips through vg_rec unchanged;
  *  - a rejection has a known reason, a printable field name and detail,
- *    and its JSON record and journal record can always be built.
+ *    and its JSON record and journal record can always be built; a seq it
+ *    carries is a valid one (12.14).
  * Seed corpus: tests/fixtures/vitals (every kind of valid and invalid).
  */
 #include <math.h>
@@ -99,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(v.field_name[k] >= 0x20 && v.field_name[k] < 0x7f);
 	}
 	check(v.index >= -1 && v.index < VG_MAX_BATCH);
+	check(!v.has_seq || v.seq <= (uint64_t)INT64_MAX);
 	vg_json_init(&j, json, sizeof(json));
 	vg_json_obj_open(&j);
 	vg_json_str(&j, "reason", vg_reason_name(r));

@@ -65,6 +65,7 @@ static void test_defaults(void)
 	CHECK(cfg.spool_dir != spool);   /* a copy */
 	CHECK(cfg.webhook_url == NULL);
 	CHECK(cfg.webhook_secret_file == NULL);
+	CHECK(!cfg.allow_cleartext);
 	CHECK_INT(cfg.others, VG_OTHERS_DENY);
 	CHECK_INT(cfg.journal_max_mb, 1024);
 	CHECK_INT(cfg.journal_segment_mb, 16);
@@ -260,6 +261,94 @@ static void test_webhook(void)
 	EXPECT_ERROR(space, "plugin_opt_webhook_url", "whitespace");
 	EXPECT_ERROR(rel_secret, "plugin_opt_webhook_secret_file", "absolute");
 	EXPECT_ERROR(missing_secret, "plugin_opt_webhook_secret_file", "/nonexistent-vg-dir/secrets.txt");
+}
+
+/* 12.15: cleartext to a host that is not loopback is refused at start
+ * (naming the option and why), unless allow_cleartext, which then asks for
+ * a warning; loopback stays allowed without ceremony. */
+static void test_12_15_cleartext(void)
+{
+	static const struct { const char *url; bool loopback; } hosts[] = {
+		{ "http://127.0.0.1:8080/h", true },
+		{ "http://127.9.8.7/h", true },
+		{ "http://localhost:3000/vitalgate/webhooks", true },
+		{ "http://LOCALHOST/h", true },
+		{ "http://[::1]:8080/h", true },
+		{ "http://[::ffff:127.0.0.1]/h", true },
+		{ "http://user:pw@127.0.0.1:9/h", true },
+		{ "http://127.0.0.1", true },
+		{ "http://127.0.0.1?x=1", true },
+		{ "http://core.example.internal:3000/vitalgate/webhooks", false },
+		{ "http://10.0.0.5/h", false },
+		{ "http://128.0.0.1/h", false },
+		{ "http://[2001:db8::1]:80/h", false },
+		{ "http://[::2]/h", false },
+		{ "http://localhost.example.com/h", false },
+		{ "http://127.0.0.1.nip.io/h", false },
+		{ "http://127.0.0.1@evil.example/h", false },          /* userinfo, then the real host */
+		{ "http://evil.example/127.0.0.1", false },
+		{ "http://[::ffff:10.0.0.1]/h", false },
+	};
+	struct mosquitto_opt wh_remote[] = { O("db_conninfo", "x"), O("spool_dir", spool),
+		O("webhook_url", "http://core.example.internal:3000/vitalgate/webhooks"), O("webhook_secret_file", secret_file) };
+	struct mosquitto_opt wh_userinfo[] = { O("db_conninfo", "x"), O("spool_dir", spool),
+		O("webhook_url", "http://svc:hunter2@10.1.2.3/h"), O("webhook_secret_file", secret_file) };
+	struct mosquitto_opt mirror_remote[] = { O("db_conninfo", "x"), O("spool_dir", spool),
+		O("mirror_url", "http://legacy.example/ingest"), O("mirror_secret_file", secret_file) };
+	struct mosquitto_opt bad_bool[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("allow_cleartext", "yes") };
+	struct mosquitto_opt allowed[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("allow_cleartext", "true"),
+		O("webhook_url", "http://core.example.internal:3000/vitalgate/webhooks"), O("webhook_secret_file", secret_file),
+		O("mirror_url", "http://user:pw@legacy.example/ingest") };
+	struct mosquitto_opt local[] = { O("db_conninfo", "x"), O("spool_dir", spool),
+		O("webhook_url", "http://127.0.0.1:8080/h"), O("webhook_secret_file", secret_file), O("mirror_url", "http://[::1]/m") };
+	struct mosquitto_opt tls[] = { O("db_conninfo", "x"), O("spool_dir", spool),
+		O("webhook_url", "https://core.example.internal/h"), O("webhook_secret_file", secret_file),
+		O("mirror_url", "https://legacy.example/ingest"), O("allow_cleartext", "false") };
+	struct vg_config cfg;
+	const char *names[2];
+	char err[512], msg[512];
+	size_t i;
+
+	for(i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++){
+		if(vg_config_loopback_url(hosts[i].url) != hosts[i].loopback){
+			fprintf(stderr, "  12.15: %s should%s be loopback\n", hosts[i].url, hosts[i].loopback ? "" : " not");
+		}
+		CHECK(vg_config_loopback_url(hosts[i].url) == hosts[i].loopback);
+	}
+
+	/* Refused at start: the option, the host and why; never the URL's
+	 * credentials. */
+	EXPECT_ERROR(wh_remote, "plugin_opt_webhook_url: http:// would send alerts in cleartext to core.example.internal",
+			"plugin_opt_allow_cleartext true");
+	EXPECT_ERROR(mirror_remote, "plugin_opt_mirror_url: http:// would send vital signs in cleartext to legacy.example",
+			"not a loopback address");
+	EXPECT_ERROR(wh_userinfo, "plugin_opt_webhook_url", "10.1.2.3");
+	CHECK_INT(parse(wh_userinfo, NOPTS(wh_userinfo), err, sizeof(err)), -1);
+	CHECK(strstr(err, "hunter2") == NULL && strstr(err, "svc") == NULL);
+	EXPECT_ERROR(bad_bool, "plugin_opt_allow_cleartext", "true or false");
+
+	/* Allowed explicitly: accepted, with a warning naming both. */
+	CHECK_INT(vg_config_parse(&cfg, allowed, NOPTS(allowed), err, sizeof(err)), 0);
+	CHECK(cfg.allow_cleartext);
+	CHECK_INT(vg_config_cleartext(&cfg, names), 2);
+	CHECK_STR(names[0], "webhook_url");
+	CHECK_STR(names[1], "mirror_url");
+	CHECK(vg_config_cleartext_warning(&cfg, msg, sizeof(msg)));
+	CHECK(strstr(msg, "plugin_opt_webhook_url sends alerts unencrypted (http://) to core.example.internal") != NULL);
+	CHECK(strstr(msg, "plugin_opt_mirror_url sends vital signs unencrypted (http://) to legacy.example") != NULL);
+	CHECK(strstr(msg, "plugin_opt_allow_cleartext true") != NULL);
+	CHECK(strstr(msg, "pw@") == NULL);
+	vg_config_free(&cfg);
+
+	/* Loopback and https: no ceremony, nothing to warn about. */
+	CHECK_INT(vg_config_parse(&cfg, local, NOPTS(local), err, sizeof(err)), 0);
+	CHECK(!cfg.allow_cleartext);
+	CHECK_INT(vg_config_cleartext(&cfg, names), 0);
+	CHECK(!vg_config_cleartext_warning(&cfg, msg, sizeof(msg)));
+	vg_config_free(&cfg);
+	CHECK_INT(vg_config_parse(&cfg, tls, NOPTS(tls), err, sizeof(err)), 0);
+	CHECK(!vg_config_cleartext_warning(&cfg, msg, sizeof(msg)));
+	vg_config_free(&cfg);
 }
 
 static void test_spool_dir(void)
@@ -469,6 +558,7 @@ int main(void)
 	test_integers();
 	test_others();
 	test_webhook();
+	test_12_15_cleartext();
 	test_spool_dir();
 	test_cross_rules();
 	test_markdown();

@@ -1,7 +1,9 @@
 /*
  * Runs every payload of tests/fixtures/vitals (see vitals-cases.mjs) through
  * the decoder with the clock the fixtures were made for, and checks the
- * reason, field, batch index and sample count their MANIFEST expects. Also
+ * reason, field, batch index, sample count and the seq a rejection carries
+ * (12.14: every rejection carries its sample's seq when it had a valid one,
+ * wherever the key was) that their MANIFEST expects. Also
  * proves that decoding allocates nothing once the decoder is warm: this
  * executable defines malloc, calloc and realloc, so every allocation in the
  * process (msgpack-c's included) is counted.
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vg_util.h"
 #include "vg_vitals.h"
 #include "vgtest.h"
 
@@ -75,7 +78,8 @@ int main(int argc, char **argv)
 	static struct vg_sample out[VG_MAX_BATCH];
 	struct vg_decoder d;
 	struct vg_verdict v;
-	char line[512], path[1024], name[256], reason[64], field[64];
+	char line[512], path[1024], name[256], reason[64], field[64], seq[32];
+	int64_t want_seq;
 	int index, nsamples, n, cases = 0, seen_reason[VG_R__COUNT] = { 0 };
 	long before;
 	FILE *m;
@@ -97,7 +101,9 @@ int main(int argc, char **argv)
 		if(line[0] == '#'){
 			continue;
 		}
-		if(sscanf(line, "%255s %63s %63s %d %d", name, reason, field, &index, &nsamples) != 5){
+		if(sscanf(line, "%255s %63s %63s %d %d %31s", name, reason, field, &index, &nsamples, seq) != 6){
+			fprintf(stderr, "MANIFEST: unreadable line: %s", line);
+			CHECK(0);
 			continue;
 		}
 		snprintf(path, sizeof(path), "%s/%s.msgpack", argv[1], name);
@@ -126,6 +132,20 @@ int main(int argc, char **argv)
 		CHECK_STR(v.field_name[0] ? v.field_name : "-", field);
 		CHECK_INT(v.index, index);
 		CHECK(v.detail[0] != '\0');
+		if(!strcmp(seq, "-")){
+			if(v.has_seq){
+				fprintf(stderr, "%s: the rejection carries seq %llu, expected none\n", name, (unsigned long long)v.seq);
+			}
+			CHECK(!v.has_seq);
+		}else{
+			CHECK(vg_parse_i64(seq, 0, INT64_MAX, &want_seq));
+			if(!v.has_seq || v.seq != (uint64_t)want_seq){
+				fprintf(stderr, "%s: the rejection carries %s %llu, expected seq %s\n", name,
+						v.has_seq ? "seq" : "no seq, stale value", (unsigned long long)v.seq, seq);
+			}
+			CHECK(v.has_seq);
+			CHECK_INT(v.seq, want_seq);
+		}
 	}
 	fclose(m);
 	CHECK(cases >= 60);

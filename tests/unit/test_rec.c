@@ -1,7 +1,8 @@
 /*
  * test_rec: journal record payloads: samples and rejection records round
  * trip exactly; encoders refuse what does not fit; decoders refuse
- * truncated, padded, mis-versioned or out-of-bounds input.
+ * truncated, padded, mis-versioned or out-of-bounds input; an audit record
+ * is never larger than VG_REC_AUDIT_MAX, whatever it is given (12.10).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -420,6 +421,71 @@ static void test_rejection_refuses(void)
 	}
 }
 
+/* A string of n copies of c (n < cap). */
+static char *fill(char *buf, size_t cap, char c, size_t n)
+{
+	if(n >= cap){
+		n = cap - 1;
+	}
+	memset(buf, c, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* 12.10: the audit buffer reserves VG_REC_AUDIT_MAX for the next record, so
+ * that bound must be the encoder's real maximum: every field at its bound
+ * gives exactly that many bytes (717: 64-byte identity and client id, a
+ * 63-byte address, a 511-byte detail), longer fields are cut to their bound
+ * (never a failed, dropped record), and nothing gives more. */
+static void test_12_10_audit_record_max(void)
+{
+	static char id[300], cid[300], addr[300], detail[70000];
+	static uint8_t buf[VG_REC_AUDIT_MAX + 64];
+	struct vg_wbuf w;
+	struct vg_rec_audit a;
+
+	CHECK_INT(VG_REC_AUDIT_MAX, 717);
+	CHECK_INT(VG_REC_AUDIT_ID_MAX, VG_ID_MAX);
+
+	/* Every field exactly at its bound. */
+	vg_wbuf_init(&w, buf, sizeof(buf));
+	CHECK(vg_rec_encode_audit(&w, NOW, VG_AUDIT_ACL_DENIED, fill(id, sizeof(id), 'i', VG_REC_AUDIT_ID_MAX),
+			fill(cid, sizeof(cid), 'c', VG_REC_AUDIT_ID_MAX), fill(addr, sizeof(addr), 'a', VG_REC_AUDIT_ADDR_MAX),
+			fill(detail, sizeof(detail), 'd', VG_REC_AUDIT_DETAIL_MAX)));
+	CHECK_INT(w.len, VG_REC_AUDIT_MAX);
+	CHECK(vg_rec_decode_audit(w.p, w.len, &a));
+	CHECK_INT(a.at_ms, NOW);
+	CHECK_INT(a.event, VG_AUDIT_ACL_DENIED);
+	CHECK(str_eq(a.identity, id) && str_eq(a.client_id, cid) && str_eq(a.address, addr) && str_eq(a.detail, detail));
+
+	/* Longer than the bounds (an attacker's username, client id, topic):
+	 * cut, still exactly the maximum, and it fits a buffer of that size. */
+	fill(id, sizeof(id), 'I', sizeof(id) - 1);
+	fill(cid, sizeof(cid), 'C', sizeof(cid) - 1);
+	fill(addr, sizeof(addr), 'A', sizeof(addr) - 1);
+	fill(detail, sizeof(detail), 'D', sizeof(detail) - 1);
+	vg_wbuf_init(&w, buf, VG_REC_AUDIT_MAX);
+	CHECK(vg_rec_encode_audit(&w, NOW, VG_AUDIT_REFUSED, id, cid, addr, detail));
+	CHECK_INT(w.len, VG_REC_AUDIT_MAX);
+	CHECK(vg_rec_decode_audit(w.p, w.len, &a));
+	CHECK_INT(a.identity.n, VG_REC_AUDIT_ID_MAX);
+	CHECK_INT(a.client_id.n, VG_REC_AUDIT_ID_MAX);
+	CHECK_INT(a.address.n, VG_REC_AUDIT_ADDR_MAX);
+	CHECK_INT(a.detail.n, VG_REC_AUDIT_DETAIL_MAX);
+	CHECK(a.identity.p[0] == 'I' && a.detail.p[VG_REC_AUDIT_DETAIL_MAX - 1] == 'D');
+
+	/* One byte less room than the maximum: refused, not cut further. */
+	vg_wbuf_init(&w, buf, VG_REC_AUDIT_MAX - 1);
+	CHECK(!vg_rec_encode_audit(&w, NOW, VG_AUDIT_REFUSED, id, cid, addr, detail));
+
+	/* Absent fields: the smallest record, and it decodes. */
+	vg_wbuf_init(&w, buf, sizeof(buf));
+	CHECK(vg_rec_encode_audit(&w, NOW, VG_AUDIT_SUPPRESSED, NULL, NULL, NULL, NULL));
+	CHECK_INT(w.len, 1 + 8 + 1 + 1 + 1 + 1 + 2);
+	CHECK(vg_rec_decode_audit(w.p, w.len, &a));
+	CHECK_INT(a.identity.n + a.client_id.n + a.address.n + a.detail.n, 0);
+}
+
 int main(void)
 {
 	test_samples_roundtrip();
@@ -428,5 +494,6 @@ int main(void)
 	test_samples_decode_refuses();
 	test_rejection_roundtrip();
 	test_rejection_refuses();
+	test_12_10_audit_record_max();
 	return vgtest_result("test_rec");
 }

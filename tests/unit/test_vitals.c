@@ -684,7 +684,9 @@ static const struct vcase cases[] = {
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
-static void run_case(struct vg_decoder *d, const struct vcase *c, struct vg_sample *out)
+/* Decodes the case's payload and checks its verdict; a copy of the verdict
+ * goes to *vout when given. */
+static void run_case(struct vg_decoder *d, const struct vcase *c, struct vg_sample *out, struct vg_verdict *vout)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -723,6 +725,9 @@ static void run_case(struct vg_decoder *d, const struct vcase *c, struct vg_samp
 		fprintf(stderr, "  ^ in case \"%s\": got %s field \"%s\" index %d detail \"%s\"\n", c->name,
 				vg_reason_name(r), v.field_name, v.index, v.detail);
 	}
+	if(vout){
+		*vout = v;
+	}
 	msgpack_sbuffer_destroy(&sb);
 }
 
@@ -750,7 +755,7 @@ static void test_table(void)
 	CHECK(out != NULL);
 	CHECK_INT(vg_decoder_init(&d, NULL), 0);
 	for(i = 0; i < NCASES; i++){
-		run_case(&d, &cases[i], out);
+		run_case(&d, &cases[i], out, NULL);
 	}
 	vg_decoder_free(&d);
 	free(out);
@@ -938,7 +943,8 @@ static void test_verdict_seq(void)
 	CHECK_INT(v.field, VG_F_SPO2);
 	msgpack_sbuffer_destroy(&sb);
 
-	/* seq after the bad field: not known. */
+	/* seq after the bad field: known too (12.14; this once said "not
+	 * known", which left the device unable to match the rejection). */
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 4);
@@ -947,7 +953,8 @@ static void test_verdict_seq(void)
 	pk_str(&pk, "seq"); msgpack_pack_uint64(&pk, 77);
 	pk_str(&pk, "ts"); msgpack_pack_int64(&pk, NOW);
 	CHECK_INT(decode_buf(&d, &sb, NOW, out, &n, &v), VG_R_OUT_OF_RANGE);
-	CHECK(!v.has_seq);
+	CHECK(v.has_seq);
+	CHECK_INT(v.seq, 77);
 	msgpack_sbuffer_destroy(&sb);
 
 	/* bad_time: seq known. */
@@ -983,6 +990,106 @@ static void test_verdict_seq(void)
 	CHECK_INT(v.index, -1);
 	CHECK_STR(v.field_name, "");
 	vg_decoder_free(&d);
+}
+
+/* A batch: two good samples, then an integer where the third map should be. */
+static void b_batch_third_int(msgpack_sbuffer *sb, msgpack_packer *pk, const struct vcase *c)
+{
+	(void)sb;
+	(void)c;
+	msgpack_pack_array(pk, 3);
+	pk_simple(pk, 1, 70);
+	pk_simple(pk, 2, 71);
+	msgpack_pack_uint8(pk, 7);
+}
+
+/* 12.14: a rejection carries the seq of the sample it rejects whenever that
+ * sample has a valid seq: before or after the offending key, for unknown and
+ * duplicate keys too, and for each batch element its own (never the seq of
+ * the element before it). A missing seq, or one that is itself of the wrong
+ * type or out of range, is none. */
+struct seqcase {
+	struct vcase c;          /* payload, reason, field, index as in the main table */
+	bool has_seq;
+	uint64_t seq;
+};
+
+static const struct seqcase seq_cases[] = {
+	{ { "unknown key before seq", b_map, { XU("v", 1), XU("bogus", 1), XI("ts", NOW), XU("hr", 60), XU("seq", 41) },
+		VG_R_UNKNOWN_FIELD, "bogus", -1, NULL, 0 }, true, 41 },
+	{ { "unknown key after seq", b_map, { XU("v", 1), XU("seq", 42), XU("bogus", 1), XI("ts", NOW), XU("hr", 60) },
+		VG_R_UNKNOWN_FIELD, "bogus", -1, NULL, 0 }, true, 42 },
+	{ { "duplicate key before seq", b_map, { XU("v", 1), XU("hr", 60), XU("hr", 61), XI("ts", NOW), XU("seq", 43) },
+		VG_R_MALFORMED, "hr", -1, "twice", 0 }, true, 43 },
+	{ { "duplicate key after seq", b_map, { XU("v", 1), XU("seq", 44), XU("hr", 60), XU("hr", 61), XI("ts", NOW) },
+		VG_R_MALFORMED, "hr", -1, "twice", 0 }, true, 44 },
+	{ { "seq twice: the first one", b_map, { XU("v", 1), XU("seq", 45), XI("ts", NOW), XU("hr", 60), XU("seq", 46) },
+		VG_R_MALFORMED, "seq", -1, "twice", 0 }, true, 45 },
+	{ { "wrong type before seq", b_map, { XU("v", 1), XF("hr", 1.5), XU("seq", 47), XI("ts", NOW) },
+		VG_R_WRONG_TYPE, "hr", -1, NULL, 0 }, true, 47 },
+	{ { "out of range before seq", b_map, { XU("v", 1), XU("hr", 400), XI("ts", NOW), XU("seq", 48) },
+		VG_R_OUT_OF_RANGE, "hr", -1, NULL, 0 }, true, 48 },
+	{ { "bad time, seq last", b_map, { XU("v", 1), XI("ts", NOW + 3600000), XU("hr", 60), XU("seq", 49) },
+		VG_R_BAD_TIME, "ts", -1, NULL, 0 }, true, 49 },
+	{ { "no ts, seq last", b_map, { XU("v", 1), XU("hr", 60), XU("seq", 50) }, VG_R_MISSING_FIELD, "ts", -1, NULL, 0 }, true, 50 },
+	{ { "no measurement", b_map, { XU("v", 1), XI("ts", NOW), XU("seq", 51) }, VG_R_MISSING_FIELD, "*", -1, NULL, 0 }, true, 51 },
+	{ { "v 2", b_map, { XU("v", 2), XI("ts", NOW), XU("hr", 60), XU("seq", 52) }, VG_R_UNKNOWN_VERSION, "v", -1, NULL, 0 }, true, 52 },
+	{ { "no v", b_map, { XI("ts", NOW), XU("hr", 60), XU("seq", 53) }, VG_R_MISSING_FIELD, "v", -1, NULL, 0 }, true, 53 },
+	{ { "seq INT64_MAX after an unknown key", b_map, { XU("v", 1), XU("bogus", 1), XU("seq", (uint64_t)INT64_MAX) },
+		VG_R_UNKNOWN_FIELD, "bogus", -1, NULL, 0 }, true, (uint64_t)INT64_MAX },
+	{ { "seq 0 after an unknown key", b_map, { XU("v", 1), XU("bogus", 1), XU("seq", 0) },
+		VG_R_UNKNOWN_FIELD, "bogus", -1, NULL, 0 }, true, 0 },
+	/* No valid seq: none. */
+	{ { "no seq", b_map, { XU("v", 1), XI("ts", NOW), XU("hr", 60) }, VG_R_MISSING_FIELD, "seq", -1, NULL, 0 }, false, 0 },
+	{ { "seq string after an unknown key", b_map, { XU("v", 1), XU("bogus", 1), XS("seq", "5"), XI("ts", NOW), XU("hr", 60) },
+		VG_R_UNKNOWN_FIELD, "bogus", -1, NULL, 0 }, false, 0 },
+	{ { "seq negative after a bad hr", b_map, { XU("v", 1), XU("hr", 400), XI("seq", -1), XI("ts", NOW) },
+		VG_R_OUT_OF_RANGE, "hr", -1, NULL, 0 }, false, 0 },
+	{ { "seq 2^63 after an unknown key", b_map, { XU("v", 1), XU("bogus", 1), XU("seq", (uint64_t)INT64_MAX + 1) },
+		VG_R_UNKNOWN_FIELD, "bogus", -1, NULL, 0 }, false, 0 },
+	{ { "seq nil", b_map, { XU("v", 1), XNIL("seq"), XI("ts", NOW), XU("hr", 60) }, VG_R_WRONG_TYPE, "seq", -1, NULL, 0 }, false, 0 },
+	{ { "seq float", b_map, { XU("v", 1), XF("seq", 3.0), XI("ts", NOW), XU("hr", 60) }, VG_R_WRONG_TYPE, "seq", -1, NULL, 0 }, false, 0 },
+	{ { "first seq invalid, second valid", b_map, { XU("v", 1), XU("bogus", 1), XS("seq", "x"), XU("seq", 9) },
+		VG_R_UNKNOWN_FIELD, "bogus", -1, NULL, 0 }, false, 0 },
+	/* Batches: the failing element's own seq. */
+	{ { "batch: unknown key, seq last", b_batch_third_map, { XU("v", 1), XI("ts", NOW), XU("bogus", 1), XU("hr", 60), XU("seq", 60) },
+		VG_R_UNKNOWN_FIELD, "bogus", 2, NULL, 0 }, true, 60 },
+	{ { "batch: duplicate key, seq last", b_batch_third_map, { XU("v", 1), XI("ts", NOW), XU("hr", 60), XU("hr", 61), XU("seq", 61) },
+		VG_R_MALFORMED, "hr", 2, NULL, 0 }, true, 61 },
+	{ { "batch: the failing element has no seq", b_batch_third_map, { XU("v", 1), XI("ts", NOW), XU("hr", 60) },
+		VG_R_MISSING_FIELD, "seq", 2, NULL, 0 }, false, 0 },
+	{ { "batch: the failing element has an invalid seq", b_batch_third_map, { XU("v", 1), XI("ts", NOW), XU("bogus", 1), XS("seq", "3") },
+		VG_R_UNKNOWN_FIELD, "bogus", 2, NULL, 0 }, false, 0 },
+	{ { "batch: the failing element is not a map", b_batch_third_int, { { 0 } }, VG_R_MALFORMED, "", 2, NULL, 0 }, false, 0 },
+	{ { "batch: seq not increasing", b_batch_third_map, { XU("v", 1), XU("seq", 2), XI("ts", NOW), XU("hr", 60) },
+		VG_R_BAD_SEQUENCE, "seq", 2, NULL, 0 }, true, 2 },
+};
+
+static void test_12_14_seq_in_every_rejection(void)
+{
+	struct vg_decoder d;
+	struct vg_sample *out = calloc(VG_MAX_BATCH, sizeof(*out));
+	size_t i;
+
+	CHECK(out != NULL);
+	CHECK_INT(vg_decoder_init(&d, NULL), 0);
+	for(i = 0; i < sizeof(seq_cases) / sizeof(seq_cases[0]); i++){
+		const struct seqcase *sc = &seq_cases[i];
+		struct vg_verdict v;
+		int failures_before = vgtest_failures;
+
+		run_case(&d, &sc->c, out, &v);   /* reason, field, index, detail */
+		CHECK_INT(v.has_seq, sc->has_seq);
+		if(sc->has_seq){
+			CHECK(v.seq == sc->seq);
+		}
+		if(vgtest_failures != failures_before){
+			fprintf(stderr, "  ^ 12.14 case \"%s\": has_seq %d seq %llu\n", sc->c.name, (int)v.has_seq,
+					(unsigned long long)v.seq);
+		}
+	}
+	vg_decoder_free(&d);
+	free(out);
 }
 
 /* A custom time policy replaces the defaults. */
@@ -1175,6 +1282,7 @@ int main(void)
 	test_values_all_fields();
 	test_values_batch();
 	test_verdict_seq();
+	test_12_14_seq_in_every_rejection();
 	test_time_policy();
 	test_prescan_edges();
 	test_reuse();
