@@ -80,6 +80,8 @@ static const struct opt_def opt_table[] = {
 		"a webhook still undelivered after this long is given up (dead letter, re-drivable with vitalgate-admin)", false },
 	{ "webhook_backoff_max_s", OPT_INT, OFF(webhook_backoff_max_s), false, "300", 1, 86400,
 		"longest wait between two attempts of one webhook (exponential backoff from 1 s, with jitter)", false },
+	{ "rejection_records_per_min", OPT_INT, OFF(rejection_records_per_min), false, "10", 1, 60000,
+		"rejected messages of one device recorded one by one (rejections table) per minute, in bursts of as many; beyond it they are counted and summarised every 10 s (the device still gets 0x87 and its rejection record)", true },
 	{ "shadow_wards", OPT_WARDS, OFF(shadow_wards), false, NULL, 0, 0,
 		"comma-separated wards in shadow mode (cutover, docs/cutover.md): their devices' invalid samples are delivered to subscribers and only logged and counted, not refused; every other ward enforces", true },
 	{ "mirror_url", OPT_URL, OFF(mirror_url), false, NULL, 0, 0,

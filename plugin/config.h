@@ -57,6 +57,7 @@ struct vg_config {
 	int64_t alert_hold_s;
 	int64_t webhook_dead_after_s;
 	int64_t webhook_backoff_max_s;
+	int64_t rejection_records_per_min;
 };
 
 /* Parses options into cfg (defaults first). Returns 0, or -1 with a

@@ -22,8 +22,13 @@ struct vg_devrt *vg_ingest_devrt(struct vg_ident *e);
  * and returns MOSQ_ERR_ACL_DENIED (what the MESSAGE callback returns); or,
  * for an invalid sample from a device of a ward in shadow mode, only counts
  * and logs, and returns MOSQ_ERR_SUCCESS so the message is delivered. */
-int vg_ingest_reject(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_verdict *v,
+int vg_ingest_reject(struct vg_plugin *vg, struct vg_ident *e, const struct vg_verdict *v,
 		const void *payload, size_t len, int64_t now_ms);
+
+/* TICK (all = false): journals a summary record for each device whose
+ * rejections were counted instead of recorded for 10 s or more; at
+ * shutdown (all = true) for every such device. */
+void vg_ingest_rejection_summaries(struct vg_plugin *vg, int64_t now_ms, bool all);
 
 /* True when the ward is in shadow mode (plugin_opt_shadow_wards). */
 bool vg_ward_in_shadow(const struct vg_plugin *vg, const char *ward);
