@@ -731,14 +731,16 @@ static bool copy_in(struct vg_pgwriter *w, const char *sql, const struct vg_sbuf
 }
 
 /* The INSERT ... SELECT from the staging table (see DESIGN: the batch's
- * devices' rows of vitals_seq_hwm are locked by now). A seq above the
- * device's mark is new, unless the broker flagged it (it could not prove
- * it new either): those and every seq at or below the mark are inserted
- * only when no partition holds that (device_id, seq). */
+ * devices' rows of vitals_seq_hwm are locked by now), and the marks raised
+ * to the batch's highest seqs, in one statement (both read the marks as
+ * they were before it); answers the number of rows inserted. A seq above
+ * the device's mark is new, unless the broker flagged it (it could not
+ * prove it new either): those and every seq at or below the mark are
+ * inserted only when no partition holds that (device_id, seq). */
 static void build_insert_sql(struct vg_sbuf *s)
 {
 	vg_sbuf_reset(s);
-	vg_sbuf_puts(s, "INSERT INTO vitals (device_id, seq, measured_at, received_at, ward, bed");
+	vg_sbuf_puts(s, "WITH ins AS (INSERT INTO vitals (device_id, seq, measured_at, received_at, ward, bed");
 	measurement_columns(s, false);
 	vg_sbuf_puts(s, ") SELECT s.device_id, s.seq, timestamptz 'epoch' + s.measured_ms * interval '1 millisecond', "
 			"timestamptz 'epoch' + s.received_ms * interval '1 millisecond', s.ward, s.bed");
@@ -746,12 +748,16 @@ static void build_insert_sql(struct vg_sbuf *s)
 	vg_sbuf_puts(s, " FROM (SELECT DISTINCT ON (device_id, seq) * FROM vg_stage_vitals ORDER BY device_id, seq, n) s "
 			"JOIN vitals_seq_hwm h ON h.device_id = s.device_id "
 			"WHERE (s.seq > h.seq AND NOT s.chk) OR NOT EXISTS (SELECT 1 FROM vitals v "
-			"WHERE v.device_id = s.device_id AND v.seq = s.seq) ON CONFLICT DO NOTHING");
+			"WHERE v.device_id = s.device_id AND v.seq = s.seq) ON CONFLICT DO NOTHING RETURNING 1), "
+			"raise AS (UPDATE vitals_seq_hwm h SET seq = m.seq FROM (SELECT device_id, max(seq) AS seq "
+			"FROM vg_stage_vitals GROUP BY device_id) m WHERE h.device_id = m.device_id AND m.seq > h.seq) "
+			"SELECT count(*) FROM ins");
 }
 
-/* Before the INSERT: a mark for every device new to the table (its highest
- * stored seq, -1 if none), then the batch's devices' marks locked in
- * device_id order. */
+/* Before it: a mark for every device new to the table (its highest stored
+ * seq, -1 if none), then the batch's devices' marks locked in device_id
+ * order. (A separate statement: the INSERT's snapshot must be taken after
+ * the locks, so that it sees what a writer we waited for committed.) */
 static const char hwm_lock_sql[] =
 	"INSERT INTO vitals_seq_hwm (device_id, seq) "
 	"SELECT d.device_id, COALESCE((SELECT max(v.seq) FROM vitals v WHERE v.device_id = d.device_id), -1) "
@@ -761,18 +767,18 @@ static const char hwm_lock_sql[] =
 	"SELECT 1 FROM vitals_seq_hwm WHERE device_id IN (SELECT device_id FROM vg_stage_vitals) "
 	"ORDER BY device_id FOR UPDATE";
 
-/* After it: the marks rise to the batch's highest seqs. */
-static const char hwm_raise_sql[] =
-	"UPDATE vitals_seq_hwm h SET seq = m.seq FROM (SELECT device_id, max(seq) AS seq FROM vg_stage_vitals "
-	"GROUP BY device_id) m WHERE h.device_id = m.device_id AND m.seq > h.seq";
-
+/* Runs sql and adds the rows it affected (or, for a query, the number in
+ * its one row) to *count. */
 static bool exec_count(struct vg_pgwriter *w, const char *sql, uint64_t *count, char *err, size_t errlen)
 {
 	PGresult *r = PQexec(w->conn, sql);
-	bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 
-	if(ok){
+	if(st == PGRES_COMMAND_OK){
 		*count += strtoull(PQcmdTuples(r), NULL, 10);
+	}else if(st == PGRES_TUPLES_OK){
+		*count += PQntuples(r) == 1 ? strtoull(PQgetvalue(r, 0, 0), NULL, 10) : 0;
 	}else{
 		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 		char line[400];
@@ -1003,7 +1009,6 @@ static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_
 			build_insert_sql(&ins);
 			ok = vg_sbuf_ok(&ins) && exec_count(w, ins.p, inserted, err, errlen);
 		}
-		ok = ok && vg_pg_exec(w->conn, hwm_raise_sql, err, errlen);
 		vg_sbuf_free(&ins);
 	}
 	if(ok && w->b.nevs){
