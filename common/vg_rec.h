@@ -93,8 +93,11 @@ enum vg_audit_event {
 
 const char *vg_audit_event_name(int ev);
 
-/* Samples record flag: the broker could not prove every seq new (it had no
- * history for the device), so the writer must check against the table. */
+/* Samples record flag: the broker could not prove every seq new (no history
+ * for the device since it started, a seq at or below what the run's first
+ * message reached, or older than its window), so the writer checks these
+ * rows against the table even above the device's stored mark (it checks
+ * every row at or below the mark anyway: bridge/pgwriter.c). */
 #define VG_REC_F_NEEDS_CHECK 0x01u
 
 struct vg_wbuf {

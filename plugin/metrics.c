@@ -1,7 +1,7 @@
 /*
  * metrics: the HTTP endpoint for /metrics (Prometheus text exposition
  * 0.0.4) and /health (JSON; 200 when the database is reachable, the writer
- * keeps up and the webhook endpoints answer, else 503).
+ * keeps up, the journal accepts and the webhook endpoints answer, else 503).
  *
  * The figures belong to the broker thread, so the HTTP thread never reads
  * them: a request raises a flag, the next TICK (at most ~100 ms later)

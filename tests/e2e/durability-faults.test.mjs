@@ -162,8 +162,12 @@ test('12.17 PostgreSQL tablespace full: the journal absorbs, then backpressure, 
     });
     bench.broker = broker;
     const today = new Date().toISOString().slice(0, 10).replace(/-/g, '');
-    const where = (await bench.pg.query(
-      "SELECT t.spcname FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace WHERE c.relname = $1", [`vitals_${today}`])).rows;
+    // The writer creates the partitions once connected.
+    const where = await waitFor(async () => {
+      const r = await bench.pg.query('SELECT t.spcname FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace '
+        + 'WHERE c.relname = $1', [`vitals_${today}`]);
+      return r.rows.length ? r.rows : null;
+    }, { what: "today's partition" });
     assert.deepEqual(where.map((w) => w.spcname), ['vgsmall'], "today's partition is on the small filesystem");
     const fleet = new Fleet({ port: broker.port, creds: await provision(bench, broker.port, 10, 'pgfull'), rate: 20, batch: 16 });
     await fleet.start();
