@@ -18,7 +18,9 @@ struct vg_plugin;
  * out of memory). */
 struct vg_devrt *vg_ingest_devrt(struct vg_ident *e);
 
-/* Publishes the rejection record, journals the audit row, counts and logs,
+/* Publishes the rejection record, journals the audit row (within the
+ * device's rejection_records_per_min; beyond it counts it for the device's
+ * next summary: e's runtime state is created if needed), counts and logs,
  * and returns MOSQ_ERR_ACL_DENIED (what the MESSAGE callback returns); or,
  * for an invalid sample from a device of a ward in shadow mode, only counts
  * and logs, and returns MOSQ_ERR_SUCCESS so the message is delivered. */
