@@ -11,9 +11,27 @@
  *   the journal has nothing more right now (so under light load a sample is
  *   written at once, under heavy load batches grow while a COPY is in
  *   flight: group commit). One transaction per batch:
- *     COPY vg_stage_vitals; INSERT INTO vitals SELECT ... ON CONFLICT DO
- *     NOTHING; COPY vg_stage_rejections; INSERT INTO rejections ...; COMMIT
+ *     COPY vg_stage_vitals; lock the batch's devices' rows of
+ *     vitals_seq_hwm; INSERT INTO vitals SELECT ... ; raise the marks;
+ *     COPY vg_stage_rejections; INSERT INTO rejections ...; COMMIT
  *   and only then vg_journal_commit(position after the batch).
+ * - (device_id, seq) unique on its own: `vitals` is partitioned by
+ *   measured_at, so its unique index also holds measured_at and cannot
+ *   see the same seq with another ts in another partition. The database
+ *   keeps each device's highest stored seq (vitals_seq_hwm, migration 005);
+ *   the batch locks its devices' rows (FOR UPDATE in device_id order: two
+ *   writers, e.g. two brokers replaying journals into one database, wait
+ *   for each other instead of deadlocking), inserts rows above the mark
+ *   as they are (plus the broker's NEEDS_CHECK rows only after a check)
+ *   and rows at or below it only if no partition has that (device, seq),
+ *   keeps the first of a seq repeated within the batch (DISTINCT ON), and
+ *   raises the marks. Whatever the broker believed.
+ * - Memory: a record is added to the batch whole or not at all. When an
+ *   allocation fails, the batch ends before that record (its partial rows
+ *   are cut off and the reader goes back to it), the records before it are
+ *   written, and it is read again: the journal position committed never
+ *   passes a record that is not in PostgreSQL. Records that cannot be
+ *   decoded at all are logged and skipped: nothing could ever store them.
  * - Failure: a failed batch is kept and replayed on a new connection after
  *   a backoff (0.2 s doubling to 5 s); the journal keeps growing meanwhile and
  *   the broker refuses with `backpressure` only when it is full.
@@ -63,7 +81,6 @@ struct batch {
 	size_t nevs;
 	size_t ndels;
 	size_t rows;
-	size_t checked;          /* rows the broker could not prove new */
 	size_t rejs;
 	size_t auds;
 	bool has_end;
@@ -85,6 +102,8 @@ struct vg_pgwriter {
 	PGconn *conn;
 	struct vg_journal_reader *reader;
 	struct batch b;
+	struct vg_rec_samples *rs;      /* decode space, allocated at start */
+	int64_t oom_log_ms;
 	int64_t last_partition_check_ms;
 	bool startup_done;
 	int backoff_ms;
@@ -182,13 +201,14 @@ static bool prepare_session(struct vg_pgwriter *w, char *err, size_t errlen)
 
 	vg_sbuf_init(&s);
 	vg_sbuf_puts(&s, "SET synchronous_commit = on; "
-			"CREATE TEMP TABLE IF NOT EXISTS vg_stage_vitals (device_id text, seq bigint, "
+			"CREATE TEMP TABLE IF NOT EXISTS vg_stage_vitals (n bigint, device_id text, seq bigint, "
 			"measured_ms bigint, received_ms bigint, chk boolean, ward text, bed text");
 	measurement_columns(&s, true);
 	vg_sbuf_puts(&s, ") ON COMMIT DELETE ROWS; "
 			"CREATE TEMP TABLE IF NOT EXISTS vg_stage_rejections (device_id text, received_ms bigint, "
 			"reason text, field text, detail text, seq bigint, batch_index integer, payload bytea, "
-			"journal_id text, lsn bigint) ON COMMIT DELETE ROWS;");
+			"journal_id text, lsn bigint, payload_bytes integer, payload_sha256 bytea, suppressed integer) "
+			"ON COMMIT DELETE ROWS;");
 	vg_sbuf_puts(&s, " CREATE TEMP TABLE IF NOT EXISTS vg_stage_events (event_id text, alert_id text, type text, "
 			"kind text, severity text, ward text, bed text, device_id text, order_key text, created_ms bigint, "
 			"body text, journal_id text, lsn bigint) ON COMMIT DELETE ROWS;"
@@ -291,7 +311,6 @@ static void batch_reset(struct batch *b)
 	b->nevs = 0;
 	b->ndels = 0;
 	b->rows = 0;
-	b->checked = 0;
 	b->rejs = 0;
 	b->auds = 0;
 	b->has_end = false;
@@ -313,6 +332,8 @@ static void add_samples(struct batch *b, const struct vg_rec_samples *rs)
 		const struct vg_sample *s = &rs->s[i];
 		struct vg_sbuf *o = &b->vit;
 
+		vg_sbuf_u64(o, b->rows);   /* n: journal order within the batch */
+		vg_sbuf_putc(o, '\t');
 		vg_sbuf_copy_text(o, rs->device.p, rs->device.n);
 		vg_sbuf_putc(o, '\t');
 		vg_sbuf_u64(o, s->val[VG_F_SEQ].u);
@@ -352,10 +373,57 @@ static void add_samples(struct batch *b, const struct vg_rec_samples *rs)
 	}
 }
 
-static void add_rejection(struct vg_pgwriter *w, struct batch *b, const struct vg_rec_rejection *rj, uint64_t lsn)
+/* The columns after the payload: journal_id, lsn, payload_bytes,
+ * payload_sha256 (NULL without), suppressed; and the end of the row. */
+static void put_rejection_tail(struct vg_pgwriter *w, struct vg_sbuf *o, uint64_t lsn, uint64_t payload_bytes,
+		const uint8_t *sha256, uint64_t suppressed)
+{
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_puts(o, vg_journal_id(w->o.journal));
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_u64(o, lsn);
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_u64(o, payload_bytes);
+	if(sha256){
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_copy_bytea(o, sha256, 32);
+	}else{
+		put_sep_null(o);
+	}
+	vg_sbuf_putc(o, '\t');
+	vg_sbuf_u64(o, suppressed);
+	vg_sbuf_putc(o, '\n');
+}
+
+/* One row of vg_stage_rejections: a rejection (payload: the prefix the
+ * broker kept, with the whole payload's length and hash) or, with sum, the
+ * summary of rejections counted instead of recorded. */
+static void add_rejection_row(struct vg_pgwriter *w, struct batch *b, const struct vg_rec_rejection *rj,
+		const struct vg_rec_rejection_summary *sum, const uint8_t *sha256, uint64_t lsn)
 {
 	struct vg_sbuf *o = &b->rej;
 
+	if(sum){
+		char from[40], to[40];
+		int r, k = 0;
+		vg_rfc3339(sum->from_ms, from, sizeof(from));
+		vg_rfc3339(sum->to_ms, to, sizeof(to));
+		vg_sbuf_copy_text(o, sum->device.p, sum->device.n);
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_i64(o, sum->to_ms);
+		vg_sbuf_puts(o, "\tsuppressed\t\\N\t");
+		vg_sbuf_printf(o, "%" PRIu32 " rejected message(s) from %s to %s not recorded one by one (reasons:", sum->count,
+				from, to);
+		for(r = VG_R_OK + 1; r < VG_R__COUNT; r++){
+			if(sum->reasons & (1u << r)){
+				vg_sbuf_printf(o, "%s %s", k++ ? "," : "", vg_reason_name((enum vg_reason)r));
+			}
+		}
+		vg_sbuf_puts(o, ")\t\\N\t\\N\t\\\\x");
+		put_rejection_tail(w, o, lsn, 0, NULL, sum->count);
+		b->rejs++;
+		return;
+	}
 	vg_sbuf_copy_text(o, rj->device.p, rj->device.n);
 	vg_sbuf_putc(o, '\t');
 	vg_sbuf_i64(o, rj->received_ms);
@@ -382,12 +450,8 @@ static void add_rejection(struct vg_pgwriter *w, struct batch *b, const struct v
 		put_sep_null(o);
 	}
 	vg_sbuf_putc(o, '\t');
-	vg_sbuf_copy_bytea(o, rj->payload.p, rj->payload.n);
-	vg_sbuf_putc(o, '\t');
-	vg_sbuf_puts(o, vg_journal_id(w->o.journal));
-	vg_sbuf_putc(o, '\t');
-	vg_sbuf_u64(o, lsn);
-	vg_sbuf_putc(o, '\n');
+	vg_sbuf_copy_bytea(o, rj->payload.p, rj->payload.n < VG_REC_REJECTION_PREFIX ? rj->payload.n : VG_REC_REJECTION_PREFIX);
+	put_rejection_tail(w, o, lsn, rj->payload_len, sha256, 0);
 	b->rejs++;
 }
 
@@ -482,21 +546,142 @@ static bool add_audit(struct batch *b, const struct vg_rec_audit *a, uint64_t ls
 	return true;
 }
 
+/* What a batch holds before a record is added: enough to take the record
+ * back out if it cannot be added whole. */
+struct batch_mark {
+	size_t vit, rej, evs, dels;
+	size_t nevs, ndels, rows, rejs, auds;
+	int64_t oldest_ms;
+};
+
+static void batch_mark(const struct batch *b, struct batch_mark *m)
+{
+	m->vit = b->vit.len;
+	m->rej = b->rej.len;
+	m->evs = b->evs.len;
+	m->dels = b->dels.len;
+	m->nevs = b->nevs;
+	m->ndels = b->ndels;
+	m->rows = b->rows;
+	m->rejs = b->rejs;
+	m->auds = b->auds;
+	m->oldest_ms = b->oldest_ms;
+}
+
+static void batch_rollback(struct batch *b, const struct batch_mark *m)
+{
+	vg_sbuf_truncate(&b->vit, m->vit);
+	vg_sbuf_truncate(&b->rej, m->rej);
+	vg_sbuf_truncate(&b->evs, m->evs);
+	vg_sbuf_truncate(&b->dels, m->dels);
+	b->nevs = m->nevs;
+	b->ndels = m->ndels;
+	b->rows = m->rows;
+	b->rejs = m->rejs;
+	b->auds = m->auds;
+	b->oldest_ms = m->oldest_ms;
+}
+
+static bool batch_ok(const struct batch *b)
+{
+	return vg_sbuf_ok(&b->vit) && vg_sbuf_ok(&b->rej) && vg_sbuf_ok(&b->evs) && vg_sbuf_ok(&b->dels);
+}
+
+/* Adds one record to the batch. Returns false only when memory ran out
+ * (the caller takes the record back out); a record that cannot be decoded
+ * is logged and skipped (true): it can never be stored. */
+static bool add_record(struct vg_pgwriter *w, const struct vg_journal_rec *rec)
+{
+	struct vg_rec_samples *rs = w->rs;
+	struct vg_rec_rejection rj;
+	struct vg_rec_rejection_summary sum;
+	struct vg_rec_audit au;
+	struct vg_rec_delivery d;
+	int nev = 0;
+
+	switch(rec->type){
+		case VG_REC_SAMPLES:
+			if(!vg_rec_decode_samples(rec->payload, rec->len, rs)){
+				break;
+			}
+			if(w->b.oldest_ms == 0){
+				w->b.oldest_ms = rs->received_ms;
+			}
+			add_samples(&w->b, rs);
+			if(rs->nevents){
+				add_events(w, &w->b, rs->events, rs->nevents, rec->lsn);
+			}
+			return true;
+		case VG_REC_REJECTION:
+			if(!vg_rec_decode_rejection(rec->payload, rec->len, &rj)){
+				break;
+			}
+			if(!rj.has_sha256){
+				/* Written before the upgrade: the whole payload is here. */
+				if(EVP_Digest(rj.payload.p, rj.payload.n, rj.sha256, NULL, EVP_sha256(), NULL) != 1){
+					return false;
+				}
+			}
+			add_rejection_row(w, &w->b, &rj, NULL, rj.sha256, rec->lsn);
+			return true;
+		case VG_REC_REJECTION_SUMMARY:
+			if(!vg_rec_decode_rejection_summary(rec->payload, rec->len, &sum)){
+				break;
+			}
+			add_rejection_row(w, &w->b, NULL, &sum, NULL, rec->lsn);
+			return true;
+		case VG_REC_ALERTS:
+			if(!vg_rec_decode_alerts(rec->payload, rec->len, rs->events, &nev)){
+				break;
+			}
+			add_events(w, &w->b, rs->events, nev, rec->lsn);
+			return true;
+		case VG_REC_DELIVERY:
+			if(!vg_rec_decode_delivery(rec->payload, rec->len, &d)){
+				break;
+			}
+			add_delivery(&w->b, &d, rec->lsn);
+			return true;
+		case VG_REC_AUDIT:
+			if(!vg_rec_decode_audit(rec->payload, rec->len, &au)){
+				break;
+			}
+			return add_audit(&w->b, &au, rec->lsn);
+		default:
+			wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: unknown journal record type %u (lsn %" PRIu64 ") skipped",
+					rec->type, rec->lsn);
+			return true;
+	}
+	wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable journal record of type %u, lsn %" PRIu64 ", skipped",
+			rec->type, rec->lsn);
+	return true;
+}
+
 /* Reads journal records into the batch until it is full or nothing more is
- * waiting. Returns the number of records taken. */
-static int fill_batch(struct vg_pgwriter *w, int first_wait_ms)
+ * waiting. Returns the number of records taken; *starved is set when it
+ * stopped before a record for lack of memory (that record is read again
+ * next time). */
+static int fill_batch(struct vg_pgwriter *w, int first_wait_ms, bool *starved)
 {
 	struct vg_journal_rec rec;
-	struct vg_rec_samples *rs = NULL;
-	struct vg_rec_rejection rj;
+	struct vg_journal_pos at;
+	struct batch_mark m;
 	int taken = 0;
 	int rc;
 
-	struct vg_rec_audit au;
-
+	*starved = false;
 	while(w->b.rows < (size_t)w->o.batch_rows && w->b.rejs < 10000 && w->b.auds < 20000){
+		at = vg_journal_reader_pos(w->reader);
 		rc = vg_journal_read(w->reader, &rec, taken == 0 ? first_wait_ms : 0);
 		if(rc <= 0){
+			break;
+		}
+		batch_mark(&w->b, &m);
+		if(!add_record(w, &rec) || !batch_ok(&w->b)){
+			/* Out of memory: the batch ends before this record. */
+			batch_rollback(&w->b, &m);
+			vg_journal_reader_seek(w->reader, at);
+			*starved = true;
 			break;
 		}
 		taken++;
@@ -506,64 +691,7 @@ static int fill_batch(struct vg_pgwriter *w, int first_wait_ms)
 		w->b.last_lsn = rec.lsn;
 		w->b.end = rec.next;
 		w->b.has_end = true;
-		if(rec.type == VG_REC_SAMPLES){
-			if(rs == NULL){
-				rs = malloc(sizeof(*rs));
-				if(rs == NULL){
-					break;
-				}
-			}
-			if(vg_rec_decode_samples(rec.payload, rec.len, rs)){
-				if(w->b.oldest_ms == 0){
-					w->b.oldest_ms = rs->received_ms;
-				}
-				add_samples(&w->b, rs);
-				if(rs->nevents){
-					add_events(w, &w->b, rs->events, rs->nevents, rec.lsn);
-				}
-				if(rs->flags & VG_REC_F_NEEDS_CHECK){
-					w->b.checked += (size_t)rs->n;
-				}
-			}else{
-				wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable samples record lsn %" PRIu64 " skipped", rec.lsn);
-			}
-		}else if(rec.type == VG_REC_REJECTION){
-			if(vg_rec_decode_rejection(rec.payload, rec.len, &rj)){
-				add_rejection(w, &w->b, &rj, rec.lsn);
-			}else{
-				wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable rejection record lsn %" PRIu64 " skipped", rec.lsn);
-			}
-		}else if(rec.type == VG_REC_ALERTS){
-			int nev = 0;
-			if(rs == NULL){
-				rs = malloc(sizeof(*rs));
-			}
-			if(rs && vg_rec_decode_alerts(rec.payload, rec.len, rs->events, &nev)){
-				add_events(w, &w->b, rs->events, nev, rec.lsn);
-			}else{
-				wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable alerts record lsn %" PRIu64 " skipped", rec.lsn);
-			}
-		}else if(rec.type == VG_REC_DELIVERY){
-			struct vg_rec_delivery d;
-			if(vg_rec_decode_delivery(rec.payload, rec.len, &d)){
-				add_delivery(&w->b, &d, rec.lsn);
-			}else{
-				wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable delivery record lsn %" PRIu64 " skipped", rec.lsn);
-			}
-		}else if(rec.type == VG_REC_AUDIT){
-			if(vg_rec_decode_audit(rec.payload, rec.len, &au)){
-				if(!add_audit(&w->b, &au, rec.lsn)){
-					wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: out of memory for audit record lsn %" PRIu64, rec.lsn);
-				}
-			}else{
-				wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable audit record lsn %" PRIu64 " skipped", rec.lsn);
-			}
-		}else{
-			wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: unknown journal record type %u (lsn %" PRIu64 ") skipped",
-					rec.type, rec.lsn);
-		}
 	}
-	free(rs);
 	return taken;
 }
 
@@ -602,35 +730,55 @@ static bool copy_in(struct vg_pgwriter *w, const char *sql, const struct vg_sbuf
 	return ok;
 }
 
-/* The INSERT ... SELECT from the staging table. Rows the broker proved new
- * (seq above everything it accepted from the device) only need the unique
- * index; rows it could not prove (first sample after a broker start, or a
- * seq older than its window) are also checked against any stored row with
- * the same (device_id, seq), whatever its measured_at: that is what keeps
- * (device_id, seq) unique across partitions. */
-static void build_insert_sql(struct vg_sbuf *s, bool checked)
+/* The INSERT ... SELECT from the staging table (see DESIGN: the batch's
+ * devices' rows of vitals_seq_hwm are locked by now), and the marks raised
+ * to the batch's highest seqs, in one statement (both read the marks as
+ * they were before it); answers the number of rows inserted. A seq above
+ * the device's mark is new, unless the broker flagged it (it could not
+ * prove it new either): those and every seq at or below the mark are
+ * inserted only when no partition holds that (device_id, seq). */
+static void build_insert_sql(struct vg_sbuf *s)
 {
 	vg_sbuf_reset(s);
-	vg_sbuf_puts(s, "INSERT INTO vitals (device_id, seq, measured_at, received_at, ward, bed");
+	vg_sbuf_puts(s, "WITH ins AS (INSERT INTO vitals (device_id, seq, measured_at, received_at, ward, bed");
 	measurement_columns(s, false);
-	vg_sbuf_puts(s, ") SELECT device_id, seq, timestamptz 'epoch' + measured_ms * interval '1 millisecond', "
-			"timestamptz 'epoch' + received_ms * interval '1 millisecond', ward, bed");
+	vg_sbuf_puts(s, ") SELECT s.device_id, s.seq, timestamptz 'epoch' + s.measured_ms * interval '1 millisecond', "
+			"timestamptz 'epoch' + s.received_ms * interval '1 millisecond', s.ward, s.bed");
 	measurement_columns(s, false);
-	if(checked){
-		vg_sbuf_puts(s, " FROM vg_stage_vitals s WHERE chk AND NOT EXISTS (SELECT 1 FROM vitals v "
-				"WHERE v.device_id = s.device_id AND v.seq = s.seq) ON CONFLICT DO NOTHING");
-	}else{
-		vg_sbuf_puts(s, " FROM vg_stage_vitals WHERE NOT chk ON CONFLICT DO NOTHING");
-	}
+	vg_sbuf_puts(s, " FROM (SELECT DISTINCT ON (device_id, seq) * FROM vg_stage_vitals ORDER BY device_id, seq, n) s "
+			"JOIN vitals_seq_hwm h ON h.device_id = s.device_id "
+			"WHERE (s.seq > h.seq AND NOT s.chk) OR NOT EXISTS (SELECT 1 FROM vitals v "
+			"WHERE v.device_id = s.device_id AND v.seq = s.seq) ON CONFLICT DO NOTHING RETURNING 1), "
+			"raise AS (UPDATE vitals_seq_hwm h SET seq = m.seq FROM (SELECT device_id, max(seq) AS seq "
+			"FROM vg_stage_vitals GROUP BY device_id) m WHERE h.device_id = m.device_id AND m.seq > h.seq) "
+			"SELECT count(*) FROM ins");
 }
 
+/* Before it: a mark for every device new to the table (its highest stored
+ * seq, -1 if none), then the batch's devices' marks locked in device_id
+ * order. (A separate statement: the INSERT's snapshot must be taken after
+ * the locks, so that it sees what a writer we waited for committed.) */
+static const char hwm_lock_sql[] =
+	"INSERT INTO vitals_seq_hwm (device_id, seq) "
+	"SELECT d.device_id, COALESCE((SELECT max(v.seq) FROM vitals v WHERE v.device_id = d.device_id), -1) "
+	"FROM (SELECT DISTINCT device_id FROM vg_stage_vitals) d "
+	"WHERE NOT EXISTS (SELECT 1 FROM vitals_seq_hwm h WHERE h.device_id = d.device_id) "
+	"ORDER BY d.device_id ON CONFLICT (device_id) DO NOTHING; "
+	"SELECT 1 FROM vitals_seq_hwm WHERE device_id IN (SELECT device_id FROM vg_stage_vitals) "
+	"ORDER BY device_id FOR UPDATE";
+
+/* Runs sql and adds the rows it affected (or, for a query, the number in
+ * its one row) to *count. */
 static bool exec_count(struct vg_pgwriter *w, const char *sql, uint64_t *count, char *err, size_t errlen)
 {
 	PGresult *r = PQexec(w->conn, sql);
-	bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 
-	if(ok){
+	if(st == PGRES_COMMAND_OK){
 		*count += strtoull(PQcmdTuples(r), NULL, 10);
+	}else if(st == PGRES_TUPLES_OK){
+		*count += PQntuples(r) == 1 ? strtoull(PQgetvalue(r, 0, 0), NULL, 10) : 0;
 	}else{
 		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 		char line[400];
@@ -703,15 +851,18 @@ static bool write_audit(struct vg_pgwriter *w, char *err, size_t errlen)
 		if(w->b.aud[i].lsn < lo) lo = w->b.aud[i].lsn;
 		if(w->b.aud[i].lsn > hi) hi = w->b.aud[i].lsn;
 	}
-	vg_sbuf_printf(&q, "SELECT pg_advisory_xact_lock(727384102); "
-			"SELECT set_config('vitalgate.audit_chained', txid_current()::text, true)");
-	if(!vg_pg_exec(w->conn, q.p, err, errlen)){
+	if(!vg_pg_exec(w->conn, "SELECT pg_advisory_xact_lock(727384102); "
+			"SELECT set_config('vitalgate.audit_chained', txid_current()::text, true)", err, errlen)){
 		goto done;
 	}
 	/* A replay after a crash: what this journal already stored. */
 	vg_sbuf_reset(&q);
 	vg_sbuf_printf(&q, "SELECT lsn FROM audit_log WHERE journal_id = '%s' AND lsn BETWEEN %" PRIu64 " AND %" PRIu64,
 			jid, lo, hi);
+	if(!vg_sbuf_ok(&q)){
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
 	r = PQexec(w->conn, q.p);
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), err, errlen);
@@ -752,6 +903,10 @@ static bool write_audit(struct vg_pgwriter *w, char *err, size_t errlen)
 	PQclear(r);
 	vg_sbuf_reset(&q);
 	vg_sbuf_printf(&q, "SELECT nextval('audit_log_id_seq') FROM generate_series(1, %zu)", nids);
+	if(!vg_sbuf_ok(&q)){
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
 	r = PQexec(w->conn, q.p);
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || (size_t)PQntuples(r) != nids){
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), err, errlen);
@@ -843,18 +998,15 @@ static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_
 		{
 			struct vg_sbuf cp;
 			vg_sbuf_init(&cp);
-			vg_sbuf_puts(&cp, "COPY vg_stage_vitals (device_id, seq, measured_ms, received_ms, chk, ward, bed");
+			vg_sbuf_puts(&cp, "COPY vg_stage_vitals (n, device_id, seq, measured_ms, received_ms, chk, ward, bed");
 			measurement_columns(&cp, false);
 			vg_sbuf_puts(&cp, ") FROM STDIN");
 			ok = vg_sbuf_ok(&cp) && copy_in(w, cp.p, &w->b.vit, err, errlen);
 			vg_sbuf_free(&cp);
 		}
+		ok = ok && vg_pg_exec(w->conn, hwm_lock_sql, err, errlen);
 		if(ok){
-			build_insert_sql(&ins, false);
-			ok = vg_sbuf_ok(&ins) && exec_count(w, ins.p, inserted, err, errlen);
-		}
-		if(ok && w->b.checked){
-			build_insert_sql(&ins, true);
+			build_insert_sql(&ins);
 			ok = vg_sbuf_ok(&ins) && exec_count(w, ins.p, inserted, err, errlen);
 		}
 		vg_sbuf_free(&ins);
@@ -883,8 +1035,9 @@ static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_
 		ok = copy_in(w, "COPY vg_stage_rejections FROM STDIN", &w->b.rej, err, errlen)
 			&& vg_pg_exec(w->conn,
 				"INSERT INTO rejections (device_id, received_at, reason, field, detail, seq, batch_index, "
-				"payload, journal_id, lsn) SELECT device_id, timestamptz 'epoch' + received_ms * interval "
-				"'1 millisecond', reason, field, detail, seq, batch_index, payload, journal_id, lsn "
+				"payload, journal_id, lsn, payload_bytes, payload_sha256, suppressed) SELECT device_id, "
+				"timestamptz 'epoch' + received_ms * interval '1 millisecond', reason, field, detail, seq, batch_index, "
+				"payload, journal_id, lsn, payload_bytes, payload_sha256, suppressed "
 				"FROM vg_stage_rejections ON CONFLICT (journal_id, lsn) DO NOTHING", err, errlen);
 	}
 	if(ok && w->b.auds){
@@ -1004,7 +1157,20 @@ static void *writer_main(void *arg)
 		if(!w->b.has_end){
 			/* Poll the journal every 5 ms: a sample reaches PostgreSQL within
 			 * a few ms of the PUBACK without a wake-up per record. */
-			int taken = fill_batch(w, is_stopping(w) ? 0 : 5);
+			bool starved;
+			int taken = fill_batch(w, is_stopping(w) ? 0 : 5, &starved);
+			if(taken == 0 && starved){
+				/* Not even one record fits in memory now: wait, read it again. */
+				if(vg_mono_ms() - w->oom_log_ms >= 10000){
+					wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: out of memory reading the journal; retrying");
+					w->oom_log_ms = vg_mono_ms();
+				}
+				if(is_stopping(w)){
+					break;
+				}
+				nap(w, 100);
+				continue;
+			}
 			if(taken == 0){
 				atomic_store(&w->lag_ms, 0);
 				if(is_stopping(w)){
@@ -1027,17 +1193,6 @@ static void *writer_main(void *arg)
 		}
 		t0 = vg_mono_ms();
 		t0_us = mono_us();
-		if(!vg_sbuf_ok(&w->b.vit) || !vg_sbuf_ok(&w->b.rej) || !vg_sbuf_ok(&w->b.evs) || !vg_sbuf_ok(&w->b.dels)){
-			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: out of memory building a batch; retrying");
-			batch_reset(&w->b);
-			vg_journal_reader_close(w->reader);
-			w->reader = NULL;
-			if(vg_journal_reader_open(w->o.journal, &w->reader) != 0){
-				break;
-			}
-			nap(w, 1000);
-			continue;
-		}
 		if(flush_batch(w, err, sizeof(err), &inserted)){
 			atomic_fetch_add(&w->rows_committed, inserted);
 			atomic_fetch_add(&w->rows_duplicate, w->b.rows - inserted);
@@ -1087,6 +1242,7 @@ int vg_pgwriter_start(struct vg_pgwriter **out, const struct vg_pgwriter_opts *o
 	}
 	w->o = *o;
 	w->conninfo = strdup(o->conninfo);
+	w->rs = malloc(sizeof(*w->rs));
 	vg_sbuf_init(&w->b.vit);
 	vg_sbuf_init(&w->b.rej);
 	vg_sbuf_init(&w->b.evs);
@@ -1096,7 +1252,7 @@ int vg_pgwriter_start(struct vg_pgwriter **out, const struct vg_pgwriter_opts *o
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if(w->conninfo == NULL || vg_journal_reader_open(o->journal, &w->reader) != 0){
+	if(w->conninfo == NULL || w->rs == NULL || vg_journal_reader_open(o->journal, &w->reader) != 0){
 		snprintf(err, errlen, "cannot open the journal for reading");
 		goto error;
 	}
@@ -1110,6 +1266,7 @@ error:
 	vg_journal_reader_close(w->reader);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
+	free(w->rs);
 	free(w->conninfo);
 	free(w);
 	return -1;
@@ -1133,6 +1290,7 @@ void vg_pgwriter_stop(struct vg_pgwriter *w, int drain_ms)
 	vg_sbuf_free(&w->b.evs);
 	vg_sbuf_free(&w->b.dels);
 	free(w->b.aud);
+	free(w->rs);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	free(w->conninfo);

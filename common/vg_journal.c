@@ -24,8 +24,26 @@
  *   appender published; a record failing its magic, length or CRC is logged
  *   with file and offset and skipped by scanning forward for the next valid
  *   record. Commit deletes segments wholly before the committed position.
- * - Backpressure: disk_bytes (all segment files) is compared with max_bytes
- *   before each append; a full journal refuses, it never drops.
+ * - Backpressure: before each append the record's class is checked against
+ *   its room (vg_journal.h): samples against max_bytes, alerts and audit
+ *   against max_bytes plus a reserve, rejection records against a budget of
+ *   their own. Rejection bytes are counted per segment (rsegs, under the
+ *   lock) so that deleting a segment gives their budget back. A full class
+ *   refuses, it never drops.
+ * - Disk full: a write that fails (ENOSPC) or stops short is truncated
+ *   away, the append returns VG_JOURNAL_NOSPACE and the next one tries
+ *   again; if even the truncation fails, the next append starts a new
+ *   segment so that no record follows the torn bytes.
+ * - Failed sync (fail closed): after a failed fdatasync Linux may have
+ *   dropped the dirty pages' error state, and retrying the same file may
+ *   "succeed" over lost data. So the syncer marks the journal unsafe and
+ *   every append is refused (VG_JOURNAL_UNSAFE). The broker thread then
+ *   starts a fresh segment (on its next append or TICK, at most once a
+ *   second while syncs keep failing); the journal is safe again when that
+ *   fresh segment and the directory sync, AND the consumer has committed
+ *   everything appended before the failure (unsafe_upto): PostgreSQL then
+ *   holds the only copy known good. The syncer checks this every pass and
+ *   logs both transitions.
  */
 #include "vg_journal.h"
 #include "vg_crc32c.h"
@@ -82,11 +100,33 @@ struct vg_journal {
 	struct vg_journal_pos committed; /* consumer thread */
 	int64_t last_ckpt_ms;
 
+	/* Broker thread only. */
+	struct vg_journal_pos last_end;  /* end of the last record appended this run */
+	bool tail_torn;                  /* a failed write could not be truncated away */
+	int64_t last_probe_ms;           /* last fresh segment started after a failed sync */
+
+	/* Rejection records per segment (under lock): what deleting the
+	 * segment gives back to their budget. */
+	struct rseg { uint64_t seg; uint64_t bytes; } *rsegs;
+	size_t nrsegs, caprsegs;
+
+	/* Failed sync (under lock; `unsafe` is also read without it). */
+	_Atomic bool unsafe;
+	bool roll_wanted;                /* the broker thread must start a fresh segment */
+	uint64_t fresh_seg;              /* the segment started after the failure (0: none yet) */
+	uint64_t probe_seg;              /* the last segment that synced since the failure */
+	struct vg_journal_pos unsafe_upto; /* everything before it must be committed */
+	char unsafe_error[160];
+
 	_Atomic uint64_t disk_bytes;
+	_Atomic uint64_t rej_bytes;
 	_Atomic uint64_t segments;
 	_Atomic uint64_t appended;
 	_Atomic uint64_t append_errors;
+	_Atomic uint64_t nospace_errors;
 	_Atomic uint64_t fsyncs;
+	_Atomic uint64_t sync_failures;
+	_Atomic uint64_t sync_max_us;
 	_Atomic uint64_t corrupt_skips;
 
 	pthread_t syncer;
@@ -143,12 +183,17 @@ static uint64_t get_le64(const uint8_t *p)
 	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 
-static int64_t mono_ms(void)
+static int64_t mono_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void)
+{
+	return mono_us() / 1000;
 }
 
 static void seg_name(uint64_t seg, char *buf, size_t len)
@@ -346,6 +391,30 @@ static int save_checkpoint(struct vg_journal *j, struct vg_journal_pos p)
 	return renameat(j->dirfd, "checkpoint.tmp", j->dirfd, "checkpoint");
 }
 
+/* Writes all n bytes; -1 with errno set (ENOSPC for a full disk, EIO when
+ * the file stopped taking bytes without saying why). */
+static int write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	ssize_t w;
+
+	while(n > 0){
+		w = write(fd, b, n);
+		if(w < 0 && errno == EINTR){
+			continue;
+		}
+		if(w <= 0){
+			if(w == 0){
+				errno = EIO;
+			}
+			return -1;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 /* Broker thread (or open): creates segment `seg` and makes it active. */
 static int start_segment(struct vg_journal *j, uint64_t seg)
 {
@@ -360,11 +429,11 @@ static int start_segment(struct vg_journal *j, uint64_t seg)
 	}
 	memcpy(hdr, SEG_MAGIC, 8);
 	put_le64(hdr + 8, seg);
-	if(write(fd, hdr, SEG_HDR) != (ssize_t)SEG_HDR){
+	if(write_all(fd, hdr, SEG_HDR) != 0){
 		int e = errno;
 		close(fd);
 		unlinkat(j->dirfd, name, 0);
-		errno = e ? e : EIO;
+		errno = e;
 		return -1;
 	}
 	if(j->fd >= 0){
@@ -398,11 +467,63 @@ static int sync_segment_file(struct vg_journal *j, uint64_t seg)
 	return rc;
 }
 
+static bool pos_ge(struct vg_journal_pos a, struct vg_journal_pos b)
+{
+	return a.seg > b.seg || (a.seg == b.seg && a.off >= b.off);
+}
+
+/* Syncer thread: a sync failed. Appends are refused from now on, and the
+ * broker thread is asked for a fresh segment. */
+static void sync_failed(struct vg_journal *j, const char *what, uint64_t seg, int err)
+{
+	bool first;
+
+	atomic_fetch_add(&j->sync_failures, 1);
+	pthread_mutex_lock(&j->lock);
+	first = !atomic_load(&j->unsafe);
+	atomic_store(&j->unsafe, true);
+	j->roll_wanted = true;
+	j->fresh_seg = 0;
+	j->probe_seg = 0;
+	if(first){
+		snprintf(j->unsafe_error, sizeof(j->unsafe_error), "%s of segment %016" PRIx64 " failed: %s", what, seg,
+				strerror(err));
+	}
+	pthread_mutex_unlock(&j->lock);
+	if(first){
+		jlog(j, LOG_ERR, "Vitalgate ALARM: journal %s of segment %016" PRIx64 " in %s failed (%s): what was "
+				"acknowledged may not be on disk; refusing every sample (backpressure) until a fresh segment syncs "
+				"and PostgreSQL holds everything appended before", what, seg, j->dir, strerror(err));
+	}
+}
+
+/* Syncer thread: safe again once a segment started after the failure has
+ * synced and the consumer committed everything appended before it. */
+static void check_recovered(struct vg_journal *j)
+{
+	bool recovered = false;
+
+	pthread_mutex_lock(&j->lock);
+	if(atomic_load(&j->unsafe) && !j->roll_wanted && j->fresh_seg != 0 && j->probe_seg >= j->fresh_seg
+			&& pos_ge(j->committed, j->unsafe_upto)){
+		atomic_store(&j->unsafe, false);
+		j->fresh_seg = 0;
+		j->unsafe_error[0] = '\0';
+		recovered = true;
+	}
+	pthread_mutex_unlock(&j->lock);
+	if(recovered){
+		jlog(j, LOG_NOTICE, "Vitalgate journal: fdatasync works again on a fresh segment and PostgreSQL holds "
+				"everything appended before the failure; accepting again");
+	}
+}
+
 static void *syncer_main(void *arg)
 {
 	struct vg_journal *j = arg;
-	uint64_t synced_seg = 0, synced_end = 0, seg, end, s;
+	uint64_t synced_seg = 0, synced_end = 0, dir_synced_seg = 0, seg, end, s, us;
 	int sync_fd = -1;
+	int64_t t0;
 	struct timespec deadline;
 	bool stop;
 
@@ -426,14 +547,22 @@ static void *syncer_main(void *arg)
 			/* Finish the segments the appender rolled past, then follow the
 			 * new one; fsync the directory so the new file entry is durable. */
 			if(sync_fd >= 0){
-				fdatasync(sync_fd);
+				if(fdatasync(sync_fd) != 0){
+					sync_failed(j, "fdatasync", synced_seg, errno);
+				}
 				close(sync_fd);
 				sync_fd = -1;
 			}
 			for(s = synced_seg ? synced_seg + 1 : seg; s < seg; s++){
-				sync_segment_file(j, s);
+				if(sync_segment_file(j, s) != 0){
+					sync_failed(j, "fdatasync", s, errno);
+				}
 			}
-			fsync(j->dirfd);
+			if(fsync(j->dirfd) == 0){
+				dir_synced_seg = seg;
+			}else{
+				sync_failed(j, "directory fsync", seg, errno);
+			}
 			{
 				char name[32];
 				seg_name(seg, name, sizeof(name));
@@ -443,12 +572,25 @@ static void *syncer_main(void *arg)
 			synced_end = 0;
 		}
 		if(sync_fd >= 0 && end > synced_end){
+			t0 = mono_us();
 			if(fdatasync(sync_fd) == 0){
+				us = (uint64_t)(mono_us() - t0);
+				if(us > atomic_load(&j->sync_max_us)){
+					atomic_store(&j->sync_max_us, us);
+				}
 				synced_end = end;
 				atomic_fetch_add(&j->fsyncs, 1);
+				if(dir_synced_seg == seg && atomic_load(&j->unsafe)){
+					pthread_mutex_lock(&j->lock);
+					j->probe_seg = seg;
+					pthread_mutex_unlock(&j->lock);
+				}
 			}else{
-				jlog(j, LOG_ERR, "Vitalgate journal: fdatasync of segment %016" PRIx64 " failed: %s", seg, strerror(errno));
+				sync_failed(j, "fdatasync", seg, errno);
 			}
+		}
+		if(atomic_load(&j->unsafe)){
+			check_recovered(j);
 		}
 		if(stop){
 			break;
@@ -604,6 +746,7 @@ void vg_journal_close(struct vg_journal *j)
 	pthread_cond_destroy(&j->data_cond);
 	pthread_cond_destroy(&j->sync_cond);
 	pthread_mutex_destroy(&j->lock);
+	free(j->rsegs);
 	free(j->dir);
 	free(j);
 }
@@ -611,6 +754,119 @@ void vg_journal_close(struct vg_journal *j)
 int vg_journal_append(struct vg_journal *j, uint8_t type, const void *payload, uint32_t len, uint64_t *lsn_out)
 {
 	return vg_journal_append_class(j, VG_JOURNAL_CLASS_BULK, type, payload, len, lsn_out);
+}
+
+/* Room of a class (see vg_journal.h): the reserve of alerts and audit
+ * events, and the budget of rejection records. */
+static uint64_t side_room(const struct vg_journal *j)
+{
+	uint64_t r = j->opts.max_bytes / 16;
+
+	return r < (1u << 20) ? (1u << 20) : r;
+}
+
+static bool has_room(struct vg_journal *j, enum vg_journal_class cls, uint64_t total)
+{
+	uint64_t disk = atomic_load(&j->disk_bytes), rej = atomic_load(&j->rej_bytes);
+	uint64_t other = disk > rej ? disk - rej : 0;
+
+	switch(cls){
+		case VG_JOURNAL_CLASS_REJECTION:
+			return rej + total <= side_room(j);
+		case VG_JOURNAL_CLASS_PRIORITY:
+			return other + total <= j->opts.max_bytes + side_room(j);
+		default:
+			return other + total <= j->opts.max_bytes;
+	}
+}
+
+/* Broker thread: makes sure rsegs can take an entry for the active segment
+ * without allocating after the write. False when out of memory. */
+static bool rseg_reserve(struct vg_journal *j)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&j->lock);
+	if(j->nrsegs == j->caprsegs && (j->nrsegs == 0 || j->rsegs[j->nrsegs - 1].seg != j->seg)){
+		size_t cap = j->caprsegs ? j->caprsegs * 2 : 16;
+		struct rseg *p = realloc(j->rsegs, cap * sizeof(*p));
+		if(p){
+			j->rsegs = p;
+			j->caprsegs = cap;
+		}else{
+			ok = false;
+		}
+	}
+	pthread_mutex_unlock(&j->lock);
+	return ok;
+}
+
+/* Broker thread, under lock: counts bytes of rejection records. */
+static void rseg_add(struct vg_journal *j, uint64_t bytes)
+{
+	if(j->nrsegs == 0 || j->rsegs[j->nrsegs - 1].seg != j->seg){
+		j->rsegs[j->nrsegs].seg = j->seg;
+		j->rsegs[j->nrsegs].bytes = 0;
+		j->nrsegs++;
+	}
+	j->rsegs[j->nrsegs - 1].bytes += bytes;
+	atomic_fetch_add(&j->rej_bytes, bytes);
+}
+
+/* Consumer thread: segment seg was deleted; its rejection bytes go back to
+ * their budget. */
+static void rseg_release(struct vg_journal *j, uint64_t seg)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&j->lock);
+	while(k < j->nrsegs && j->rsegs[k].seg <= seg){
+		atomic_fetch_sub(&j->rej_bytes, j->rsegs[k].bytes);
+		k++;
+	}
+	if(k){
+		memmove(j->rsegs, j->rsegs + k, (j->nrsegs - k) * sizeof(*j->rsegs));
+		j->nrsegs -= k;
+	}
+	pthread_mutex_unlock(&j->lock);
+}
+
+static int write_error_result(int e)
+{
+	return (e == ENOSPC || e == EDQUOT) ? VG_JOURNAL_NOSPACE : VG_JOURNAL_IOERR;
+}
+
+/* Broker thread, while unsafe: starts the fresh segment whose sync is the
+ * first half of being safe again (at most once a second while syncs keep
+ * failing, so a dead disk does not get a new file per append). */
+static void roll_after_failure(struct vg_journal *j)
+{
+	int64_t now = mono_ms();
+	bool want;
+
+	if(now - j->last_probe_ms < 1000){
+		return;
+	}
+	pthread_mutex_lock(&j->lock);
+	want = j->roll_wanted;
+	if(want){
+		/* Set before the segment is published, so the syncer cannot sync
+		 * it before we say which one counts. */
+		j->roll_wanted = false;
+		j->fresh_seg = j->seg + 1;
+		j->probe_seg = 0;
+		j->unsafe_upto = j->last_end;
+	}
+	pthread_mutex_unlock(&j->lock);
+	if(!want){
+		return;
+	}
+	j->last_probe_ms = now;
+	if(start_segment(j, j->seg + 1) != 0){
+		pthread_mutex_lock(&j->lock);
+		j->roll_wanted = true;
+		pthread_mutex_unlock(&j->lock);
+	}
 }
 
 /* Appends n records with one writev (one, or a batch): the room check,
@@ -621,7 +877,7 @@ static int append_records(struct vg_journal *j, enum vg_journal_class cls, uint8
 {
 	uint8_t hdrs[256][REC_HDR];
 	struct iovec iov[512];
-	uint64_t limit = j->opts.max_bytes, total = 0, end, lsn;
+	uint64_t total = 0, end, lsn;
 	uint32_t crc;
 	int i, k = 0, vi = 0;
 	size_t done = 0, skip;
@@ -633,28 +889,37 @@ static int append_records(struct vg_journal *j, enum vg_journal_class cls, uint8
 	if(n > 256){
 		return VG_JOURNAL_TOOBIG;
 	}
+	if(atomic_load(&j->unsafe)){
+		roll_after_failure(j);
+		return VG_JOURNAL_UNSAFE;
+	}
 	for(i = 0; i < n; i++){
 		if(lens[i] > VG_JOURNAL_MAX_RECORD){
 			return VG_JOURNAL_TOOBIG;
 		}
 		total += REC_HDR + (uint64_t)lens[i];
 	}
-	if(cls == VG_JOURNAL_CLASS_PRIORITY){
-		uint64_t reserve = j->opts.max_bytes / 16;
-		limit += reserve < (1u << 20) ? (1u << 20) : reserve;
-	}
-	if(atomic_load(&j->disk_bytes) + total > limit){
+	if(!has_room(j, cls, total)){
 		return VG_JOURNAL_FULL;
 	}
 	pthread_mutex_lock(&j->lock);
 	end = j->end;
 	pthread_mutex_unlock(&j->lock);
-	if(end + total > j->opts.segment_bytes && end > SEG_HDR){
+	if((end + total > j->opts.segment_bytes && end > SEG_HDR) || j->tail_torn){
 		if(start_segment(j, j->seg + 1) != 0){
+			int e = errno;
 			atomic_fetch_add(&j->append_errors, 1);
-			return VG_JOURNAL_IOERR;
+			if(write_error_result(e) == VG_JOURNAL_NOSPACE){
+				atomic_fetch_add(&j->nospace_errors, 1);
+			}
+			errno = e;
+			return write_error_result(e);
 		}
+		j->tail_torn = false;
 		end = SEG_HDR;
+	}
+	if(cls == VG_JOURNAL_CLASS_REJECTION && !rseg_reserve(j)){
+		return VG_JOURNAL_FULL;
 	}
 	if(first_lsn){
 		*first_lsn = (j->seg << 32) | j->rec_index;
@@ -674,13 +939,18 @@ static int append_records(struct vg_journal *j, enum vg_journal_class cls, uint8
 		iov[k].iov_base = (void *)(payloads + offs[i]);
 		iov[k++].iov_len = lens[i];
 	}
-	/* One writev; on a short write continue from where it stopped. */
+	/* One writev; on a short write continue from where it stopped (a
+	 * second call that fails tells why: ENOSPC for a full disk). */
 	while(done < total){
 		w = writev(j->fd, iov + vi, k - vi);
 		if(w < 0){
 			if(errno == EINTR){
 				continue;
 			}
+			break;
+		}
+		if(w == 0){
+			errno = EIO;
 			break;
 		}
 		done += (size_t)w;
@@ -696,17 +966,27 @@ static int append_records(struct vg_journal *j, enum vg_journal_class cls, uint8
 	}
 	if(done < total){
 		int e = errno;
-		if(ftruncate(j->fd, (off_t)end) != 0){
-			/* The reader skips the torn bytes by checksum. */
+		/* Nothing of a failed append may stay: a later record written
+		 * after torn bytes would be past the end the reader was told. */
+		if(done > 0 && ftruncate(j->fd, (off_t)end) != 0){
+			j->tail_torn = true;   /* the next append starts a new segment */
 		}
 		atomic_fetch_add(&j->append_errors, 1);
+		if(write_error_result(e) == VG_JOURNAL_NOSPACE){
+			atomic_fetch_add(&j->nospace_errors, 1);
+		}
 		errno = e;
-		return VG_JOURNAL_IOERR;
+		return write_error_result(e);
 	}
 	j->rec_index += (uint32_t)n;
 	atomic_fetch_add(&j->disk_bytes, total);
 	atomic_fetch_add(&j->appended, (uint64_t)n);
+	j->last_end.seg = j->seg;
+	j->last_end.off = end + total;
 	pthread_mutex_lock(&j->lock);
+	if(cls == VG_JOURNAL_CLASS_REJECTION){
+		rseg_add(j, total);
+	}
 	j->end = end + total;
 	/* Waking the reader costs a futex call and a context switch per
 	 * record; instead it polls every few ms (its wait's timeout) and is
@@ -746,13 +1026,19 @@ uint64_t vg_journal_disk_bytes(struct vg_journal *j)
 void vg_journal_get_stats(struct vg_journal *j, struct vg_journal_stats *st)
 {
 	st->disk_bytes = atomic_load(&j->disk_bytes);
+	st->rejection_bytes = atomic_load(&j->rej_bytes);
 	st->segments = atomic_load(&j->segments);
 	st->appended_records = atomic_load(&j->appended);
 	st->append_errors = atomic_load(&j->append_errors);
+	st->nospace_errors = atomic_load(&j->nospace_errors);
 	st->fsyncs = atomic_load(&j->fsyncs);
+	st->sync_failures = atomic_load(&j->sync_failures);
+	st->sync_max_us = atomic_load(&j->sync_max_us);
 	st->corrupt_skips = atomic_load(&j->corrupt_skips);
 	pthread_mutex_lock(&j->lock);
 	st->committed = j->committed;
+	st->unsafe = atomic_load(&j->unsafe);
+	memcpy(st->unsafe_error, j->unsafe_error, sizeof(st->unsafe_error));
 	pthread_mutex_unlock(&j->lock);
 }
 
@@ -764,6 +1050,18 @@ const char *vg_journal_id(const struct vg_journal *j)
 int vg_journal_sync_now(struct vg_journal *j)
 {
 	return fdatasync(j->fd);
+}
+
+void vg_journal_tick(struct vg_journal *j)
+{
+	if(atomic_load(&j->unsafe)){
+		roll_after_failure(j);
+	}
+}
+
+bool vg_journal_unsafe(struct vg_journal *j)
+{
+	return atomic_load(&j->unsafe);
 }
 
 /* ---- reader ------------------------------------------------------------- */
@@ -809,6 +1107,21 @@ void vg_journal_reader_close(struct vg_journal_reader *r)
 	}
 	free(r->buf);
 	free(r);
+}
+
+struct vg_journal_pos vg_journal_reader_pos(const struct vg_journal_reader *r)
+{
+	struct vg_journal_pos p = { r->seg, r->off };
+
+	return p;
+}
+
+void vg_journal_reader_seek(struct vg_journal_reader *r, struct vg_journal_pos p)
+{
+	/* The buffer stays: it is keyed by segment and file offset, and
+	 * reader_open_seg drops it when the segment changes. */
+	r->seg = p.seg;
+	r->off = p.off < SEG_HDR ? SEG_HDR : p.off;
 }
 
 void vg_journal_wake(struct vg_journal *j)
@@ -1110,6 +1423,7 @@ int vg_journal_commit(struct vg_journal *j, struct vg_journal_pos upto)
 			if(unlinkat(j->dirfd, name, 0) == 0){
 				atomic_fetch_sub(&j->disk_bytes, (uint64_t)st.st_size);
 				atomic_fetch_sub(&j->segments, 1);
+				rseg_release(j, s);
 				deleted = true;
 			}
 		}

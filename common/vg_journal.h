@@ -7,7 +7,9 @@
  * batches, and commits the position it reached; fully committed segments are
  * deleted. A kill -9 of the broker loses nothing that was appended (the page
  * cache survives the process); a syncer thread fdatasync()s in groups every
- * sync_ms, bounding what an OS crash or power cut could lose.
+ * sync_ms, bounding what an OS crash or power cut could lose. A failed
+ * fdatasync makes the journal refuse every append (fail closed) until it is
+ * safe again; a full filesystem refuses the append that did not fit.
  *
  * See docs/journal.md for the on-disk format.
  *
@@ -28,20 +30,30 @@
 #define VG_JOURNAL_MAX_RECORD (1u << 20)
 #define VG_JOURNAL_ID_LEN 16
 
-/* Admission classes: samples are refused first when the journal fills up;
- * alerts, audit events and rejection records may use a reserve beyond
- * max_bytes (a sixteenth of it, at least 1 MiB), so the evidence of what
- * was refused, and the alerts, are not the first things lost. */
+/* Admission classes, each with its own room, so that what one kind of
+ * traffic does to the journal never takes the room another needs:
+ *  - BULK (samples): refused first, once the journal holds max_bytes
+ *    (rejection records not counted);
+ *  - PRIORITY (alerts, audit events, webhook outcomes): may use a reserve
+ *    beyond max_bytes (a sixteenth of it, at least 1 MiB);
+ *  - REJECTION (records of refused messages and their summaries): their
+ *    own budget (a sixteenth of max_bytes, at least 1 MiB), counted apart,
+ *    so devices sending invalid messages can fill only that budget. */
 enum vg_journal_class {
 	VG_JOURNAL_CLASS_BULK = 0,
 	VG_JOURNAL_CLASS_PRIORITY = 1,
+	VG_JOURNAL_CLASS_REJECTION = 2,
 };
 
 enum {
 	VG_JOURNAL_OK = 0,
-	VG_JOURNAL_FULL = 1,    /* over max_bytes: nothing written */
+	VG_JOURNAL_FULL = 1,    /* the class's room is used up: nothing written */
 	VG_JOURNAL_IOERR = 2,   /* write failed: nothing durable, see errno */
 	VG_JOURNAL_TOOBIG = 3,  /* record larger than VG_JOURNAL_MAX_RECORD */
+	VG_JOURNAL_NOSPACE = 4, /* the filesystem is full (ENOSPC, EDQUOT): nothing written */
+	VG_JOURNAL_UNSAFE = 5,  /* an fdatasync failed: every append is refused until
+	                         * a fresh segment syncs and everything appended
+	                         * before the failure is committed (vg_journal_commit) */
 };
 
 /* Log hook: the journal never logs by itself (workers must not call the
@@ -76,11 +88,17 @@ struct vg_journal_reader;
 
 struct vg_journal_stats {
 	uint64_t disk_bytes;
+	uint64_t rejection_bytes;     /* of disk_bytes: rejection records appended this run */
 	uint64_t segments;
 	uint64_t appended_records;
 	uint64_t append_errors;
+	uint64_t nospace_errors;      /* appends refused because the filesystem was full */
 	uint64_t fsyncs;
+	uint64_t sync_failures;       /* fdatasync/fsync calls that failed */
+	uint64_t sync_max_us;         /* longest fdatasync so far */
 	uint64_t corrupt_skips;
+	bool unsafe;                  /* appends refused after a failed sync */
+	char unsafe_error[160];       /* what failed, while unsafe */
 	struct vg_journal_pos committed;
 };
 
@@ -106,6 +124,12 @@ void vg_journal_get_stats(struct vg_journal *j, struct vg_journal_stats *st);
 const char *vg_journal_id(const struct vg_journal *j);
 /* Synchronously fdatasync everything appended so far (shutdown, tests). */
 int vg_journal_sync_now(struct vg_journal *j);
+/* Broker thread, from TICK: after a failed sync, starts the fresh segment
+ * whose successful sync (with everything before it in PostgreSQL) makes
+ * the journal safe again, even when no append comes to do it. Cheap. */
+void vg_journal_tick(struct vg_journal *j);
+/* Any thread: true while appends are refused after a failed sync. */
+bool vg_journal_unsafe(struct vg_journal *j);
 
 /* Consumer thread. Starts at the last committed position. */
 int vg_journal_reader_open(struct vg_journal *j, struct vg_journal_reader **out);
@@ -115,6 +139,13 @@ void vg_journal_reader_close(struct vg_journal_reader *r);
  * so keep timeout_ms short), -1 on an I/O error (logged). Corrupt or torn records are
  * logged with file and offset and skipped. */
 int vg_journal_read(struct vg_journal_reader *r, struct vg_journal_rec *rec, int timeout_ms);
+/* Consumer thread: the position of the record the next read returns. */
+struct vg_journal_pos vg_journal_reader_pos(const struct vg_journal_reader *r);
+/* Consumer thread: moves the reader back (or forward) to p, a position
+ * vg_journal_reader_pos or a record's `next` gave: the next read returns
+ * the record at p again. For a consumer that took a record it could not
+ * handle (out of memory) and must not skip it. */
+void vg_journal_reader_seek(struct vg_journal_reader *r, struct vg_journal_pos p);
 /* Wakes a reader blocked in vg_journal_read (shutdown). */
 void vg_journal_wake(struct vg_journal *j);
 

@@ -3,8 +3,12 @@
  * Layout (little-endian), version byte first so the format can evolve:
  *  samples:   u8 1 | str8 device | str8 ward | str8 bed | i64 received_ms |
  *             u8 flags | u8 n | n x (u32 present | 8 bytes per present field)
- *  rejection: u8 1 | str8 device | i64 received_ms | u8 reason | str8 field |
- *             str16 detail | u8 has_seq | u64 seq | i32 index | u32 len | bytes
+ *  rejection: u8 2 | str8 device | i64 received_ms | u8 reason | str8 field |
+ *             str16 detail | u8 has_seq | u64 seq | i32 index | u32 len |
+ *             32 bytes sha256 | u16 prefix_len | prefix (<= 512 bytes)
+ *             (version 1, still read: ... | i32 index | u32 len | bytes)
+ *  rejection summary: u8 1 | str8 device | i64 from_ms | i64 to_ms |
+ *             u32 count | u32 reasons
  *  audit:     u8 1 | i64 at_ms | u8 event | str8 identity | str8 client_id |
  *             str8 address | str16 detail (each cut to its VG_REC_AUDIT_*_MAX,
  *             so at most VG_REC_AUDIT_MAX bytes)
@@ -367,9 +371,14 @@ bool vg_rec_decode_samples(const uint8_t *p, size_t len, struct vg_rec_samples *
 }
 
 bool vg_rec_encode_rejection(struct vg_wbuf *w, const char *device, int64_t received_ms,
-		const struct vg_verdict *v, const void *payload, size_t payload_len)
+		const struct vg_verdict *v, const void *payload, size_t payload_len, const uint8_t sha256[32])
 {
-	w_u8(w, REC_VERSION);
+	size_t keep = payload_len < VG_REC_REJECTION_PREFIX ? payload_len : VG_REC_REJECTION_PREFIX;
+
+	if(payload_len > UINT32_MAX){
+		return false;
+	}
+	w_u8(w, 2);
 	w_str8(w, device);
 	w_u64(w, (uint64_t)received_ms);
 	w_u8(w, (uint8_t)v->reason);
@@ -379,15 +388,18 @@ bool vg_rec_encode_rejection(struct vg_wbuf *w, const char *device, int64_t rece
 	w_u64(w, v->seq);
 	w_u32(w, (uint32_t)v->index);
 	w_u32(w, (uint32_t)payload_len);
-	w_bytes(w, payload, payload_len);
+	w_bytes(w, sha256, 32);
+	w_u16(w, (uint16_t)keep);
+	w_bytes(w, payload, keep);
 	return !w->overflow;
 }
 
 bool vg_rec_decode_rejection(const uint8_t *p, size_t len, struct vg_rec_rejection *out)
 {
 	struct vg_rbuf r = { p, len, 0, false };
+	uint8_t version = r_u8(&r);
 
-	if(r_u8(&r) != REC_VERSION){
+	if(version != REC_VERSION && version != 2){
 		return false;
 	}
 	out->device = r_str(&r, r_u8(&r));
@@ -398,8 +410,48 @@ bool vg_rec_decode_rejection(const uint8_t *p, size_t len, struct vg_rec_rejecti
 	out->has_seq = r_u8(&r) != 0;
 	out->seq = r_u64(&r);
 	out->index = (int32_t)r_u32(&r);
-	out->payload = r_str(&r, r_u32(&r));
+	out->payload_len = r_u32(&r);
+	if(version == REC_VERSION){
+		out->payload = r_str(&r, out->payload_len);
+		out->has_sha256 = false;
+	}else{
+		struct vg_str h = r_str(&r, 32);
+		if(!r.err){
+			memcpy(out->sha256, h.p, 32);
+		}
+		out->has_sha256 = true;
+		out->payload = r_str(&r, r_u16(&r));
+		if(out->payload.n > VG_REC_REJECTION_PREFIX || out->payload.n > out->payload_len){
+			return false;
+		}
+	}
 	return !r.err && r.pos == r.len && out->device.n > 0 && out->reason < VG_R__COUNT;
+}
+
+bool vg_rec_encode_rejection_summary(struct vg_wbuf *w, const struct vg_rec_rejection_summary *s)
+{
+	w_u8(w, REC_VERSION);
+	w_vstr8(w, &s->device);
+	w_u64(w, (uint64_t)s->from_ms);
+	w_u64(w, (uint64_t)s->to_ms);
+	w_u32(w, s->count);
+	w_u32(w, s->reasons);
+	return !w->overflow;
+}
+
+bool vg_rec_decode_rejection_summary(const uint8_t *p, size_t len, struct vg_rec_rejection_summary *out)
+{
+	struct vg_rbuf r = { p, len, 0, false };
+
+	if(r_u8(&r) != REC_VERSION){
+		return false;
+	}
+	out->device = r_str(&r, r_u8(&r));
+	out->from_ms = (int64_t)r_u64(&r);
+	out->to_ms = (int64_t)r_u64(&r);
+	out->count = r_u32(&r);
+	out->reasons = r_u32(&r);
+	return !r.err && r.pos == r.len && out->device.n > 0 && out->count > 0;
 }
 
 static const char *const audit_names[VG_AUDIT__COUNT] = {

@@ -30,6 +30,7 @@ enum vg_rec_type {
 	VG_REC_AUDIT = 3,
 	VG_REC_ALERTS = 4,      /* alert events with no sample (silent devices) */
 	VG_REC_DELIVERY = 5,    /* a webhook's final outcome (delivered, dead) */
+	VG_REC_REJECTION_SUMMARY = 6, /* rejections of one device not recorded one by one */
 };
 
 enum vg_alert_type {
@@ -93,8 +94,11 @@ enum vg_audit_event {
 
 const char *vg_audit_event_name(int ev);
 
-/* Samples record flag: the broker could not prove every seq new (it had no
- * history for the device), so the writer must check against the table. */
+/* Samples record flag: the broker could not prove every seq new (no history
+ * for the device since it started, a seq at or below what the run's first
+ * message reached, or older than its window), so the writer checks these
+ * rows against the table even above the device's stored mark (it checks
+ * every row at or below the mark anyway: bridge/pgwriter.c). */
 #define VG_REC_F_NEEDS_CHECK 0x01u
 
 struct vg_wbuf {
@@ -123,6 +127,11 @@ struct vg_rec_samples {
 	struct vg_rec_event events[VG_REC_MAX_EVENTS];
 };
 
+/* A rejection record keeps at most this much of the refused payload, with
+ * the payload's length and SHA-256: what a rejection costs the journal and
+ * the database does not grow with what the device sent. */
+#define VG_REC_REJECTION_PREFIX 512
+
 struct vg_rec_rejection {
 	struct vg_str device;
 	int64_t received_ms;
@@ -132,7 +141,20 @@ struct vg_rec_rejection {
 	bool has_seq;
 	uint64_t seq;
 	int32_t index;
-	struct vg_str payload;
+	struct vg_str payload;   /* the first bytes (all of them in version 1 records) */
+	uint32_t payload_len;    /* the whole payload's length */
+	bool has_sha256;         /* false in version 1 records: hash payload yourself */
+	uint8_t sha256[32];      /* of the whole payload */
+};
+
+/* Rejections of one device the broker counted instead of recording one by
+ * one (over its rate, or no room in the journal). */
+struct vg_rec_rejection_summary {
+	struct vg_str device;
+	int64_t from_ms;         /* first of them */
+	int64_t to_ms;           /* when the summary was written */
+	uint32_t count;
+	uint32_t reasons;        /* bit (1 << enum vg_reason) per reason among them */
 };
 
 struct vg_rec_audit {
@@ -156,8 +178,11 @@ bool vg_rec_encode_samples_events(struct vg_wbuf *w, const char *device, const c
 		const struct vg_rec_event *ev, int nev);
 bool vg_rec_encode_alerts(struct vg_wbuf *w, const struct vg_rec_event *ev, int nev);
 bool vg_rec_encode_delivery(struct vg_wbuf *w, const struct vg_rec_delivery *d);
+/* Keeps the first VG_REC_REJECTION_PREFIX bytes of payload, its length
+ * and sha256 (the caller's SHA-256 of the whole payload). */
 bool vg_rec_encode_rejection(struct vg_wbuf *w, const char *device, int64_t received_ms,
-		const struct vg_verdict *v, const void *payload, size_t payload_len);
+		const struct vg_verdict *v, const void *payload, size_t payload_len, const uint8_t sha256[32]);
+bool vg_rec_encode_rejection_summary(struct vg_wbuf *w, const struct vg_rec_rejection_summary *s);
 
 /* Audit records: the encoder cuts each string to its bound (the caller
  * sanitises first, so these are printable ASCII bytes), so one record is at
@@ -177,6 +202,7 @@ bool vg_rec_encode_audit(struct vg_wbuf *w, int64_t at_ms, uint8_t event, const 
 /* Decoders: return false on a malformed payload. */
 bool vg_rec_decode_samples(const uint8_t *p, size_t len, struct vg_rec_samples *out);
 bool vg_rec_decode_rejection(const uint8_t *p, size_t len, struct vg_rec_rejection *out);
+bool vg_rec_decode_rejection_summary(const uint8_t *p, size_t len, struct vg_rec_rejection_summary *out);
 bool vg_rec_decode_audit(const uint8_t *p, size_t len, struct vg_rec_audit *out);
 /* events must hold VG_REC_MAX_EVENTS. */
 bool vg_rec_decode_alerts(const uint8_t *p, size_t len, struct vg_rec_event *events, int *nev);

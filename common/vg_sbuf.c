@@ -25,10 +25,17 @@ void vg_sbuf_free(struct vg_sbuf *b)
 
 void vg_sbuf_reset(struct vg_sbuf *b)
 {
-	b->len = 0;
+	vg_sbuf_truncate(b, 0);
+}
+
+void vg_sbuf_truncate(struct vg_sbuf *b, size_t len)
+{
+	if(len < b->len){
+		b->len = len;
+	}
 	b->oom = false;
 	if(b->p){
-		b->p[0] = '\0';
+		b->p[b->len] = '\0';
 	}
 }
 

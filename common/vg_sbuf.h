@@ -23,6 +23,9 @@ struct vg_sbuf {
 void vg_sbuf_init(struct vg_sbuf *b);
 void vg_sbuf_free(struct vg_sbuf *b);
 void vg_sbuf_reset(struct vg_sbuf *b);
+/* Cuts the buffer back to len bytes (no longer than it is) and forgets an
+ * allocation failure: what was appended after len is gone. */
+void vg_sbuf_truncate(struct vg_sbuf *b, size_t len);
 void vg_sbuf_put(struct vg_sbuf *b, const void *p, size_t n);
 void vg_sbuf_puts(struct vg_sbuf *b, const char *s);
 void vg_sbuf_putc(struct vg_sbuf *b, char c);

@@ -46,19 +46,30 @@ void vg_hasher_free(struct vg_hasher *h)
 	free(h);
 }
 
-static int hash_with(struct vg_hasher *h, const uint8_t salt[VG_SALT_LEN], const char *secret, size_t n,
-		uint8_t out[VG_HASH_LEN])
+/* SHA-256 of a (may be empty) then b. */
+static int digest2(struct vg_hasher *h, const void *a, size_t an, const void *b, size_t bn, uint8_t out[VG_HASH_LEN])
 {
 	unsigned int outlen = 0;
 
 	if(EVP_DigestInit_ex2(h->ctx, h->md, NULL) != 1
-			|| EVP_DigestUpdate(h->ctx, salt, VG_SALT_LEN) != 1
-			|| EVP_DigestUpdate(h->ctx, secret, n) != 1
+			|| (an && EVP_DigestUpdate(h->ctx, a, an) != 1)
+			|| (bn && EVP_DigestUpdate(h->ctx, b, bn) != 1)
 			|| EVP_DigestFinal_ex(h->ctx, out, &outlen) != 1
 			|| outlen != VG_HASH_LEN){
 		return -1;
 	}
 	return 0;
+}
+
+static int hash_with(struct vg_hasher *h, const uint8_t salt[VG_SALT_LEN], const char *secret, size_t n,
+		uint8_t out[VG_HASH_LEN])
+{
+	return digest2(h, salt, VG_SALT_LEN, secret, n, out);
+}
+
+int vg_hasher_sha256(struct vg_hasher *h, const void *data, size_t len, uint8_t out[VG_HASH_LEN])
+{
+	return digest2(h, NULL, 0, data, len, out);
 }
 
 int vg_secret_generate(char *out, size_t outlen)

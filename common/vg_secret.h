@@ -40,6 +40,10 @@ int vg_secret_hash_new(const char *secret, char *out, size_t outlen);
 /* Parses a stored hash string. Returns false if it is not "s256$..$..". */
 bool vg_secret_parse(const char *stored, uint8_t salt[VG_SALT_LEN], uint8_t hash[VG_HASH_LEN]);
 
+/* SHA-256 of data with the hasher's context (the broker thread's: no
+ * allocation, no implicit fetch). Returns 0 or -1. */
+int vg_hasher_sha256(struct vg_hasher *h, const void *data, size_t len, uint8_t out[VG_HASH_LEN]);
+
 /* Constant-time check of a presented secret against salt+hash. */
 bool vg_secret_verify(struct vg_hasher *h, const uint8_t salt[VG_SALT_LEN], const uint8_t hash[VG_HASH_LEN],
 		const char *secret, size_t secret_len);

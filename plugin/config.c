@@ -83,6 +83,8 @@ static const struct opt_def opt_table[] = {
 		"longest wait between two attempts of one webhook (exponential backoff from 1 s, with jitter)", false },
 	{ "webhook_max_rejects", OPT_INT, OFF(webhook_max_rejects), false, "3", 1, 100,
 		"a webhook the endpoint refuses (4xx but 408, 409, 410, 425, 429) is tried this many times in all (1 s, 2 s, ... apart), then dead-lettered with an operator alarm so its bed's later events proceed; timeouts, 3xx, 5xx and the other answers are retried until webhook_dead_after_s", false },
+	{ "rejection_records_per_min", OPT_INT, OFF(rejection_records_per_min), false, "10", 1, 60000,
+		"rejected messages of one device recorded one by one (rejections table) per minute, in bursts of as many; beyond it they are counted and summarised every 10 s (the device still gets 0x87 and its rejection record)", true },
 	{ "shadow_wards", OPT_WARDS, OFF(shadow_wards), false, NULL, 0, 0,
 		"comma-separated wards in shadow mode (cutover, docs/cutover.md): their devices' invalid samples are delivered to subscribers and only logged and counted, not refused; every other ward enforces", true },
 	{ "mirror_url", OPT_URL, OFF(mirror_url), false, NULL, 0, 0,

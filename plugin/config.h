@@ -60,6 +60,7 @@ struct vg_config {
 	int64_t webhook_backoff_max_s;
 	int64_t webhook_max_rejects;
 	bool allow_cleartext;        /* http:// webhook_url / mirror_url beyond loopback */
+	int64_t rejection_records_per_min;
 };
 
 /* Parses options into cfg (defaults first). Returns 0, or -1 with a

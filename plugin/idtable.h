@@ -50,9 +50,17 @@ struct vg_devrt {
 	bool seq_known;        /* seq_hwm/seq_window describe what was accepted */
 	uint64_t seq_hwm;      /* highest seq accepted */
 	uint64_t seq_window;   /* bit i set: seq_hwm - i was accepted */
+	uint64_t seq_floor;    /* seq_hwm after the first message accepted this run: a
+	                        * seq at or below it may have been stored before */
 	int64_t last_seen_ms;      /* last accepted sample (0: none since start) */
 	int64_t disconnected_ms;   /* when it disconnected (0: connected or unknown) */
 	struct vg_dev_alerts *alerts; /* alert states, allocated on first alert */
+	/* Rejection records (plugin/ingest.c): the rate limit (GCRA: when the
+	 * next record is due, monotonic ms) and what it counted instead. */
+	int64_t rej_tat_ms;
+	int64_t rej_unrecorded_ms; /* wall clock of the first one not recorded */
+	uint32_t rej_unrecorded;   /* rejections not recorded since the last summary */
+	uint32_t rej_reasons;      /* their reasons, bit (1 << enum vg_reason) */
 };
 
 struct vg_dev_alerts;

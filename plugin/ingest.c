@@ -13,9 +13,17 @@
  * devices/<device>/rejections plus a journalled row for the rejections
  * table. Nothing here waits on the database or the network.
  *
+ * What a rejection costs the journal and the database is bounded per
+ * device: a record keeps the first 512 bytes of the payload, its length and
+ * SHA-256; each device may have rejection_records_per_min records a minute
+ * (GCRA in its vg_devrt); beyond that its rejections are counted and
+ * written as one summary record per device every 10 s; and rejection
+ * records have their own journal budget (VG_JOURNAL_CLASS_REJECTION), so
+ * no amount of invalid traffic takes the room samples and alerts need.
+ *
  * Thread: broker thread. Memory: decode output, record and JSON buffers are
  * the plugin's reused scratch space; the only allocation is a device's
- * runtime state on its first sample.
+ * runtime state on its first sample (or first rejection).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,9 +40,11 @@
 #include "vg_json.h"
 #include "vg_plugin.h"
 #include "vg_rec.h"
+#include "vg_secret.h"
 #include "vg_util.h"
 
 #define SEQ_WINDOW 64
+#define REJ_SUMMARY_MS 10000   /* a device's uncounted rejections are summarised this often */
 
 /* A message's record (its samples and every alert event they cause) always
  * fits the record scratch: a message is never refused for its alerts. */
@@ -45,9 +55,15 @@ _Static_assert(VG_MAX_BATCH * (4 + VG_FIELD_COUNT * 8) + 3 * (VG_ID_MAX + 2) + 1
 enum seq_class {
 	SEQ_NEW,          /* provably never accepted */
 	SEQ_DUP,          /* accepted before: acknowledge, store nothing */
-	SEQ_UNPROVEN,     /* no history (fresh start) or older than the window */
+	SEQ_UNPROVEN,     /* no history (fresh start), at or below what the first
+	                   * message of this run reached, or older than the window */
 };
 
+/* The broker knows only what it accepted since it started: a seq at or
+ * below the floor (the first message's highest) may have been stored by an
+ * earlier run, so it is not "new" even when its window bit is clear. The
+ * writer checks every such row against the table (and enforces (device,
+ * seq) uniqueness by itself anyway: bridge/pgwriter.c). */
 static enum seq_class seq_classify(const struct vg_devrt *rt, uint64_t seq)
 {
 	uint64_t d;
@@ -59,10 +75,13 @@ static enum seq_class seq_classify(const struct vg_devrt *rt, uint64_t seq)
 		return SEQ_NEW;
 	}
 	d = rt->seq_hwm - seq;
-	if(d >= SEQ_WINDOW){
+	if(d < SEQ_WINDOW && ((rt->seq_window >> d) & 1u)){
+		return SEQ_DUP;
+	}
+	if(d >= SEQ_WINDOW || seq <= rt->seq_floor){
 		return SEQ_UNPROVEN;
 	}
-	return ((rt->seq_window >> d) & 1u) ? SEQ_DUP : SEQ_NEW;
+	return SEQ_NEW;
 }
 
 static void seq_mark(struct vg_devrt *rt, uint64_t seq)
@@ -84,6 +103,21 @@ static void seq_mark(struct vg_devrt *rt, uint64_t seq)
 	d = rt->seq_hwm - seq;
 	if(d < SEQ_WINDOW){
 		rt->seq_window |= (uint64_t)1 << d;
+	}
+}
+
+/* Marks the samples of an accepted message; the first one of the run sets
+ * the floor. */
+static void seq_mark_accepted(struct vg_devrt *rt, const struct vg_sample *s, int n)
+{
+	bool first = !rt->seq_known;
+	int i;
+
+	for(i = 0; i < n; i++){
+		seq_mark(rt, s[i].val[VG_F_SEQ].u);
+	}
+	if(first && rt->seq_known){
+		rt->seq_floor = rt->seq_hwm;
 	}
 }
 
@@ -128,15 +162,120 @@ bool vg_ward_in_shadow(const struct vg_plugin *vg, const char *ward)
 	return false;
 }
 
-int vg_ingest_reject(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_verdict *v,
+/* The device's budget of rejection records (GCRA): rejection_records_per_min
+ * a minute, in bursts of as many. */
+static bool rejection_budget_take(const struct vg_plugin *vg, struct vg_devrt *rt, int64_t mono_ms)
+{
+	int64_t rate = vg->cfg.rejection_records_per_min;
+	int64_t t = 60000 / rate, tau = (rate - 1) * t;
+	int64_t tat = rt->rej_tat_ms > mono_ms ? rt->rej_tat_ms : mono_ms;
+
+	if(t < 1){
+		t = 1;
+	}
+	if(tat - mono_ms > tau){
+		return false;
+	}
+	rt->rej_tat_ms = tat + t;
+	return true;
+}
+
+static void count_unrecorded(struct vg_plugin *vg, struct vg_devrt *rt, enum vg_reason reason, int64_t now_ms)
+{
+	if(rt->rej_unrecorded == 0){
+		rt->rej_unrecorded_ms = now_ms;
+		vg->rej_pending++;
+	}
+	if(rt->rej_unrecorded < UINT32_MAX){
+		rt->rej_unrecorded++;
+	}
+	rt->rej_reasons |= 1u << reason;
+}
+
+/* The rejections table's row for this rejection, through the journal:
+ * within the device's budget, a record with the first bytes of the
+ * payload, its length and hash (rejection class); otherwise a count for
+ * the device's next summary. */
+static void record_rejection(struct vg_plugin *vg, struct vg_ident *e, const struct vg_verdict *v,
+		const void *payload, size_t len, int64_t now_ms)
+{
+	struct vg_devrt *rt = vg_ingest_devrt(e);
+	uint8_t sha[VG_HASH_LEN];
+	struct vg_wbuf w;
+	int rc = VG_JOURNAL_TOOBIG;
+
+	if(rt != NULL && !rejection_budget_take(vg, rt, vg_mono_ms())){
+		vg->stats.rejections_rate_limited++;
+		if(rt->rej_unrecorded == 0 && log_budget(vg, now_ms)){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %s sends more than %" PRId64 " rejected messages a minute; "
+					"further rejections are counted and summarised every %d s", e->id,
+					vg->cfg.rejection_records_per_min, REJ_SUMMARY_MS / 1000);
+		}
+		count_unrecorded(vg, rt, v->reason, now_ms);
+		return;
+	}
+	vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
+	if(vg_hasher_sha256(vg->hasher, payload, len, sha) == 0
+			&& vg_rec_encode_rejection(&w, e->id, now_ms, v, payload, len, sha)){
+		rc = vg_journal_append_class(vg->journal, VG_JOURNAL_CLASS_REJECTION, VG_REC_REJECTION, w.p,
+				(uint32_t)w.len, NULL);
+	}
+	if(rc != VG_JOURNAL_OK){
+		vg->stats.journal_unrecorded_rejections++;
+		if(rt != NULL){
+			count_unrecorded(vg, rt, v->reason, now_ms);
+		}
+	}
+}
+
+void vg_ingest_rejection_summaries(struct vg_plugin *vg, int64_t now_ms, bool all)
+{
+	struct vg_rec_rejection_summary sum;
+	struct vg_wbuf w;
+	size_t i;
+	uint64_t pending = 0;
+
+	if(vg->rej_pending == 0 || vg->journal == NULL){
+		return;
+	}
+	for(i = 0; i < vg->ids.cap; i++){
+		struct vg_ident *e = vg->ids.slots[i];
+		struct vg_devrt *rt = e ? e->rt : NULL;
+		if(rt == NULL || rt->rej_unrecorded == 0){
+			continue;
+		}
+		if(!all && now_ms - rt->rej_unrecorded_ms < REJ_SUMMARY_MS){
+			pending++;
+			continue;
+		}
+		sum.device.p = e->id;
+		sum.device.n = strlen(e->id);
+		sum.from_ms = rt->rej_unrecorded_ms;
+		sum.to_ms = now_ms;
+		sum.count = rt->rej_unrecorded;
+		sum.reasons = rt->rej_reasons;
+		vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
+		if(!vg_rec_encode_rejection_summary(&w, &sum)
+				|| vg_journal_append_class(vg->journal, VG_JOURNAL_CLASS_REJECTION, VG_REC_REJECTION_SUMMARY, w.p,
+					(uint32_t)w.len, NULL) != VG_JOURNAL_OK){
+			pending++;   /* no room yet: counted on, tried again */
+			continue;
+		}
+		vg->stats.rejection_summaries++;
+		rt->rej_unrecorded = 0;
+		rt->rej_reasons = 0;
+	}
+	/* Recounted: a device removed with its count pending stops counting. */
+	vg->rej_pending = pending;
+}
+
+int vg_ingest_reject(struct vg_plugin *vg, struct vg_ident *e, const struct vg_verdict *v,
 		const void *payload, size_t len, int64_t now_ms)
 {
 	const char *device = e->id;
 	struct vg_json j;
-	struct vg_wbuf w;
 	char topic[VG_ID_MAX + 32];
 	char ts[32];
-	int rc;
 
 	/* Cutover (docs/cutover.md): a ward in shadow mode sees what enforcing
 	 * would refuse, without refusing it. Backpressure and internal errors
@@ -178,20 +317,11 @@ int vg_ingest_reject(struct vg_plugin *vg, const struct vg_ident *e, const struc
 		mosquitto_broker_publish_copy(NULL, topic, (int)j.len, j.buf, 1, false, NULL);
 	}
 
-	/* Audit row in the rejections table, through the journal. When the
-	 * journal itself is the problem (backpressure) there is nowhere durable
-	 * to put it: count it. */
+	/* Audit row in the rejections table, through the journal, within the
+	 * device's budget. When the journal itself is the problem
+	 * (backpressure) there is nowhere durable to put it: count it. */
 	if(v->reason != VG_R_BACKPRESSURE){
-		vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
-		if(vg_rec_encode_rejection(&w, device, now_ms, v, payload, len)){
-			rc = vg_journal_append_class(vg->journal, VG_JOURNAL_CLASS_PRIORITY, VG_REC_REJECTION, w.p,
-					(uint32_t)w.len, NULL);
-		}else{
-			rc = VG_JOURNAL_TOOBIG;
-		}
-		if(rc != VG_JOURNAL_OK){
-			vg->stats.journal_unrecorded_rejections++;
-		}
+		record_rejection(vg, e, v, payload, len, now_ms);
 	}else{
 		vg->stats.journal_unrecorded_rejections++;
 	}
@@ -202,6 +332,29 @@ int vg_ingest_reject(struct vg_plugin *vg, const struct vg_ident *e, const struc
 				vg_reason_name(v->reason), v->field_name[0] ? " field " : "", v->field_name[0] ? v->field_name : "");
 	}
 	return MOSQ_ERR_ACL_DENIED;
+}
+
+/* Why the journal refused the samples. Everything but an encoding error is
+ * `backpressure`: the device keeps the sample and sends it again later. */
+static void append_refusal(struct vg_verdict *v, int rc)
+{
+	v->reason = VG_R_BACKPRESSURE;
+	switch(rc){
+		case VG_JOURNAL_FULL:
+			snprintf(v->detail, sizeof(v->detail), "the broker's journal is full (database unreachable?); keep the sample and retry");
+			break;
+		case VG_JOURNAL_NOSPACE:
+			snprintf(v->detail, sizeof(v->detail), "the broker's journal disk is full; keep the sample and retry");
+			break;
+		case VG_JOURNAL_UNSAFE:
+			snprintf(v->detail, sizeof(v->detail), "the broker's journal disk failed to sync; nothing is accepted until "
+					"it is safe again: keep the sample and retry");
+			break;
+		default:
+			v->reason = VG_R_INTERNAL;
+			snprintf(v->detail, sizeof(v->detail), "the broker could not journal the sample; keep it and retry");
+			break;
+	}
 }
 
 int vg_ingest_message_cb(int event, void *event_data, void *userdata)
@@ -305,19 +458,13 @@ int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct m
 				mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot record the alert events of a message from %s (%s); "
 						"refused, the device resends it", e->id, arc == MOSQ_ERR_NOMEM ? "out of memory" : "event scratch full");
 			}
-		}else if(rc == VG_JOURNAL_FULL){
-			v.reason = VG_R_BACKPRESSURE;
-			snprintf(v.detail, sizeof(v.detail), "the broker's journal is full (database unreachable?); keep the sample and retry");
 		}else{
-			v.reason = VG_R_INTERNAL;
-			snprintf(v.detail, sizeof(v.detail), "the broker could not journal the sample; keep it and retry");
+			append_refusal(&v, rc);
 		}
 		return vg_ingest_reject(vg, e, &v, ed->payload, ed->payloadlen, now_ms);
 	}
 
-	for(i = 0; i < nnew; i++){
-		seq_mark(rt, vg->samples[i].val[VG_F_SEQ].u);
-	}
+	seq_mark_accepted(rt, vg->samples, nnew);
 	vg->stats.accepted_msgs++;
 	vg->stats.accepted_samples += (uint64_t)nnew;
 	vg->stats.duplicate_samples += (uint64_t)(n - nnew);

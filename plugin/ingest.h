@@ -27,12 +27,19 @@ int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct m
  * out of memory). */
 struct vg_devrt *vg_ingest_devrt(struct vg_ident *e);
 
-/* Publishes the rejection record, journals the audit row, counts and logs,
+/* Publishes the rejection record, journals the audit row (within the
+ * device's rejection_records_per_min; beyond it counts it for the device's
+ * next summary: e's runtime state is created if needed), counts and logs,
  * and returns MOSQ_ERR_ACL_DENIED (what the ACL check returns: 0x87); or,
  * for an invalid sample from a device of a ward in shadow mode, only counts
  * and logs, and returns MOSQ_ERR_SUCCESS so the message is delivered. */
-int vg_ingest_reject(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_verdict *v,
+int vg_ingest_reject(struct vg_plugin *vg, struct vg_ident *e, const struct vg_verdict *v,
 		const void *payload, size_t len, int64_t now_ms);
+
+/* TICK (all = false): journals a summary record for each device whose
+ * rejections were counted instead of recorded for 10 s or more; at
+ * shutdown (all = true) for every such device. */
+void vg_ingest_rejection_summaries(struct vg_plugin *vg, int64_t now_ms, bool all);
 
 /* True when the ward is in shadow mode (plugin_opt_shadow_wards). */
 bool vg_ward_in_shadow(const struct vg_plugin *vg, const char *ward);

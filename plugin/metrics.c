@@ -1,7 +1,7 @@
 /*
  * metrics: the HTTP endpoint for /metrics (Prometheus text exposition
  * 0.0.4) and /health (JSON; 200 when the database is reachable, the writer
- * keeps up and the webhook endpoints answer, else 503).
+ * keeps up, the journal accepts and the webhook endpoints answer, else 503).
  *
  * DESIGN
  *  - One server thread runs a poll(2) loop over non-blocking sockets: the

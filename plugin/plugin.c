@@ -36,6 +36,7 @@
 #include "crl.h"
 #include "idcache.h"
 #include "idsync.h"
+#include "ingest.h"
 #include "metrics.h"
 #include "mirror.h"
 #include "pgwriter.h"
@@ -96,9 +97,11 @@ static void stop_workers(struct vg_plugin *vg)
 	vg_metrics_stop(vg->metrics);
 	vg->metrics = NULL;
 	vg_mirror_stop(vg);
-	/* Buffered audit events go to the journal before the writer drains it. */
+	/* Buffered audit events, and the counts of rejections not recorded one
+	 * by one, go to the journal before the writer drains it. */
 	if(vg->journal){
 		vg_audit_flush(vg);
+		vg_ingest_rejection_summaries(vg, vg_now_ms(), true);
 	}
 	/* Order: the webhook worker delivers what it can (bounded) and its
 	 * outcomes are journalled; then the writer drains the journal into

@@ -91,7 +91,29 @@ void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_f
 	COUNTER("mirror/samples", "vitalgate_mirror_samples_total", "Samples handed to the mirror", s->mirror_samples);
 	COUNTER("audit/events", "vitalgate_audit_events_total", "Audit events recorded", s->audit_events);
 	COUNTER("audit/unrecorded", "vitalgate_audit_unrecorded_total", "Audit events that could not be journalled", s->audit_unrecorded);
-	GAUGE("journal/bytes", "vitalgate_journal_bytes", "Bytes in the local journal (not yet released)", vg_journal_disk_bytes(vg->journal));
+	fig(&em, "rejections/unrecorded/rate_limited", "vitalgate_rejections_unrecorded_total", VG_FIG_COUNTER,
+			"Rejected messages not recorded one by one, by why: over the device's rejection_records_per_min "
+			"(counted in summary rows), or no room in the journal", "why", "rate_limited", s->rejections_rate_limited, 1);
+	fig(&em, "rejections/unrecorded/journal", "vitalgate_rejections_unrecorded_total", VG_FIG_COUNTER, "",
+			"why", "journal", s->journal_unrecorded_rejections, 1);
+	COUNTER("rejections/summaries", "vitalgate_rejection_summaries_total",
+			"Summary rows journalled for rejections counted instead of recorded", s->rejection_summaries);
+	{
+		struct vg_journal_stats js;
+		vg_journal_get_stats(vg->journal, &js);
+		GAUGE("journal/bytes", "vitalgate_journal_bytes", "Bytes in the local journal (not yet released)", js.disk_bytes);
+		GAUGE("journal/rejection_bytes", "vitalgate_journal_rejection_bytes",
+				"Of those, bytes of rejection records (their own budget)", js.rejection_bytes);
+		GAUGE("journal/unsafe", "vitalgate_journal_unsafe",
+				"1 while every append is refused after a failed fdatasync", js.unsafe ? 1 : 0);
+		COUNTER("journal/sync_failures", "vitalgate_journal_sync_failures_total", "fdatasync/fsync calls of the journal that failed",
+				js.sync_failures);
+		COUNTER("journal/nospace", "vitalgate_journal_nospace_total", "Journal writes refused because its filesystem was full",
+				js.nospace_errors);
+		fig(&em, "journal/fdatasync_max_us", "vitalgate_journal_fdatasync_max_seconds", VG_FIG_GAUGE,
+				"Longest fdatasync of the journal since start (the power-loss window is journal_sync_ms plus fdatasyncs)",
+				NULL, NULL, js.sync_max_us, 1e-6);
+	}
 	{
 		struct vg_webhook_health wh, mh;
 		if(vg->webhook){
@@ -264,7 +286,7 @@ int vg_stats_health(struct vg_plugin *vg, struct vg_sbuf *b)
 {
 	struct vg_pgwriter_stats w;
 	struct vg_json j;
-	char buf[2048];
+	char buf[2560];
 	bool ok = true, db_ok = vg->db_up;
 	int64_t lag = 0;
 
@@ -283,6 +305,24 @@ int vg_stats_health(struct vg_plugin *vg, struct vg_sbuf *b)
 	vg_json_i64(&j, "max_lag_seconds", vg->cfg.health_max_lag_s);
 	vg_json_u64(&j, "journal_bytes", vg_journal_disk_bytes(vg->journal));
 	vg_json_obj_close(&j);
+	{
+		/* The journal refuses samples: after a failed sync, or while its
+		 * filesystem is full. */
+		struct vg_journal_stats js;
+		vg_journal_get_stats(vg->journal, &js);
+		vg_json_obj_open_key(&j, "journal");
+		if(js.unsafe){
+			vg_json_str(&j, "state", "unsafe");
+			vg_json_str(&j, "error", js.unsafe_error);
+			ok = false;
+		}else if(vg->jfull_alarm_ms){
+			vg_json_str(&j, "state", "disk_full");
+			ok = false;
+		}else{
+			vg_json_str(&j, "state", "ok");
+		}
+		vg_json_obj_close(&j);
+	}
 	health_endpoint(&j, "webhook", vg->webhook, &ok);
 	health_endpoint(&j, "mirror", vg->mirror, &ok);
 	if(!db_ok || lag > vg->cfg.health_max_lag_s * 1000){

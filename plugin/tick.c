@@ -375,6 +375,30 @@ void vg_tick_drain(struct vg_plugin *vg)
 	}
 }
 
+/* The journal's disk: an operator alarm while appends fail for lack of
+ * space (at once, then at most every minute), and a line when they work
+ * again. (A failed sync has its own alarm, from the journal.) */
+static void journal_disk_watch(struct vg_plugin *vg, int64_t now)
+{
+	struct vg_journal_stats st;
+
+	vg_journal_get_stats(vg->journal, &st);
+	if(st.nospace_errors != vg->jfull_seen){
+		uint64_t more = st.nospace_errors - vg->jfull_seen;
+		vg->jfull_seen = st.nospace_errors;
+		vg->jfull_last_ms = now;
+		if(vg->jfull_alarm_ms == 0 || now - vg->jfull_alarm_ms >= 60000){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate ALARM: the journal's filesystem (%s) is full: %" PRIu64
+					" journal write(s) refused%s; devices get backpressure and keep their samples", vg->cfg.spool_dir, more,
+					vg->jfull_alarm_ms ? " in the last minute" : "");
+			vg->jfull_alarm_ms = now;
+		}
+	}else if(vg->jfull_alarm_ms && now - vg->jfull_last_ms >= 2000){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: the journal's filesystem has room again (no write refused for 2 s)");
+		vg->jfull_alarm_ms = 0;
+	}
+}
+
 int vg_tick_cb(int event, void *event_data, void *userdata)
 {
 	struct vg_plugin *vg = userdata;
@@ -396,6 +420,12 @@ int vg_tick_cb(int event, void *event_data, void *userdata)
 	}
 	vg_audit_tick(vg, now);
 	vg_audit_flush(vg);
+	vg_journal_tick(vg->journal);
+	if(now - vg->rej_summary_ms >= 1000){
+		vg->rej_summary_ms = now;
+		vg_ingest_rejection_summaries(vg, vg_now_ms(), false);
+		journal_disk_watch(vg, now);
+	}
 	vg_mirror_tick(vg, vg_now_ms());
 	vg_metrics_tick(vg->metrics, vg);
 	if(vg->cfg.stats_interval_s > 0 && now - vg->last_stats_pub_ms >= vg->cfg.stats_interval_s * 1000){

@@ -60,7 +60,9 @@ struct vg_stats {
 	uint64_t webhook_delivered;
 	uint64_t webhook_retries;
 	uint64_t webhook_queue_full;
-	uint64_t journal_unrecorded_rejections;
+	uint64_t journal_unrecorded_rejections;  /* no room in the journal (or backpressure) */
+	uint64_t rejections_rate_limited;        /* over the device's rejection_records_per_min */
+	uint64_t rejection_summaries;
 	uint64_t auth_throttled;
 	uint64_t kicks;
 	uint64_t bed_updates;
@@ -151,6 +153,11 @@ struct vg_plugin {
 	int64_t rej_log_window_ms;      /* (broker) rejection log rate limit */
 	unsigned rej_log_count;
 	unsigned long rej_log_suppressed;
+	uint64_t rej_pending;           /* (broker) devices with rejections to summarise */
+	int64_t rej_summary_ms;         /* (broker) last summary pass */
+	uint64_t jfull_seen;            /* (broker) the journal's no-space count at the last check */
+	int64_t jfull_alarm_ms;         /* (broker) when the disk-full alarm was last logged (0: not full) */
+	int64_t jfull_last_ms;          /* (broker) when the last no-space refusal was seen */
 	int64_t last_stats_log_ms;      /* (broker) */
 	int64_t last_stats_pub_ms;      /* (broker) */
 	struct vg_stats stats;          /* (broker) */

@@ -7,13 +7,9 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Bench, waitFor } from '../lib/bench.mjs';
-import { Fleet, verifyStored } from '../lib/fleet.mjs';
+import { Fleet, provisionFleet, verifyStored } from '../lib/fleet.mjs';
 
-async function provision(bench, n, prefix) {
-  const creds = bench.importDevices(Array.from({ length: n }, (_, i) => `${prefix}-${i} 7W B${i}`));
-  await bench.waitIdentity(bench.broker.port, creds[n - 1].id, creds[n - 1].secret);
-  return creds;
-}
+const provision = (bench, n, prefix) => provisionFleet(bench, bench.broker.port, n, prefix, '7W');
 
 test('PostgreSQL stopped for 30 s under load: every PUBACKed sample is stored exactly once', { timeout: 180000 }, async () => {
   const bench = await Bench.start({});

@@ -2,11 +2,13 @@
 // published by a real device through mosquitto. Valid ones (abnormal values
 // included) are stored; each rejection reaches the device as 0x87 (QoS 1)
 // and as a JSON record on devices/<id>/rejections with its stable reason
-// code, lands in the rejections table with the raw payload, and is counted
-// per reason under $SYS. (Issue 4.) Each record and row carries the seq of
-// the sample it rejects when that sample had a valid one (issue 12.14).
+// code, lands in the rejections table with the raw payload (its first 512
+// bytes, with its length and SHA-256: issue 12 item 2), and is counted per
+// reason under $SYS. (Issue 4.) Each record and row carries the seq of the
+// sample it rejects when that sample had a valid one (issue 12.14).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 
 import { Bench, connect, publishQos1, collect, waitFor, subscribeRc } from '../lib/bench.mjs';
 import { cases } from '../fixtures/vitals-cases.mjs';
@@ -19,7 +21,9 @@ let sys;
 let secret;
 
 before(async () => {
-  bench = await Bench.start({ options: { stats_interval_s: 1 } });
+  // Every fixture is recorded one by one: the default records 10 rejected
+  // messages a minute per device, then counts them (durability-flood).
+  bench = await Bench.start({ options: { stats_interval_s: 1, rejection_records_per_min: 1000 } });
   secret = await bench.addDevice('dev-v', '2E', 'B4');
   const coreSecret = await bench.adminOk(['service', 'add', 'core-v']);
   await bench.waitIdentity(bench.broker.port, 'dev-v', secret);
@@ -59,18 +63,24 @@ test('every fixture gets the right answer: PUBACK, rejection record, table row, 
     assert.match(rec.received_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   }
 
-  // The rejections table: one row per rejected message, with the raw bytes.
+  // The rejections table: one row per rejected message, with the raw bytes
+  // (at most the first 512: a 16 KiB message costs 512 bytes, its length
+  // and its hash).
   const bad = all.filter((c) => c.reason !== 'ok');
   const rows = await waitFor(async () => {
-    const r = await bench.pg.query("SELECT reason, field, seq, batch_index, payload FROM rejections WHERE device_id = 'dev-v' ORDER BY id");
+    const r = await bench.pg.query('SELECT reason, field, seq, batch_index, payload, payload_bytes, payload_sha256 '
+      + "FROM rejections WHERE device_id = 'dev-v' ORDER BY id");
     return r.rows.length >= bad.length ? r.rows : null;
   }, { what: 'the rejection rows' });
   assert.equal(rows.length, bad.length);
   bad.forEach((c, i) => {
     assert.equal(rows[i].reason, c.reason, c.name);
-    assert.ok(Buffer.from(rows[i].payload).equals(c.bytes), `${c.name}: payload kept as sent`);
+    assert.ok(Buffer.from(rows[i].payload).equals(c.bytes.subarray(0, 512)), `${c.name}: payload kept as sent`);
+    assert.equal(rows[i].payload_bytes, c.bytes.length, `${c.name}: payload length`);
+    assert.ok(rows[i].payload_sha256.equals(createHash('sha256').update(c.bytes).digest()), `${c.name}: payload hash`);
     if (c.index >= 0) assert.equal(rows[i].batch_index, c.index, c.name);
   });
+  assert.ok(bad.some((c) => c.bytes.length > 512), 'a fixture longer than the prefix');
 
   // Valid samples, abnormal ones included, are all stored, each once.
   const nValid = all.filter((c) => c.reason === 'ok').reduce((n, c) => n + c.n, 0);

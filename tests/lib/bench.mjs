@@ -14,8 +14,8 @@
 //  - A Node.js webhook receiver (bridge/node verifies the signatures).
 // Every child is recorded; an exit/signal hook SIGKILLs any still alive.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, chownSync, existsSync, rmSync, readFileSync, appendFileSync, copyFileSync, renameSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, chownSync, existsSync, rmSync, readFileSync, appendFileSync, copyFileSync, renameSync, readdirSync, openSync, writeSync, closeSync } from 'node:fs';
+import http, { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
@@ -36,6 +36,10 @@ export const SOURCE_DIR = process.env.VG_SOURCE_DIR ?? path.resolve(here, '../..
 export const PLUGIN = process.env.VG_PLUGIN ?? path.join(SOURCE_DIR, 'build/vitalgate.so');
 export const ADMIN = process.env.VG_ADMIN ?? path.join(SOURCE_DIR, 'build/vitalgate-admin');
 export const VGLOAD = process.env.VG_VGLOAD ?? path.join(SOURCE_DIR, 'build/bench/vgload');
+// Fault injection (tests/faults/vg_fault_shim.c): preloaded into a broker
+// with opts.preload, it makes fdatasync/fsync fail while a control file
+// exists (VG_FAULT_SYNC_FILE in the broker's environment).
+export const FAULT_SHIM = process.env.VG_FAULT_SHIM ?? path.join(SOURCE_DIR, 'build/tests/libvg_fault_shim.so');
 const IS_ROOT = process.getuid?.() === 0;
 const ASAN = process.env.VG_BUILD_TYPE === 'Asan';
 
@@ -273,7 +277,7 @@ export class Broker {
   /**
    * opts: conninfo, spoolDir, webhookUrl, secretFile, options (extra
    * plugin_opt_ lines as {key: value}), extraConf (lines), port, env
-   * (extra environment variables).
+   * (extra environment variables), preload (libraries to LD_PRELOAD).
    */
   static async start(root, opts) {
     const b = new Broker();
@@ -330,6 +334,17 @@ export class Broker {
 
   async boot({ waitReady = true } = {}) {
     const env = { ...process.env, ...(this.opts.env ?? {}) };
+    // opts.preload: libraries to preload (fault shims), copied into our
+    // temp dir (the mosquitto user must read them) the same way as the
+    // ASan shim below, and placed after the sanitizer runtime.
+    const extraPreload = (this.opts.preload ?? []).map((lib) => {
+      const dst = path.join(this.root, path.basename(lib));
+      copyFileSync(lib, `${dst}.tmp`);
+      chmodSync(`${dst}.tmp`, 0o755);
+      renameSync(`${dst}.tmp`, dst);
+      return dst;
+    });
+    if (extraPreload.length) env.LD_PRELOAD = extraPreload.join(' ');
     if (ASAN) {
       // The sanitizer runtime must come first in a broker that was not
       // built with it; suppression files are read as the mosquitto user.
@@ -350,7 +365,7 @@ export class Broker {
         renameSync(`${shim}.tmp`, shim);
         preload.push(shim);
       }
-      env.LD_PRELOAD = preload.join(' ');
+      env.LD_PRELOAD = [...preload, ...extraPreload].join(' ');
       // Mosquitto 2.0.11 leaks one 16-byte block from mosq_websockets_init
       // (suppressed in tests/lsan.supp). The binary has no frame pointers,
       // so only the slow unwinder sees that frame: use it when the broker
@@ -646,6 +661,73 @@ export function cpuOf(pid, since) {
   return since ? { main: main - since.main, workers: workers - since.workers } : { main, workers };
 }
 
+/**
+ * Mounts a tmpfs of `size` bytes on dir (created if missing), owned by
+ * `owner` ('mosquitto', 'postgres' or null for root), and returns a
+ * function that unmounts it. Throws (the test fails loudly) when mounting
+ * is impossible here: a disk-full test must never pass by not running.
+ */
+export function mountTmpfs(dir, size, owner = null) {
+  mkdirSync(dir, { recursive: true });
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    throw new Error(`cannot mount a tmpfs on ${dir} (this test needs root and CAP_SYS_ADMIN): ${r.stderr || r.error}`);
+  }
+  if (owner && IS_ROOT) {
+    const { uid, gid } = userIds(owner);
+    chownSync(dir, uid, gid);
+  }
+  return () => {
+    const u = spawnSync('umount', [dir], { encoding: 'utf8' });
+    if (u.status !== 0) spawnSync('umount', ['-l', dir]);
+  };
+}
+
+/** Fills the filesystem holding dir with a file `name` until ENOSPC; returns its path. */
+export function fillDisk(dir, name = 'filler') {
+  const file = path.join(dir, name);
+  const fd = openSync(file, 'w');
+  const chunk = Buffer.alloc(64 * 1024, 0x5a);
+  try {
+    for (;;) {
+      try {
+        writeSync(fd, chunk);
+      } catch (e) {
+        if (e.code !== 'ENOSPC') throw e;
+        // Top off the last partial page too.
+        for (let n = 32 * 1024; n >= 512; n >>= 1) {
+          try { writeSync(fd, chunk.subarray(0, n)); } catch { /* full */ }
+        }
+        break;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return file;
+}
+
+/** HTTP GET on 127.0.0.1:port; resolves {status, headers, body}. */
+export function httpGet(port, urlPath) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: 'GET' }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** One value of a Prometheus exposition (name with its {label="..."}), or undefined. */
+export function promValue(text, series) {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  }
+  return undefined;
+}
+
 /** Resident set size of a process, in bytes. */
 export function rssOf(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -665,7 +747,7 @@ export class Bench {
    * receiver serves HTTPS), pgTls (PostgreSQL with ssl=on; the CLI and the
    * broker connect over 127.0.0.1 with sslmode=verify-full: dbConninfo),
    * pgSettings (extra PostgreSQL settings), brokerEnv (extra environment
-   * of the broker). The broker inherits HOME=/root when we run as root;
+   * of the broker), brokerPreload (libraries preloaded into the broker). The broker inherits HOME=/root when we run as root;
    * the plugin itself repairs that (libpq would otherwise fail every TLS
    * connection on /root/.postgresql), and db-tls proves it.
    */
@@ -695,7 +777,7 @@ export class Bench {
       b.brokerOpts = {
         conninfo: b.dbConninfo ?? b.pg.conninfo, spoolDir: b.spool, webhookUrl, secretFile,
         options: opts.options, extraConf: opts.extraConf, noWaitIdentities: opts.noWaitIdentities,
-        env: opts.brokerEnv,
+        env: opts.brokerEnv, preload: opts.brokerPreload,
       };
       if (!opts.noBroker) b.broker = await Broker.start(b.root, b.brokerOpts);
     } catch (e) {

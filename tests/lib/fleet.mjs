@@ -6,6 +6,8 @@
 import mqtt from 'mqtt';
 import { encode } from '@msgpack/msgpack';
 
+import { waitFor } from './bench.mjs';
+
 export class Fleet {
   /**
    * port; creds: [{id, secret}]; rate: messages per second per device;
@@ -111,4 +113,22 @@ export async function verifyStored(pg, fleet) {
     for (const s of seqs) if (!have.has(s)) missing.push(`${id}:${s}`);
   }
   return { missing, dups, storedRows: r.rows.length };
+}
+
+/** Provisions n devices `<prefix>-<i>` in ward (bed B<i>) and waits until
+ * the broker on port knows the last of them; returns their credentials. */
+export async function provisionFleet(bench, port, n, prefix, ward) {
+  const creds = bench.importDevices(Array.from({ length: n }, (_, i) => `${prefix}-${i} ${ward} B${i}`));
+  await bench.waitIdentity(port, creds[n - 1].id, creds[n - 1].secret);
+  return creds;
+}
+
+/** Waits until PostgreSQL holds as many rows of the `<prefix>-*` devices as
+ * the fleet got PUBACKs for, then checks them one by one (verifyStored). */
+export async function settleFleet(bench, fleet, prefix, timeout = 60000) {
+  const total = fleet.ackedCount;
+  await waitFor(async () => (await bench.pg.query(
+    'SELECT count(*)::int AS n FROM vitals WHERE device_id LIKE $1', [`${prefix}-%`])).rows[0].n >= total,
+  { timeout, what: `${total} rows` });
+  return verifyStored(bench.pg, fleet);
 }

@@ -2,7 +2,11 @@
  * test_journal: the durable journal in a temporary directory. Append and
  * read back in order, segment rolls and deletion on commit, replay from the
  * checkpoint after reopen, corrupt and torn records skipped (and logged
- * with file and offset), backpressure, lsn uniqueness, reader wake-ups.
+ * with file and offset), backpressure, lsn uniqueness, reader wake-ups;
+ * the reader going back to a position; the rejection records' own budget;
+ * a full disk (short writes, ENOSPC, a truncation that fails) and a failed
+ * fdatasync (fail closed until safe again), injected through -Wl,--wrap of
+ * writev, write, ftruncate, fdatasync and fsync (tests/CMakeLists.txt).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +26,93 @@
 
 #define SEG_HDR 16
 #define REC_HDR 24
+
+/* ---- fault injection (-Wl,--wrap) ---------------------------------------- */
+
+ssize_t __real_writev(int fd, const struct iovec *iov, int n);
+ssize_t __wrap_writev(int fd, const struct iovec *iov, int n);
+ssize_t __real_write(int fd, const void *p, size_t n);
+ssize_t __wrap_write(int fd, const void *p, size_t n);
+int __real_ftruncate(int fd, off_t len);
+int __wrap_ftruncate(int fd, off_t len);
+int __real_fdatasync(int fd);
+int __wrap_fdatasync(int fd);
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+
+/* writev: 0 normal; 1 the next call writes half of what it was given, the
+ * call after it fails with ENOSPC (a disk filling up mid-record); 2 every
+ * call fails with ENOSPC at once. */
+static _Atomic int fault_writev;
+static _Atomic bool fault_write_nospace;   /* write(2) fails with ENOSPC */
+static _Atomic bool fault_ftruncate;       /* ftruncate fails with EIO */
+static _Atomic bool fault_sync;            /* fdatasync and fsync fail with EIO */
+static _Atomic int sync_calls;
+
+ssize_t __wrap_writev(int fd, const struct iovec *iov, int n)
+{
+	int mode = atomic_load(&fault_writev);
+
+	if(mode == 2 || mode == 3){
+		errno = ENOSPC;
+		return -1;
+	}
+	if(mode == 1){
+		size_t total = 0, half;
+		int i;
+		for(i = 0; i < n; i++){
+			total += iov[i].iov_len;
+		}
+		half = total / 2;
+		atomic_store(&fault_writev, 3);   /* the retry fails */
+		for(i = 0; i < n && half > 0; i++){
+			size_t k = iov[i].iov_len < half ? iov[i].iov_len : half;
+			if(__real_write(fd, iov[i].iov_base, k) != (ssize_t)k){
+				return -1;
+			}
+			half -= k;
+		}
+		return (ssize_t)(total / 2);
+	}
+	return __real_writev(fd, iov, n);
+}
+
+ssize_t __wrap_write(int fd, const void *p, size_t n)
+{
+	if(atomic_load(&fault_write_nospace)){
+		errno = ENOSPC;
+		return -1;
+	}
+	return __real_write(fd, p, n);
+}
+
+int __wrap_ftruncate(int fd, off_t len)
+{
+	if(atomic_load(&fault_ftruncate)){
+		errno = EIO;
+		return -1;
+	}
+	return __real_ftruncate(fd, len);
+}
+
+int __wrap_fdatasync(int fd)
+{
+	atomic_fetch_add(&sync_calls, 1);
+	if(atomic_load(&fault_sync)){
+		errno = EIO;
+		return -1;
+	}
+	return __real_fdatasync(fd);
+}
+
+int __wrap_fsync(int fd)
+{
+	if(atomic_load(&fault_sync)){
+		errno = EIO;
+		return -1;
+	}
+	return __real_fsync(fd);
+}
 
 /* ---- log capture --------------------------------------------------------- */
 
@@ -916,6 +1008,280 @@ static void test_open_errors(void)
 	vg_journal_close(NULL);   /* harmless */
 }
 
+static uint64_t file_bytes(const char *dir, uint64_t seg)
+{
+	char path[4096];
+	struct stat st;
+
+	seg_path(dir, seg, path, sizeof(path));
+	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* 12.13: a consumer that took a record it cannot handle goes back to the
+ * position before it and reads it again, within a segment and across a
+ * segment roll. */
+static void test_reader_seek(void)
+{
+	char dir[64];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_rec rec;
+	struct vg_journal_pos before, at5;
+	int i, n = 0, idx[64], crossed = 0;
+
+	make_dir(dir, sizeof(dir));
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, NULL), 0);
+	if(j == NULL){
+		return;
+	}
+	for(i = 0; i < 40; i++){
+		CHECK_INT(append_rec(j, i, NULL), VG_JOURNAL_OK);
+	}
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	for(i = 0; i < 5; i++){
+		CHECK_INT(vg_journal_read(r, &rec, 0), 1);
+	}
+	at5 = vg_journal_reader_pos(r);
+	CHECK_INT(at5.seg, rec.next.seg);
+	CHECK_INT(at5.off, rec.next.off);
+	for(i = 5; i < 8; i++){
+		CHECK_INT(vg_journal_read(r, &rec, 0), 1);
+		CHECK(rec_matches(&rec, i));
+	}
+	vg_journal_reader_seek(r, at5);
+	CHECK_INT(vg_journal_read(r, &rec, 0), 1);
+	CHECK(rec_matches(&rec, 5));
+	/* Every record once more from wherever, including the first record of
+	 * a segment (taken through the position at the end of the previous). */
+	for(i = 6; i < 40; i++){
+		before = vg_journal_reader_pos(r);
+		CHECK_INT(vg_journal_read(r, &rec, 0), 1);
+		CHECK(rec_matches(&rec, i));
+		crossed += rec.next.seg != before.seg;
+		vg_journal_reader_seek(r, before);
+		CHECK_INT(vg_journal_read(r, &rec, 0), 1);
+		CHECK(rec_matches(&rec, i));
+	}
+	n = read_all(r, NULL, idx, 64);
+	CHECK_INT(n, 0);
+	CHECK(crossed >= 2);   /* 40 records fill several 4 KiB segments */
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+	remove_dir(dir);
+}
+
+/* 12.2: rejection records have a budget of their own. Filling it refuses
+ * only them; samples and priority records keep all of their room; and
+ * committing gives the budget back. */
+static void test_rejection_budget(void)
+{
+	char dir[64];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_rec rec, last;
+	struct vg_journal_stats st;
+	uint8_t payload[1000];
+	uint64_t max = 64 * 1024;
+	int i, rej = 0, rc;
+
+	make_dir(dir, sizeof(dir));
+	memset(payload, 0x22, sizeof(payload));
+	CHECK_INT(open_j(&j, dir, max, 0, NULL), 0);
+	if(j == NULL){
+		return;
+	}
+	/* The budget is a sixteenth of max_bytes, at least 1 MiB. */
+	for(i = 0; i < 2000; i++){
+		rc = vg_journal_append_class(j, VG_JOURNAL_CLASS_REJECTION, 2, payload, sizeof(payload), NULL);
+		if(rc != VG_JOURNAL_OK){
+			CHECK_INT(rc, VG_JOURNAL_FULL);
+			break;
+		}
+		rej++;
+	}
+	CHECK_INT(rej, (1u << 20) / (REC_HDR + sizeof(payload)));
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(st.rejection_bytes, (uint64_t)rej * (REC_HDR + sizeof(payload)));
+	CHECK(st.disk_bytes > st.rejection_bytes);   /* plus segment headers */
+	/* Samples: their room is still there (less the 16-byte headers of the
+	 * segments the rejections filled: headers count as samples' bytes). */
+	for(i = 0; i < 3; i++){
+		CHECK_INT(vg_journal_append(j, 1, payload, 100, NULL), VG_JOURNAL_OK);
+	}
+	/* Priority records: their reserve. */
+	CHECK_INT(vg_journal_append_class(j, VG_JOURNAL_CLASS_PRIORITY, 3, payload, sizeof(payload), NULL), VG_JOURNAL_OK);
+	/* Rejections still refused. */
+	CHECK_INT(vg_journal_append_class(j, VG_JOURNAL_CLASS_REJECTION, 2, payload, sizeof(payload), NULL), VG_JOURNAL_FULL);
+
+	/* The writer stores everything: deleted segments give the budget back. */
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	i = 0;
+	while(vg_journal_read(r, &rec, 0) == 1){
+		last = rec;
+		i++;
+	}
+	CHECK_INT(i, rej + 4);
+	CHECK_INT(vg_journal_commit(j, last.next), 0);
+	vg_journal_get_stats(j, &st);
+	CHECK(st.rejection_bytes < 4096);   /* only what the active segment holds */
+	CHECK_INT(vg_journal_append_class(j, VG_JOURNAL_CLASS_REJECTION, 2, payload, sizeof(payload), NULL), VG_JOURNAL_OK);
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+	remove_dir(dir);
+}
+
+/* 12.17: the disk fills up in the middle of a record: the append is
+ * refused with NOSPACE, nothing of it stays, and the next append (once
+ * there is room) works; the reader sees exactly the records acknowledged. */
+static void test_disk_full(void)
+{
+	char dir[64];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_stats st;
+	struct logcap lc = { 0 };
+	uint64_t before, count, bytes, min, max;
+	int n, idx[64];
+
+	make_dir(dir, sizeof(dir));
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, &lc), 0);
+	if(j == NULL){
+		return;
+	}
+	CHECK_INT(append_rec(j, 0, NULL), VG_JOURNAL_OK);
+	CHECK_INT(append_rec(j, 1, NULL), VG_JOURNAL_OK);
+	before = file_bytes(dir, 1);
+	/* Half a record written, then ENOSPC. */
+	atomic_store(&fault_writev, 1);
+	CHECK_INT(append_rec(j, 2, NULL), VG_JOURNAL_NOSPACE);
+	CHECK_INT(file_bytes(dir, 1), before);     /* truncated away */
+	/* Still full. */
+	atomic_store(&fault_writev, 2);
+	CHECK_INT(append_rec(j, 3, NULL), VG_JOURNAL_NOSPACE);
+	CHECK_INT(file_bytes(dir, 1), before);
+	/* Room again. */
+	atomic_store(&fault_writev, 0);
+	CHECK_INT(append_rec(j, 4, NULL), VG_JOURNAL_OK);
+
+	/* Half a record, and the truncation fails too: the torn bytes stay,
+	 * so the next append goes to a new segment, never after them. */
+	atomic_store(&fault_writev, 1);
+	atomic_store(&fault_ftruncate, true);
+	CHECK_INT(append_rec(j, 5, NULL), VG_JOURNAL_NOSPACE);
+	atomic_store(&fault_ftruncate, false);
+	atomic_store(&fault_writev, 0);
+	CHECK(file_bytes(dir, 1) > before);
+	CHECK_INT(append_rec(j, 6, NULL), VG_JOURNAL_OK);
+	seg_files(dir, &count, &bytes, &min, &max);
+	CHECK_INT(max, 2);
+
+	/* No room for a new segment's header either. */
+	atomic_store(&fault_write_nospace, true);
+	{
+		uint8_t big[4000];
+		memset(big, 1, sizeof(big));
+		CHECK_INT(vg_journal_append(j, 1, big, sizeof(big), NULL), VG_JOURNAL_NOSPACE);
+		CHECK_INT(vg_journal_append(j, 1, big, sizeof(big), NULL), VG_JOURNAL_NOSPACE);
+	}
+	atomic_store(&fault_write_nospace, false);
+	seg_files(dir, &count, &bytes, &min, &max);
+	CHECK_INT(max, 2);   /* the failed segment file was removed */
+	CHECK_INT(append_rec(j, 7, NULL), VG_JOURNAL_OK);
+
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(st.nospace_errors, 5);
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	n = read_all(r, NULL, idx, 64);
+	CHECK_INT(n, 5);
+	CHECK(n == 5 && idx[0] == 0 && idx[1] == 1 && idx[2] == 4 && idx[3] == 6 && idx[4] == 7);
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(st.corrupt_skips, 1);   /* the torn half record of segment 1 */
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+	remove_dir(dir);
+}
+
+/* Polls vg_journal_tick (what TICK does) until the journal's unsafe state
+ * is `want` or ms pass. */
+static bool wait_unsafe(struct vg_journal *j, bool want, int ms)
+{
+	int waited;
+
+	for(waited = 0; waited < ms; waited += 10){
+		vg_journal_tick(j);
+		if(vg_journal_unsafe(j) == want){
+			return true;
+		}
+		sleep_ms(10);
+	}
+	return vg_journal_unsafe(j) == want;
+}
+
+/* 12.16: a failed fdatasync refuses every append (fail closed) with an
+ * alarm; working syncs alone do not end it: only a fresh segment that
+ * synced AND everything appended before the failure committed do. */
+static void test_sync_failure(void)
+{
+	char dir[64];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_rec rec, last;
+	struct vg_journal_stats st;
+	struct logcap lc = { 0 };
+	int n = 0, idx[64], calls;
+
+	make_dir(dir, sizeof(dir));
+	CHECK_INT(open_j(&j, dir, 1u << 30, 5, &lc), 0);
+	if(j == NULL){
+		return;
+	}
+	CHECK_INT(append_rec(j, 0, NULL), VG_JOURNAL_OK);
+	CHECK_INT(append_rec(j, 1, NULL), VG_JOURNAL_OK);
+	calls = atomic_load(&sync_calls);
+	for(n = 0; n < 200 && atomic_load(&sync_calls) == calls; n++){
+		sleep_ms(5);   /* the syncer's first pass (directory, then data) */
+	}
+	n = 0;
+	atomic_store(&fault_sync, true);
+	CHECK_INT(append_rec(j, 2, NULL), VG_JOURNAL_OK);   /* before the syncer saw it fail */
+	CHECK(wait_unsafe(j, true, 2000));
+	CHECK_INT(append_rec(j, 3, NULL), VG_JOURNAL_UNSAFE);
+	CHECK_INT(vg_journal_append_class(j, VG_JOURNAL_CLASS_PRIORITY, 3, "x", 1, NULL), VG_JOURNAL_UNSAFE);
+	vg_journal_get_stats(j, &st);
+	CHECK(st.unsafe);
+	CHECK(st.sync_failures >= 1);
+	CHECK(strstr(st.unsafe_error, "fdatasync of segment 0000000000000001 failed") != NULL);
+	CHECK(log_find(&lc, "ALARM", "fdatasync", "0000000000000001") >= 0);
+
+	/* The disk works again, but records 0..2 are not in the database:
+	 * still unsafe, however many syncs succeed. */
+	atomic_store(&fault_sync, false);
+	calls = atomic_load(&sync_calls);
+	CHECK(!wait_unsafe(j, false, 1500));
+	CHECK(atomic_load(&sync_calls) > calls);
+	CHECK_INT(append_rec(j, 4, NULL), VG_JOURNAL_UNSAFE);
+
+	/* Everything appended before the failure committed: safe again. */
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	while(vg_journal_read(r, &rec, 0) == 1){
+		idx[n++] = rec_index(&rec);
+		last = rec;
+	}
+	CHECK_INT(n, 3);
+	CHECK_INT(vg_journal_commit(j, last.next), 0);
+	CHECK(wait_unsafe(j, false, 3000));
+	CHECK(log_find(&lc, "accepting again", NULL, NULL) >= 0);
+	CHECK_INT(append_rec(j, 5, NULL), VG_JOURNAL_OK);
+	n = read_all(r, NULL, idx, 64);
+	CHECK(n == 1 && idx[0] == 5);
+	vg_journal_get_stats(j, &st);
+	CHECK(!st.unsafe);
+	CHECK_INT(st.unsafe_error[0], '\0');
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+	remove_dir(dir);
+}
+
 int main(void)
 {
 	test_append_read_commit_reopen();
@@ -928,5 +1294,9 @@ int main(void)
 	test_reader_wakeups();
 	test_bad_checkpoint();
 	test_open_errors();
+	test_reader_seek();
+	test_rejection_budget();
+	test_disk_full();
+	test_sync_failure();
 	return vgtest_result("test_journal");
 }

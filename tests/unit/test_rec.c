@@ -13,6 +13,13 @@
 
 #define NOW 1700000000000LL
 
+/* Stands for the SHA-256 the broker computes (its value does not matter
+ * to the encoding). */
+static const uint8_t SHA[32] = {
+	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+	17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+};
+
 static bool str_eq(struct vg_str s, const char *c)
 {
 	return s.n == strlen(c) && (s.n == 0 || memcmp(s.p, c, s.n) == 0);
@@ -307,7 +314,7 @@ static void test_rejection_roundtrip(void)
 	snprintf(v.detail, sizeof(v.detail), "batch[3]: spo2 101 outside 0..100 %%");
 
 	vg_wbuf_init(&w, buf, sizeof(buf));
-	CHECK(vg_rec_encode_rejection(&w, "dev-9", NOW, &v, payload, sizeof(payload)));
+	CHECK(vg_rec_encode_rejection(&w, "dev-9", NOW, &v, payload, sizeof(payload), SHA));
 	CHECK(vg_rec_decode_rejection(buf, w.len, &out));
 	CHECK(str_eq(out.device, "dev-9"));
 	CHECK_INT(out.received_ms, NOW);
@@ -319,6 +326,8 @@ static void test_rejection_roundtrip(void)
 	CHECK_INT(out.index, 3);
 	CHECK_INT(out.payload.n, sizeof(payload));
 	CHECK(out.payload.n == sizeof(payload) && memcmp(out.payload.p, payload, sizeof(payload)) == 0);
+	CHECK_INT(out.payload_len, sizeof(payload));
+	CHECK(out.has_sha256 && memcmp(out.sha256, SHA, 32) == 0);
 
 	/* Every proper prefix refused, trailing byte refused. */
 	for(i = 0; i < w.len; i++){
@@ -338,7 +347,7 @@ static void test_rejection_roundtrip(void)
 	v.field = -1;
 	snprintf(v.detail, sizeof(v.detail), "empty payload");
 	vg_wbuf_init(&w, buf, sizeof(buf));
-	CHECK(vg_rec_encode_rejection(&w, "dev-9", NOW, &v, NULL, 0));
+	CHECK(vg_rec_encode_rejection(&w, "dev-9", NOW, &v, NULL, 0, SHA));
 	CHECK(vg_rec_decode_rejection(buf, w.len, &out));
 	CHECK_INT(out.reason, VG_R_MALFORMED);
 	CHECK(!out.has_seq);
@@ -353,7 +362,7 @@ static void test_rejection_roundtrip(void)
 		for(r = 0; r < VG_R__COUNT; r++){
 			v.reason = (enum vg_reason)r;
 			vg_wbuf_init(&w, buf, sizeof(buf));
-			if(!vg_rec_encode_rejection(&w, "d", 0, &v, "x", 1) || !vg_rec_decode_rejection(buf, w.len, &out)
+			if(!vg_rec_encode_rejection(&w, "d", 0, &v, "x", 1, SHA) || !vg_rec_decode_rejection(buf, w.len, &out)
 					|| out.reason != r){
 				bad++;
 			}
@@ -376,12 +385,12 @@ static void test_rejection_refuses(void)
 	snprintf(v.field_name, sizeof(v.field_name), "ts");
 	snprintf(v.detail, sizeof(v.detail), "ts is 400 s ahead");
 	vg_wbuf_init(&w, buf, sizeof(buf));
-	CHECK(vg_rec_encode_rejection(&w, "dev-2", NOW, &v, "abc", 3));
+	CHECK(vg_rec_encode_rejection(&w, "dev-2", NOW, &v, "abc", 3, SHA));
 	len = w.len;
 	CHECK(vg_rec_decode_rejection(buf, len, &out));
 
 	memcpy(bad, buf, len);
-	bad[0] = 2;
+	bad[0] = 3;
 	CHECK(!vg_rec_decode_rejection(bad, len, &out));
 
 	/* Reason byte out of range: after version, device, received_ms. */
@@ -391,16 +400,20 @@ static void test_rejection_refuses(void)
 	bad[1 + 1 + 5 + 8] = VG_R_BAD_TIME;
 	CHECK(vg_rec_decode_rejection(bad, len, &out));
 
-	/* Payload length claiming more than present. */
+	/* Prefix length claiming more than present, or more than the whole
+	 * payload's length. */
 	memcpy(bad, buf, len);
-	bad[len - 3 - 4] = 4;
+	bad[len - 3 - 2] = 4;
 	CHECK(!vg_rec_decode_rejection(bad, len, &out));
 	bad[len - 3 - 1] = 0x80;
+	CHECK(!vg_rec_decode_rejection(bad, len, &out));
+	memcpy(bad, buf, len);
+	bad[len - 3 - 2 - 32 - 4] = 2;
 	CHECK(!vg_rec_decode_rejection(bad, len, &out));
 
 	/* An empty device id is not a record. */
 	vg_wbuf_init(&w, bad, sizeof(bad));
-	CHECK(vg_rec_encode_rejection(&w, "", NOW, &v, "abc", 3));
+	CHECK(vg_rec_encode_rejection(&w, "", NOW, &v, "abc", 3, SHA));
 	CHECK(!vg_rec_decode_rejection(bad, w.len, &out));
 
 	/* Too-small buffers are refused without overrun. */
@@ -409,7 +422,7 @@ static void test_rejection_refuses(void)
 		for(i = 0; i < len; i++){
 			memset(bad, 0xee, sizeof(bad));
 			vg_wbuf_init(&w, bad, i);
-			if(vg_rec_encode_rejection(&w, "dev-2", NOW, &v, "abc", 3)){
+			if(vg_rec_encode_rejection(&w, "dev-2", NOW, &v, "abc", 3, SHA)){
 				wrongly_ok++;
 			}
 			if(bad[i] != 0xee){
@@ -486,6 +499,92 @@ static void test_12_10_audit_record_max(void)
 	CHECK_INT(a.identity.n + a.client_id.n + a.address.n + a.detail.n, 0);
 }
 
+/* 12.2: a large refused payload costs the journal its first 512 bytes,
+ * its length and its hash; version 1 records (whole payload, no hash) of a
+ * journal written before the upgrade are still read. */
+static void test_rejection_prefix_and_v1(void)
+{
+	struct vg_verdict v;
+	struct vg_rec_rejection out;
+	uint8_t *payload = malloc(60000), buf[2048];
+	struct vg_wbuf w;
+	size_t i;
+
+	if(payload == NULL){
+		CHECK(false);
+		return;
+	}
+	for(i = 0; i < 60000; i++){
+		payload[i] = (uint8_t)(i * 13);
+	}
+	memset(&v, 0, sizeof(v));
+	v.reason = VG_R_TOO_LARGE;
+	v.index = -1;
+	v.field = -1;
+	snprintf(v.detail, sizeof(v.detail), "payload is 60000 bytes, limit 16384");
+	vg_wbuf_init(&w, buf, sizeof(buf));
+	CHECK(vg_rec_encode_rejection(&w, "dev-big", NOW, &v, payload, 60000, SHA));
+	CHECK(w.len < 700);
+	CHECK(vg_rec_decode_rejection(buf, w.len, &out));
+	CHECK_INT(out.payload_len, 60000);
+	CHECK_INT(out.payload.n, VG_REC_REJECTION_PREFIX);
+	CHECK(memcmp(out.payload.p, payload, VG_REC_REJECTION_PREFIX) == 0);
+	CHECK(out.has_sha256 && memcmp(out.sha256, SHA, 32) == 0);
+
+	/* Version 1, as the previous release wrote it. */
+	{
+		static const uint8_t v1[] = {
+			1, 3, 'd', 'e', 'v',                       /* version, device */
+			0, 0, 0, 0, 0, 0, 0, 0,                    /* received_ms */
+			VG_R_MALFORMED, 0,                         /* reason, field "" */
+			2, 0, 'n', 'o',                            /* detail */
+			0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* has_seq, seq */
+			0xff, 0xff, 0xff, 0xff,                    /* index -1 */
+			3, 0, 0, 0, 0xc1, 0xc1, 0xc1,              /* the whole payload */
+		};
+		CHECK(vg_rec_decode_rejection(v1, sizeof(v1), &out));
+		CHECK(str_eq(out.device, "dev"));
+		CHECK_INT(out.payload_len, 3);
+		CHECK_INT(out.payload.n, 3);
+		CHECK(!out.has_sha256);
+		CHECK_INT(out.index, -1);
+	}
+	free(payload);
+}
+
+static void test_rejection_summary(void)
+{
+	struct vg_rec_rejection_summary in, out;
+	uint8_t buf[512];
+	struct vg_wbuf w;
+	size_t i;
+	int accepted = 0;
+
+	memset(&in, 0, sizeof(in));
+	in.device.p = "dev-flood";
+	in.device.n = 9;
+	in.from_ms = NOW - 10000;
+	in.to_ms = NOW;
+	in.count = 123456;
+	in.reasons = (1u << VG_R_MALFORMED) | (1u << VG_R_TOO_LARGE);
+	vg_wbuf_init(&w, buf, sizeof(buf));
+	CHECK(vg_rec_encode_rejection_summary(&w, &in));
+	CHECK(vg_rec_decode_rejection_summary(buf, w.len, &out));
+	CHECK(str_eq(out.device, "dev-flood"));
+	CHECK_INT(out.from_ms, NOW - 10000);
+	CHECK_INT(out.to_ms, NOW);
+	CHECK_INT(out.count, 123456);
+	CHECK_INT(out.reasons, in.reasons);
+	for(i = 0; i < w.len; i++){
+		accepted += vg_rec_decode_rejection_summary(buf, i, &out);
+	}
+	CHECK_INT(accepted, 0);
+	in.count = 0;   /* a summary of nothing is not a record */
+	vg_wbuf_init(&w, buf, sizeof(buf));
+	CHECK(vg_rec_encode_rejection_summary(&w, &in));
+	CHECK(!vg_rec_decode_rejection_summary(buf, w.len, &out));
+}
+
 int main(void)
 {
 	test_samples_roundtrip();
@@ -495,5 +594,7 @@ int main(void)
 	test_rejection_roundtrip();
 	test_rejection_refuses();
 	test_12_10_audit_record_max();
+	test_rejection_prefix_and_v1();
+	test_rejection_summary();
 	return vgtest_result("test_rec");
 }
