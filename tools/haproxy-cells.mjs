@@ -81,6 +81,7 @@ function port(name, v) {
  *   sni_suffix: '.devices.example' (with mqtts_bind: a device sends SNI "<its id><suffix>"),
  *   stats_bind: 'ADDR:PORT' (optional: HAProxy's own Prometheus /metrics),
  *   cells: [{ name, primary: { host, mqtt, mqtts, health }, standby: {...} (optional) }],
+ *   transparent: true connects to the brokers from each device's own address (TPROXY),
  *   timings: overrides of TIMINGS (tests keep the defaults),
  * }
  */
@@ -142,6 +143,13 @@ export function renderConfig(spec) {
   line('    http-check expect rstatus ^(200|503)$');
   line('    http-check expect hdr name age value -m reg ^[01]$');
   line('    http-check expect ! string \'"serving":false\'');
+  if (spec.transparent) {
+    line('    # Transparent: the broker sees each device\'s own address (its login throttle and');
+    line('    # audit trail need it; Mosquitto 2.0.11 does not read the PROXY protocol). Needs');
+    line('    # CAP_NET_ADMIN, and the brokers\' replies to device addresses routed back through');
+    line('    # this host (docs/scale-out.md).');
+    line('    source 0.0.0.0 usesrc clientip');
+  }
   line(`    default-server inter ${fmt(t.inter)} fastinter ${fmt(t.fastinter)} downinter ${fmt(t.downinter)} fall ${t.fall} rise ${t.rise}`);
   line('');
   const logFormat = '%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc cid=%[var(sess.cid)]';

@@ -58,6 +58,7 @@ export class Haproxy {
       stats_bind: h.statsPort ? `127.0.0.1:${h.statsPort}` : undefined,
       cells: opts.cells.map((c) => ({ name: c.name, primary: inst(c.primary), standby: inst(c.standby) })),
       timings: opts.timings,
+      transparent: opts.transparent,
     };
     h.config = renderConfig(h.spec);
     writeFileSync(h.confFile, h.config);
