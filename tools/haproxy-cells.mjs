@@ -11,6 +11,7 @@
 //   node tools/haproxy-cells.mjs set SOCKET MAPFILE ID CELL # one client id (add or change)
 //   node tools/haproxy-cells.mjs del SOCKET MAPFILE ID
 //   node tools/haproxy-cells.mjs show SOCKET [MAPFILE]      # the map, or the servers' states
+//   node tools/haproxy-cells.mjs state cell_C/primary maint|ready|drain SOCKET...  # planned maintenance
 //
 // The map: one line per client id, "<client id> <cell>", the value naming
 // the backends cell_<cell> (MQTT) and tls_<cell> (MQTT over TLS, SNI
@@ -334,6 +335,15 @@ export class HaproxyRuntime {
     return Number(ver);
   }
 
+  /** Administrative state of backend/server: 'ready', 'drain' or 'maint'. */
+  async setState(backend, server, state) {
+    check('backend', backend);
+    check('server', server);
+    if (!['ready', 'drain', 'maint'].includes(state)) throw new Error(`state: "${state}" is not ready, drain or maint`);
+    const r = await this.command(`set server ${backend}/${server} state ${state}`);
+    if (r.trim()) throw new Error(`set server: ${r.trim()}`);
+  }
+
   /** `show stat` as objects (pxname, svname, status, scur, ...). */
   async stat() {
     const out = await this.command('show stat');
@@ -353,7 +363,8 @@ export class HaproxyRuntime {
 async function main(argv) {
   const [cmd, ...a] = argv;
   const usage = () => {
-    process.stderr.write('usage: haproxy-cells.mjs render SPEC.json | push MAPFILE SOCKET... | set SOCKET MAPFILE ID CELL | del SOCKET MAPFILE ID | show SOCKET [MAPFILE]\n');
+    process.stderr.write('usage: haproxy-cells.mjs render SPEC.json | push MAPFILE SOCKET... | set SOCKET MAPFILE ID CELL | del SOCKET MAPFILE ID\n'
+      + '       | show SOCKET [MAPFILE] | state BACKEND/SERVER ready|drain|maint SOCKET...\n');
     return 2;
   };
   if (cmd === 'render' && a.length === 1) {
@@ -375,6 +386,13 @@ async function main(argv) {
   }
   if (cmd === 'del' && a.length === 3) {
     await new HaproxyRuntime(a[0]).delEntry(a[1], a[2]);
+    return 0;
+  }
+  if (cmd === 'state' && a.length >= 3) {
+    const [target, state, ...sockets] = a;
+    const [backend, server, more] = target.split('/');
+    if (!server || more !== undefined) return usage();
+    for (const s of sockets) await new HaproxyRuntime(s).setState(backend, server, state);
     return 0;
   }
   if (cmd === 'show' && (a.length === 1 || a.length === 2)) {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 import mqtt from 'mqtt';
@@ -20,6 +20,8 @@ import { makeCA, issue } from '../lib/certs.mjs';
 import { Haproxy, HAPROXY, SNI_SUFFIX, TIMINGS, budget } from '../lib/haproxy.mjs';
 import { renderConfig } from '../../tools/haproxy-cells.mjs';
 
+const TOOL = path.join(SOURCE_DIR, 'tools/haproxy-cells.mjs');
+const cli = (argv) => execFileSync(process.execPath, [TOOL, ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const BACKOFF = 500; // the test devices' reconnect delay (mqtt.js reconnectPeriod)
 // Scheduling slack on a 2-core machine shared with other builds (and the
 // brokers may run under ASan): added to the computed budgets, never to the
@@ -253,7 +255,8 @@ test('haproxy (b): a map change through the runtime API moves new connections, w
   // The whole map, replaced atomically (prepare / add / commit): dev-a4 back in a.
   m = marks();
   const entries = [...DEVICES.a.map((id) => [id, 'a']), ...DEVICES.b.map((id) => [id, 'b']), ['dev-ta', 'a'], ['dev-tb', 'b']];
-  await hx.replaceMap(entries);
+  writeFileSync(hx.mapFile, `# written by vitalgate-admin cells haproxy-map\n${entries.map(([k, v]) => `${k} ${v}`).join('\n')}\n`);
+  cli(['push', hx.mapFile, hx.socket]);
   const now = await hx.runtime.showMap(hx.mapFile);
   assert.equal(now.size, entries.length);
   assert.equal(now.get('dev-a4'), 'a');
@@ -454,5 +457,29 @@ test('haproxy (c, d): kill -9 of a primary: its devices are cut, land on the sta
   await hx.waitLog(/cell_a\/standby .* cid=dev-a1$/, 1000, 0);
   for (const c of others) assert.deepEqual(c.vg.closes, [], `${c.vg.id} (cell b) kept its connection`);
   assert.ok(m0);
+  for (const c of all) await c.endAsync();
+});
+
+test('haproxy: planned maintenance: `state cell_a/primary maint` moves the cell to its standby at once, `ready` brings it back at once', async () => {
+  const devs = ['dev-a1', 'dev-a2'].map((id) => device(id));
+  const tls = device('dev-ta', { tls: { ...pki.ta.tls } });
+  const all = [...devs, tls];
+  let m = marks();
+  await waitFor(() => all.every((c) => c.connected && whoSaw(c.vg.id, m).includes('aPrimary')), { what: 'cell a on its primary' });
+  m = marks();
+  let t0 = Date.now();
+  cli(['state', 'cell_a/primary', 'maint', hx.socket]);
+  await waitFor(() => all.every((c) => c.connected && whoSaw(c.vg.id, m).includes('aStandby')), { timeout: 10000, what: 'cell a on its standby' });
+  const moved = Date.now() - t0;
+  assert.ok(moved <= BACKOFF + SLACK, `maint moved the cell in ${moved} ms`);
+  assert.equal(await hx.runtime.serverStatus('cell_a', 'primary'), 'MAINT');
+  assert.match(await hx.runtime.serverStatus('tls_a', 'primary'), /^MAINT/);
+  // ready: no `rise` wait (the operator checked /health first), the standby's sessions are cut.
+  m = marks();
+  t0 = Date.now();
+  cli(['state', 'cell_a/primary', 'ready', hx.socket]);
+  await waitFor(() => all.every((c) => c.connected && whoSaw(c.vg.id, m).includes('aPrimary')), { timeout: 10000, what: 'cell a back on its primary' });
+  const back = Date.now() - t0;
+  assert.ok(back <= BACKOFF + SLACK, `ready brought the cell back in ${back} ms`);
   for (const c of all) await c.endAsync();
 });
