@@ -27,7 +27,9 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
 // The failover time budget follows from these (docs/scale-out.md):
 //   detection  <= inter + (fall - 1) * fastinter         (a dead instance refuses at once)
 //   failover   <= detection + retry turn-around (1 s) + the device's reconnect backoff
-//   failback   <= downinter + (rise - 1) * fastinter     (after the primary answers again)
+//   failback   <= downinter + (rise - 1) * fastinter + rise * answer   (after the primary
+//                 answers again; the next check starts `fastinter` after the previous one
+//                 ended, and Vitalgate's /health answers at the broker's next TICK, <= 100 ms)
 export const TIMINGS = {
   inter: 1000,          // ms between checks of a server that is up
   fastinter: 500,       // ms between checks while a server changes state
@@ -40,16 +42,22 @@ export const TIMINGS = {
   inspect: 5000,        // a client has this long to send its whole CONNECT / TLS ClientHello
   idle: 600000,         // timeout client/server/tunnel: > 1.5 x the longest MQTT keepalive (400 s)
   fin: 5000,            // half-closed connections
+  hardStop: 30000,      // after a reload, the old worker's sessions are cut (they escape the checks)
 };
 
-/** Worst-case times (ms) the timings give; backoffMs: the device's reconnect delay. */
-export function budget(t = TIMINGS, backoffMs = 0) {
+/**
+ * Worst-case times (ms) the timings give. backoffMs: the device's reconnect
+ * delay; answerMs: how long a healthy /health takes to answer (one TICK).
+ */
+export function budget(t = TIMINGS, backoffMs = 0, answerMs = 100) {
   const detect = t.inter + (t.fall - 1) * t.fastinter;
   const retryTurn = Math.min(t.connect, 1000);
+  const failback = t.downinter + (t.rise - 1) * t.fastinter + t.rise * answerMs;
   return {
     detect,
     failover: detect + retryTurn + backoffMs,
-    failback: t.downinter + (t.rise - 1) * t.fastinter,
+    failback,
+    failbackDevices: failback + backoffMs,
     connectHold: t.retries * retryTurn,
   };
 }
@@ -82,6 +90,8 @@ function port(name, v) {
  *   sni_suffix: '.devices.example' (with mqtts_bind: a device sends SNI "<its id><suffix>"),
  *   stats_bind: 'ADDR:PORT' (optional: HAProxy's own Prometheus /metrics),
  *   cells: [{ name, primary: { host, mqtt, mqtts, health }, standby: {...} (optional) }],
+ *   user, group, chroot: drop root after start (Debian: haproxy, haproxy, /var/lib/haproxy);
+ *     not with transparent (HAProxy 2.6 cannot keep CAP_NET_ADMIN),
  *   transparent: true connects to the brokers from each device's own address (TPROXY),
  *   timings: overrides of TIMINGS (tests keep the defaults),
  * }
@@ -92,6 +102,7 @@ export function renderConfig(spec) {
   if (!spec.map || !spec.stats_socket || !spec.mqtt_bind) throw new Error('spec needs map, stats_socket and mqtt_bind');
   if (!Array.isArray(spec.cells) || spec.cells.length === 0) throw new Error('spec needs at least one cell');
   if (spec.mqtts_bind && !/^\.[A-Za-z0-9.-]+$/.test(spec.sni_suffix ?? '')) throw new Error('mqtts_bind needs sni_suffix like ".devices.example"');
+  if (spec.transparent && spec.user) throw new Error('transparent needs HAProxy to stay root (2.6 cannot keep CAP_NET_ADMIN): no user');
   const b = budget(t);
   const L = [];
   const line = (s = '') => L.push(s);
@@ -109,6 +120,14 @@ export function renderConfig(spec) {
   line(`    nbthread ${spec.nbthread ?? 1}`);
   line(`    stats socket ${spec.stats_socket} mode 600 level admin`);
   line('    stats timeout 30s');
+  if (spec.user) line(`    user ${spec.user}`);
+  if (spec.group) line(`    group ${spec.group}`);
+  if (spec.chroot) line(`    chroot ${spec.chroot}`);
+  line('    # A reload (systemctl reload: SIGUSR2 to the master) starts a new worker; the old one');
+  line('    # keeps its MQTT sessions but runs no more health checks, so they would escape');
+  line('    # failover and failback for as long as they last (days). They are cut after this and');
+  line('    # reconnect through the new worker.');
+  line(`    hard-stop-after ${fmt(t.hardStop)}`);
   if ((spec.log ?? '/dev/log') === 'stdout') line('    log stdout format raw local0 info');
   else line(`    log ${spec.log ?? '/dev/log'} local0 info`);
   line('');

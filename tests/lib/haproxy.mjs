@@ -60,15 +60,21 @@ export class Haproxy {
       timings: opts.timings,
       transparent: opts.transparent,
     };
-    h.config = renderConfig(h.spec);
-    writeFileSync(h.confFile, h.config);
+    h.writeConfig();
     h.runtime = new HaproxyRuntime(h.socket);
     await h.boot();
     return h;
   }
 
+  writeConfig() {
+    this.config = renderConfig(this.spec);
+    writeFileSync(this.confFile, this.config);
+  }
+
   async boot() {
-    const argv = ['-db', '-f', this.confFile];
+    // masterWorker: as Debian's unit runs it (-W: a master and a worker), so
+    // that reload() can do what `systemctl reload haproxy` does.
+    const argv = [...(this.opts.masterWorker ? ['-W'] : []), '-db', '-f', this.confFile];
     this.exit = null;
     this.proc = track(this.opts.cpu === undefined ? spawn(HAPROXY, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
       : spawn('taskset', ['-c', String(this.opts.cpu), HAPROXY, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -94,6 +100,27 @@ export class Haproxy {
 
   get pid() {
     return this.proc?.pid;
+  }
+
+  /** The PID of the process that proxies (the worker, with masterWorker). */
+  async workerPid() {
+    return Number(/^Pid: (\d+)/m.exec(await this.runtime.command('show info'))[1]);
+  }
+
+  /**
+   * Like `systemctl reload haproxy` (masterWorker only): rewrites the
+   * configuration from this.spec (change it first), SIGUSR2 to the master,
+   * waits for the new worker; resolves with its PID.
+   */
+  async reload() {
+    if (!this.opts.masterWorker) throw new Error('reload needs masterWorker');
+    const old = await this.workerPid();
+    this.writeConfig();
+    process.kill(this.proc.pid, 'SIGUSR2');
+    return waitFor(async () => {
+      const pid = await this.workerPid().catch(() => old);
+      return pid !== old && pid;
+    }, { timeout: 10000, what: 'the new haproxy worker' });
   }
 
   mark() {
