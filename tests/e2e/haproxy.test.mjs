@@ -265,6 +265,11 @@ test('haproxy (b): a map change through the runtime API moves new connections, w
   await waitFor(() => whoSaw('dev-a4', m).length, { what: 'dev-a4 to connect again' });
   assert.deepEqual(whoSaw('dev-a4', m), ['aPrimary']);
   await back.endAsync();
+  // Ids and cells outside the contract's grammar never reach the runtime API
+  // (a ';' or a newline would carry a second command).
+  await assert.rejects(hx.runtime.setEntry(hx.mapFile, 'dev-a4;clear map x', 'a'), /is not \[A-Za-z0-9_-\]/);
+  await assert.rejects(hx.runtime.setEntry(hx.mapFile, 'dev-a4', 'a\nshutdown sessions server cell_a/primary'), /is not/);
+  assert.equal((await hx.runtime.showMap(hx.mapFile)).size, entries.length);
   // Deleting an entry: the id is refused from then on.
   await hx.runtime.delEntry(hx.mapFile, 'dev-a5');
   await assert.rejects(connect(hx.port, { id: 'dev-a5', password: secrets['dev-a5'] }), /closed before CONNACK|ECONNRESET/);
