@@ -20,6 +20,9 @@ PKGS=(
   clang libclang-rt-14-dev util-linux procps openssl chromium fonts-dejavu-core
   # CI checks compose/docker-compose.yml with `docker-compose config` (no engine needed)
   docker-compose
+  # HAProxy 2.6 in front of cells (e2e_haproxy, bench/haproxy.mjs start their own processes;
+  # the package's own service is not used)
+  haproxy
 )
 if ! command -v node >/dev/null 2>&1; then
   PKGS+=(nodejs npm)

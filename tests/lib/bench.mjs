@@ -45,7 +45,7 @@ const ASAN = process.env.VG_BUILD_TYPE === 'Asan';
 
 // ---- process registry: everything we start, so we can always end it ----
 const children = new Set();
-function track(child) {
+export function track(child) {
   children.add(child);
   child.on('exit', () => children.delete(child));
   return child;
@@ -101,7 +101,7 @@ function exitOf(child, timeout) {
   });
 }
 
-async function stopChild(child, { signal = 'SIGTERM', timeout = 15000 } = {}) {
+export async function stopChild(child, { signal = 'SIGTERM', timeout = 15000 } = {}) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return { code: child?.exitCode, signal: child?.signalCode };
   try { process.kill(child.pid, signal); } catch { /* gone */ }
   const r = await exitOf(child, timeout);
