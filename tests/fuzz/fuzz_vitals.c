@@ -109,8 +109,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vg_json_obj_close(&j);
 	check(vg_json_ok(&j));
 	if(size <= VG_MAX_PAYLOAD_BYTES){
+		struct vg_rec_rejection rj;
+		uint8_t sha[32];
+		memset(sha, 0xa5, sizeof(sha)); /* the caller's digest: any 32 bytes */
 		vg_wbuf_init(&w, rec, sizeof(rec));
-		check(vg_rec_encode_rejection(&w, "dev-fuzz", NOW_MS, &v, data, size));
+		check(vg_rec_encode_rejection(&w, "dev-fuzz", NOW_MS, &v, data, size, sha));
+		/* What is journalled reads back: the prefix, the length, the digest. */
+		check(vg_rec_decode_rejection(w.p, w.len, &rj));
+		check(rj.payload_len == size && rj.has_sha256 && memcmp(rj.sha256, sha, 32) == 0);
+		check(rj.payload.n <= VG_REC_REJECTION_PREFIX && memcmp(rj.payload.p, data, rj.payload.n) == 0);
 	}
 	return 0;
 }
