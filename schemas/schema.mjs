@@ -334,6 +334,9 @@ export function renderMarkdown(s, source) {
   for (const g of s.groups.filter((x) => x.loinc)) {
     md += `\n\`${g.key}\`: ${g.meaning}: code ${g.loinc} (${g.loinc_display}), components ${g.fields.map((k) => `\`${k}\``).join(', ')}.\n`;
   }
+  const example = { v: s.version, seq: 1042, ts: 1767225600000, ...Object.fromEntries(s.measurements.map((f) => [f.key, f.example])) };
+  md += '\n## Example\n\nOne sample with every measurement, shown as JSON (devices send it as MessagePack):\n\n';
+  md += `\`\`\`json\n${JSON.stringify(example)}\n\`\`\`\n`;
   md += '\n## Limits (checked before any allocation)\n\n';
   md += '| limit | value | reason when exceeded |\n| --- | --- | --- |\n';
   md += `| payload size | ${s.limits.max_payload_bytes} bytes | \`too_large\` |\n`;
