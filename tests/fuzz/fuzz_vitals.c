@@ -110,7 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(vg_json_ok(&j));
 	if(size <= VG_MAX_PAYLOAD_BYTES){
 		vg_wbuf_init(&w, rec, sizeof(rec));
-		check(vg_rec_encode_rejection(&w, "dev-fuzz", NOW_MS, &v, data, size));
+		static const uint8_t sha256[32];   /* its value does not matter to the encoding */
+		check(vg_rec_encode_rejection(&w, "dev-fuzz", NOW_MS, &v, data, size, sha256));
 	}
 	return 0;
 }
