@@ -72,8 +72,13 @@ static int check_vital(const char *name, bool allow_all)
 		return 0;
 	}
 	if(vg_vital_index(name) < 0){
-		return fail_usage("unknown vital \"%s\" (one of hr, spo2, rr, sbp, dbp, map, temp%s)", name,
-				allow_all ? ", or all" : "");
+		char list[256] = "";
+		size_t len = 0;
+		int v;
+		for(v = 0; v < VG_V_COUNT && len < sizeof(list); v++){
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", v ? ", " : "", vg_vital_name(v));
+		}
+		return fail_usage("unknown vital \"%s\" (one of %s%s)", name, list, allow_all ? ", or all" : "");
 	}
 	return 0;
 }

@@ -61,6 +61,11 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+/* The schema's keys and bounds (generated from schemas/vitals/v1.json by
+ * schemas/gen.mjs, bench/CMakeLists.txt): a vital renamed, removed or
+ * narrowed below what vgload sends fails this build, not a benchmark run. */
+#include "vg_schema_gen.h"
+
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
@@ -464,6 +469,13 @@ static int get_varint(const uint8_t *p, size_t len, uint32_t *v, size_t *used)
 }
 
 /* ---- MessagePack -------------------------------------------------------- */
+
+/* What a sample carries (below, in the publish loop) fits the schema. */
+_Static_assert(VG_MIN_HR <= 60 && 150 <= VG_MAX_HR && 60 + 40 <= VG_MAX_HR, "hr values inside the schema's bounds");
+_Static_assert(VG_MIN_SPO2 <= 94 && 94 + 5 <= VG_MAX_SPO2, "spo2 values inside the schema's bounds");
+_Static_assert(VG_MIN_RR <= 12 && 12 + 8 <= VG_MAX_RR, "rr values inside the schema's bounds");
+_Static_assert(VG_MIN_TEMP <= 36.5 && 37.2 <= VG_MAX_TEMP, "temp values inside the schema's bounds");
+_Static_assert(7 <= VG_MAX_MAP_ENTRIES, "a sample's 7 keys fit a map");
 
 static uint8_t *mp_key(uint8_t *p, const char *s)
 {
@@ -1070,19 +1082,19 @@ static bool device_publish(struct vgl *L, struct conn *c, int64_t wall)
 	}
 	for(k = 0; k < nb; k++){
 		*m++ = 0x87;                               /* fixmap, 7 entries */
-		m = mp_key(m, "v");
-		m = mp_uint(m, 1);
-		m = mp_key(m, "seq");
+		m = mp_key(m, VG_KEY_V);
+		m = mp_uint(m, VG_SCHEMA_VERSION);
+		m = mp_key(m, VG_KEY_SEQ);
 		m = mp_uint(m, seq + (uint64_t)k);
-		m = mp_key(m, "ts");
+		m = mp_key(m, VG_KEY_TS);
 		m = mp_uint(m, (uint64_t)wall);
-		m = mp_key(m, "hr");
+		m = mp_key(m, VG_KEY_HR);
 		m = mp_uint(m, alert ? 150 : 60 + r % 41);
-		m = mp_key(m, "spo2");
+		m = mp_key(m, VG_KEY_SPO2);
 		m = mp_uint(m, 94 + (r >> 8) % 6);
-		m = mp_key(m, "rr");
+		m = mp_key(m, VG_KEY_RR);
 		m = mp_uint(m, 12 + (r >> 16) % 9);
-		m = mp_key(m, "temp");
+		m = mp_key(m, VG_KEY_TEMP);
 		m = mp_f64(m, 36.5 + (double)((r >> 24) % 8) / 10.0);
 	}
 	plen = (size_t)(m - payload);

@@ -11,6 +11,7 @@
 #include "vg_completion.h"
 #include "vg_news2.h"
 #include "vg_rec.h"
+#include "vg_schema.h"
 #include "vg_util.h"
 
 #define OUTBOX_CHUNK 500
@@ -60,20 +61,17 @@ bool vg_outbox_post_pending(PGconn *conn, struct vg_queue *completions, size_t *
 	return true;
 }
 
-/* NEWS2 inputs: the vitals column of each parameter, as float8. */
-static const struct {
-	int param;
-	const char *col;
-	const char *expr;
-} n2_cols[VG_N2_COUNT] = {
-	{ VG_N2_RR, "rr", "rr::float8" },
-	{ VG_N2_SPO2, "spo2", "spo2::float8" },
-	{ VG_N2_AIR_O2, "o2", "o2::int::float8" },
-	{ VG_N2_SBP, "sbp", "sbp::float8" },
-	{ VG_N2_PULSE, "hr", "hr::float8" },
-	{ VG_N2_CONSC, "avpu", "ascii(avpu)::float8" },
-	{ VG_N2_TEMP, "temp", "temp::float8" },
-};
+/* NEWS2 inputs: the vitals column of parameter p (its field's key,
+ * schemas/vitals/v1.json), as float8 the way the alert engine keeps it
+ * (plugin/alerts.c update_bed: a bool as 0/1, an enum as its character). */
+static void n2_column(int p, const char **col, const char **cast_pre, const char **cast_post)
+{
+	const struct vg_field_def *f = &vg_fields[vg_news2_field[p]];
+
+	*col = f->key;
+	*cast_pre = f->type == VG_T_ENUM ? "ascii(" : "";
+	*cast_post = f->type == VG_T_BOOL ? "::int::float8" : f->type == VG_T_ENUM ? ")::float8" : "::float8";
+}
 
 static int band_of(const char *severity)
 {
@@ -151,10 +149,12 @@ static bool load_bed_params(PGconn *conn, int max_age_s, struct vg_bed_param **o
 	len = (size_t)snprintf(sql, sizeof(sql), "SELECT b.ward, b.bed, x.p, x.v, (extract(epoch FROM x.at) * 1000)::bigint "
 			"FROM (SELECT DISTINCT ward, bed FROM bed_assignments) b CROSS JOIN LATERAL (");
 	for(i = 0; i < VG_N2_COUNT; i++){
-		len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s(SELECT %d AS p, %s AS v, measured_at AS at FROM vitals v "
+		const char *col, *pre, *post;
+		n2_column(i, &col, &pre, &post);
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s(SELECT %d AS p, %s%s%s AS v, measured_at AS at FROM vitals v "
 				"WHERE v.ward = b.ward AND v.bed = b.bed AND v.%s IS NOT NULL AND v.measured_at > now() - $1::int * "
-				"interval '1 second' ORDER BY v.measured_at DESC LIMIT 1)", i ? " UNION ALL " : "", n2_cols[i].param,
-				n2_cols[i].expr, n2_cols[i].col);
+				"interval '1 second' ORDER BY v.measured_at DESC LIMIT 1)", i ? " UNION ALL " : "", i,
+				pre, col, post, col);
 	}
 	snprintf(sql + len, sizeof(sql) - len, ") x");
 	snprintf(age, sizeof(age), "%d", max_age_s);

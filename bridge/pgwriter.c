@@ -32,6 +32,12 @@
  *   written, and it is read again: the journal position committed never
  *   passes a record that is not in PostgreSQL. Records that cannot be
  *   decoded at all are logged and skipped: nothing could ever store them.
+ * - Schema: samples name their fields by id (schemas/vitals/v1.json). A
+ *   well-formed samples record naming an id this build does not know (a
+ *   newer schema's, or a field removed since) is never skipped nor stored
+ *   without it: the batch ends before it, and the writer stops there with
+ *   an ALARM every 10 s (the journal grows, then refuses with backpressure)
+ *   until a build that knows the id reads it.
  * - Failure: a failed batch is kept and replayed on a new connection after
  *   a backoff (0.2 s doubling to 5 s); the journal keeps growing meanwhile and
  *   the broker refuses with `backpressure` only when it is full.
@@ -104,6 +110,7 @@ struct vg_pgwriter {
 	struct batch b;
 	struct vg_rec_samples *rs;      /* decode space, allocated at start */
 	int64_t oom_log_ms;
+	int64_t blocked_log_ms;
 	int64_t last_partition_check_ms;
 	bool startup_done;
 	int backoff_ms;
@@ -587,10 +594,15 @@ static bool batch_ok(const struct batch *b)
 	return vg_sbuf_ok(&b->vit) && vg_sbuf_ok(&b->rej) && vg_sbuf_ok(&b->evs) && vg_sbuf_ok(&b->dels);
 }
 
-/* Adds one record to the batch. Returns false only when memory ran out
- * (the caller takes the record back out); a record that cannot be decoded
- * is logged and skipped (true): it can never be stored. */
-static bool add_record(struct vg_pgwriter *w, const struct vg_journal_rec *rec)
+enum add_result {
+	ADD_OK,         /* in the batch, or skipped for good (undecodable) */
+	ADD_NO_MEMORY,  /* the caller takes the record back out; read again later */
+	ADD_UNKNOWN,    /* samples naming field ids this build does not know: stop before it */
+};
+
+/* Adds one record to the batch. A record that cannot be decoded is logged
+ * and skipped (ADD_OK): it can never be stored. */
+static enum add_result add_record(struct vg_pgwriter *w, const struct vg_journal_rec *rec)
 {
 	struct vg_rec_samples *rs = w->rs;
 	struct vg_rec_rejection rj;
@@ -602,6 +614,9 @@ static bool add_record(struct vg_pgwriter *w, const struct vg_journal_rec *rec)
 	switch(rec->type){
 		case VG_REC_SAMPLES:
 			if(!vg_rec_decode_samples(rec->payload, rec->len, rs)){
+				if(rs->unknown_ids){
+					return ADD_UNKNOWN;
+				}
 				break;
 			}
 			if(w->b.oldest_ms == 0){
@@ -611,7 +626,7 @@ static bool add_record(struct vg_pgwriter *w, const struct vg_journal_rec *rec)
 			if(rs->nevents){
 				add_events(w, &w->b, rs->events, rs->nevents, rec->lsn);
 			}
-			return true;
+			return ADD_OK;
 		case VG_REC_REJECTION:
 			if(!vg_rec_decode_rejection(rec->payload, rec->len, &rj)){
 				break;
@@ -619,57 +634,60 @@ static bool add_record(struct vg_pgwriter *w, const struct vg_journal_rec *rec)
 			if(!rj.has_sha256){
 				/* Written before the upgrade: the whole payload is here. */
 				if(EVP_Digest(rj.payload.p, rj.payload.n, rj.sha256, NULL, EVP_sha256(), NULL) != 1){
-					return false;
+					return ADD_NO_MEMORY;
 				}
 			}
 			add_rejection_row(w, &w->b, &rj, NULL, rj.sha256, rec->lsn);
-			return true;
+			return ADD_OK;
 		case VG_REC_REJECTION_SUMMARY:
 			if(!vg_rec_decode_rejection_summary(rec->payload, rec->len, &sum)){
 				break;
 			}
 			add_rejection_row(w, &w->b, NULL, &sum, NULL, rec->lsn);
-			return true;
+			return ADD_OK;
 		case VG_REC_ALERTS:
 			if(!vg_rec_decode_alerts(rec->payload, rec->len, rs->events, &nev)){
 				break;
 			}
 			add_events(w, &w->b, rs->events, nev, rec->lsn);
-			return true;
+			return ADD_OK;
 		case VG_REC_DELIVERY:
 			if(!vg_rec_decode_delivery(rec->payload, rec->len, &d)){
 				break;
 			}
 			add_delivery(&w->b, &d, rec->lsn);
-			return true;
+			return ADD_OK;
 		case VG_REC_AUDIT:
 			if(!vg_rec_decode_audit(rec->payload, rec->len, &au)){
 				break;
 			}
-			return add_audit(&w->b, &au, rec->lsn);
+			return add_audit(&w->b, &au, rec->lsn) ? ADD_OK : ADD_NO_MEMORY;
 		default:
 			wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: unknown journal record type %u (lsn %" PRIu64 ") skipped",
 					rec->type, rec->lsn);
-			return true;
+			return ADD_OK;
 	}
 	wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable journal record of type %u, lsn %" PRIu64 ", skipped",
 			rec->type, rec->lsn);
-	return true;
+	return ADD_OK;
 }
 
 /* Reads journal records into the batch until it is full or nothing more is
- * waiting. Returns the number of records taken; *starved is set when it
- * stopped before a record for lack of memory (that record is read again
- * next time). */
-static int fill_batch(struct vg_pgwriter *w, int first_wait_ms, bool *starved)
+ * waiting. Returns the number of records taken; *stop is set when it
+ * stopped before a record it cannot add now: ADD_NO_MEMORY (that record is
+ * read again next time) or ADD_UNKNOWN (read again until a build that knows
+ * its fields runs; *stop_lsn, *stop_at and w->rs say which). */
+static int fill_batch(struct vg_pgwriter *w, int first_wait_ms, enum add_result *stop, uint64_t *stop_lsn,
+		struct vg_journal_pos *stop_at)
 {
 	struct vg_journal_rec rec;
 	struct vg_journal_pos at;
 	struct batch_mark m;
+	enum add_result ar;
 	int taken = 0;
 	int rc;
 
-	*starved = false;
+	*stop = ADD_OK;
 	while(w->b.rows < (size_t)w->o.batch_rows && w->b.rejs < 10000 && w->b.auds < 20000){
 		at = vg_journal_reader_pos(w->reader);
 		rc = vg_journal_read(w->reader, &rec, taken == 0 ? first_wait_ms : 0);
@@ -677,11 +695,17 @@ static int fill_batch(struct vg_pgwriter *w, int first_wait_ms, bool *starved)
 			break;
 		}
 		batch_mark(&w->b, &m);
-		if(!add_record(w, &rec) || !batch_ok(&w->b)){
-			/* Out of memory: the batch ends before this record. */
+		ar = add_record(w, &rec);
+		if(ar == ADD_OK && !batch_ok(&w->b)){
+			ar = ADD_NO_MEMORY;
+		}
+		if(ar != ADD_OK){
+			/* The batch ends before this record. */
 			batch_rollback(&w->b, &m);
 			vg_journal_reader_seek(w->reader, at);
-			*starved = true;
+			*stop = ar;
+			*stop_lsn = rec.lsn;
+			*stop_at = at;
 			break;
 		}
 		taken++;
@@ -1157,9 +1181,39 @@ static void *writer_main(void *arg)
 		if(!w->b.has_end){
 			/* Poll the journal every 5 ms: a sample reaches PostgreSQL within
 			 * a few ms of the PUBACK without a wake-up per record. */
-			bool starved;
-			int taken = fill_batch(w, is_stopping(w) ? 0 : 5, &starved);
-			if(taken == 0 && starved){
+			enum add_result stop;
+			uint64_t stop_lsn = 0;
+			struct vg_journal_pos stop_at = { 0, 0 };
+			int taken = fill_batch(w, is_stopping(w) ? 0 : 5, &stop, &stop_lsn, &stop_at);
+			if(taken == 0 && stop == ADD_UNKNOWN){
+				/* Nothing after this record is written until a build that
+				 * knows its fields reads it: loud, and nothing lost. */
+				atomic_store(&w->lag_ms, vg_now_ms() - w->rs->received_ms);
+				if(w->blocked_log_ms == 0 || vg_mono_ms() - w->blocked_log_ms >= 10000){
+					char ids[160];
+					size_t len = 0;
+					int id;
+					ids[0] = '\0';
+					for(id = 0; id < 32 && len < sizeof(ids); id++){
+						if(w->rs->unknown_ids & (1u << id)){
+							len += (size_t)snprintf(ids + len, sizeof(ids) - len, "%s%d", len ? ", " : "", id);
+						}
+					}
+					wlog(w, MOSQ_LOG_ERR, "Vitalgate ALARM: journal record lsn %" PRIu64 " (segment %016" PRIx64
+							".vgj, offset %" PRIu64 ", samples of device %.*s) names vitals field id %s, which this "
+							"build's schema does not know (written by a newer Vitalgate, or the field was removed "
+							"since): the writer stops before it and nothing after it reaches PostgreSQL; run a "
+							"build that knows the field (docs/adding-a-vital.md)", stop_lsn, (uint64_t)stop_at.seg,
+							(uint64_t)stop_at.off, (int)w->rs->device.n, w->rs->device.p, ids);
+					w->blocked_log_ms = vg_mono_ms();
+				}
+				if(is_stopping(w)){
+					break;
+				}
+				nap(w, 1000);
+				continue;
+			}
+			if(taken == 0 && stop == ADD_NO_MEMORY){
 				/* Not even one record fits in memory now: wait, read it again. */
 				if(vg_mono_ms() - w->oom_log_ms >= 10000){
 					wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: out of memory reading the journal; retrying");

@@ -6,19 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const vital_names[VG_V_COUNT] = {
-	[VG_V_HR] = "hr", [VG_V_SPO2] = "spo2", [VG_V_RR] = "rr", [VG_V_SBP] = "sbp",
-	[VG_V_DBP] = "dbp", [VG_V_MAP] = "map", [VG_V_TEMP] = "temp",
-};
-
 void vg_alert_cfg_defaults(struct vg_alert_cfg *c)
 {
+	int v;
+
 	memset(c, 0, sizeof(*c));
-	c->def[VG_V_HR] = (struct vg_thr){ true, true, 40, 131 };
-	c->def[VG_V_SPO2] = (struct vg_thr){ true, false, 91, 0 };
-	c->def[VG_V_RR] = (struct vg_thr){ true, true, 8, 25 };
-	c->def[VG_V_SBP] = (struct vg_thr){ true, true, 90, 220 };
-	c->def[VG_V_TEMP] = (struct vg_thr){ true, false, 35.0, 0 };
+	for(v = 0; v < VG_V_COUNT; v++){
+		c->def[v] = (struct vg_thr){ vg_vitals[v].low_on, vg_vitals[v].high_on, vg_vitals[v].low, vg_vitals[v].high };
+	}
 }
 
 void vg_alert_cfg_free(struct vg_alert_cfg *c)
@@ -35,7 +30,7 @@ int vg_vital_index(const char *name)
 	int i;
 
 	for(i = 0; i < VG_V_COUNT; i++){
-		if(!strcmp(vital_names[i], name)){
+		if(!strcmp(vg_fields[vg_vitals[i].field].key, name)){
 			return i;
 		}
 	}
@@ -44,5 +39,5 @@ int vg_vital_index(const char *name)
 
 const char *vg_vital_name(int v)
 {
-	return v >= 0 && v < VG_V_COUNT ? vital_names[v] : NULL;
+	return v >= 0 && v < VG_V_COUNT ? vg_fields[vg_vitals[v].field].key : NULL;
 }

@@ -12,19 +12,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vg_schema.h"
 #include "vg_util.h"
 
-/* The vitals threshold alerts watch. */
-enum vg_vital {
-	VG_V_HR = 0,
-	VG_V_SPO2,
-	VG_V_RR,
-	VG_V_SBP,
-	VG_V_DBP,
-	VG_V_MAP,
-	VG_V_TEMP,
-	VG_V_COUNT
-};
+/* The vitals threshold alerts watch (enum vg_vital, VG_V_*) and their
+ * defaults are generated from schemas/vitals/v1.json (vg_vitals[]). */
 
 struct vg_thr {
 	bool low_on;
@@ -46,8 +38,9 @@ struct vg_alert_cfg {
 	char (*scale2)[2 * (VG_ID_MAX + 1)];   /* "ward/bed" of SpO2 scale 2 beds */
 };
 
-/* The built-in defaults: the contract's NEWS2 score-3 bands (pulse <= 40 or
- * >= 131, SpO2 <= 91, RR <= 8 or >= 25, SBP <= 90 or >= 220, temp <= 35.0). */
+/* The built-in defaults of schemas/vitals/v1.json (vg_vitals[]): the
+ * contract's NEWS2 score-3 bands (pulse <= 40 or >= 131, SpO2 <= 91, RR <= 8
+ * or >= 25, SBP <= 90 or >= 220, temp <= 35.0; docs/alerts.md). */
 void vg_alert_cfg_defaults(struct vg_alert_cfg *c);
 void vg_alert_cfg_free(struct vg_alert_cfg *c);
 

@@ -2,7 +2,14 @@
  * vg_rec: journal record payload encoding (see vg_rec.h).
  * Layout (little-endian), version byte first so the format can evolve:
  *  samples:   u8 1 | str8 device | str8 ward | str8 bed | i64 received_ms |
- *             u8 flags | u8 n | n x (u32 present | 8 bytes per present field)
+ *             u8 flags | u8 n | n x (u32 ids | 8 bytes per field in ids)
+ *             ids: bit (1 << id) per field present, by the field's id in
+ *             schemas/vitals/v1.json (never its position: a field added in
+ *             the middle of the schema does not move the others), values in
+ *             increasing id order. Ids 0..11 are the positions the first
+ *             release wrote, so its records read the same. A record naming
+ *             an id this build does not know is refused with unknown_ids
+ *             set (the writer stops before it: bridge/pgwriter.c).
  *  rejection: u8 2 | str8 device | i64 received_ms | u8 reason | str8 field |
  *             str16 detail | u8 has_seq | u64 seq | i32 index | u32 len |
  *             32 bytes sha256 | u16 prefix_len | prefix (<= 512 bytes)
@@ -221,10 +228,24 @@ static bool r_events(struct vg_rbuf *r, struct vg_rec_event *ev, int *nev)
 	return true;
 }
 
+/* The ids this build knows (bits of a samples record's u32). */
+static uint32_t known_ids(void)
+{
+	uint32_t m = 0;
+	int id;
+
+	for(id = 0; id < VG_FIELD_ID_LIMIT; id++){
+		if(vg_field_by_id[id] >= 0){
+			m |= 1u << id;
+		}
+	}
+	return m;
+}
+
 static bool encode_samples(struct vg_wbuf *w, uint8_t version, const char *device, const char *ward, const char *bed,
 		int64_t received_ms, uint8_t flags, const struct vg_sample *s, int n)
 {
-	int i, f;
+	int i, f, id;
 
 	if(n < 1 || n > VG_MAX_BATCH){
 		return false;
@@ -237,11 +258,17 @@ static bool encode_samples(struct vg_wbuf *w, uint8_t version, const char *devic
 	w_u8(w, flags);
 	w_u8(w, (uint8_t)n);
 	for(i = 0; i < n; i++){
-		w_u32(w, s[i].present);
+		uint32_t ids = 0;
 		for(f = 0; f < VG_FIELD_COUNT; f++){
 			if(VG_SAMPLE_HAS(&s[i], f)){
+				ids |= 1u << vg_fields[f].id;
+			}
+		}
+		w_u32(w, ids);
+		for(id = 0; id < VG_FIELD_ID_LIMIT; id++){
+			if(ids & (1u << id)){
 				uint64_t bits;
-				memcpy(&bits, &s[i].val[f], sizeof(bits));
+				memcpy(&bits, &s[i].val[vg_field_by_id[id]], sizeof(bits));
 				w_u64(w, bits);
 			}
 		}
@@ -335,9 +362,11 @@ const char *vg_alert_kind_name(int k)
 bool vg_rec_decode_samples(const uint8_t *p, size_t len, struct vg_rec_samples *out)
 {
 	struct vg_rbuf r = { p, len, 0, false };
-	int i, f;
+	uint32_t known = known_ids(), unknown = 0;
+	int i, id;
 	uint8_t version = r_u8(&r);
 
+	out->unknown_ids = 0;
 	if(version != REC_VERSION && version != 2){
 		return false;
 	}
@@ -352,22 +381,32 @@ bool vg_rec_decode_samples(const uint8_t *p, size_t len, struct vg_rec_samples *
 		return false;
 	}
 	for(i = 0; i < out->n; i++){
+		uint32_t ids = r_u32(&r);
 		memset(&out->s[i], 0, sizeof(out->s[i]));
-		out->s[i].present = r_u32(&r);
-		if(out->s[i].present >> VG_FIELD_COUNT){
-			return false;
-		}
-		for(f = 0; f < VG_FIELD_COUNT; f++){
-			if(VG_SAMPLE_HAS(&out->s[i], f)){
-				uint64_t bits = r_u64(&r);
-				memcpy(&out->s[i].val[f], &bits, sizeof(bits));
+		for(id = 0; id < 32; id++){
+			uint64_t bits;
+			if(!(ids & (1u << id))){
+				continue;
 			}
+			bits = r_u64(&r);   /* every value is 8 bytes: an unknown one can be stepped over */
+			if(!(known & (1u << id))){
+				unknown |= 1u << id;
+				continue;
+			}
+			out->s[i].present |= 1u << vg_field_by_id[id];
+			memcpy(&out->s[i].val[vg_field_by_id[id]], &bits, sizeof(bits));
 		}
 	}
 	if(version == 2 && !r_events(&r, out->events, &out->nevents)){
 		return false;
 	}
-	return !r.err && r.pos == r.len;
+	if(r.err || r.pos != r.len){
+		return false;
+	}
+	/* Well formed, but it names fields this build cannot store: refused,
+	 * never read without them. */
+	out->unknown_ids = unknown;
+	return unknown == 0;
 }
 
 bool vg_rec_encode_rejection(struct vg_wbuf *w, const char *device, int64_t received_ms,

@@ -125,6 +125,8 @@ struct vg_rec_samples {
 	struct vg_sample s[VG_MAX_BATCH];
 	int nevents;                               /* alert events journalled with them */
 	struct vg_rec_event events[VG_REC_MAX_EVENTS];
+	uint32_t unknown_ids;   /* after a refusal of a well-formed record: the field ids
+	                         * (bit (1 << id)) this build does not know; 0 otherwise */
 };
 
 /* A rejection record keeps at most this much of the refused payload, with
@@ -200,6 +202,10 @@ bool vg_rec_encode_audit(struct vg_wbuf *w, int64_t at_ms, uint8_t event, const 
 		const char *client_id, const char *address, const char *detail);
 
 /* Decoders: return false on a malformed payload. */
+/* Samples name their fields by id (schemas/vitals/v1.json), whatever their
+ * position in this build's schema. A well-formed record naming an id this
+ * build does not know (a newer schema's, or a field removed since) is
+ * refused too, with out->unknown_ids set: it must not be read without them. */
 bool vg_rec_decode_samples(const uint8_t *p, size_t len, struct vg_rec_samples *out);
 bool vg_rec_decode_rejection(const uint8_t *p, size_t len, struct vg_rec_rejection *out);
 bool vg_rec_decode_rejection_summary(const uint8_t *p, size_t len, struct vg_rec_rejection_summary *out);

@@ -35,26 +35,15 @@
 #include "vg_smap.h"
 #include "webhook.h"
 
-static const int vital_field[VG_V_COUNT] = {
-	[VG_V_HR] = VG_F_HR, [VG_V_SPO2] = VG_F_SPO2, [VG_V_RR] = VG_F_RR, [VG_V_SBP] = VG_F_SBP,
-	[VG_V_DBP] = VG_F_DBP, [VG_V_MAP] = VG_F_MAP, [VG_V_TEMP] = VG_F_TEMP,
-};
-
-/* A threshold alert resolves only once the value is back inside by this
- * margin (and has stayed there for alert_hold_s). */
-static const double vital_margin[VG_V_COUNT] = {
-	[VG_V_HR] = 5, [VG_V_SPO2] = 2, [VG_V_RR] = 2, [VG_V_SBP] = 5, [VG_V_DBP] = 5, [VG_V_MAP] = 5, [VG_V_TEMP] = 0.3,
-};
-
-static const char *const vital_unit[VG_V_COUNT] = {
-	[VG_V_HR] = "/min", [VG_V_SPO2] = "%", [VG_V_RR] = "/min", [VG_V_SBP] = "mm[Hg]", [VG_V_DBP] = "mm[Hg]",
-	[VG_V_MAP] = "mm[Hg]", [VG_V_TEMP] = "Cel",
-};
-
-static const char *const n2_param_name[VG_N2_COUNT] = {
-	[VG_N2_RR] = "rr", [VG_N2_SPO2] = "spo2", [VG_N2_AIR_O2] = "o2", [VG_N2_SBP] = "sbp",
-	[VG_N2_PULSE] = "hr", [VG_N2_CONSC] = "avpu", [VG_N2_TEMP] = "temp",
-};
+/* The vitals, their margins (an alert resolves only once the value is back
+ * inside by it, and has stayed there for alert_hold_s), units and the NEWS2
+ * parameters' fields come from schemas/vitals/v1.json: vg_vitals[],
+ * vg_fields[], vg_news2_field[] (vg_schema.h). NEWS2 points are named by
+ * the key of the parameter's field. */
+static int vital_field(int v)
+{
+	return vg_vitals[v].field;
+}
 
 static const struct vg_thr *thresholds(const struct vg_plugin *vg, const char *ward)
 {
@@ -256,8 +245,10 @@ _Static_assert(VG_ALERTS_MAX_PER_MESSAGE <= VG_REC_MAX_EVENTS, "a message's net 
 
 static void emit_number(struct vg_json *j, const char *key, int vital, double v)
 {
-	if(vital == VG_V_TEMP){
-		vg_json_fixed(j, key, v, 1);
+	unsigned decimals = vg_fields[vital_field(vital)].decimals;
+
+	if(decimals > 0){
+		vg_json_fixed(j, key, v, (int)decimals);
 	}else{
 		vg_json_i64(j, key, (int64_t)llround(v));
 	}
@@ -273,7 +264,7 @@ void vg_alerts_json_news2(struct vg_json *j, const struct vg_news2_result *r, in
 	vg_json_obj_open_key(j, "points");
 	for(p = 0; p < VG_N2_COUNT; p++){
 		if(r->points[p] >= 0){
-			vg_json_i64(j, n2_param_name[p], r->points[p]);
+			vg_json_i64(j, vg_fields[vg_news2_field[p]].key, r->points[p]);
 		}
 	}
 	vg_json_obj_close(j);
@@ -322,11 +313,11 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	vg_json_str(&j, "bed", sp->ward[0] ? sp->bed : NULL);
 	vg_json_str(&j, "device_id", dev_id);
 	if(sp->kind == VG_AK_THRESHOLD && sp->no_value){
-		vg_json_str(&j, "vital", vg_fields[vital_field[sp->vital]].key);
+		vg_json_str(&j, "vital", vg_fields[vital_field(sp->vital)].key);
 	}else if(sp->kind == VG_AK_THRESHOLD){
-		vg_json_str(&j, "vital", vg_fields[vital_field[sp->vital]].key);
+		vg_json_str(&j, "vital", vg_fields[vital_field(sp->vital)].key);
 		emit_number(&j, "value", sp->vital, sp->value);
-		vg_json_str(&j, "unit", vital_unit[sp->vital]);
+		vg_json_str(&j, "unit", vg_fields[vital_field(sp->vital)].ucum);
 		if(sp->direction){
 			vg_json_str(&j, "direction", sp->direction);
 			emit_number(&j, "threshold", sp->vital, sp->threshold);
@@ -507,7 +498,7 @@ static struct vg_dev_alerts *dev_alerts(struct vg_devrt *rt)
 
 static double vital_value(const struct vg_sample *s, int v)
 {
-	int f = vital_field[v];
+	int f = vital_field(v);
 
 	return vg_fields[f].type == VG_T_NUMBER ? s->val[f].d : (double)s->val[f].u;
 }
@@ -543,7 +534,7 @@ static bool eval_threshold(struct vg_plugin *vg, struct vg_ident *e, struct vg_a
 	}
 	a = &da->thr[v];
 	if(!a->active){
-		snprintf(scope, sizeof(scope), "%s/%s", e->id, vg_fields[vital_field[v]].key);
+		snprintf(scope, sizeof(scope), "%s/%s", e->id, vg_fields[vital_field(v)].key);
 		start_alert(a, "threshold", scope, level, now_ms, s->val[VG_F_SEQ].u);
 		vg_alertnet_raise(net, (uint8_t)level, tag);
 		return true;
@@ -558,8 +549,8 @@ static bool eval_threshold(struct vg_plugin *vg, struct vg_ident *e, struct vg_a
 	/* Calm = back inside the thresholds by the vital's margin (or the
 	 * threshold was switched off meanwhile). */
 	calm = level == 0
-		&& (!t->low_on || value > t->low + vital_margin[v])
-		&& (!t->high_on || value < t->high - vital_margin[v]);
+		&& (!t->low_on || value > t->low + vg_vitals[v].margin)
+		&& (!t->high_on || value < t->high - vg_vitals[v].margin);
 	if(!calm){
 		a->calm_since_ms = 0;
 		return true;
@@ -654,15 +645,11 @@ static void eval_news2(struct vg_plugin *vg, struct vg_bed *b, struct vg_alertne
 
 static void update_bed(struct vg_bed *b, const struct vg_sample *s)
 {
-	static const int n2_field[VG_N2_COUNT] = {
-		[VG_N2_RR] = VG_F_RR, [VG_N2_SPO2] = VG_F_SPO2, [VG_N2_AIR_O2] = VG_F_O2, [VG_N2_SBP] = VG_F_SBP,
-		[VG_N2_PULSE] = VG_F_HR, [VG_N2_CONSC] = VG_F_AVPU, [VG_N2_TEMP] = VG_F_TEMP,
-	};
 	int64_t at = s->val[VG_F_TS].i;
 	int p, f;
 
 	for(p = 0; p < VG_N2_COUNT; p++){
-		f = n2_field[p];
+		f = vg_news2_field[p];
 		if(!VG_SAMPLE_HAS(s, f)){
 			continue;
 		}
@@ -809,7 +796,7 @@ int vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct 
 	}
 	for(i = 0; i < n; i++){
 		for(v = 0; v < VG_V_COUNT; v++){
-			if(VG_SAMPLE_HAS(&s[i], vital_field[v]) && !eval_threshold(vg, e, &thr[v], v, &s[i], i, now_ms)){
+			if(VG_SAMPLE_HAS(&s[i], vital_field(v)) && !eval_threshold(vg, e, &thr[v], v, &s[i], i, now_ms)){
 				return MOSQ_ERR_NOMEM;
 			}
 		}

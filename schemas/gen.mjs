@@ -1,127 +1,83 @@
 #!/usr/bin/env node
-// Generates the C validation tables and the schema reference from
-// schemas/vitals/v<N>.json, the single source of truth.
+// Generates from schemas/vitals/v<N>.json, the single source of truth
+// (renderers in schemas/schema.mjs):
 //
-//   node schemas/gen.mjs <schema.json> <out-dir-for-C> <out-markdown>
+//   node schemas/gen.mjs <schema.json> [--c DIR] [--md FILE] [--js FILE] [--ts FILE]
+//     --c   DIR/vg_schema_gen.h and DIR/vg_schema_gen.c (the build does this)
+//     --md  the schema reference (docs/schema-v1.md)
+//     --js  the station page's module (stations/web/vitals-schema.js)
+//     --ts  the TypeScript sample types (the generated part of bridge/node/src/index.d.ts)
+//   node schemas/gen.mjs [<schema.json>] --update-tree
+//     rewrites every committed generated file of this tree: docs/schema-v1.md,
+//     stations/web/vitals-schema.js, the marked parts of
+//     bridge/node/src/index.d.ts and docs/alerts.md (a test, schema_current,
+//     fails while one of them is out of date).
 //
-// Output: <out-dir>/vg_schema_gen.h, <out-dir>/vg_schema_gen.c, <out-markdown>.
 // Fails (exit 1, one line on stderr) on a schema it does not understand.
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, basename } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { committedOutputs, loadSchema, renderC, renderMarkdown, renderStationJs, renderTs } from './schema.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function fail(msg) {
   process.stderr.write(`gen.mjs: ${msg}\n`);
   process.exit(1);
 }
 
-const [schemaPath, outDir, mdPath] = process.argv.slice(2);
-if (!schemaPath || !outDir || !mdPath) fail('usage: gen.mjs <schema.json> <out-dir> <out.md>');
+const args = process.argv.slice(2);
+const opt = {};
+let schemaPath = null;
+for (let i = 0; i < args.length; i++) {
+  const a = args[i];
+  if (a === '--update-tree') opt.tree = true;
+  else if (['--c', '--md', '--js', '--ts'].includes(a)) {
+    if (i + 1 >= args.length) fail(`${a} needs a path`);
+    opt[a.slice(2)] = args[++i];
+  } else if (!a.startsWith('--') && schemaPath === null) schemaPath = a;
+  else fail(`unknown argument ${a}`);
+}
+schemaPath ??= opt.tree ? path.join(root, 'schemas/vitals/v1.json') : null;
+if (!schemaPath || !(opt.tree || opt.c || opt.md || opt.js || opt.ts)) {
+  fail('usage: gen.mjs <schema.json> [--c DIR] [--md FILE] [--js FILE] [--ts FILE] | gen.mjs [<schema.json>] --update-tree');
+}
 
 let s;
 try {
-  s = JSON.parse(readFileSync(schemaPath, 'utf8'));
+  s = loadSchema(schemaPath);
 } catch (e) {
-  fail(`${schemaPath}: ${e.message}`);
+  fail(e.message);
+}
+const source = `schemas/vitals/${path.basename(schemaPath)}`;
+
+function write(file, text) {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, text);
 }
 
-const TYPES = { uint: 'VG_T_UINT', uint64: 'VG_T_UINT64', int64: 'VG_T_INT64',
-  number: 'VG_T_NUMBER', bool: 'VG_T_BOOL', enum: 'VG_T_ENUM' };
-const idRe = /^[a-z][a-z0-9_]{0,15}$/;
-
-if (!Number.isInteger(s.version) || s.version < 1) fail('version must be a positive integer');
-for (const k of ['max_payload_bytes', 'max_batch', 'max_map_entries', 'max_str_bytes', 'max_depth']) {
-  if (!Number.isInteger(s.limits?.[k]) || s.limits[k] < 1) fail(`limits.${k} must be a positive integer`);
-}
-for (const k of ['max_future_ms', 'max_past_ms']) {
-  if (!Number.isInteger(s.time?.[k]) || s.time[k] < 0) fail(`time.${k} must be a non-negative integer`);
-}
-if (!Array.isArray(s.fields) || s.fields.length === 0 || s.fields.length > 32) fail('fields: 1..32 entries');
-const seen = new Set();
-for (const f of s.fields) {
-  if (!idRe.test(f.key ?? '')) fail(`field key ${JSON.stringify(f.key)} is not a C-friendly identifier`);
-  if (seen.has(f.key)) fail(`duplicate field ${f.key}`);
-  seen.add(f.key);
-  if (!TYPES[f.type]) fail(`field ${f.key}: unknown type ${f.type}`);
-  if ((f.type === 'uint' || f.type === 'number') && (typeof f.min !== 'number' || typeof f.max !== 'number' || f.min > f.max)) {
-    fail(`field ${f.key}: ${f.type} needs min <= max`);
+try {
+  if (opt.c) {
+    const { h, c } = renderC(s, source);
+    write(path.join(opt.c, 'vg_schema_gen.h'), h);
+    write(path.join(opt.c, 'vg_schema_gen.c'), c);
   }
-  if (f.type === 'enum' && (!Array.isArray(f.values) || f.values.length === 0)) fail(`field ${f.key}: enum needs values`);
-  if (f.key.length > s.limits.max_str_bytes) fail(`field ${f.key}: key longer than limits.max_str_bytes`);
-}
-for (const k of ['v', 'seq', 'ts']) if (!seen.has(k)) fail(`schema must define ${k}`);
-if (s.fields.length > s.limits.max_map_entries) fail('more fields than limits.max_map_entries');
-
-const up = (k) => k.toUpperCase();
-const cstr = (x) => (x === undefined || x === null ? 'NULL' : JSON.stringify(String(x)));
-const num = (x) => (typeof x === 'number' ? (Number.isInteger(x) ? `${x}.0` : String(x)) : '0.0');
-const mask = (pred) => {
-  const bits = s.fields.map((f, i) => (pred(f) ? `(1u << VG_F_${up(f.key)})` : null)).filter(Boolean);
-  return bits.length ? bits.join(' | ') : '0u';
-};
-const banner = `/* GENERATED by schemas/gen.mjs from schemas/vitals/${basename(schemaPath)}: do not edit. */\n`;
-
-let h = banner;
-h += '#ifndef VG_SCHEMA_GEN_H\n#define VG_SCHEMA_GEN_H\n\n';
-h += `#define VG_SCHEMA_VERSION ${s.version}\n`;
-h += `#define VG_MAX_PAYLOAD_BYTES ${s.limits.max_payload_bytes}u\n`;
-h += `#define VG_MAX_BATCH ${s.limits.max_batch}\n`;
-h += `#define VG_MAX_MAP_ENTRIES ${s.limits.max_map_entries}u\n`;
-h += `#define VG_MAX_STR_BYTES ${s.limits.max_str_bytes}u\n`;
-h += `#define VG_MAX_DEPTH ${s.limits.max_depth}\n`;
-h += `#define VG_TS_MAX_FUTURE_MS ${s.time.max_future_ms}LL\n`;
-h += `#define VG_TS_MAX_PAST_MS ${s.time.max_past_ms}LL\n\n`;
-h += 'enum vg_field {\n';
-s.fields.forEach((f, i) => { h += `\tVG_F_${up(f.key)} = ${i},\n`; });
-h += `\tVG_FIELD_COUNT = ${s.fields.length}\n};\n\n`;
-h += `#define VG_FIELDS_REQUIRED (${mask((f) => f.required)})\n`;
-h += `#define VG_FIELDS_MEASUREMENT (${mask((f) => f.measurement)})\n\n`;
-h += '#endif\n';
-
-let c = banner;
-c += '#include <stddef.h>\n#include "vg_schema.h"\n\n';
-for (const f of s.fields) {
-  if (f.type === 'enum') {
-    c += `static const char *const vg_enum_${f.key}[] = { ${f.values.map(cstr).join(', ')}, NULL };\n`;
+  if (opt.md) write(opt.md, renderMarkdown(s, source));
+  if (opt.js) write(opt.js, renderStationJs(s, source));
+  if (opt.ts) write(opt.ts, renderTs(s));
+  if (opt.tree) {
+    const outs = committedOutputs(s, source, (f) => readFileSync(path.join(root, f), 'utf8'));
+    for (const [f, text] of Object.entries(outs)) {
+      const file = path.join(root, f);
+      let old = null;
+      try { old = readFileSync(file, 'utf8'); } catch { /* a new file */ }
+      if (old !== text) {
+        write(file, text);
+        console.log(`gen.mjs: wrote ${f}`);
+      }
+    }
   }
+} catch (e) {
+  fail(e.message);
 }
-c += '\nconst struct vg_field_def vg_fields[VG_FIELD_COUNT] = {\n';
-for (const f of s.fields) {
-  c += `\t[VG_F_${up(f.key)}] = { ${cstr(f.key)}, ${f.key.length}, ${TYPES[f.type]}, ${!!f.required}, ${!!f.measurement}, `;
-  c += `${num(f.min)}, ${num(f.max)}, ${f.type === 'enum' ? `vg_enum_${f.key}` : 'NULL'}, `;
-  c += `${cstr(f.unit)}, ${cstr(f.ucum)}, ${cstr(f.loinc)}, ${f.mdc ?? 0}u },\n`;
-}
-c += '};\n';
-
-let md = `<!-- GENERATED by schemas/gen.mjs from schemas/vitals/${basename(schemaPath)}: do not edit; a test checks it is current. -->\n`;
-md += `# ${s.title ?? `Vitals sample v${s.version}`}\n\n`;
-md += `Encoding: ${s.encoding}.\n\n`;
-md += '## Fields\n\n';
-md += '| key | type | unit (UCUM) | LOINC | IEEE 11073 MDC | required | accepted range | meaning |\n';
-md += '| --- | --- | --- | --- | --- | --- | --- | --- |\n';
-for (const f of s.fields) {
-  let range = '';
-  if (f.type === 'uint' || f.type === 'number') range = `${f.min} .. ${f.max}`;
-  else if (f.type === 'enum') range = f.values.map((v) => `\`${v}\``).join(' ');
-  else if (f.type === 'uint64') range = '0 .. 2^63-1 (stored as bigint)';
-  else if (f.type === 'int64') range = `now - ${s.time.max_past_ms / 3600000} h .. now + ${s.time.max_future_ms / 60000} min`;
-  const unit = f.ucum ? `${f.unit} (\`${f.ucum}\`)` : '-';
-  const mdc = f.mdc ? `${f.mdc_name ?? ''} ${f.mdc}`.trim() : '-';
-  md += `| \`${f.key}\` | ${f.type} | ${unit} | ${f.loinc ?? '-'} | ${mdc} | ${f.required ? 'yes' : 'no'} | ${range} | ${f.meaning ?? ''} |\n`;
-}
-md += '\nValues outside the accepted range are impossible and rejected as `out_of_range`; values inside it, however abnormal, are accepted (they drive alerts). A negative number for an unsigned field is `out_of_range`; a float for an integer field is `wrong_type`.\n\n';
-md += '## Rules\n\n';
-for (const r of s.rules ?? []) md += `- \`${r.name}\` (field \`${r.field}\`, reason \`${r.reason}\`): ${r.meaning}\n`;
-md += '\n## Limits (checked before any allocation)\n\n';
-md += '| limit | value | reason when exceeded |\n| --- | --- | --- |\n';
-md += `| payload size | ${s.limits.max_payload_bytes} bytes | \`too_large\` |\n`;
-md += `| samples per batch | ${s.limits.max_batch} | \`too_large\` |\n`;
-md += `| entries per map | ${s.limits.max_map_entries} | \`too_large\` |\n`;
-md += `| string or key length | ${s.limits.max_str_bytes} bytes | \`too_large\` |\n`;
-md += `| nesting depth | ${s.limits.max_depth} (a batch of maps) | \`malformed\` |\n`;
-md += `\n## Time\n\n\`ts\` more than ${s.time.max_future_ms / 1000} s ahead of the broker's clock or more than ${s.time.max_past_ms / 1000} s behind it is rejected as \`bad_time\` (both bounds configurable: \`ts_max_future_s\`, \`ts_max_past_s\`).\n`;
-
-mkdirSync(outDir, { recursive: true });
-mkdirSync(dirname(mdPath), { recursive: true });
-writeFileSync(`${outDir}/vg_schema_gen.h`, h);
-writeFileSync(`${outDir}/vg_schema_gen.c`, c);
-writeFileSync(mdPath, md);

@@ -27,6 +27,7 @@ const FILES = {
   '/station.js': ['station.js', 'text/javascript; charset=utf-8'],
   '/station.css': ['station.css', 'text/css; charset=utf-8'],
   '/broker-url.js': ['broker-url.js', 'text/javascript; charset=utf-8'],
+  '/vitals-schema.js': ['vitals-schema.js', 'text/javascript; charset=utf-8'],
 };
 
 // Passes a WebSocket upgrade on /mqtt to the broker: the request head as

@@ -8,6 +8,7 @@
 // network without an explicit opt-in (broker-url.js, docs/stations.md).
 /* global mqtt */
 import { assessBrokerUrl, defaultBrokerUrl } from './broker-url.js';
+import { MEASUREMENTS, STATION_ROWS } from './vitals-schema.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -20,17 +21,11 @@ let ward = null;
 let pending = null;    // the address waiting for the user's confirmation
 let confirmed = null;  // the address the user confirmed (exactly)
 
-const VITALS = [
-  ['hr', 'Pulse', '/min'],
-  ['spo2', 'SpO₂', '%'],
-  ['rr', 'Resp. rate', '/min'],
-  ['bp', 'BP', 'mmHg'],
-  ['temp', 'Temp.', '°C'],
-  ['o2', 'Oxygen', ''],
-  ['avpu', 'ACVPU', ''],
-];
-const VITAL_NAMES = { hr: 'pulse', spo2: 'SpO₂', rr: 'respiration rate', sbp: 'systolic BP', dbp: 'diastolic BP', map: 'mean BP', temp: 'temperature' };
-const UNIT_TEXT = { '/min': '/min', '%': '%', 'mm[Hg]': 'mmHg', Cel: '°C' };
+// The vitals, their labels, units and formats come from schemas/vitals/v1.json
+// (vitals-schema.js is generated from it).
+const FIELD = Object.fromEntries(MEASUREMENTS.map((m) => [m.key, m]));
+const VITAL_NAMES = Object.fromEntries(MEASUREMENTS.map((m) => [m.key, m.name]));
+const UNIT_TEXT = Object.fromEntries(MEASUREMENTS.filter((m) => m.ucum).map((m) => [m.ucum, m.unit]));
 
 function setStatus(text, state) {
   const s = $('status');
@@ -46,11 +41,22 @@ function text(el, tag, cls, content) {
   return e;
 }
 
-function vitalText(s, key) {
-  if (key === 'bp') return s.sbp !== undefined ? `${s.sbp}${s.dbp !== undefined ? `/${s.dbp}` : ''}` : '–';
-  if (key === 'o2') return s.o2 === undefined ? '–' : (s.o2 ? 'on O₂' : 'air');
-  if (key === 'temp') return s.temp === undefined ? '–' : Number(s.temp).toFixed(1);
-  return s[key] === undefined ? '–' : String(s[key]);
+// One measurement as shown, or undefined when the sample does not have it.
+function fieldText(s, key) {
+  const m = FIELD[key];
+  const v = s[key];
+  if (v === undefined || v === null) return undefined;
+  if (m.type === 'bool') return m.display_values?.[String(v)] ?? String(v);
+  if (m.decimals) return Number(v).toFixed(m.decimals);
+  return String(v);
+}
+
+// A bed card row: one measurement, or a group led by its first field
+// (blood pressure: "122/78", or "122" without a diastolic).
+function vitalText(s, row) {
+  const [first, ...rest] = row.fields.map((k) => fieldText(s, k));
+  if (first === undefined) return '–';
+  return [first, ...rest.filter((t) => t !== undefined)].join(row.separator ?? '');
 }
 
 function bedHasAlert(bed) {
@@ -77,10 +83,10 @@ function renderBed(bed) {
     badge.textContent = 'NEWS2 –';
   }
   const dl = text(li, 'dl');
-  for (const [key, label, unit] of VITALS) {
-    text(dl, 'dt', null, label);
-    const v = vitalText(s, key);
-    text(dl, 'dd', `v-${key}`, v === '–' || !unit ? v : `${v} ${unit}`);
+  for (const row of STATION_ROWS) {
+    text(dl, 'dt', null, row.label);
+    const v = vitalText(s, row);
+    text(dl, 'dd', `v-${row.key}`, v === '–' || !row.unit ? v : `${v} ${row.unit}`);
   }
   const flag = bedHasAlert(bed);
   li.dataset.alert = String(flag);

@@ -117,6 +117,12 @@ static bool stored(const struct vg_journal_rec *rec, char *what, size_t whatlen)
 	switch(rec->type){
 		case VG_REC_SAMPLES:
 			if(!vg_rec_decode_samples(rec->payload, rec->len, &rs)){
+				if(rs.unknown_ids){
+					/* Fields this build does not know: never stored, and
+					 * never committed past either. */
+					snprintf(what, whatlen, "samples naming unknown field ids (lsn %" PRIu64 ")", rec->lsn);
+					return false;
+				}
 				return true;   /* undecodable: never stored, by design */
 			}
 			for(i = 0; i < rs.n; i++){
@@ -439,10 +445,118 @@ static void test_random_failures_while_records_arrive(void)
 	CHECK(atomic_load(&commits_checked) > 5);
 }
 
+/* Frees the completions, remembering whether an ALARM naming lsn and id
+ * was logged. */
+static void drain_logs(struct rig *g, uint64_t lsn, int id, bool *alarmed)
+{
+	struct vg_job *job = vg_queue_take_all(&g->completions, 0);
+	char want[64], want_id[32];
+
+	snprintf(want, sizeof(want), "journal record lsn %" PRIu64 " ", lsn);
+	snprintf(want_id, sizeof(want_id), "field id %d,", id);
+	while(job){
+		struct vg_job *next = job->next;
+		if(job->type == VG_C_LOG){
+			const struct vg_c_log *l = (const struct vg_c_log *)job;
+			if(strstr(l->msg, "Vitalgate ALARM") && strstr(l->msg, want) && strstr(l->msg, want_id)){
+				*alarmed = true;
+			}
+			free(job);
+		}else if(job->type == VG_C_ALERT_STATE){
+			vg_alert_state_free((struct vg_c_alert_state *)job);
+		}else{
+			free(job);
+		}
+		job = next;
+	}
+}
+
+/* A samples record naming a field id this build does not know (written by
+ * a build with a newer schema) is neither skipped nor stored without that
+ * field: the writer stores everything before it, commits up to it and no
+ * further, and raises an ALARM naming the record and the id; the records
+ * after it wait (nothing is lost). */
+static void test_unknown_field_id_stops_the_writer(void)
+{
+	struct rig g;
+	struct vg_journal_stats st;
+	struct vg_journal_pos before;
+	uint8_t rec[128];
+	size_t len;
+	uint64_t first_after, lsn = 0;
+	bool alarmed = false, reached = false;
+	int unknown = -1, id, k, waited, stored_before = 0, stored_after = 0;
+	char key[32];
+
+	for(id = 0; id < 32 && unknown < 0; id++){
+		if(id >= VG_FIELD_ID_LIMIT || vg_field_by_id[id] < 0){
+			unknown = id;
+		}
+	}
+	if(!rig_open(&g, 10)){
+		CHECK(false);
+		return;
+	}
+	fake_pq_reset();
+	atomic_store(&violations, 0);
+	atomic_store(&fail_mode, FAIL_NONE);
+	before = journal_end(g.j);
+	{
+		const uint8_t head[] = { 1, 5, 'd', 'e', 'v', '-', 'n', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+		uint32_t ids = 0x7u | (1u << unknown);
+		memcpy(rec, head, sizeof(head));
+		len = sizeof(head);
+		for(k = 0; k < 4; k++){
+			rec[len++] = (uint8_t)(ids >> (8 * k));
+		}
+		for(k = 0; k < 4; k++){           /* v 1, seq 999, ts 0, the unknown field 38 */
+			memset(rec + len, 0, 8);
+			rec[len] = (uint8_t)(k == 0 ? 1 : k == 3 ? 38 : 0);
+			if(k == 1){
+				rec[len] = 999 & 0xff;
+				rec[len + 1] = 999 >> 8;
+			}
+			len += 8;
+		}
+	}
+	CHECK_INT(vg_journal_append(g.j, VG_REC_SAMPLES, rec, (uint32_t)len, &lsn), VG_JOURNAL_OK);
+	first_after = g.next_seq;
+	append_records(&g, 5);
+	if(!rig_start(&g)){
+		CHECK(false);
+		rig_close(&g);
+		return;
+	}
+	for(waited = 0; waited < 10000 && !(reached && alarmed); waited += 10){
+		vg_journal_get_stats(g.j, &st);
+		reached = st.committed.seg == before.seg && st.committed.off == before.off;
+		drain_logs(&g, lsn, unknown, &alarmed);
+		sleep_ms(10);
+	}
+	CHECK(reached);
+	CHECK(alarmed);
+	sleep_ms(300);   /* and it stays there */
+	vg_journal_get_stats(g.j, &st);
+	CHECK(st.committed.seg == before.seg && st.committed.off == before.off);
+	drain_logs(&g, lsn, unknown, &alarmed);
+	rig_close(&g);
+	for(uint64_t s = SEQ_BASE; s < g.next_seq; s++){
+		snprintf(key, sizeof(key), "%" PRIu64, s);
+		if(fake_pq_committed_has("vg_stage_vitals", -1, key)){
+			*(s < first_after ? &stored_before : &stored_after) += 1;
+		}
+	}
+	CHECK_INT(stored_before, (int)(first_after - SEQ_BASE));
+	CHECK_INT(stored_after, 0);
+	CHECK(!fake_pq_committed_has("vg_stage_vitals", -1, "999"));
+	CHECK_INT(atomic_load(&violations), 0);
+}
+
 int main(void)
 {
 	immune = true;
 	test_each_allocation_fails();
 	test_random_failures_while_records_arrive();
+	test_unknown_field_id_stops_the_writer();
 	return vgtest_result("test_pgwriter");
 }

@@ -1,7 +1,9 @@
 /*
  * test_rec: journal record payloads: samples and rejection records round
  * trip exactly; encoders refuse what does not fit; decoders refuse
- * truncated, padded, mis-versioned or out-of-bounds input; an audit record
+ * truncated, padded, mis-versioned or out-of-bounds input; samples name
+ * their fields by id: the previous release's records read the same, a
+ * record naming an unknown field id is refused and says so; an audit record
  * is never larger than VG_REC_AUDIT_MAX, whatever it is given (12.10).
  */
 #include <stdint.h>
@@ -291,6 +293,177 @@ static void test_samples_decode_refuses(void)
 		CHECK(vg_rec_encode_samples(&w, NULL, NULL, NULL, NOW, 0, s, 1));
 		CHECK(!vg_rec_decode_samples(bad, w.len, out));
 	}
+	free(out);
+}
+
+/* A samples record of the previous release (before field ids: it wrote
+ * bit (1 << position) with the values in position order), literally: hr 72,
+ * sbp 120, dbp 80, map 93, temp 36.5, o2, avpu 'V'. Field ids are those
+ * positions, so it reads the same in this build, and in any build whose
+ * schema has fields added (or moved) anywhere: the schema_add_vital test
+ * runs this with etco2 inserted before sbp. */
+static void test_samples_previous_release(void)
+{
+	static const uint8_t v1[] = {
+		1, 3, 'd', 'e', 'v', 2, '3', 'W', 2, '1', '2',   /* version 1, device, ward, bed */
+		0x00, 0x68, 0xe5, 0xcf, 0x8b, 0x01, 0x00, 0x00,   /* received_ms 1700000000000 */
+		0, 1,                                             /* flags, n */
+		0xcf, 0x0f, 0x00, 0x00,                           /* v seq ts hr sbp dbp map temp o2 avpu: bits 0-3, 6-11 */
+		1, 0, 0, 0, 0, 0, 0, 0,                           /* v 1 */
+		0x2a, 0, 0, 0, 0, 0, 0, 0,                        /* seq 42 */
+		0xe8, 0x64, 0xe5, 0xcf, 0x8b, 0x01, 0x00, 0x00,   /* ts 1699999999208 */
+		72, 0, 0, 0, 0, 0, 0, 0,                          /* hr */
+		120, 0, 0, 0, 0, 0, 0, 0,                         /* sbp */
+		80, 0, 0, 0, 0, 0, 0, 0,                          /* dbp */
+		93, 0, 0, 0, 0, 0, 0, 0,                          /* map */
+		0, 0, 0, 0, 0, 0x40, 0x42, 0x40,                  /* temp 36.5 (IEEE 754) */
+		1, 0, 0, 0, 0, 0, 0, 0,                           /* o2 true */
+		'V', 0, 0, 0, 0, 0, 0, 0,                         /* avpu */
+	};
+	struct vg_rec_samples *out = calloc(1, sizeof(*out));
+	uint8_t buf[512];
+	struct vg_wbuf w;
+
+	CHECK(out != NULL);
+	if(out == NULL){
+		return;
+	}
+	CHECK(vg_rec_decode_samples(v1, sizeof(v1), out));
+	CHECK(str_eq(out->device, "dev") && str_eq(out->ward, "3W") && str_eq(out->bed, "12"));
+	CHECK_INT(out->received_ms, NOW);
+	CHECK_INT(out->n, 1);
+	CHECK_INT(out->s[0].present, (1u << VG_F_V) | (1u << VG_F_SEQ) | (1u << VG_F_TS) | (1u << VG_F_HR) | (1u << VG_F_SBP)
+			| (1u << VG_F_DBP) | (1u << VG_F_MAP) | (1u << VG_F_TEMP) | (1u << VG_F_O2) | (1u << VG_F_AVPU));
+	CHECK_INT(out->s[0].val[VG_F_SEQ].u, 42);
+	CHECK_INT(out->s[0].val[VG_F_TS].i, NOW - 792);
+	CHECK_INT(out->s[0].val[VG_F_HR].u, 72);
+	CHECK_INT(out->s[0].val[VG_F_SBP].u, 120);
+	CHECK_INT(out->s[0].val[VG_F_DBP].u, 80);
+	CHECK_INT(out->s[0].val[VG_F_MAP].u, 93);
+	CHECK(out->s[0].val[VG_F_TEMP].d == 36.5);
+	CHECK(out->s[0].val[VG_F_O2].b);
+	CHECK_INT(out->s[0].val[VG_F_AVPU].c, 'V');
+	CHECK_INT(out->unknown_ids, 0);
+
+	/* And this build writes the same sample as the same bytes: fields by
+	 * id, wherever the schema puts them. */
+	vg_wbuf_init(&w, buf, sizeof(buf));
+	CHECK(vg_rec_encode_samples(&w, "dev", "3W", "12", NOW, 0, out->s, 1));
+	CHECK_INT(w.len, sizeof(v1));
+	CHECK(w.len == sizeof(v1) && memcmp(buf, v1, sizeof(v1)) == 0);
+
+	/* Version 2 (with alert events), as the previous release wrote it. */
+	{
+		static const uint8_t v2[] = {
+			2, 1, 'd', 0, 0,
+			0, 0, 0, 0, 0, 0, 0, 0,
+			0, 1,
+			0x17, 0, 0, 0,                                /* v seq ts spo2: bits 0, 1, 2, 4 */
+			1, 0, 0, 0, 0, 0, 0, 0,
+			7, 0, 0, 0, 0, 0, 0, 0,
+			0, 0, 0, 0, 0, 0, 0, 0,
+			88, 0, 0, 0, 0, 0, 0, 0,                      /* spo2 88 */
+			1,                                            /* one event */
+			3, 'e', 'v', '1', 2, 'a', '1', 1, 1,          /* event id, alert id, raised, threshold */
+			4, 'h', 'i', 'g', 'h', 0, 0, 0, 1, 'd',       /* severity, order key, ward, bed, device */
+			0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, '{', '}', /* created_ms, body */
+		};
+		CHECK(vg_rec_decode_samples(v2, sizeof(v2), out));
+		CHECK_INT(out->s[0].present, (1u << VG_F_V) | (1u << VG_F_SEQ) | (1u << VG_F_TS) | (1u << VG_F_SPO2));
+		CHECK_INT(out->s[0].val[VG_F_SEQ].u, 7);
+		CHECK_INT(out->s[0].val[VG_F_SPO2].u, 88);
+		CHECK_INT(out->nevents, 1);
+		CHECK(str_eq(out->events[0].event_id, "ev1") && str_eq(out->events[0].body, "{}"));
+	}
+	free(out);
+}
+
+/* A record naming a field id this build does not know (written by a newer
+ * schema, or a field removed since) is refused, and says which ids; it is
+ * never read without them. A malformed record is refused without ids (the
+ * writer skips it instead of stopping). */
+static void test_samples_unknown_field_id(void)
+{
+	struct vg_rec_samples *out = calloc(1, sizeof(*out));
+	uint8_t rec[128];
+	size_t len = 0;
+	int unknown = -1, id;
+
+	CHECK(out != NULL);
+	if(out == NULL){
+		return;
+	}
+	for(id = 0; id < 32 && unknown < 0; id++){
+		if(id >= VG_FIELD_ID_LIMIT || vg_field_by_id[id] < 0){
+			unknown = id;
+		}
+	}
+	CHECK(unknown >= 3);
+	{
+		const uint8_t head[] = { 1, 1, 'd', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+		uint32_t ids = 0x7u | (1u << unknown);
+		int k;
+		memcpy(rec, head, sizeof(head));
+		len = sizeof(head);
+		for(k = 0; k < 4; k++){
+			rec[len++] = (uint8_t)(ids >> (8 * k));
+		}
+		for(k = 0; k < 4; k++){           /* v 1, seq 5, ts 0, the unknown field 9 */
+			memset(rec + len, 0, 8);
+			rec[len] = (uint8_t)(k == 0 ? 1 : k == 1 ? 5 : k == 3 ? 9 : 0);
+			len += 8;
+		}
+	}
+	CHECK(!vg_rec_decode_samples(rec, len, out));
+	CHECK_INT(out->unknown_ids, 1u << unknown);
+	/* One byte short: malformed, whatever it names. */
+	CHECK(!vg_rec_decode_samples(rec, len - 1, out));
+	CHECK_INT(out->unknown_ids, 0);
+	/* Without the unknown field: an ordinary record (required fields only). */
+	rec[15 + unknown / 8] &= (uint8_t)~(1u << (unknown % 8));
+	CHECK(!vg_rec_decode_samples(rec, len, out));   /* 8 bytes too many now */
+	CHECK_INT(out->unknown_ids, 0);
+	CHECK(vg_rec_decode_samples(rec, len - 8, out));
+	CHECK_INT(out->s[0].val[VG_F_SEQ].u, 5);
+	free(out);
+}
+
+/* Every field of the schema, at its bounds, round trips (a field added to
+ * schemas/vitals/v1.json is covered without touching this test). */
+static void test_samples_every_field(void)
+{
+	struct vg_sample s[2];
+	struct vg_rec_samples *out = calloc(1, sizeof(*out));
+	uint8_t buf[1024];
+	struct vg_wbuf w;
+	int f, k;
+
+	CHECK(out != NULL);
+	if(out == NULL){
+		return;
+	}
+	memset(s, 0, sizeof(s));
+	for(k = 0; k < 2; k++){
+		for(f = 0; f < VG_FIELD_COUNT; f++){
+			const struct vg_field_def *d = &vg_fields[f];
+			s[k].present |= 1u << f;
+			switch(d->type){
+				case VG_T_NUMBER: s[k].val[f].d = k ? d->max : d->min; break;
+				case VG_T_BOOL: s[k].val[f].b = k != 0; break;
+				case VG_T_ENUM: s[k].val[f].c = (d->values[k] ? d->values[k] : d->values[0])[0]; break;
+				case VG_T_INT64: s[k].val[f].i = k ? INT64_MAX : INT64_MIN; break;
+				case VG_T_UINT64: s[k].val[f].u = k ? UINT64_MAX : 0; break;
+				default: s[k].val[f].u = (uint64_t)(k ? d->max : d->min); break;
+			}
+		}
+	}
+	vg_wbuf_init(&w, buf, sizeof(buf));
+	CHECK(vg_rec_encode_samples(&w, "dev", "w", "b", NOW, 0, s, 2));
+	CHECK_INT(w.len, 1 + 4 + 2 + 2 + 8 + 2 + 2 * (4 + 8 * VG_FIELD_COUNT));
+	CHECK(vg_rec_decode_samples(buf, w.len, out));
+	CHECK_INT(out->n, 2);
+	CHECK(memcmp(&out->s[0], &s[0], sizeof(s[0])) == 0);
+	CHECK(memcmp(&out->s[1], &s[1], sizeof(s[1])) == 0);
 	free(out);
 }
 
@@ -591,6 +764,9 @@ int main(void)
 	test_samples_single_unassigned();
 	test_samples_encode_refuses();
 	test_samples_decode_refuses();
+	test_samples_previous_release();
+	test_samples_unknown_field_id();
+	test_samples_every_field();
 	test_rejection_roundtrip();
 	test_rejection_refuses();
 	test_12_10_audit_record_max();

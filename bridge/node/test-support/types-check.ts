@@ -12,7 +12,10 @@ import {
   type EventType,
   MemorySeenStore,
   middleware,
+  type MirroredSample,
   type SeenStore,
+  type ThresholdVital,
+  type VitalsMeasurements,
   WebhookVerificationError,
 } from '../src/index.js';
 
@@ -89,3 +92,16 @@ createServer((req, res) => mw(Object.assign(req, { body: Buffer.alloc(0) }), res
 
 // @ts-expect-error: onEvent is required
 createHandler({ secrets });
+
+// The sample types generated from schemas/vitals/v1.json.
+const m: VitalsMeasurements = { hr: 72, spo2: 97, temp: 36.9, o2: false, avpu: 'A' };
+const ms: MirroredSample = { ...m, device_id: 'd', ward: 'w', bed: 'b', seq: 1, measured_at: '', received_at: '' };
+const tv: ThresholdVital = 'spo2';
+void ms;
+void tv;
+// @ts-expect-error: not an ACVPU letter
+const bad: VitalsMeasurements = { avpu: 'X' };
+void bad;
+// @ts-expect-error: o2 has no threshold alerts
+const badVital: ThresholdVital = 'o2';
+void badVital;
