@@ -58,7 +58,7 @@ static struct {
 	void *responder_arg;
 	struct fake_curl_request req[MAX_REQUESTS];
 	size_t nreq;
-	int inflight, max_inflight;
+	size_t inflight, max_inflight;
 	/* The worker's own (only it touches these). */
 	struct fake_easy *easies;
 	struct fake_easy *done_head, *done_tail;
@@ -160,14 +160,19 @@ void fake_curl_free_run(void)
 	pthread_mutex_unlock(&F.mu);
 }
 
-size_t fake_curl_nrequests(void)
+static size_t read_locked(const size_t *counter)
 {
 	size_t n;
 
 	pthread_mutex_lock(&F.mu);
-	n = F.nreq;
+	n = *counter;
 	pthread_mutex_unlock(&F.mu);
 	return n;
+}
+
+size_t fake_curl_nrequests(void)
+{
+	return read_locked(&F.nreq);
 }
 
 bool fake_curl_request(size_t i, struct fake_curl_request *out)
@@ -183,14 +188,9 @@ bool fake_curl_request(size_t i, struct fake_curl_request *out)
 	return ok;
 }
 
-int fake_curl_max_inflight(void)
+size_t fake_curl_max_inflight(void)
 {
-	int n;
-
-	pthread_mutex_lock(&F.mu);
-	n = F.max_inflight;
-	pthread_mutex_unlock(&F.mu);
-	return n;
+	return read_locked(&F.max_inflight);
 }
 
 /* ---- easy handles ---------------------------------------------------------------- */

@@ -89,6 +89,6 @@ int64_t fake_curl_wall(void);
 size_t fake_curl_nrequests(void);
 bool fake_curl_request(size_t i, struct fake_curl_request *out);
 /* The most requests in flight at once so far. */
-int fake_curl_max_inflight(void);
+size_t fake_curl_max_inflight(void);
 
 #endif

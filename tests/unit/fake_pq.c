@@ -345,34 +345,29 @@ size_t fake_pq_committed_rows(const char *table)
 	return fake_pq_committed_count(table, -1, NULL);
 }
 
-size_t fake_pq_commits(void)
+static size_t read_locked(const size_t *counter)
 {
 	size_t n;
 
 	pthread_mutex_lock(&F.mu);
-	n = F.commits;
+	n = *counter;
 	pthread_mutex_unlock(&F.mu);
 	return n;
+}
+
+size_t fake_pq_commits(void)
+{
+	return read_locked(&F.commits);
 }
 
 size_t fake_pq_connects(void)
 {
-	size_t n;
-
-	pthread_mutex_lock(&F.mu);
-	n = F.connects;
-	pthread_mutex_unlock(&F.mu);
-	return n;
+	return read_locked(&F.connects);
 }
 
 size_t fake_pq_statements(void)
 {
-	size_t n;
-
-	pthread_mutex_lock(&F.mu);
-	n = F.stmts.n;
-	pthread_mutex_unlock(&F.mu);
-	return n;
+	return read_locked(&F.stmts.n);
 }
 
 size_t fake_pq_statements_matching(const char *match)
