@@ -279,7 +279,9 @@ void fake_pq_script(const struct fake_pq_rule *rules, size_t n)
 {
 	pthread_mutex_lock(&F.mu);
 	F.nrules = n < MAX_RULES ? n : MAX_RULES;
-	memcpy(F.rules, rules, F.nrules * sizeof(*rules));
+	if(F.nrules){
+		memcpy(F.rules, rules, F.nrules * sizeof(*rules));
+	}
 	memset(F.seen, 0, sizeof(F.seen));
 	memset(F.fired, 0, sizeof(F.fired));
 	pthread_mutex_unlock(&F.mu);
