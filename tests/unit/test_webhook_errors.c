@@ -243,7 +243,6 @@ struct outcome {
 };
 
 struct run {
-	const struct scenario *s;
 	struct vg_queue completions;
 	struct outcome out[MAX_NOTES];
 	int nout;
@@ -398,7 +397,6 @@ static void run(const struct scenario *s)
 		CHECK(false);
 		return;
 	}
-	r->s = s;
 	snprintf(r->secret_path, sizeof(r->secret_path), "/tmp/vg-test-whsecret-XXXXXX");
 	fd = mkstemp(r->secret_path);
 	f = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -412,9 +410,7 @@ static void run(const struct scenario *s)
 	o.secret_file = r->secret_path;
 	o.completions = &r->completions;
 
-	atomic_store(&draw_mode, s->draws != DRAW_REAL);
 	atomic_store(&next_draw, 0);
-	atomic_store(&ndraws, 0);
 	for(i = 0; i < MAX_STEPS; i++){
 		/* The largest draw for the i-th retry: r % (0.4 b + 1) == 0.4 b. */
 		int64_t b = 1000LL << i;
@@ -422,8 +418,9 @@ static void run(const struct scenario *s)
 			b = o.backoff_max_ms;
 		}
 		draws[i] = s->draws == DRAW_HIGH ? (uint32_t)(b * 4 / 10) : 0;
-		atomic_fetch_add(&ndraws, 1);
 	}
+	atomic_store(&ndraws, MAX_STEPS);
+	atomic_store(&draw_mode, s->draws != DRAW_REAL);
 	fake_curl_reset(WALL0);
 	fake_curl_set_responder(respond, (void *)s);
 	CHECK_INT(vg_webhook_start(&w, &o, err, sizeof(err)), 0);
