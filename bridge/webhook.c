@@ -22,7 +22,8 @@
  *   Anything else (a timeout, a refused or reset connection, 3xx, 408, 409,
  *   425, 429, 5xx) means "not now": retried after an exponential backoff
  *   (1 s doubling to backoff_max, +-20 % jitter), or after Retry-After when
- *   the receiver sends one, in order; redirects are not followed. An event
+ *   the receiver sends one (seconds or an HTTP-date; at least 1 s, at most
+ *   a day ahead), in order; redirects are not followed. An event
  *   still undelivered dead_after after it was created (or re-driven) is
  *   given up (dead letter) and its bed's later events proceed.
  * - Idempotent submission: an event id the worker already holds is
@@ -43,6 +44,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <mosquitto.h>
@@ -232,8 +234,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
 	struct wh_job *j = arg;
 	size_t len = size * n;
-	int64_t secs;
-	char val[32];
+	int64_t secs, wait_ms = 0;
+	bool have = false;
+	time_t date;
+	char val[64];
 	size_t k;
 
 	if(len > 12 && strncasecmp(p, "Retry-After:", 12) == 0){
@@ -243,13 +247,28 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 			v++;
 			vn--;
 		}
+		while(vn && (v[vn - 1] == '\r' || v[vn - 1] == '\n' || v[vn - 1] == ' ' || v[vn - 1] == '\t')){
+			vn--;
+		}
 		for(k = 0; k < vn && k < sizeof(val) - 1 && v[k] >= '0' && v[k] <= '9'; k++){
 			val[k] = v[k];
 		}
 		val[k] = '\0';
-		/* Only delta-seconds; an HTTP-date falls back to our backoff. */
+		/* delta-seconds or an HTTP-date (RFC 9110, 10.2.3), at most a day
+		 * ahead (anything else: our backoff), and at least 1 s: "0" or a
+		 * date gone by must not make a busy loop of one bed's retries. */
 		if(k && vg_parse_i64(val, 0, 86400, &secs)){
-			j->retry_after_ms = secs * 1000;
+			wait_ms = secs * 1000;
+			have = true;
+		}else if(k == 0 && vn > 0 && vn < sizeof(val)){
+			memcpy(val, v, vn);
+			val[vn] = '\0';
+			date = curl_getdate(val, NULL);
+			wait_ms = (int64_t)date * 1000 - vg_now_ms();
+			have = date >= 0 && wait_ms <= 86400 * 1000LL;
+		}
+		if(have){
+			j->retry_after_ms = wait_ms > BACKOFF_FIRST_MS ? wait_ms : BACKOFF_FIRST_MS;
 		}
 	}
 	return len;
@@ -658,6 +677,9 @@ static void *webhook_main(void *arg)
 				finish_probe(w, m->data.result);
 			}else if(m->msg == CURLMSG_DONE){
 				finish_attempt(w, m->easy_handle, m->data.result);
+				/* timeout was reckoned before this answer: a retry due sooner,
+				 * or the bed's next event, starts now, not after it. */
+				timeout = 0;
 			}
 		}
 		if(timeout > 1000){
