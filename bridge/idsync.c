@@ -32,13 +32,12 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
-#include <mosquitto.h>
-#include <mosquitto_broker.h>
 
 #include "crlsync.h"
 #include "outbox.h"
 #include "pgconn.h"
 #include "vg_completion.h"
+#include "vg_log.h"
 #include "vg_sbuf.h"
 #include "vg_util.h"
 
@@ -120,7 +119,7 @@ static struct vg_ident *row_to_ident(struct vg_idsync *s, PGresult *r, int i)
 		return NULL;
 	}
 	if(!vg_id_valid(id)){
-		vg_post_log(s->completions, MOSQ_LOG_WARNING, "Vitalgate: identity with an invalid id ignored");
+		vg_post_log(s->completions, VG_LOG_WARNING, "Vitalgate: identity with an invalid id ignored");
 		vg_ident_free(e);
 		return NULL;
 	}
@@ -132,7 +131,7 @@ static struct vg_ident *row_to_ident(struct vg_idsync *s, PGresult *r, int i)
 	}else if(!strcmp(role, "service")){
 		e->role = VG_ROLE_SERVICE;
 	}else{
-		vg_post_log(s->completions, MOSQ_LOG_WARNING, "Vitalgate: identity %s has unknown role, ignored", e->id);
+		vg_post_log(s->completions, VG_LOG_WARNING, "Vitalgate: identity %s has unknown role, ignored", e->id);
 		vg_ident_free(e);
 		return NULL;
 	}
@@ -140,7 +139,7 @@ static struct vg_ident *row_to_ident(struct vg_idsync *s, PGresult *r, int i)
 	if(!vg_secret_parse(hash, e->salt, e->hash)){
 		/* Unusable hash: keep the identity but make it unable to log in. */
 		e->revoked = true;
-		vg_post_log(s->completions, MOSQ_LOG_WARNING, "Vitalgate: identity %s has a malformed secret hash; refusing it", e->id);
+		vg_post_log(s->completions, VG_LOG_WARNING, "Vitalgate: identity %s has a malformed secret hash; refusing it", e->id);
 	}
 	if(!PQgetisnull(r, i, 4)){
 		vg_strlcpy(e->ward, PQgetvalue(r, i, 4), sizeof(e->ward));
@@ -196,7 +195,7 @@ static void cache_maybe_write(struct vg_idsync *s)
 	}
 	if(vg_idcache_write(s->cache_path, &s->mirror, err, sizeof(err)) != 0){
 		if(!s->cache_failed){
-			vg_post_log(s->completions, MOSQ_LOG_WARNING, "Vitalgate: cannot save the identity cache: %s", err);
+			vg_post_log(s->completions, VG_LOG_WARNING, "Vitalgate: cannot save the identity cache: %s", err);
 		}
 		s->cache_failed = true;
 	}else{
@@ -261,7 +260,7 @@ static bool full_load(struct vg_idsync *s)
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
 		char line[400];
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn), line, sizeof(line));
-		vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: cannot load identities: %s", line);
+		vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: cannot load identities: %s", line);
 		PQclear(r);
 		return false;
 	}
@@ -302,7 +301,7 @@ static bool delta_load(struct vg_idsync *s, char (*ids)[VG_ID_MAX + 1], size_t n
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
 		char line[400];
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn), line, sizeof(line));
-		vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: cannot reload identities: %s", line);
+		vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: cannot reload identities: %s", line);
 		PQclear(r);
 		return false;
 	}
@@ -340,7 +339,7 @@ static bool load_alert_config(struct vg_idsync *s)
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || b == NULL || PQresultStatus(b) != PGRES_TUPLES_OK){
 		char line[300];
 		vg_pg_errline(PQerrorMessage(s->conn), line, sizeof(line));
-		vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: cannot load alert thresholds: %s", line);
+		vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: cannot load alert thresholds: %s", line);
 		goto done;
 	}
 	/* Pass 0: the '*' rows into the defaults; pass 1: the wards. */
@@ -418,7 +417,7 @@ static bool connect_and_load(struct vg_idsync *s)
 	s->conn = vg_pg_connect(s->conninfo, "vitalgate-idsync", err, sizeof(err));
 	if(s->conn == NULL){
 		if(!s->announced_down){
-			vg_post_log(s->completions, MOSQ_LOG_ERR,
+			vg_post_log(s->completions, VG_LOG_ERR,
 					"Vitalgate: identity sync cannot reach PostgreSQL (%s); serving the identities already loaded", err);
 			s->announced_down = true;
 		}
@@ -429,7 +428,7 @@ static bool connect_and_load(struct vg_idsync *s)
 			|| !full_load(s) || !load_alert_config(s)
 			|| (s->crl_file && !vg_crlsync_run(&s->crl, s->conn, s->completions))){
 		if(!s->announced_down){
-			vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: identity sync failed to start (%s)", err);
+			vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: identity sync failed to start (%s)", err);
 			s->announced_down = true;
 		}
 		PQfinish(s->conn);
@@ -437,7 +436,7 @@ static bool connect_and_load(struct vg_idsync *s)
 		return false;
 	}
 	if(s->announced_down){
-		vg_post_log(s->completions, MOSQ_LOG_NOTICE, "Vitalgate: identity sync connected to PostgreSQL again");
+		vg_post_log(s->completions, VG_LOG_NOTICE, "Vitalgate: identity sync connected to PostgreSQL again");
 	}
 	s->announced_down = false;
 	return true;
@@ -464,7 +463,7 @@ static void *idsync_main(void *arg)
 	char (*ids)[VG_ID_MAX + 1] = calloc(MAX_DELTA_IDS, VG_ID_MAX + 1);
 
 	if(ids == NULL){
-		vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: identity sync out of memory");
+		vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: identity sync out of memory");
 		return NULL;
 	}
 	for(;;){
@@ -519,7 +518,7 @@ static void *idsync_main(void *arg)
 		if(!PQconsumeInput(s->conn)){
 			char line[300];
 			vg_pg_errline(PQerrorMessage(s->conn), line, sizeof(line));
-			vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: identity sync lost PostgreSQL (%s); keeping the loaded identities", line);
+			vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: identity sync lost PostgreSQL (%s); keeping the loaded identities", line);
 			s->announced_down = true;
 			PQfinish(s->conn);
 			s->conn = NULL;
@@ -573,7 +572,7 @@ static void *idsync_main(void *arg)
 			size_t posted;
 			do_redrive = false;
 			if(!vg_outbox_post_pending(s->conn, s->completions, &posted, line, sizeof(line))){
-				vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: cannot read the alert outbox for a redrive: %s", line);
+				vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: cannot read the alert outbox for a redrive: %s", line);
 				PQfinish(s->conn);
 				s->conn = NULL;
 				continue;

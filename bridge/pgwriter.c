@@ -48,14 +48,13 @@
 #include <string.h>
 #include <time.h>
 
-#include <mosquitto.h>
-#include <mosquitto_broker.h>
 #include <openssl/evp.h>
 
 #include "migrations.h"
 #include "outbox.h"
 #include "pgconn.h"
 #include "vg_completion.h"
+#include "vg_log.h"
 #include "vg_rec.h"
 #include "vg_sbuf.h"
 #include "vg_schema.h"
@@ -249,7 +248,7 @@ static void ensure_partitions(struct vg_pgwriter *w)
 			"SELECT vitalgate_ensure_partitions((now() AT TIME ZONE 'UTC')::date - %" PRId64
 			", (now() AT TIME ZONE 'UTC')::date + 7)", back_days);
 	if(!vg_pg_exec(w->conn, sql, err, sizeof(err))){
-		wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: cannot create vitals partitions ahead: %s", err);
+		wlog(w, VG_LOG_WARNING, "Vitalgate writer: cannot create vitals partitions ahead: %s", err);
 	}
 	w->last_partition_check_ms = vg_mono_ms();
 }
@@ -274,7 +273,7 @@ static bool ensure_connected(struct vg_pgwriter *w)
 	w->conn = vg_pg_connect(w->conninfo, "vitalgate-writer", err, sizeof(err));
 	if(w->conn == NULL){
 		if(!w->announced_down){
-			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: cannot connect to PostgreSQL (%s); samples stay in the journal and are written when it is back", err);
+			wlog(w, VG_LOG_ERR, "Vitalgate writer: cannot connect to PostgreSQL (%s); samples stay in the journal and are written when it is back", err);
 			w->announced_down = true;
 			post_db_state(w, false);
 		}
@@ -282,7 +281,7 @@ static bool ensure_connected(struct vg_pgwriter *w)
 	}
 	if(!check_schema(w, err, sizeof(err)) || !prepare_session(w, err, sizeof(err))){
 		if(!w->announced_down){
-			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: %s; samples stay in the journal", err);
+			wlog(w, VG_LOG_ERR, "Vitalgate writer: %s; samples stay in the journal", err);
 			w->announced_down = true;
 			post_db_state(w, false);
 		}
@@ -292,9 +291,9 @@ static bool ensure_connected(struct vg_pgwriter *w)
 	ensure_partitions(w);
 	atomic_store(&w->connected, true);
 	if(w->announced_down){
-		wlog(w, MOSQ_LOG_NOTICE, "Vitalgate writer: connected to PostgreSQL again, replaying the journal");
+		wlog(w, VG_LOG_NOTICE, "Vitalgate writer: connected to PostgreSQL again, replaying the journal");
 	}else{
-		wlog(w, MOSQ_LOG_INFO, "Vitalgate writer: connected to PostgreSQL");
+		wlog(w, VG_LOG_INFO, "Vitalgate writer: connected to PostgreSQL");
 	}
 	w->announced_down = false;
 	w->backoff_ms = 0;
@@ -648,11 +647,11 @@ static bool add_record(struct vg_pgwriter *w, const struct vg_journal_rec *rec)
 			}
 			return add_audit(&w->b, &au, rec->lsn);
 		default:
-			wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: unknown journal record type %u (lsn %" PRIu64 ") skipped",
+			wlog(w, VG_LOG_WARNING, "Vitalgate writer: unknown journal record type %u (lsn %" PRIu64 ") skipped",
 					rec->type, rec->lsn);
 			return true;
 	}
-	wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable journal record of type %u, lsn %" PRIu64 ", skipped",
+	wlog(w, VG_LOG_ERR, "Vitalgate writer: undecodable journal record of type %u, lsn %" PRIu64 ", skipped",
 			rec->type, rec->lsn);
 	return true;
 }
@@ -1066,10 +1065,10 @@ static void startup_tasks(struct vg_pgwriter *w)
 	int i, n;
 
 	if(!vg_outbox_post_alert_state(w->conn, w->o.completions, w->o.news2_max_age_s, line, sizeof(line))){
-		wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: cannot read the open alerts of the previous run: %s", line);
+		wlog(w, VG_LOG_WARNING, "Vitalgate writer: cannot read the open alerts of the previous run: %s", line);
 	}
 	if(!vg_outbox_post_pending(w->conn, w->o.completions, &posted, line, sizeof(line))){
-		wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: cannot read pending alert events: %s", line);
+		wlog(w, VG_LOG_WARNING, "Vitalgate writer: cannot read pending alert events: %s", line);
 	}
 
 	r = PQexec(w->conn, "SELECT b.device_id, (extract(epoch FROM m.at) * 1000)::bigint FROM bed_assignments b "
@@ -1162,7 +1161,7 @@ static void *writer_main(void *arg)
 			if(taken == 0 && starved){
 				/* Not even one record fits in memory now: wait, read it again. */
 				if(vg_mono_ms() - w->oom_log_ms >= 10000){
-					wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: out of memory reading the journal; retrying");
+					wlog(w, VG_LOG_ERR, "Vitalgate writer: out of memory reading the journal; retrying");
 					w->oom_log_ms = vg_mono_ms();
 				}
 				if(is_stopping(w)){
@@ -1207,11 +1206,11 @@ static void *writer_main(void *arg)
 		}
 		atomic_fetch_add(&w->batch_failures, 1);
 		if(PQstatus(w->conn) != CONNECTION_OK){
-			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: lost PostgreSQL while writing (%s); the batch stays queued", err);
+			wlog(w, VG_LOG_ERR, "Vitalgate writer: lost PostgreSQL while writing (%s); the batch stays queued", err);
 			w->announced_down = true;
 			post_db_state(w, false);
 		}else{
-			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: batch of lsn %" PRIu64 "..%" PRIu64 " failed (%s); retrying",
+			wlog(w, VG_LOG_ERR, "Vitalgate writer: batch of lsn %" PRIu64 "..%" PRIu64 " failed (%s); retrying",
 					w->b.first_lsn, w->b.last_lsn, err);
 		}
 		disconnect(w);

@@ -90,7 +90,7 @@ struct vg_c_last_seen {
 
 struct vg_c_log {
 	struct vg_job base;
-	int level;             /* MOSQ_LOG_* */
+	int level;             /* VG_LOG_* (vg_log.h) */
 	char msg[];
 };
 

@@ -43,10 +43,16 @@
 #include "reload.h"
 #include "stations.h"
 #include "vg_completion.h"
+#include "vg_log.h"
 #include "vg_plugin.h"
 #include "webhook.h"
 
 #define VG_EXPORT __attribute__((visibility("default")))
+
+/* Lines from workers and the journal carry VG_LOG_* levels (common/vg_log.h)
+ * and are logged as they are: the two sets must agree. */
+_Static_assert(VG_LOG_INFO == MOSQ_LOG_INFO && VG_LOG_NOTICE == MOSQ_LOG_NOTICE && VG_LOG_WARNING == MOSQ_LOG_WARNING
+		&& VG_LOG_ERR == MOSQ_LOG_ERR && VG_LOG_DEBUG == MOSQ_LOG_DEBUG, "VG_LOG_* are MOSQ_LOG_*");
 
 /* Mosquitto started as root drops to its own user but keeps HOME=/root;
  * libpq then fails every TLS connection on ~/.postgresql/postgresql.crt
