@@ -24,8 +24,8 @@
 #include <openssl/crypto.h>
 
 #include "admin.h"
-#include "migrations.h"
-#include "pgconn.h"
+#include "vg_migrations.h"
+#include "vg_pg.h"
 #include "vg_secret.h"
 #include "vg_util.h"
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 
-#include "pgconn.h"
+#include "vg_pg.h"
 #include "vg_completion.h"
 #include "vg_log.h"
 #include "vg_sbuf.h"

@@ -35,7 +35,7 @@
 
 #include "crlsync.h"
 #include "outbox.h"
-#include "pgconn.h"
+#include "vg_pg.h"
 #include "vg_completion.h"
 #include "vg_log.h"
 #include "vg_sbuf.h"

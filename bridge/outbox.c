@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgconn.h"
+#include "vg_pg.h"
 #include "vg_completion.h"
 #include "vg_news2.h"
 #include "vg_rec.h"

@@ -50,9 +50,9 @@
 
 #include <openssl/evp.h>
 
-#include "migrations.h"
+#include "vg_migrations.h"
 #include "outbox.h"
-#include "pgconn.h"
+#include "vg_pg.h"
 #include "vg_completion.h"
 #include "vg_log.h"
 #include "vg_rec.h"

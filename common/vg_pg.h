@@ -1,11 +1,13 @@
 /*
- * pgconn: libpq helpers shared by the writer, the identity sync and the
- * admin CLI.
+ * vg_pg: libpq helpers shared by the writer and the identity sync (worker
+ * threads) and the admin CLI. A library of its own (vg_pg, with the
+ * embedded migrations, vg_migrations.h): code on the broker thread never
+ * links libpq (tests/check-layers.mjs checks it).
  *
  * Thread: any; a PGconn belongs to the thread that opened it.
  */
-#ifndef VG_PGCONN_H
-#define VG_PGCONN_H
+#ifndef VG_PG_H
+#define VG_PG_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /*
- * pgconn: libpq helpers (see pgconn.h). Thread: any. Memory: none owned.
+ * vg_pg: libpq helpers (see vg_pg.h). Thread: any. Memory: none owned.
  */
-#include "pgconn.h"
+#include "vg_pg.h"
 
 #include <stdio.h>
 #include <string.h>
