@@ -11,7 +11,7 @@
  * whole message back (state and events never diverge).
  *
  * Thread: broker thread. Memory: the bed map and its beds, each device's
- * alert block (vg_devrt.alerts), the configuration; events are written into
+ * alert block (struct vg_device.alerts, freed by devices.c), the configuration; events are written into
  * the plugin's event scratch (vg->ev, vg->evbuf), reused for every message.
  */
 #include "alerts.h"
@@ -25,7 +25,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "ingest.h"
+#include "devices.h"
 #include "stations.h"
 #include "vg_alertnet.h"
 #include "vg_completion.h"
@@ -449,9 +449,9 @@ void vg_alerts_emit(struct vg_plugin *vg)
 
 /* ---- snapshot / restore -------------------------------------------------- */
 
-void vg_alerts_snapshot(struct vg_plugin *vg, struct vg_ident *e, struct vg_alert_snap *snap)
+void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_device *rt,
+		struct vg_alert_snap *snap)
 {
-	struct vg_devrt *rt = e->rt;
 
 	snap->nev = vg->nev;
 	snap->evbuf_len = vg->evbuf_len;
@@ -469,9 +469,9 @@ void vg_alerts_snapshot(struct vg_plugin *vg, struct vg_ident *e, struct vg_aler
 	}
 }
 
-void vg_alerts_restore(struct vg_plugin *vg, struct vg_ident *e, const struct vg_alert_snap *snap)
+void vg_alerts_restore(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *rt,
+		const struct vg_alert_snap *snap)
 {
-	struct vg_devrt *rt = e->rt;
 	char key[2 * (VG_ID_MAX + 1)];
 
 	vg->nev = snap->nev;
@@ -497,7 +497,7 @@ void vg_alerts_restore(struct vg_plugin *vg, struct vg_ident *e, const struct vg
 
 /* ---- threshold alerts ------------------------------------------------------ */
 
-static struct vg_dev_alerts *dev_alerts(struct vg_devrt *rt)
+static struct vg_dev_alerts *dev_alerts(struct vg_device *rt)
 {
 	if(rt->alerts == NULL){
 		rt->alerts = calloc(1, sizeof(*rt->alerts));
@@ -515,11 +515,10 @@ static double vital_value(const struct vg_sample *s, int v)
 /* One sample's value of vital v against the ward's thresholds: moves the
  * device's alert state and notes the transition in net (tag: the sample's
  * index in the message). Returns false when out of memory. */
-static bool eval_threshold(struct vg_plugin *vg, struct vg_ident *e, struct vg_alertnet *net, int v,
-		const struct vg_sample *s, int tag, int64_t now_ms)
+static bool eval_threshold(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *rt,
+		struct vg_alertnet *net, int v, const struct vg_sample *s, int tag, int64_t now_ms)
 {
 	const struct vg_thr *t = &thresholds(vg, e->ward)[v];
-	struct vg_devrt *rt = e->rt;
 	struct vg_dev_alerts *da;
 	struct vg_alert_st *a;
 	double value = vital_value(s, v);
@@ -746,10 +745,9 @@ static bool emit_slot(struct vg_plugin *vg, const struct vg_alertnet *net, struc
 /* Resolves e's open silent alert with its alert.resolved event (why: "data
  * again", or why the device left its bed). Returns 1 when resolved, 0 when
  * none is open, -1 (nothing changed) when the event scratch refused it. */
-static int resolve_silent(struct vg_plugin *vg, struct vg_ident *e, const char *why, int64_t last_seen_ms,
-		int64_t now_ms)
+static int resolve_silent(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *rt, const char *why,
+		int64_t last_seen_ms, int64_t now_ms)
 {
-	struct vg_devrt *rt = e->rt;
 	struct ev_spec sp;
 	struct vg_alert_st *a;
 
@@ -774,9 +772,9 @@ static int resolve_silent(struct vg_plugin *vg, struct vg_ident *e, const char *
 	return 1;
 }
 
-int vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct vg_sample *s, int n, int64_t now_ms)
+int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *rt,
+		const struct vg_sample *s, int n, int64_t now_ms)
 {
-	struct vg_devrt *rt = e->rt;
 	struct vg_alertnet thr[VG_V_COUNT], n2;
 	struct vg_alert_st thr_prior[VG_V_COUNT], n2_prior;
 	struct slot_ctx c;
@@ -787,7 +785,7 @@ int vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct 
 		return MOSQ_ERR_SUCCESS;
 	}
 	rt->disconnected_ms = 0; /* a sample proves the device is connected */
-	if(resolve_silent(vg, e, "data again", now_ms, now_ms) < 0){
+	if(resolve_silent(vg, e, rt, "data again", now_ms, now_ms) < 0){
 		return MOSQ_ERR_UNKNOWN;
 	}
 	b = bed_of(vg, e, true);
@@ -809,7 +807,7 @@ int vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct 
 	}
 	for(i = 0; i < n; i++){
 		for(v = 0; v < VG_V_COUNT; v++){
-			if(VG_SAMPLE_HAS(&s[i], vital_field[v]) && !eval_threshold(vg, e, &thr[v], v, &s[i], i, now_ms)){
+			if(VG_SAMPLE_HAS(&s[i], vital_field[v]) && !eval_threshold(vg, e, rt, &thr[v], v, &s[i], i, now_ms)){
 				return MOSQ_ERR_NOMEM;
 			}
 		}
@@ -857,25 +855,6 @@ int vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct 
 	return MOSQ_ERR_SUCCESS;
 }
 
-void vg_alerts_on_connect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms)
-{
-	(void)vg;
-	(void)now_ms;
-	if(e->rt){
-		e->rt->disconnected_ms = 0;
-	}
-}
-
-void vg_alerts_on_disconnect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms)
-{
-	struct vg_devrt *rt = vg_ingest_devrt(e);
-
-	(void)vg;
-	if(rt && e->role == VG_ROLE_DEVICE && e->ward[0]){
-		rt->disconnected_ms = now_ms;
-	}
-}
-
 /* Journals the events in vg->ev as one record (priority class), then
  * emits them; on failure discards them. Returns the journal's result. */
 static int journal_and_emit(struct vg_plugin *vg)
@@ -895,22 +874,23 @@ static int journal_and_emit(struct vg_plugin *vg)
 	return rc;
 }
 
-void vg_alerts_device_left(struct vg_plugin *vg, struct vg_ident *e, const char *why, int64_t now_ms)
+void vg_alerts_device_left(struct vg_plugin *vg, const struct vg_ident *e, const char *why, int64_t now_ms)
 {
+	struct vg_device *rt = vg_devices_find(&vg->devices, e->id);
 	struct vg_alert_st saved;
 	int r;
 
-	if(vg->nev != 0 || e->rt == NULL || e->rt->alerts == NULL){
+	if(vg->nev != 0 || rt == NULL || rt->alerts == NULL){
 		return;
 	}
-	saved = e->rt->alerts->silent;
-	r = resolve_silent(vg, e, why, e->rt->last_seen_ms, now_ms);
+	saved = rt->alerts->silent;
+	r = resolve_silent(vg, e, rt, why, rt->last_seen_ms, now_ms);
 	if(r == 0){
 		return;
 	}
 	if(r < 0 || journal_and_emit(vg) != VG_JOURNAL_OK){
 		vg_alerts_discard(vg);
-		e->rt->alerts->silent = saved;
+		rt->alerts->silent = saved;
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal the end of %s's silent alert (%s left its bed); "
 				"it stays open", e->id, why);
 	}
@@ -919,14 +899,14 @@ void vg_alerts_device_left(struct vg_plugin *vg, struct vg_ident *e, const char 
 /* The silent alerts raised in one pass, until journalled: what to undo. */
 struct silent_batch {
 	int n;
-	struct vg_ident *dev[VG_REC_MAX_EVENTS];
+	struct vg_device *dev[VG_REC_MAX_EVENTS];
 	struct vg_alert_st saved[VG_REC_MAX_EVENTS];
 	bool fresh_block[VG_REC_MAX_EVENTS];
 };
 
 static void silent_undo(struct silent_batch *sb, int k)
 {
-	struct vg_devrt *rt = sb->dev[k]->rt;
+	struct vg_device *rt = sb->dev[k];
 
 	if(sb->fresh_block[k]){
 		free(rt->alerts);
@@ -963,25 +943,25 @@ static bool silent_flush(struct vg_plugin *vg, struct silent_batch *sb)
 void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 {
 	int64_t silence = vg->cfg.silence_s * 1000, grace = vg->cfg.disconnect_grace_s * 1000;
-	size_t i;
+	size_t pos = 0;
 	struct silent_batch sb;
+	struct vg_device *rt;
+	const char *id;
 
 	if(now_ms - vg->alerts_tick_ms < 1000 || vg->nev != 0){
 		return;
 	}
 	vg->alerts_tick_ms = now_ms;
 	sb.n = 0;
-	for(i = 0; i < vg->ids.cap; i++){
-		struct vg_ident *e = vg->ids.slots[i];
-		struct vg_devrt *rt;
+	while((rt = vg_devices_next(&vg->devices, &pos, &id)) != NULL){
+		const struct vg_ident *e = vg_idtable_find(&vg->ids, id);
 		struct vg_dev_alerts *da;
 		struct ev_spec sp;
 		const char *reason = NULL;
 
-		if(e == NULL || e->role != VG_ROLE_DEVICE || e->ward[0] == '\0' || e->revoked || e->rt == NULL){
+		if(e == NULL || e->role != VG_ROLE_DEVICE || e->ward[0] == '\0' || e->revoked){
 			continue;
 		}
-		rt = e->rt;
 		if(rt->alerts && rt->alerts->silent.active){
 			continue;
 		}
@@ -999,7 +979,7 @@ void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 			continue; /* out of memory: nothing changed, next second */
 		}
 		sb.saved[sb.n] = da->silent;
-		sb.dev[sb.n] = e;
+		sb.dev[sb.n] = rt;
 		sb.n++;
 		start_alert(&da->silent, "silent", e->id, 1, now_ms, 0);
 		memset(&sp, 0, sizeof(sp));
@@ -1037,7 +1017,7 @@ static bool parse_alert_id(const char *s, uint8_t id[12])
  * when its device is gone. */
 static struct vg_alert_st *slot_of(struct vg_plugin *vg, const struct vg_open_alert *o, struct vg_ident **dev)
 {
-	struct vg_devrt *rt;
+	struct vg_device *rt;
 	struct vg_dev_alerts *da;
 	struct vg_bed *b;
 	int v;
@@ -1047,7 +1027,7 @@ static struct vg_alert_st *slot_of(struct vg_plugin *vg, const struct vg_open_al
 		b = bed_by_key(vg, o->ward, o->bed, true);
 		return b ? &b->news2 : NULL;
 	}
-	if(*dev == NULL || (*dev)->role != VG_ROLE_DEVICE || (rt = vg_ingest_devrt(*dev)) == NULL
+	if(*dev == NULL || (*dev)->role != VG_ROLE_DEVICE || (rt = vg_devices_get(&vg->devices, (*dev)->id)) == NULL
 			|| (da = dev_alerts(rt)) == NULL){
 		return NULL;
 	}

@@ -33,6 +33,7 @@
 #include "vg_vitals.h"
 
 struct vg_plugin;
+struct vg_device;
 
 /* At most this many events come out of one message: the silent alert's
  * end, and each threshold slot and the bed's NEWS2 with their net
@@ -53,7 +54,8 @@ struct vg_alert_st {
 	uint8_t id[12];         /* alert id (96 bits), rendered "al_<hex>" */
 };
 
-/* Per-device alert state, allocated on the device's first alert. */
+/* Per-device alert state, allocated on the device's first alert (kept in
+ * its struct vg_device, devices.h, which frees it). */
 struct vg_dev_alerts {
 	struct vg_alert_st thr[VG_V_COUNT];
 	struct vg_alert_st silent;
@@ -102,9 +104,12 @@ void vg_alerts_set_config(struct vg_plugin *vg, struct vg_alert_cfg *cfg);
  * as coalesced). It returns MOSQ_ERR_SUCCESS, or an error (out of memory,
  * an event the scratch refused) after which the caller must restore the
  * snapshot and refuse the message: state and events never diverge. */
-void vg_alerts_snapshot(struct vg_plugin *vg, struct vg_ident *e, struct vg_alert_snap *snap);
-int vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct vg_sample *s, int n, int64_t now_ms);
-void vg_alerts_restore(struct vg_plugin *vg, struct vg_ident *e, const struct vg_alert_snap *snap);
+void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_device *dev,
+		struct vg_alert_snap *snap);
+int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *dev,
+		const struct vg_sample *s, int n, int64_t now_ms);
+void vg_alerts_restore(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *dev,
+		const struct vg_alert_snap *snap);
 /* Publishes and queues for the webhook every event in vg->ev, counts (and
  * logs, at most every 10 s) the transitions they coalesced, then clears it. */
 void vg_alerts_emit(struct vg_plugin *vg);
@@ -118,15 +123,12 @@ void vg_alerts_json_news2(struct vg_json *j, const struct vg_news2_result *r, in
 /* The bed's NEWS2 after the latest sample (NULL if the device has no bed). */
 const struct vg_bed *vg_alerts_bed(struct vg_plugin *vg, const struct vg_ident *e);
 
-/* Connection events of devices (silent-device detection). */
-void vg_alerts_on_connect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms);
-void vg_alerts_on_disconnect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms);
 /* TICK: the device left its bed (unassigned, moved, revoked, deleted; e is
  * the entry before the change). An open silent-device alert for that bed
  * is resolved (why: "unassigned", "moved", "revoked", "deleted"): nobody
  * is expected to send from it any more, and stations must not keep showing
  * it. */
-void vg_alerts_device_left(struct vg_plugin *vg, struct vg_ident *e, const char *why, int64_t now_ms);
+void vg_alerts_device_left(struct vg_plugin *vg, const struct vg_ident *e, const char *why, int64_t now_ms);
 
 /* TICK: continues the open alerts of the previous run and restores the
  * beds' NEWS2 inputs (read from PostgreSQL at start). */

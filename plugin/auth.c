@@ -17,7 +17,7 @@
  * defers, so defer mode must grant foreign topics itself).
  *
  * Live sessions. Each identity has at most one client that logged in as it
- * through Vitalgate (vg_devrt.live): set when BASIC_AUTH accepts it (a
+ * through Vitalgate (struct vg_session.live, sessions.h): set when BASIC_AUTH accepts it (a
  * newer login replaces it: a takeover), or, on a listener with
  * use_identity_as_username (Mosquitto 2.0.11 skips BASIC_AUTH there), when
  * the ACL check first validates its certificate; cleared by its
@@ -34,21 +34,22 @@
  * connected, with no DISCONNECT before them. A rejected sample is denied:
  * the device sees 0x87, a will is dropped.
  *
- * The per-message read check (every message, every subscriber) is one hash
- * lookup, one pointer compare and a few byte compares: O(1), no allocation.
+ * The per-message read check (every message, every subscriber) is two hash
+ * lookups (the identity, its session), one pointer compare and a few byte
+ * compares: O(1), no allocation.
  *
  * Authentication (BASIC_AUTH): by secret, or on a TLS listener with
  * require_certificate, by the client certificate's CN (no password). Either
  * way the client id must equal the identity. With others=defer a CONNECT
  * that Vitalgate would leave to other authentication is refused when its
  * client id names a Vitalgate identity. Repeated failures are throttled: a
- * known identity's budgets live in its runtime state, others' and every
+ * known identity's budgets live in its session state, others' and every
  * address's in the tables of throttle.c; every decision is audited
  * (audit.c).
  *
- * Thread: broker thread. Memory: a device's runtime state on its first
- * login (vg_ingest_devrt); nothing per message (the certificate's CN is
- * copied into a stack buffer).
+ * Thread: broker thread. Memory: an identity's session state on its first
+ * login (sessions.c); nothing per message (the certificate's CN is copied
+ * into a stack buffer).
  */
 #include <stdio.h>
 #include <string.h>
@@ -61,7 +62,9 @@
 
 #include "audit.h"
 #include "crl.h"
+#include "devices.h"
 #include "ingest.h"
+#include "sessions.h"
 #include "vg_plugin.h"
 
 enum ns {
@@ -263,20 +266,20 @@ static int deny(struct vg_plugin *vg, const struct mosquitto_evt_acl_check *ed, 
 
 /* Counts a client as the identity's live session (a takeover replaces
  * the previous one, which stays counted once). */
-static void live_set(struct vg_plugin *vg, const struct vg_ident *e, struct vg_devrt *rt, const struct mosquitto *client)
+static void live_set(struct vg_plugin *vg, const struct vg_ident *e, struct vg_session *ses, const struct mosquitto *client)
 {
-	if(rt->live == NULL){
+	if(ses->live == NULL){
 		vg->stats.connected[e->role & 3]++;
 	}
-	rt->live = client;
+	ses->live = client;
 }
 
-static bool live_clear(struct vg_plugin *vg, const struct vg_ident *e)
+static bool live_clear(struct vg_plugin *vg, const struct vg_ident *e, struct vg_session *ses)
 {
-	if(e->rt == NULL || e->rt->live == NULL){
+	if(ses == NULL || ses->live == NULL){
 		return false;
 	}
-	e->rt->live = NULL;
+	ses->live = NULL;
 	vg->stats.connected[e->role & 3]--;
 	return true;
 }
@@ -295,10 +298,10 @@ static const char *adopt_cert_login(struct vg_plugin *vg, struct vg_ident *e, st
 {
 	char cn[VG_ID_MAX + 1];
 	bool bad = false;
-	struct vg_devrt *rt;
+	struct vg_session *ses = vg_sessions_find(&vg->sessions, e->id);
 	struct vg_cert_id certid;
 
-	if(e->rt && e->rt->live){
+	if(ses && ses->live){
 		return "session did not log in as this identity";
 	}
 	if(!cert_cn(client, cn, sizeof(cn), &bad) || bad || strcmp(cn, e->id) != 0){
@@ -310,14 +313,14 @@ static const char *adopt_cert_login(struct vg_plugin *vg, struct vg_ident *e, st
 	if(vg_crl_login_revoked(vg, client, &certid)){
 		return "certificate revoked (CRL)";
 	}
-	rt = vg_ingest_devrt(e);
-	if(rt == NULL){
+	ses = vg_sessions_get(&vg->sessions, e->id);
+	if(ses == NULL){
 		return "out of memory";
 	}
-	rt->cert = certid;
-	live_set(vg, e, rt, client);
+	ses->cert = certid;
+	live_set(vg, e, ses, client);
 	vg->stats.auth_ok++;
-	vg_alerts_on_connect(vg, e, vg_now_ms());
+	vg_devices_on_connect(&vg->devices, e);
 	vg_audit(vg, VG_AUDIT_CONNECT, e->id, cid, mosquitto_client_address(client), "%s by certificate (listener without login check)",
 			e->role == VG_ROLE_DEVICE ? "device" : e->role == VG_ROLE_STATION ? "station" : "service");
 	return NULL;
@@ -329,6 +332,7 @@ int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 	struct vg_plugin *vg = userdata;
 	const char *user = mosquitto_client_username(ed->client);
 	struct vg_ident *e;
+	const struct vg_session *ses;
 	const char *topic = ed->topic;
 	const char *rest;
 	const char *cid;
@@ -364,7 +368,8 @@ int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 		vg_kick_later(vg, mosquitto_client_id(ed->client), "identity revoked");
 		return deny(vg, ed, e->id, "identity revoked");
 	}
-	if(e->rt == NULL || e->rt->live != ed->client){
+	ses = vg_sessions_find(&vg->sessions, e->id);
+	if(ses == NULL || ses->live != ed->client){
 		/* The rare path: the hot one is the pointer compare above. */
 		cid = mosquitto_client_id(ed->client);
 		why = adopt_cert_login(vg, e, ed->client, cid);
@@ -465,10 +470,10 @@ static bool auth_log_budget(struct vg_plugin *vg)
 /* The budget a login attempt under known identity e from addr is counted
  * in: the device's own last good address has its own, so a stranger
  * elsewhere cannot lock it out, and its own address is still throttled. */
-static struct vg_throttle_state *user_budget(struct vg_devrt *rt, const char *addr, bool *home)
+static struct vg_throttle_state *user_budget(struct vg_session *ses, const char *addr, bool *home)
 {
-	*home = addr && rt->last_ok_addr_hash && rt->last_ok_addr_hash == addr_hash(addr);
-	return *home ? &rt->thr_home : &rt->thr_away;
+	*home = addr && ses->last_ok_addr_hash && ses->last_ok_addr_hash == addr_hash(addr);
+	return *home ? &ses->thr_home : &ses->thr_away;
 }
 
 int vg_auth_basic_cb(int event, void *event_data, void *userdata)
@@ -479,7 +484,7 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	const char *addr = mosquitto_client_address(ed->client);
 	const char *identity = ed->username;
 	struct vg_ident *e = NULL;
-	struct vg_devrt *rt = NULL;
+	struct vg_session *ses = NULL;
 	struct vg_throttle_state *budget = NULL;
 	struct vg_cert_id certid;
 	const char *why;
@@ -496,7 +501,8 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	/* Mosquitto asks again for every connected client on a reload
 	 * (SIGHUP): the live session is checked, not counted, throttled or
 	 * audited a second time. */
-	again = e && e->rt && e->rt->live == ed->client;
+	ses = e ? vg_sessions_find(&vg->sessions, e->id) : NULL;
+	again = ses && ses->live == ed->client;
 	if(!again && addr && vg_throttle_blocked(&vg->thr_addr, addr, now, &until)){
 		why = "address throttled after repeated failures";
 		count_failure = false;
@@ -536,13 +542,13 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 		}
 		goto refuse;
 	}
-	rt = vg_ingest_devrt(e);
-	if(rt == NULL){
+	ses = vg_sessions_get(&vg->sessions, e->id);
+	if(ses == NULL){
 		why = "out of memory";
 		count_failure = false;
 		goto refuse;
 	}
-	budget = user_budget(rt, addr, &home);
+	budget = user_budget(ses, addr, &home);
 	if(!again && vg_throttle_state_blocked(budget, now, &until)){
 		why = home ? "username throttled after repeated failures from its last good address"
 			: "username throttled after repeated failures";
@@ -583,16 +589,16 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	}
 	if(addr && !home){
 		/* A new good address: its budget starts afresh. */
-		rt->last_ok_addr_hash = addr_hash(addr);
-		vg_throttle_state_ok(&rt->thr_home);
+		ses->last_ok_addr_hash = addr_hash(addr);
+		vg_throttle_state_ok(&ses->thr_home);
 	}
-	vg_throttle_state_ok(home ? &rt->thr_home : &rt->thr_away);
-	rt->cert = certid;
-	vg_alerts_on_connect(vg, e, vg_now_ms());
+	vg_throttle_state_ok(home ? &ses->thr_home : &ses->thr_away);
+	ses->cert = certid;
+	vg_devices_on_connect(&vg->devices, e);
 	vg->stats.auth_ok++;
 	/* The live session from now on (a takeover: the previous one loses
 	 * every right before Mosquitto even disconnects it). */
-	live_set(vg, e, rt, ed->client);
+	live_set(vg, e, ses, ed->client);
 	vg_audit(vg, VG_AUDIT_CONNECT, e->id, clientid, addr, "%s by %s", e->role == VG_ROLE_DEVICE ? "device"
 			: e->role == VG_ROLE_STATION ? "station" : "service", by_cert ? "certificate" : "secret");
 	return MOSQ_ERR_SUCCESS;
@@ -634,23 +640,26 @@ void vg_auth_forget_connections(struct vg_plugin *vg, const char *id)
 	struct vg_ident *e = vg_idtable_find(&vg->ids, id);
 
 	if(e){
-		live_clear(vg, e);
+		live_clear(vg, e, vg_sessions_find(&vg->sessions, e->id));
 	}
 }
 
-void vg_auth_reset_throttle(struct vg_ident *e)
+void vg_auth_reset_throttle(struct vg_plugin *vg, const char *id)
 {
-	if(e->rt){
-		vg_throttle_state_ok(&e->rt->thr_home);
-		vg_throttle_state_ok(&e->rt->thr_away);
+	struct vg_session *ses = vg_sessions_find(&vg->sessions, id);
+
+	if(ses){
+		vg_throttle_state_ok(&ses->thr_home);
+		vg_throttle_state_ok(&ses->thr_away);
 	}
 }
 
 bool vg_auth_is_live(const struct vg_plugin *vg, const char *id)
 {
 	const struct vg_ident *e = vg_idtable_find(&vg->ids, id);
+	const struct vg_session *ses = e ? vg_sessions_find(&vg->sessions, e->id) : NULL;
 
-	return e && e->rt && e->rt->live;
+	return ses && ses->live;
 }
 
 int vg_auth_disconnect_cb(int event, void *event_data, void *userdata)
@@ -660,21 +669,23 @@ int vg_auth_disconnect_cb(int event, void *event_data, void *userdata)
 	const char *cid = mosquitto_client_id(ed->client);
 	const char *user = mosquitto_client_username(ed->client);
 	struct vg_ident *e;
+	struct vg_session *ses;
 
 	(void)event;
 	/* A live session always has its identity as username; look by client
 	 * id too in case Mosquitto already dropped the username. */
 	e = vg_idtable_find(&vg->ids, user ? user : cid);
-	if(e == NULL || e->rt == NULL || e->rt->live != ed->client){
+	ses = e ? vg_sessions_find(&vg->sessions, e->id) : NULL;
+	if(ses == NULL || ses->live != ed->client){
 		/* Not a Vitalgate session (a client refused at CONNECT, another
 		 * application's, a taken-over one): nothing to record. */
 		return MOSQ_ERR_SUCCESS;
 	}
-	live_clear(vg, e);
+	live_clear(vg, e, ses);
 	vg_audit(vg, VG_AUDIT_DISCONNECT, e->id, e->id, mosquitto_client_address(ed->client), "disconnected");
 	/* Starts the disconnect grace time of a silent-device alert. (2.0.11
 	 * reports no reason, so a clean DISCONNECT counts too: a device off
 	 * the network monitors nobody; unassign it to take it out of use.) */
-	vg_alerts_on_disconnect(vg, e, vg_now_ms());
+	vg_devices_on_disconnect(&vg->devices, e, vg_now_ms());
 	return MOSQ_ERR_SUCCESS;
 }

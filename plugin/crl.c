@@ -19,6 +19,7 @@
 
 #include "audit.h"
 #include "crlsync.h"
+#include "sessions.h"
 #include "vg_plugin.h"
 
 int vg_crl_start(struct vg_plugin *vg, char *err, size_t errlen)
@@ -100,20 +101,21 @@ void vg_crl_apply(struct vg_plugin *vg, struct vg_c_crl *c)
 
 void vg_crl_tick(struct vg_plugin *vg)
 {
-	size_t i;
+	size_t pos = 0;
+	const struct vg_session *ses;
+	const char *id;
 
 	if(vg->crl_kick_in == 0 || --vg->crl_kick_in > 0){
 		return;
 	}
 	/* After the reload: clients still on a certificate the CRL revokes go
 	 * (their handshake is not repeated). O(identities), once per CRL. */
-	for(i = 0; i < vg->ids.cap; i++){
-		struct vg_ident *e = vg->ids.slots[i];
-		if(e && e->rt && e->rt->live && vg_crl_id_revoked(vg->crls, &e->rt->cert)
-				&& mosquitto_kick_client_by_clientid(e->id, false) == MOSQ_ERR_SUCCESS){
+	while((ses = vg_sessions_next(&vg->sessions, &pos, &id)) != NULL){
+		if(ses->live && vg_crl_id_revoked(vg->crls, &ses->cert)
+				&& mosquitto_kick_client_by_clientid(id, false) == MOSQ_ERR_SUCCESS){
 			vg->stats.kicks++;
-			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: disconnecting %s (certificate revoked)", e->id);
-			vg_audit(vg, VG_AUDIT_KICK, e->id, e->id, NULL, "certificate revoked (CRL)");
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: disconnecting %s (certificate revoked)", id);
+			vg_audit(vg, VG_AUDIT_KICK, id, id, NULL, "certificate revoked (CRL)");
 		}
 	}
 }

@@ -26,20 +26,13 @@ struct vg_ident *vg_ident_clone(const struct vg_ident *e)
 
 	if(c){
 		memcpy(c, e, sz);
-		c->rt = NULL;
 	}
 	return c;
 }
 
 void vg_ident_free(struct vg_ident *e)
 {
-	if(e){
-		if(e->rt){
-			free(e->rt->alerts);
-		}
-		free(e->rt);
-		free(e);
-	}
+	free(e);
 }
 
 int vg_idtable_init(struct vg_idtable *t, size_t cap_hint)
@@ -145,12 +138,7 @@ int vg_idtable_put(struct vg_idtable *t, struct vg_ident *e)
 	}
 	i = slot_of(t, e->id, n, &found);
 	if(found){
-		struct vg_ident *old = t->slots[i];
-		if(e->rt == NULL){
-			e->rt = old->rt;
-			old->rt = NULL;
-		}
-		vg_ident_free(old);
+		vg_ident_free(t->slots[i]);
 	}else{
 		t->count++;
 	}

@@ -23,13 +23,9 @@ struct mosquitto_evt_acl_check;
  * is the device whose live session ed->client is. */
 int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct mosquitto_evt_acl_check *ed);
 
-/* Returns the device's runtime state, creating it on first use (NULL when
- * out of memory). */
-struct vg_devrt *vg_ingest_devrt(struct vg_ident *e);
-
 /* Publishes the rejection record, journals the audit row (within the
  * device's rejection_records_per_min; beyond it counts it for the device's
- * next summary: e's runtime state is created if needed), counts and logs,
+ * next summary: its state in devices.c is created if needed), counts and logs,
  * and returns MOSQ_ERR_ACL_DENIED (what the ACL check returns: 0x87); or,
  * for an invalid sample from a device of a ward in shadow mode, only counts
  * and logs, and returns MOSQ_ERR_SUCCESS so the message is delivered. */

@@ -137,6 +137,8 @@ static void plugin_free(struct vg_plugin *vg)
 	vg_tick_drain(vg);
 	vg_queue_destroy(&vg->completions);
 	vg_idtable_destroy(&vg->ids);
+	vg_sessions_free(&vg->sessions);
+	vg_devices_free(&vg->devices);
 	vg_alerts_free(vg);
 	vg_stations_free(vg);
 	vg_crl_stop(vg);
@@ -197,7 +199,8 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		rc = MOSQ_ERR_INVAL;
 		goto error;
 	}
-	if(vg_idtable_init(&vg->ids, 1024) != 0){
+	if(vg_idtable_init(&vg->ids, 1024) != 0 || vg_sessions_init(&vg->sessions, 1024) != 0
+			|| vg_devices_init(&vg->devices, 1024) != 0){
 		goto error;
 	}
 	/* Throttling: 5 failures a minute per username, 20 per address, then

@@ -19,6 +19,7 @@
 #include "audit.h"
 #include "crl.h"
 #include "crlsync.h"
+#include "devices.h"
 #include "idsync.h"
 #include "metrics.h"
 #include "mirror.h"
@@ -26,6 +27,7 @@
 #include "ingest.h"
 #include "pgwriter.h"
 #include "outbox.h"
+#include "sessions.h"
 #include "stations.h"
 #include "stats.h"
 #include "vg_completion.h"
@@ -110,6 +112,15 @@ static void device_gone(struct vg_plugin *vg, const char *id)
 	}
 }
 
+/* An identity was deleted: what the broker kept about it goes too (its
+ * seq history, alert states, session and login budgets). An update keeps
+ * them: they are keyed by id, apart from the identity record. */
+static void drop_runtime(struct vg_plugin *vg, const char *id)
+{
+	vg_sessions_drop(&vg->sessions, id);
+	vg_devices_drop(&vg->devices, id);
+}
+
 static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 {
 	size_t i;
@@ -126,6 +137,7 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 		struct vg_ident *old = vg_idtable_find(&vg->ids, nw->id);
 		bool k = must_kick(old, nw);
 		bool moved = old && nw->role == VG_ROLE_DEVICE && (strcmp(old->ward, nw->ward) || strcmp(old->bed, nw->bed));
+		const struct vg_session *ses;
 
 		if(moved){
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %s now at %s/%s", nw->id,
@@ -138,7 +150,7 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 			vg_stations_device_left(vg, old->id, old->ward, old->bed);
 		}
 		nw->gen = gen;
-		if(old && old->rt && old->rt->live && old->role != nw->role){
+		if(old && old->role != nw->role && (ses = vg_sessions_find(&vg->sessions, old->id)) != NULL && ses->live){
 			vg->stats.connected[old->role & 3]--;
 			vg->stats.connected[nw->role & 3]++;
 		}
@@ -150,7 +162,7 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 		/* A change to an identity ends any throttling of its name: a
 		 * denial is never kept past the next change. */
 		vg_throttle_ok(&vg->thr_user, nw->id);
-		vg_auth_reset_throttle(nw);
+		vg_auth_reset_throttle(vg, nw->id);
 		if(k){
 			kick(vg, nw->id, nw->revoked ? "identity revoked" : "credentials changed");
 		}else if(old == NULL && vg->cfg.others == VG_OTHERS_DEFER){
@@ -173,6 +185,7 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 			device_gone(vg, rem[s]);
 			vg_auth_forget_connections(vg, rem[s]);
 			vg_idtable_remove(&vg->ids, rem[s]);
+			drop_runtime(vg, rem[s]);
 			kick(vg, rem[s], "identity deleted");
 		}
 		free(rem);
@@ -189,6 +202,7 @@ static void apply_idents(struct vg_plugin *vg, struct vg_c_idents *c)
 		if(vg_idtable_remove(&vg->ids, c->deleted[i])){
 			kick(vg, c->deleted[i], "identity deleted");
 		}
+		drop_runtime(vg, c->deleted[i]);
 	}
 }
 
@@ -331,7 +345,7 @@ void vg_tick_drain(struct vg_plugin *vg)
 				size_t i;
 				for(i = 0; i < c->n; i++){
 					struct vg_ident *e = vg_idtable_find(&vg->ids, c->items[i].id);
-					struct vg_devrt *rt = e && e->role == VG_ROLE_DEVICE ? vg_ingest_devrt(e) : NULL;
+					struct vg_device *rt = e && e->role == VG_ROLE_DEVICE ? vg_devices_get(&vg->devices, e->id) : NULL;
 					/* Devices that were streaming before this start and do not
 					 * come back raise a silent alert too. */
 					if(rt && rt->last_seen_ms == 0){

@@ -15,7 +15,9 @@
 
 #include "config.h"
 #include "alerts.h"
+#include "devices.h"
 #include "idtable.h"
+#include "sessions.h"
 #include "throttle.h"
 #include "vg_rec.h"
 #include "vg_smap.h"
@@ -87,6 +89,8 @@ struct vg_plugin {
 	struct vg_idtable ids;          /* (broker) */
 	bool ids_loaded;                /* (broker) identities known (cache or database) */
 	bool ids_synced;                /* (broker) a database snapshot applied this run */
+	struct vg_sessions sessions;    /* (broker) per identity: live session, login budgets */
+	struct vg_devices devices;      /* (broker) per device: seq window, last seen, alert states */
 	struct vg_hasher *hasher;       /* (broker) */
 	struct vg_decoder dec;          /* (broker) */
 	struct vg_sample samples[VG_MAX_BATCH]; /* (broker) decode output */
@@ -178,7 +182,7 @@ void vg_kick_later(struct vg_plugin *vg, const char *client_id, const char *why)
 void vg_auth_forget_connections(struct vg_plugin *vg, const char *id);
 
 /* After an identity changed: its login failures are forgotten. */
-void vg_auth_reset_throttle(struct vg_ident *e);
+void vg_auth_reset_throttle(struct vg_plugin *vg, const char *id);
 
 /* True if identity id has a live session (a client that logged in as it
  * through Vitalgate and is still connected). */
