@@ -18,7 +18,7 @@
  *   authenticate (idcache.h).
  */
 #include "idsync.h"
-#include "idcache.h"
+#include "vg_idcache.h"
 
 #include <errno.h>
 #include <poll.h>

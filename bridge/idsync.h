@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "idtable.h"
+#include "vg_idtable.h"
 #include "vg_alertcfg.h"
 #include "vg_queue.h"
 

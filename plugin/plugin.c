@@ -34,7 +34,7 @@
 
 #include "audit.h"
 #include "crl.h"
-#include "idcache.h"
+#include "vg_idcache.h"
 #include "idsync.h"
 #include "ingest.h"
 #include "metrics.h"

@@ -16,7 +16,7 @@
 #include "config.h"
 #include "alerts.h"
 #include "devices.h"
-#include "idtable.h"
+#include "vg_idtable.h"
 #include "sessions.h"
 #include "throttle.h"
 #include "vg_rec.h"

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "devices.h"
-#include "idtable.h"
+#include "vg_idtable.h"
 #include "sessions.h"
 #include "vg_vitals.h"
 #include "vgtest.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "idcache.h"
+#include "vg_idcache.h"
 #include "vgtest.h"
 
 static struct vg_ident *mk(const char *id, uint8_t role, uint16_t nwards)

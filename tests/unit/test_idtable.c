@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "idtable.h"
+#include "vg_idtable.h"
 #include "vgtest.h"
 
 static struct vg_ident *mk(const char *id, uint8_t role)

@@ -2,7 +2,7 @@
  * idtable: open-addressing hash table of identities (see idtable.h).
  * Thread: broker thread only (vg_ident_new/free: any). Memory: owns entries.
  */
-#include "idtable.h"
+#include "vg_idtable.h"
 
 #include <stdlib.h>
 #include <string.h>

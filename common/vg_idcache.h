@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "idtable.h"
+#include "vg_idtable.h"
 
 /* Writes every entry of t to path. Returns 0 or -1 with err set. */
 int vg_idcache_write(const char *path, const struct vg_idtable *t, char *err, size_t errlen);

@@ -5,7 +5,7 @@
  * str8 bed | u16 nwards | nwards x str8 ward. Integers little-endian.
  * Thread: any. Memory: temporary buffers only.
  */
-#include "idcache.h"
+#include "vg_idcache.h"
 
 #include <errno.h>
 #include <fcntl.h>
