@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "vg_idtable.h"
+#include "vg_ident.h"
 #include "vg_alertcfg.h"
 #include "vg_queue.h"
 

@@ -1,5 +1,5 @@
 /*
- * idcache: the identity table saved in spool_dir/identities.cache, so that
+ * vg_idcache: the identity table saved in spool_dir/identities.cache, so that
  * a broker restarted while PostgreSQL is unreachable still authenticates
  * the devices it knew (docs/security.md explains the trade-off: a
  * revocation made while both were down takes effect when PostgreSQL is back).

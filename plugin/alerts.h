@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vg_idtable.h"
+#include "vg_ident.h"
 #include "vg_alertcfg.h"
 #include "vg_alertnet.h"
 #include "vg_news2.h"

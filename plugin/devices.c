@@ -16,7 +16,7 @@
 
 #include <stdlib.h>
 
-#include "vg_idtable.h"
+#include "vg_ident.h"
 #include "vg_vitals.h"
 
 #define SEQ_WINDOW 64

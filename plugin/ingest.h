@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vg_idtable.h"
+#include "vg_ident.h"
 #include "vg_vitals.h"
 
 struct vg_plugin;

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "vg_idtable.h"
+#include "vg_ident.h"
 #include "vg_vitals.h"
 
 struct vg_plugin;

@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#include "vg_idtable.h"
+#include "vg_ident.h"
 #include "vg_rec.h"
 #include "vg_vitals.h"
 
