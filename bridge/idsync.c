@@ -68,21 +68,6 @@ static const char *SELECT_IDENTS =
 	"WHERE s.station_id = i.id), '') "
 	"FROM identities i LEFT JOIN bed_assignments b ON b.device_id = i.id";
 
-void vg_c_idents_free(struct vg_c_idents *c)
-{
-	size_t i;
-
-	if(c == NULL){
-		return;
-	}
-	for(i = 0; i < c->n; i++){
-		vg_ident_free(c->items[i]);
-	}
-	free(c->items);
-	free(c->deleted);
-	free(c);
-}
-
 static int count_wards(const char *csv)
 {
 	int n = 0;

@@ -18,8 +18,8 @@
 #include <mosquitto_broker.h>
 
 #include "audit.h"
-#include "crlsync.h"
 #include "sessions.h"
+#include "vg_completion.h"
 #include "vg_plugin.h"
 
 int vg_crl_start(struct vg_plugin *vg, char *err, size_t errlen)

@@ -5,7 +5,8 @@
  * applies each on the broker thread: log lines, identity changes (and the
  * kicks they imply), webhook outcomes, database state.
  *
- * Thread: broker thread. Memory: frees every completion it takes.
+ * Thread: broker thread. Memory: frees every completion it takes
+ * (vg_completion_free), after its consumer took what it keeps.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,7 +19,6 @@
 #include "alerts.h"
 #include "audit.h"
 #include "crl.h"
-#include "crlsync.h"
 #include "devices.h"
 #include "idsync.h"
 #include "metrics.h"
@@ -26,7 +26,6 @@
 #include "webhook.h"
 #include "ingest.h"
 #include "pgwriter.h"
-#include "outbox.h"
 #include "sessions.h"
 #include "stations.h"
 #include "stats.h"
@@ -261,7 +260,7 @@ static void webhook_outcome(struct vg_plugin *vg, const struct vg_c_webhook *w)
 	}
 }
 
-static void redeliver(struct vg_plugin *vg, struct vg_c_redeliver *c)
+static void redeliver(struct vg_plugin *vg, const struct vg_c_redeliver *c)
 {
 	size_t i, queued = 0, refused = 0;
 
@@ -274,7 +273,6 @@ static void redeliver(struct vg_plugin *vg, struct vg_c_redeliver *c)
 				refused++;
 			}
 		}
-		free(c->items[i].body);
 	}
 	if(refused){
 		/* The queue filled up again (the endpoint is still failing): these
@@ -291,6 +289,21 @@ static void redeliver(struct vg_plugin *vg, struct vg_c_redeliver *c)
 	}
 }
 
+/* Devices that were streaming before this start and do not come back
+ * raise a silent alert too. */
+static void last_seen(struct vg_plugin *vg, const struct vg_c_last_seen *c)
+{
+	size_t i;
+
+	for(i = 0; i < c->n; i++){
+		struct vg_ident *e = vg_idtable_find(&vg->ids, c->items[i].id);
+		struct vg_device *dev = e && e->role == VG_ROLE_DEVICE ? vg_devices_get(&vg->devices, e->id) : NULL;
+		if(dev && dev->last_seen_ms == 0){
+			dev->last_seen_ms = c->items[i].at_ms;
+		}
+	}
+}
+
 void vg_tick_drain(struct vg_plugin *vg)
 {
 	struct vg_job *list, *next;
@@ -303,81 +316,46 @@ void vg_tick_drain(struct vg_plugin *vg)
 			case VG_C_LOG: {
 				struct vg_c_log *l = (struct vg_c_log *)list;
 				mosquitto_log_printf(l->level, "%s", l->msg);
-				free(l);
 				break;
 			}
-			case VG_C_IDENTS: {
-				struct vg_c_idents *c = (struct vg_c_idents *)list;
-				apply_idents(vg, c);
-				vg_c_idents_free(c);
+			case VG_C_IDENTS:
+				apply_idents(vg, (struct vg_c_idents *)list);
 				break;
-			}
-			case VG_C_WEBHOOK: {
-				struct vg_c_webhook *w = (struct vg_c_webhook *)list;
-				webhook_outcome(vg, w);
-				free(w);
+			case VG_C_WEBHOOK:
+				webhook_outcome(vg, (struct vg_c_webhook *)list);
 				break;
-			}
 			case VG_C_ALERT_CFG: {
 				struct vg_c_alert_cfg *c = (struct vg_c_alert_cfg *)list;
-				vg_alerts_set_config(vg, c->cfg);
 				mosquitto_log_printf(MOSQ_LOG_INFO, "Vitalgate: alert thresholds and bed settings loaded (%zu ward override(s), %zu SpO2 scale 2 bed(s))",
 						c->cfg->nwards, c->cfg->nscale2);
-				free(c);
+				vg_alerts_set_config(vg, c->cfg);
+				c->cfg = NULL;
 				break;
 			}
-			case VG_C_REDELIVER: {
-				struct vg_c_redeliver *c = (struct vg_c_redeliver *)list;
-				redeliver(vg, c);
-				free(c);
+			case VG_C_REDELIVER:
+				redeliver(vg, (struct vg_c_redeliver *)list);
 				break;
-			}
-			case VG_C_WEBHOOK_CMD: {
-				struct vg_c_webhook_cmd *c = (struct vg_c_webhook_cmd *)list;
-				if(c->enable && vg->webhook){
+			case VG_C_WEBHOOK_CMD:
+				if(((struct vg_c_webhook_cmd *)list)->enable && vg->webhook){
 					vg_webhook_enable(vg->webhook);
 				}
-				free(c);
 				break;
-			}
-			case VG_C_LAST_SEEN: {
-				struct vg_c_last_seen *c = (struct vg_c_last_seen *)list;
-				size_t i;
-				for(i = 0; i < c->n; i++){
-					struct vg_ident *e = vg_idtable_find(&vg->ids, c->items[i].id);
-					struct vg_device *rt = e && e->role == VG_ROLE_DEVICE ? vg_devices_get(&vg->devices, e->id) : NULL;
-					/* Devices that were streaming before this start and do not
-					 * come back raise a silent alert too. */
-					if(rt && rt->last_seen_ms == 0){
-						rt->last_seen_ms = c->items[i].at_ms;
-					}
-				}
-				free(c);
+			case VG_C_LAST_SEEN:
+				last_seen(vg, (struct vg_c_last_seen *)list);
 				break;
-			}
-			case VG_C_ALERT_STATE: {
-				struct vg_c_alert_state *c = (struct vg_c_alert_state *)list;
-				vg_alerts_restore_state(vg, c, vg_now_ms());
-				vg_alert_state_free(c);
+			case VG_C_ALERT_STATE:
+				vg_alerts_restore_state(vg, (struct vg_c_alert_state *)list, vg_now_ms());
 				break;
-			}
-			case VG_C_CRL: {
-				struct vg_c_crl *c = (struct vg_c_crl *)list;
-				vg_crl_apply(vg, c);
-				vg_crl_free(c->set);
-				free(c);
+			case VG_C_CRL:
+				vg_crl_apply(vg, (struct vg_c_crl *)list);
 				break;
-			}
-			case VG_C_DB_STATE: {
-				struct vg_c_db_state *d = (struct vg_c_db_state *)list;
-				vg->db_up = d->up;
-				free(d);
+			case VG_C_DB_STATE:
+				vg->db_up = ((struct vg_c_db_state *)list)->up;
 				break;
-			}
 			default:
-				free(list);
 				break;
 		}
+		vg_completion_free(list);
 	}
 	pthread_mutex_lock(&vg->completions.lock);
 	refused = vg->completions.refused;

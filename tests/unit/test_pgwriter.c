@@ -268,7 +268,7 @@ static void drain(struct rig *g)
 	while(job){
 		struct vg_job *next = job->next;
 		if(job->type == VG_C_ALERT_STATE){
-			vg_alert_state_free((struct vg_c_alert_state *)job);
+			vg_c_alert_state_free((struct vg_c_alert_state *)job);
 		}else{
 			free(job);
 		}
