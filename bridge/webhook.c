@@ -848,3 +848,13 @@ void vg_webhook_stop(struct vg_webhook *w, int drain_ms)
 	free(w->url);
 	free(w);
 }
+
+int vg_webhook_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void vg_webhook_global_cleanup(void)
+{
+	curl_global_cleanup();
+}

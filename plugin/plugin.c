@@ -27,22 +27,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
 #include "audit.h"
 #include "crl.h"
-#include "vg_idcache.h"
+#include "httpd.h"
 #include "idsync.h"
 #include "ingest.h"
-#include "metrics.h"
 #include "mirror.h"
 #include "pgwriter.h"
 #include "reload.h"
 #include "stations.h"
 #include "vg_completion.h"
+#include "vg_idcache.h"
 #include "vg_log.h"
 #include "vg_plugin.h"
 #include "webhook.h"
@@ -100,7 +99,7 @@ VG_EXPORT int mosquitto_plugin_version(int supported_version_count, const int *s
 
 static void stop_workers(struct vg_plugin *vg)
 {
-	vg_metrics_stop(vg->metrics);
+	vg_httpd_stop(vg->metrics);
 	vg->metrics = NULL;
 	vg_mirror_stop(vg);
 	/* Buffered audit events, and the counts of rejections not recorded one
@@ -229,7 +228,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		rc = MOSQ_ERR_NOMEM;
 		goto error;
 	}
-	if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK){
+	if(vg_webhook_global_init() != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot initialise libcurl");
 		goto error;
 	}
@@ -298,7 +297,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		rc = MOSQ_ERR_INVAL;
 		goto error;
 	}
-	if(vg->cfg.metrics_port > 0 && vg_metrics_start(&vg->metrics, vg->cfg.metrics_address, (int)vg->cfg.metrics_port,
+	if(vg->cfg.metrics_port > 0 && vg_httpd_start(&vg->metrics, vg->cfg.metrics_address, (int)vg->cfg.metrics_port,
 			err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
 		rc = MOSQ_ERR_INVAL;
@@ -357,6 +356,6 @@ VG_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opt
 	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_RELOAD, vg_reload_cb, NULL);
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: stopping (writing the journal out to PostgreSQL)");
 	plugin_free(vg);
-	curl_global_cleanup();
+	vg_webhook_global_cleanup();
 	return MOSQ_ERR_SUCCESS;
 }

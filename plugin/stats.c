@@ -14,6 +14,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "httpd.h"
 #include "pgwriter.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
@@ -335,4 +336,15 @@ int vg_stats_health(struct vg_plugin *vg, struct vg_sbuf *b)
 		vg_sbuf_putc(b, '\n');
 	}
 	return ok ? 200 : 503;
+}
+
+int vg_stats_render(void *ctx, int doc, struct vg_sbuf *b)
+{
+	struct vg_plugin *vg = ctx;
+
+	if(doc == VG_HTTPD_METRICS){
+		vg_stats_prometheus(vg, b);
+		return 200;
+	}
+	return vg_stats_health(vg, b);
 }

@@ -2,7 +2,7 @@
  * stats: the plugin's figures, from one list (vg_stats_each), published
  * under $SYS/broker/vitalgate/... (retained, every stats_interval_s) and
  * rendered as Prometheus text and as the /health document for the metrics
- * endpoint (metrics.c).
+ * endpoint (bridge/httpd.c serves them; vg_stats_render renders them).
  *
  * Thread: broker thread (TICK). Memory: renderers append to the caller's
  * vg_sbuf.
@@ -36,5 +36,8 @@ void vg_stats_publish(struct vg_plugin *vg);
 void vg_stats_prometheus(struct vg_plugin *vg, struct vg_sbuf *b);
 /* Appends the /health JSON; returns the HTTP status (200 ok, 503 degraded). */
 int vg_stats_health(struct vg_plugin *vg, struct vg_sbuf *b);
+/* The metrics endpoint's render callback (vg_httpd_render_fn; ctx is the
+ * plugin): /metrics or /health into b; returns the HTTP status. */
+int vg_stats_render(void *ctx, int doc, struct vg_sbuf *b);
 
 #endif

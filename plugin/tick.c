@@ -21,7 +21,7 @@
 #include "crl.h"
 #include "devices.h"
 #include "idsync.h"
-#include "metrics.h"
+#include "httpd.h"
 #include "mirror.h"
 #include "webhook.h"
 #include "ingest.h"
@@ -419,7 +419,7 @@ int vg_tick_cb(int event, void *event_data, void *userdata)
 		journal_disk_watch(vg, now);
 	}
 	vg_mirror_tick(vg, vg_now_ms());
-	vg_metrics_tick(vg->metrics, vg);
+	vg_httpd_tick(vg->metrics, vg_stats_render, vg);
 	if(vg->cfg.stats_interval_s > 0 && now - vg->last_stats_pub_ms >= vg->cfg.stats_interval_s * 1000){
 		vg_stats_publish(vg);
 		vg->last_stats_pub_ms = now;

@@ -41,7 +41,7 @@ struct vg_kick {
 struct vg_pgwriter;
 struct vg_idsync;
 struct vg_webhook;
-struct vg_metrics;
+struct vg_httpd;
 
 /* Counters, broker thread only (reported by TICK and, later, metrics). */
 struct vg_stats {
@@ -105,7 +105,7 @@ struct vg_plugin {
 	struct vg_idsync *idsync;
 	struct vg_webhook *webhook;     /* NULL without webhook_url */
 	struct vg_webhook *mirror;      /* NULL without mirror_url */
-	struct vg_metrics *metrics;     /* NULL without metrics_port */
+	struct vg_httpd *metrics;       /* the /metrics and /health endpoint, NULL without metrics_port */
 	char *mbuf;                     /* (broker) mirror batch being built */
 	size_t mlen;
 	int mcount;
