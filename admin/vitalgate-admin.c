@@ -12,13 +12,10 @@
  *
  * Thread: single-threaded program. Memory: freed before exit.
  */
-#include <pwd.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
@@ -60,40 +57,6 @@ static void usage(void)
 		"                                              signs the CA's CRL (default 30 days); brokers apply it\n"
 		"  cert list                                   revoked certificates and stored CRLs\n"
 		"Connection: --db, else $VITALGATE_DB, else libpq's PG* variables.\n");
-}
-
-int fail_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("vitalgate-admin: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (try --help)\n", stderr);
-	return EXIT_USAGE;
-}
-
-int fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("vitalgate-admin: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
-}
-
-void note(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -174,67 +137,6 @@ static PGconn *connect_db(const struct args *a)
 	return c;
 }
 
-/* Runs a parameterised statement; returns the result if it succeeded with
- * the expected status, else prints a one-line error and returns NULL. */
-PGresult *run(PGconn *c, const char *sql, int n, const char *const *params, ExecStatusType want)
-{
-	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	char line[512];
-
-	if(r == NULL || PQresultStatus(r) != want){
-		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(c), line, sizeof(line));
-		fail("database error: %s", line);
-		PQclear(r);
-		return NULL;
-	}
-	return r;
-}
-
-bool exec_ok(PGconn *c, const char *sql)
-{
-	char err[512];
-
-	if(!vg_pg_exec(c, sql, err, sizeof(err))){
-		fail("database error: %s", err);
-		return false;
-	}
-	return true;
-}
-
-void rollback(PGconn *c)
-{
-	PGresult *r = PQexec(c, "ROLLBACK");
-	PQclear(r);
-}
-
-/* Who ran the command, for the audit trail: the invoking (sudo) user. */
-static const char *os_user(void)
-{
-	const char *u = getenv("SUDO_USER");
-	struct passwd *pw;
-
-	if(u && *u){
-		return u;
-	}
-	pw = getpwuid(geteuid());
-	return pw ? pw->pw_name : "?";
-}
-
-/* Appends an audit row in the caller's transaction (the change and its
- * record commit together or not at all). */
-bool audit_admin(PGconn *c, const char *event, const char *identity, const char *detail)
-{
-	const char *p[4] = { event, identity, os_user(), detail ? detail : "" };
-	PGresult *r = run(c, "INSERT INTO audit_log (at, source, event, identity, actor, detail) "
-			"VALUES (now(), 'admin', $1, $2, $3 || ' (db user ' || session_user || ')', $4)", 4, p, PGRES_COMMAND_OK);
-
-	if(r == NULL){
-		return false;
-	}
-	PQclear(r);
-	return true;
-}
-
 static int cmd_migrate(PGconn *c)
 {
 	int i, applied = 0;
@@ -284,14 +186,6 @@ static int cmd_migrate(PGconn *c)
 	}
 	if(applied == 0){
 		note("schema is up to date (version %d)", vg_migrations[vg_migration_count - 1].version);
-	}
-	return 0;
-}
-
-int check_id(const char *what, const char *v)
-{
-	if(!vg_id_valid(v)){
-		return fail_usage("%s \"%s\" must match [A-Za-z0-9_-]{1,64}", what, v);
 	}
 	return 0;
 }
