@@ -19,7 +19,7 @@
 #include "vg_pg.h"
 #include "vg_util.h"
 
-int fail_usage(const char *fmt, ...)
+int vg_admin_fail_usage(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -28,10 +28,10 @@ int fail_usage(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs(" (try --help)\n", stderr);
-	return EXIT_USAGE;
+	return VG_ADMIN_EXIT_USAGE;
 }
 
-int fail(const char *fmt, ...)
+int vg_admin_fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -43,7 +43,7 @@ int fail(const char *fmt, ...)
 	return 1;
 }
 
-void note(const char *fmt, ...)
+void vg_admin_note(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -55,32 +55,32 @@ void note(const char *fmt, ...)
 
 /* Runs a parameterised statement; returns the result if it succeeded with
  * the expected status, else prints a one-line error and returns NULL. */
-PGresult *run(PGconn *c, const char *sql, int n, const char *const *params, ExecStatusType want)
+PGresult *vg_admin_run(PGconn *c, const char *sql, int n, const char *const *params, ExecStatusType want)
 {
 	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
 	char line[512];
 
 	if(r == NULL || PQresultStatus(r) != want){
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(c), line, sizeof(line));
-		fail("database error: %s", line);
+		vg_admin_fail("database error: %s", line);
 		PQclear(r);
 		return NULL;
 	}
 	return r;
 }
 
-bool exec_ok(PGconn *c, const char *sql)
+bool vg_admin_exec(PGconn *c, const char *sql)
 {
 	char err[512];
 
 	if(!vg_pg_exec(c, sql, err, sizeof(err))){
-		fail("database error: %s", err);
+		vg_admin_fail("database error: %s", err);
 		return false;
 	}
 	return true;
 }
 
-void rollback(PGconn *c)
+void vg_admin_rollback(PGconn *c)
 {
 	PGresult *r = PQexec(c, "ROLLBACK");
 	PQclear(r);
@@ -101,10 +101,10 @@ static const char *os_user(void)
 
 /* Appends an audit row in the caller's transaction (the change and its
  * record commit together or not at all). */
-bool audit_admin(PGconn *c, const char *event, const char *identity, const char *detail)
+bool vg_admin_audit(PGconn *c, const char *event, const char *identity, const char *detail)
 {
 	const char *p[4] = { event, identity, os_user(), detail ? detail : "" };
-	PGresult *r = run(c, "INSERT INTO audit_log (at, source, event, identity, actor, detail) "
+	PGresult *r = vg_admin_run(c, "INSERT INTO audit_log (at, source, event, identity, actor, detail) "
 			"VALUES (now(), 'admin', $1, $2, $3 || ' (db user ' || session_user || ')', $4)", 4, p, PGRES_COMMAND_OK);
 
 	if(r == NULL){
@@ -114,10 +114,10 @@ bool audit_admin(PGconn *c, const char *event, const char *identity, const char 
 	return true;
 }
 
-int check_id(const char *what, const char *v)
+int vg_admin_check_id(const char *what, const char *v)
 {
 	if(!vg_id_valid(v)){
-		return fail_usage("%s \"%s\" must match [A-Za-z0-9_-]{1,64}", what, v);
+		return vg_admin_fail_usage("%s \"%s\" must match [A-Za-z0-9_-]{1,64}", what, v);
 	}
 	return 0;
 }
