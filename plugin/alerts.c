@@ -10,7 +10,7 @@
  * scratch; should the scratch still refuse an event, the caller rolls the
  * whole message back (state and events never diverge).
  *
- * Thread: broker thread. Memory: the bed map and its beds, each device's
+ * Thread: broker thread. Memory: each device's
  * alert block (struct vg_device.alerts, freed by devices.c), the configuration; events are written into
  * the plugin's event scratch (vg->ev, vg->evbuf), reused for every message.
  */
@@ -25,12 +25,14 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "beds.h"
 #include "devices.h"
 #include "stations.h"
 #include "vg_alertnet.h"
 #include "vg_completion.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
+#include "vg_sample_json.h"
 #include "vg_secret.h"
 #include "vg_smap.h"
 #include "webhook.h"
@@ -51,11 +53,6 @@ static const char *const vital_unit[VG_V_COUNT] = {
 	[VG_V_MAP] = "mm[Hg]", [VG_V_TEMP] = "Cel",
 };
 
-static const char *const n2_param_name[VG_N2_COUNT] = {
-	[VG_N2_RR] = "rr", [VG_N2_SPO2] = "spo2", [VG_N2_AIR_O2] = "o2", [VG_N2_SBP] = "sbp",
-	[VG_N2_PULSE] = "hr", [VG_N2_CONSC] = "avpu", [VG_N2_TEMP] = "temp",
-};
-
 static const struct vg_thr *thresholds(const struct vg_plugin *vg, const char *ward)
 {
 	const struct vg_alert_cfg *c = vg->acfg;
@@ -71,28 +68,11 @@ static const struct vg_thr *thresholds(const struct vg_plugin *vg, const char *w
 	return c->def;
 }
 
-static uint8_t bed_scale(const struct vg_plugin *vg, const char *key)
-{
-	size_t i;
-
-	for(i = 0; i < vg->acfg->nscale2; i++){
-		if(!strcmp(vg->acfg->scale2[i], key)){
-			return 2;
-		}
-	}
-	return 1;
-}
-
-static void free_bed(void *p)
-{
-	free(p);
-}
-
 int vg_alerts_init(struct vg_plugin *vg)
 {
 	vg->acfg = calloc(1, sizeof(*vg->acfg));
 	vg->evbuf = malloc(VG_EVBUF_BYTES);
-	if(vg->acfg == NULL || vg->evbuf == NULL || vg_smap_init(&vg->beds, 256) != 0){
+	if(vg->acfg == NULL || vg->evbuf == NULL){
 		return -1;
 	}
 	vg_alert_cfg_defaults(vg->acfg);
@@ -101,7 +81,6 @@ int vg_alerts_init(struct vg_plugin *vg)
 
 void vg_alerts_free(struct vg_plugin *vg)
 {
-	vg_smap_destroy(&vg->beds, free_bed);
 	vg_alert_cfg_free(vg->acfg);
 	vg->acfg = NULL;
 	free(vg->evbuf);
@@ -110,57 +89,9 @@ void vg_alerts_free(struct vg_plugin *vg)
 
 void vg_alerts_set_config(struct vg_plugin *vg, struct vg_alert_cfg *cfg)
 {
-	size_t i;
-	char key[2 * (VG_ID_MAX + 1)];
-
 	vg_alert_cfg_free(vg->acfg);
 	vg->acfg = cfg;
-	for(i = 0; i < vg->beds.cap; i++){
-		struct vg_bed *b = vg->beds.slots[i].val;
-		if(vg->beds.slots[i].key && b){
-			snprintf(key, sizeof(key), "%s/%s", b->ward, b->bed);
-			b->spo2_scale = bed_scale(vg, key);
-		}
-	}
-}
-
-static struct vg_bed *bed_by_key(struct vg_plugin *vg, const char *ward, const char *bed, bool create)
-{
-	char key[2 * (VG_ID_MAX + 1)];
-	struct vg_bed *b;
-	int err;
-
-	if(ward[0] == '\0'){
-		return NULL;
-	}
-	vg_concat(key, sizeof(key), ward, "/", bed, (char *)NULL);
-	b = vg_smap_get(&vg->beds, key);
-	if(b || !create){
-		return b;
-	}
-	b = calloc(1, sizeof(*b));
-	if(b == NULL){
-		return NULL;
-	}
-	vg_strlcpy(b->ward, ward, sizeof(b->ward));
-	vg_strlcpy(b->bed, bed, sizeof(b->bed));
-	b->spo2_scale = bed_scale(vg, key);
-	vg_smap_put(&vg->beds, key, b, &err);
-	if(err){
-		free(b);
-		return NULL;
-	}
-	return b;
-}
-
-static struct vg_bed *bed_of(struct vg_plugin *vg, const struct vg_ident *e, bool create)
-{
-	return bed_by_key(vg, e->ward, e->bed, create);
-}
-
-const struct vg_bed *vg_alerts_bed(struct vg_plugin *vg, const struct vg_ident *e)
-{
-	return bed_of(vg, e, false);
+	vg_beds_apply_settings(&vg->beds, cfg);
 }
 
 /* ---- events --------------------------------------------------------------- */
@@ -263,25 +194,6 @@ static void emit_number(struct vg_json *j, const char *key, int vital, double v)
 	}
 }
 
-void vg_alerts_json_news2(struct vg_json *j, const struct vg_news2_result *r, int scale)
-{
-	int p;
-
-	vg_json_obj_open_key(j, "news2");
-	vg_json_i64(j, "score", r->score);
-	vg_json_str(j, "band", vg_news2_band_name(r->band));
-	vg_json_obj_open_key(j, "points");
-	for(p = 0; p < VG_N2_COUNT; p++){
-		if(r->points[p] >= 0){
-			vg_json_i64(j, n2_param_name[p], r->points[p]);
-		}
-	}
-	vg_json_obj_close(j);
-	vg_json_i64(j, "parameters", r->parameters);
-	vg_json_i64(j, "scale", scale);
-	vg_json_obj_close(j);
-}
-
 /* Builds the event (body JSON, ids) into vg->ev and counts it in a's
  * transitions (its event id derives from the alert id and that count).
  * Returns false, changing nothing, when the scratch refuses it; the caller
@@ -332,7 +244,7 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 			emit_number(&j, "threshold", sp->vital, sp->threshold);
 		}
 	}else if(sp->kind == VG_AK_NEWS2 && sp->n2){
-		vg_alerts_json_news2(&j, sp->n2, sp->scale);
+		vg_sample_json_news2(&j, sp->n2, sp->scale);
 	}else if(sp->kind == VG_AK_SILENT){
 		vg_json_str(&j, "reason", sp->reason);
 		if(sp->last_seen_ms > 0){
@@ -462,7 +374,7 @@ void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, const st
 	}
 	snap->last_seen_ms = rt ? rt->last_seen_ms : 0;
 	snap->disconnected_ms = rt ? rt->disconnected_ms : 0;
-	snap->bed = bed_of(vg, e, false);
+	snap->bed = vg_beds_find(&vg->beds, e->ward, e->bed);
 	snap->had_bed = snap->bed != NULL;
 	if(snap->had_bed){
 		snap->bed_copy = *snap->bed;
@@ -472,8 +384,6 @@ void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, const st
 void vg_alerts_restore(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *rt,
 		const struct vg_alert_snap *snap)
 {
-	char key[2 * (VG_ID_MAX + 1)];
-
 	vg->nev = snap->nev;
 	vg->evbuf_len = snap->evbuf_len;
 	vg->ev_coalesced = snap->ev_coalesced;
@@ -489,9 +399,8 @@ void vg_alerts_restore(struct vg_plugin *vg, const struct vg_ident *e, struct vg
 	}
 	if(snap->had_bed){
 		*snap->bed = snap->bed_copy;
-	}else if(e->ward[0]){
-		snprintf(key, sizeof(key), "%s/%s", e->ward, e->bed);
-		free(vg_smap_del(&vg->beds, key));
+	}else{
+		vg_beds_remove(&vg->beds, e->ward, e->bed);
 	}
 }
 
@@ -586,29 +495,12 @@ static const char *band_severity(int band)
 static void eval_news2(struct vg_plugin *vg, struct vg_bed *b, struct vg_alertnet *net, uint64_t seq, int tag,
 		int64_t now_ms)
 {
-	struct vg_news2_input in;
 	struct vg_alert_st *a = &b->news2;
-	int64_t max_age = vg->cfg.news2_max_age_s * 1000;
 	int64_t hold = vg->cfg.alert_hold_s * 1000;
-	int band, p;
+	int band;
 	char scope[160];
 
-	memset(&in, 0, sizeof(in));
-	for(p = 0; p < VG_N2_COUNT; p++){
-		/* Parameters older than news2_max_age_s do not count. */
-		if(b->p[p].has && now_ms - b->p[p].at_ms <= max_age){
-			in.have |= 1u << p;
-		}
-	}
-	in.rr = (int)b->p[VG_N2_RR].v;
-	in.spo2 = (int)b->p[VG_N2_SPO2].v;
-	in.oxygen = b->p[VG_N2_AIR_O2].v != 0;
-	in.sbp = (int)b->p[VG_N2_SBP].v;
-	in.pulse = (int)b->p[VG_N2_PULSE].v;
-	in.avpu = (char)b->p[VG_N2_CONSC].v;
-	in.temp = b->p[VG_N2_TEMP].v;
-	in.spo2_scale = b->spo2_scale;
-	vg_news2_score(&in, &b->last);
+	vg_bed_score(b, now_ms, vg->cfg.news2_max_age_s * 1000);
 
 	/* An alert at an aggregate band of medium or high; a single parameter
 	 * scoring 3 (low-medium) is what the threshold alerts report. */
@@ -649,36 +541,6 @@ static void eval_news2(struct vg_plugin *vg, struct vg_bed *b, struct vg_alertne
 		vg_alertnet_level(net, a->level, tag);
 	}
 	a->calm_since_ms = 0;
-}
-
-static void update_bed(struct vg_bed *b, const struct vg_sample *s)
-{
-	static const int n2_field[VG_N2_COUNT] = {
-		[VG_N2_RR] = VG_F_RR, [VG_N2_SPO2] = VG_F_SPO2, [VG_N2_AIR_O2] = VG_F_O2, [VG_N2_SBP] = VG_F_SBP,
-		[VG_N2_PULSE] = VG_F_HR, [VG_N2_CONSC] = VG_F_AVPU, [VG_N2_TEMP] = VG_F_TEMP,
-	};
-	int64_t at = s->val[VG_F_TS].i;
-	int p, f;
-
-	for(p = 0; p < VG_N2_COUNT; p++){
-		f = n2_field[p];
-		if(!VG_SAMPLE_HAS(s, f)){
-			continue;
-		}
-		/* The latest measurement wins, whichever device sent it; an older
-		 * sample arriving late does not overwrite a newer one. */
-		if(b->p[p].has && b->p[p].at_ms > at){
-			continue;
-		}
-		b->p[p].has = true;
-		b->p[p].at_ms = at;
-		switch(vg_fields[f].type){
-			case VG_T_NUMBER: b->p[p].v = s->val[f].d; break;
-			case VG_T_BOOL: b->p[p].v = s->val[f].b ? 1 : 0; break;
-			case VG_T_ENUM: b->p[p].v = (unsigned char)s->val[f].c; break;
-			default: b->p[p].v = (double)s->val[f].u; break;
-		}
-	}
 }
 
 /* ---- a message's net events --------------------------------------------------- */
@@ -788,7 +650,7 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 	if(resolve_silent(vg, e, rt, "data again", now_ms, now_ms) < 0){
 		return MOSQ_ERR_UNKNOWN;
 	}
-	b = bed_of(vg, e, true);
+	b = vg_beds_get(&vg->beds, e->ward, e->bed, vg->acfg);
 	if(b == NULL && e->ward[0]){
 		return MOSQ_ERR_NOMEM; /* the bed's NEWS2 could not be judged */
 	}
@@ -812,7 +674,7 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 			}
 		}
 		if(b){
-			update_bed(b, &s[i]);
+			vg_bed_take_sample(b, &s[i]);
 		}
 	}
 	if(b){
@@ -1024,7 +886,7 @@ static struct vg_alert_st *slot_of(struct vg_plugin *vg, const struct vg_open_al
 
 	*dev = o->device[0] ? vg_idtable_find(&vg->ids, o->device) : NULL;
 	if(o->kind == VG_AK_NEWS2){
-		b = bed_by_key(vg, o->ward, o->bed, true);
+		b = vg_beds_get(&vg->beds, o->ward, o->bed, vg->acfg);
 		return b ? &b->news2 : NULL;
 	}
 	if(*dev == NULL || (*dev)->role != VG_ROLE_DEVICE || (rt = vg_devices_get(&vg->devices, (*dev)->id)) == NULL
@@ -1082,7 +944,7 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 
 	for(i = 0; i < c->nparams; i++){
 		const struct vg_bed_param *bp = &c->params[i];
-		struct vg_bed *b = bed_by_key(vg, bp->ward, bp->bed, true);
+		struct vg_bed *b = vg_beds_get(&vg->beds, bp->ward, bp->bed, vg->acfg);
 		if(b == NULL || bp->param < 0 || bp->param >= VG_N2_COUNT
 				|| (b->p[bp->param].has && b->p[bp->param].at_ms >= bp->at_ms)){
 			continue; /* this run already has a newer value */

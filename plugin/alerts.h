@@ -25,9 +25,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vg_ident.h"
+#include "beds.h"
+#include "vg_alert_rules.h"
 #include "vg_alertcfg.h"
 #include "vg_alertnet.h"
+#include "vg_ident.h"
 #include "vg_news2.h"
 #include "vg_util.h"
 #include "vg_vitals.h"
@@ -43,38 +45,11 @@ struct vg_device;
  * (its body, ids, keys and names). */
 #define VG_ALERT_EVENT_MAX_BYTES 2560
 
-/* Per-alert lifecycle state (32 bytes). */
-struct vg_alert_st {
-	bool active;
-	uint8_t level;          /* threshold: 1 low, 2 high; news2: band; silent: 1 */
-	uint8_t calm_level;     /* the better level seen since calm_since_ms */
-	uint8_t pad;
-	uint16_t transitions;   /* events sent so far (event ids derive from it) */
-	int64_t calm_since_ms;  /* 0: not calm */
-	uint8_t id[12];         /* alert id (96 bits), rendered "al_<hex>" */
-};
-
 /* Per-device alert state, allocated on the device's first alert (kept in
  * its struct vg_device, devices.h, which frees it). */
 struct vg_dev_alerts {
 	struct vg_alert_st thr[VG_V_COUNT];
 	struct vg_alert_st silent;
-};
-
-/* Per-bed state (NEWS2 inputs and alert), keyed "ward/bed". */
-struct vg_bed {
-	char ward[VG_ID_MAX + 1];
-	char bed[VG_ID_MAX + 1];
-	struct {
-		bool has;
-		int64_t at_ms;
-		double v;
-	} p[VG_N2_COUNT];
-	uint8_t spo2_scale;
-	struct vg_alert_st news2;
-	struct vg_news2_result last;   /* NEWS2 after the latest sample */
-	char shown_device[VG_ID_MAX + 1]; /* who published the retained bed sample */
-	int64_t shown_ts;              /* its measured time */
 };
 
 /* What vg_alerts_snapshot saves and vg_alerts_restore puts back. */
@@ -115,13 +90,6 @@ void vg_alerts_restore(struct vg_plugin *vg, const struct vg_ident *e, struct vg
 void vg_alerts_emit(struct vg_plugin *vg);
 /* Clears vg->ev without emitting. */
 void vg_alerts_discard(struct vg_plugin *vg);
-
-/* Writes "news2": {score, band, points, parameters, scale}. */
-struct vg_json;
-void vg_alerts_json_news2(struct vg_json *j, const struct vg_news2_result *r, int scale);
-
-/* The bed's NEWS2 after the latest sample (NULL if the device has no bed). */
-const struct vg_bed *vg_alerts_bed(struct vg_plugin *vg, const struct vg_ident *e);
 
 /* TICK: the device left its bed (unassigned, moved, revoked, deleted; e is
  * the entry before the change). An open silent-device alert for that bed

@@ -2,7 +2,7 @@
  * mirror: batches accepted samples for the legacy Node.js ingest endpoint.
  *
  * The broker thread appends each accepted sample as a JSON object (the
- * bed-vitals shape, vg_sample_json) to one preallocated buffer; TICK sends
+ * bed-vitals shape, common/vg_sample_json.c) to one preallocated buffer; TICK sends
  * the batch when it is 200 ms old (or at once when the buffer is full) as
  *   {"type":"vitals.batch","timestamp":...,"data":{"samples":[...]}}
  * through a second webhook sender (bridge/webhook.c, channel "mirror"):
@@ -26,9 +26,9 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "stations.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
+#include "vg_sample_json.h"
 #include "webhook.h"
 
 #define MIRROR_BUF (512 * 1024)
@@ -106,7 +106,7 @@ static bool append(struct vg_plugin *vg, const struct vg_ident *e, const struct 
 	/* Room for a comma, this sample, the closing tail and its NUL. */
 	vg_json_init(&j, vg->mbuf + vg->mlen + comma, MIRROR_BUF - vg->mlen - comma - sizeof(MIRROR_TAIL));
 	vg_json_obj_open(&j);
-	vg_sample_json(&j, e, s, now_ms);
+	vg_sample_json_write(&j, e->id, e->ward, e->bed, s, now_ms);
 	vg_json_obj_close(&j);
 	if(!vg_json_ok(&j)){
 		return false;

@@ -138,6 +138,7 @@ static void plugin_free(struct vg_plugin *vg)
 	vg_idtable_destroy(&vg->ids);
 	vg_sessions_free(&vg->sessions);
 	vg_devices_free(&vg->devices);
+	vg_beds_free(&vg->beds);
 	vg_alerts_free(vg);
 	vg_stations_free(vg);
 	vg_crl_stop(vg);
@@ -199,7 +200,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 		goto error;
 	}
 	if(vg_idtable_init(&vg->ids, 1024) != 0 || vg_sessions_init(&vg->sessions, 1024) != 0
-			|| vg_devices_init(&vg->devices, 1024) != 0){
+			|| vg_devices_init(&vg->devices, 1024) != 0 || vg_beds_init(&vg->beds, 256) != 0){
 		goto error;
 	}
 	/* Throttling: 5 failures a minute per username, 20 per address, then

@@ -15,9 +15,10 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "alerts.h"
+#include "beds.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
+#include "vg_sample_json.h"
 #include "vg_sbuf.h"
 #include "vg_smap.h"
 
@@ -61,48 +62,16 @@ static void bed_topic(char *out, size_t len, const char *ward, const char *bed)
 	vg_concat(out, len, "wards/", ward, "/beds/", bed, "/vitals", (char *)NULL);
 }
 
-void vg_sample_json(struct vg_json *j, const struct vg_ident *e, const struct vg_sample *s, int64_t now_ms)
-{
-	char ts[32];
-	int f;
-
-	vg_json_str(j, "device_id", e->id);
-	vg_json_str(j, "ward", e->ward);
-	vg_json_str(j, "bed", e->bed);
-	vg_json_u64(j, "seq", s->val[VG_F_SEQ].u);
-	vg_rfc3339(s->val[VG_F_TS].i, ts, sizeof(ts));
-	vg_json_str(j, "measured_at", ts);
-	vg_rfc3339(now_ms, ts, sizeof(ts));
-	vg_json_str(j, "received_at", ts);
-	for(f = 0; f < VG_FIELD_COUNT; f++){
-		const struct vg_field_def *d = &vg_fields[f];
-		if(!d->measurement || !VG_SAMPLE_HAS(s, f)){
-			continue;
-		}
-		switch(d->type){
-			case VG_T_NUMBER: vg_json_fixed(j, d->key, s->val[f].d, 1); break;
-			case VG_T_BOOL: vg_json_bool(j, d->key, s->val[f].b); break;
-			case VG_T_ENUM: vg_json_strn(j, d->key, &s->val[f].c, 1); break;
-			case VG_T_INT64: vg_json_i64(j, d->key, s->val[f].i); break;
-			default: vg_json_u64(j, d->key, s->val[f].u); break;
-		}
-	}
-}
-
 void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_sample *s, int n,
 		int64_t now_ms)
 {
-	char key[2 * (VG_ID_MAX + 1)], topic[2 * VG_ID_MAX + 32];
+	char topic[2 * VG_ID_MAX + 32];
 	const struct vg_sample *latest = &s[0];
 	struct vg_bed *b;
 	struct vg_json j;
 	int i;
 
-	if(e->ward[0] == '\0'){
-		return;
-	}
-	vg_concat(key, sizeof(key), e->ward, "/", e->bed, (char *)NULL);
-	b = vg_smap_get(&vg->beds, key);
+	b = vg_beds_find(&vg->beds, e->ward, e->bed);
 	if(b == NULL){
 		return;
 	}
@@ -117,9 +86,9 @@ void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, cons
 	}
 	vg_json_init(&j, vg->jsonbuf, vg->jsonbuf_cap);
 	vg_json_obj_open(&j);
-	vg_sample_json(&j, e, latest, now_ms);
+	vg_sample_json_write(&j, e->id, e->ward, e->bed, latest, now_ms);
 	if(b->last.parameters > 0){
-		vg_alerts_json_news2(&j, &b->last, b->spo2_scale);
+		vg_sample_json_news2(&j, &b->last, b->spo2_scale);
 	}else{
 		vg_json_null(&j, "news2");
 	}
@@ -137,14 +106,9 @@ void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, cons
 
 void vg_stations_device_left(struct vg_plugin *vg, const char *id, const char *ward, const char *bed)
 {
-	char key[2 * (VG_ID_MAX + 1)], topic[2 * VG_ID_MAX + 32];
-	struct vg_bed *b;
+	char topic[2 * VG_ID_MAX + 32];
+	struct vg_bed *b = vg_beds_find(&vg->beds, ward, bed);
 
-	if(ward[0] == '\0'){
-		return;
-	}
-	vg_concat(key, sizeof(key), ward, "/", bed, (char *)NULL);
-	b = vg_smap_get(&vg->beds, key);
 	if(b == NULL || strcmp(b->shown_device, id) != 0){
 		return; /* another device's sample is what the bed shows */
 	}

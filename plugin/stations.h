@@ -23,13 +23,6 @@
 
 struct vg_plugin;
 
-struct vg_json;
-
-/* Writes a sample's normalized keys (device_id, ward, bed, seq,
- * measured_at, received_at, the measurements) into an open JSON object:
- * the bed vitals and the mirror share this shape. */
-void vg_sample_json(struct vg_json *j, const struct vg_ident *e, const struct vg_sample *s, int64_t now_ms);
-
 int vg_stations_init(struct vg_plugin *vg);
 void vg_stations_free(struct vg_plugin *vg);
 

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "alerts.h"
+#include "beds.h"
 #include "devices.h"
 #include "vg_idtable.h"
 #include "sessions.h"
@@ -137,7 +138,7 @@ struct vg_plugin {
 	unsigned long auth_log_suppressed;
 
 	struct vg_alert_cfg *acfg;      /* (broker) thresholds, SpO2 scale 2 beds */
-	struct vg_smap beds;            /* (broker) "ward/bed" -> struct vg_bed */
+	struct vg_beds beds;            /* (broker) per bed: NEWS2 inputs and alert, shown sample */
 	struct vg_rec_event ev[VG_REC_MAX_EVENTS]; /* (broker) events of this message */
 	int nev;
 	char *evbuf;                    /* (broker) their strings and bodies */
