@@ -55,6 +55,7 @@
 #include "vg_pg.h"
 #include "vg_completion.h"
 #include "vg_log.h"
+#include "vg_ratelimit.h"
 #include "vg_rec.h"
 #include "vg_sbuf.h"
 #include "vg_schema.h"
@@ -102,7 +103,7 @@ struct vg_pgwriter {
 	struct vg_journal_reader *reader;
 	struct batch b;
 	struct vg_rec_samples *rs;      /* decode space, allocated at start */
-	int64_t oom_log_ms;
+	struct vg_ratelimit oom_log;    /* "out of memory reading the journal": once every 10 s */
 	int64_t last_partition_check_ms;
 	bool startup_done;
 	int backoff_ms;
@@ -1160,9 +1161,8 @@ static void *writer_main(void *arg)
 			int taken = fill_batch(w, is_stopping(w) ? 0 : 5, &starved);
 			if(taken == 0 && starved){
 				/* Not even one record fits in memory now: wait, read it again. */
-				if(vg_mono_ms() - w->oom_log_ms >= 10000){
+				if(vg_ratelimit_take(&w->oom_log, vg_mono_ms(), NULL)){
 					wlog(w, VG_LOG_ERR, "Vitalgate writer: out of memory reading the journal; retrying");
-					w->oom_log_ms = vg_mono_ms();
 				}
 				if(is_stopping(w)){
 					break;
@@ -1240,6 +1240,7 @@ int vg_pgwriter_start(struct vg_pgwriter **out, const struct vg_pgwriter_opts *o
 		return -1;
 	}
 	w->o = *o;
+	vg_ratelimit_init(&w->oom_log, 1, 10000);
 	w->conninfo = strdup(o->conninfo);
 	w->rs = malloc(sizeof(*w->rs));
 	vg_sbuf_init(&w->b.vit);

@@ -320,15 +320,13 @@ void vg_alerts_emit(struct vg_plugin *vg)
 		if(vg->webhook){
 			rc = vg_webhook_submit(vg->webhook, ev->event_id.p, ev->order_key.p, ev->body.p, ev->body.n, ev->created_ms, ev->created_ms);
 			if(rc != 0){
-				int64_t now = vg_mono_ms();
 				vg->stats.webhook_queue_full++;
 				vg->webhook_backlog = true;
 				/* One line per 10 s at most: a storm would flood the log. */
-				if(now - vg->wh_full_log_ms >= 10000){
+				if(vg_ratelimit_take(&vg->wh_full_log, vg_mono_ms(), NULL)){
 					mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: webhook queue full; %s and any more events "
 							"stay pending in alert_events and are redelivered when the queue has room "
 							"(%" PRIu64 " so far; webhooks/queue_full)", ev->event_id.p, vg->stats.webhook_queue_full);
-					vg->wh_full_log_ms = now;
 				}
 			}
 		}
@@ -345,15 +343,13 @@ void vg_alerts_emit(struct vg_plugin *vg)
 				ev->severity.p);
 	}
 	if(vg->ev_coalesced){
-		int64_t now = vg_mono_ms();
 		vg->stats.alerts_coalesced += vg->ev_coalesced;
 		/* One line per 10 s at most: a flapping sensor would flood the log.
 		 * Ids and counts only, never the values. */
-		if(now - vg->coalesce_log_ms >= 10000){
+		if(vg_ratelimit_take(&vg->coalesce_log, vg_mono_ms(), NULL)){
 			mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: %u alert transition(s) of one message from %s coalesced "
 					"into its net alert event(s) (%" PRIu64 " so far; alerts/coalesced)", vg->ev_coalesced,
 					vg->ev_coalesced_from ? vg->ev_coalesced_from : "-", vg->stats.alerts_coalesced);
-			vg->coalesce_log_ms = now;
 		}
 	}
 	vg_alerts_discard(vg);

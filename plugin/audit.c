@@ -20,8 +20,6 @@
 #include "vg_plugin.h"
 #include "vg_util.h"
 
-#define NOISY_PER_SECOND 50
-
 _Static_assert(VG_AUDIT_BUF_BYTES >= VG_REC_AUDIT_MAX, "the audit buffer must hold the largest audit record");
 
 static void record(struct vg_plugin *vg, enum vg_audit_event ev, const char *identity, const char *client_id,
@@ -94,20 +92,26 @@ void vg_audit(struct vg_plugin *vg, enum vg_audit_event ev, const char *identity
 	va_end(ap);
 }
 
+/* The summary row of the noisy events a closed second did not record. */
+static void summarise(struct vg_plugin *vg, unsigned long missed)
+{
+	if(missed){
+		vg_audit(vg, VG_AUDIT_SUPPRESSED, NULL, NULL, NULL,
+				"%lu further refusals/denials in the last second were not recorded one by one", missed);
+	}
+}
+
 void vg_audit_noisy(struct vg_plugin *vg, enum vg_audit_event ev, const char *identity, const char *client_id,
 		const char *address, const char *fmt, ...)
 {
 	va_list ap;
-	int64_t now = vg_mono_ms();
+	unsigned long missed;
+	bool take = vg_ratelimit_take(&vg->audit_noisy, vg_mono_ms(), &missed);
 
-	if(now - vg->audit_window_ms >= 1000){
-		vg_audit_tick(vg, now);
-	}
-	if(vg->audit_window_count >= NOISY_PER_SECOND){
-		vg->audit_suppressed++;
+	summarise(vg, missed);
+	if(!take){
 		return;
 	}
-	vg->audit_window_count++;
 	va_start(ap, fmt);
 	record(vg, ev, identity, client_id, address, fmt, ap);
 	va_end(ap);
@@ -115,14 +119,5 @@ void vg_audit_noisy(struct vg_plugin *vg, enum vg_audit_event ev, const char *id
 
 void vg_audit_tick(struct vg_plugin *vg, int64_t now_ms)
 {
-	if(now_ms - vg->audit_window_ms < 1000){
-		return;
-	}
-	if(vg->audit_suppressed){
-		vg_audit(vg, VG_AUDIT_SUPPRESSED, NULL, NULL, NULL,
-				"%lu further refusals/denials in the last second were not recorded one by one", vg->audit_suppressed);
-		vg->audit_suppressed = 0;
-	}
-	vg->audit_window_ms = now_ms;
-	vg->audit_window_count = 0;
+	summarise(vg, vg_ratelimit_roll(&vg->audit_noisy, now_ms));
 }

@@ -21,6 +21,9 @@
 
 struct vg_plugin;
 
+/* Noisy events recorded one by one per second, at most. */
+#define VG_AUDIT_NOISY_PER_SECOND 50
+
 /* Records one event. identity/client_id/address may be NULL; untrusted
  * strings are sanitised here. */
 void vg_audit(struct vg_plugin *vg, enum vg_audit_event ev, const char *identity, const char *client_id,

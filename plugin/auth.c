@@ -448,23 +448,14 @@ static uint64_t addr_hash(const char *addr)
 /* At most 20 refusal lines a second in the log; the audit trail has all. */
 static bool auth_log_budget(struct vg_plugin *vg)
 {
-	int64_t now = vg_mono_ms();
+	unsigned long missed;
+	bool take = vg_ratelimit_take(&vg->auth_log, vg_mono_ms(), &missed);
 
-	if(now - vg->auth_log_window_ms >= 1000){
-		if(vg->auth_log_suppressed){
-			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %lu more refused connection(s) not logged in the last second",
-					vg->auth_log_suppressed);
-		}
-		vg->auth_log_window_ms = now;
-		vg->auth_log_count = 0;
-		vg->auth_log_suppressed = 0;
+	if(missed){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %lu more refused connection(s) not logged in the last second",
+				missed);
 	}
-	if(vg->auth_log_count < 20){
-		vg->auth_log_count++;
-		return true;
-	}
-	vg->auth_log_suppressed++;
-	return false;
+	return take;
 }
 
 /* The budget a login attempt under known identity e from addr is counted

@@ -57,21 +57,13 @@ _Static_assert(VG_MAX_BATCH * (4 + VG_FIELD_COUNT * 8) + 3 * (VG_ID_MAX + 2) + 1
  * most 20 lines a second, then one summary line. */
 static bool log_budget(struct vg_plugin *vg, int64_t now_ms)
 {
-	if(now_ms - vg->rej_log_window_ms >= 1000){
-		if(vg->rej_log_suppressed){
-			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %lu more rejection(s) not logged in the last second",
-					vg->rej_log_suppressed);
-		}
-		vg->rej_log_window_ms = now_ms;
-		vg->rej_log_count = 0;
-		vg->rej_log_suppressed = 0;
+	unsigned long missed;
+	bool take = vg_ratelimit_take(&vg->rej_log, now_ms, &missed);
+
+	if(missed){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %lu more rejection(s) not logged in the last second", missed);
 	}
-	if(vg->rej_log_count < 20){
-		vg->rej_log_count++;
-		return true;
-	}
-	vg->rej_log_suppressed++;
-	return false;
+	return take;
 }
 
 bool vg_ward_in_shadow(const struct vg_plugin *vg, const char *ward)

@@ -73,8 +73,7 @@ static void flush(struct vg_plugin *vg, int64_t now_ms)
 	rc = vg_webhook_submit(vg->mirror, id, "mirror", vg->mbuf, vg->mlen, now_ms, now_ms);
 	if(rc != VG_QUEUE_OK){
 		vg->stats.mirror_dropped++;
-		if(now_ms - vg->mdrop_log_ms >= 10000){
-			vg->mdrop_log_ms = now_ms;
+		if(vg_ratelimit_take(&vg->mdrop_log, now_ms, NULL)){
 			mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: mirror queue full (the legacy endpoint is not keeping "
 					"up); dropped a batch of %d sample(s) (%" PRIu64 " batches dropped so far; the samples are in PostgreSQL)",
 					vg->mcount, vg->stats.mirror_dropped);

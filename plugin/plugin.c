@@ -175,6 +175,12 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 	}
 	vg->pid = identifier;
 	vg->db_up = true;
+	vg_ratelimit_init(&vg->rej_log, 20, 1000);
+	vg_ratelimit_init(&vg->auth_log, 20, 1000);
+	vg_ratelimit_init(&vg->audit_noisy, VG_AUDIT_NOISY_PER_SECOND, 1000);
+	vg_ratelimit_init(&vg->wh_full_log, 1, 10000);
+	vg_ratelimit_init(&vg->coalesce_log, 1, 10000);
+	vg_ratelimit_init(&vg->mdrop_log, 1, 10000);
 	fix_home();
 	vg_reload_init(vg);
 	if(vg_config_parse(&vg->cfg, opts, opt_count, err, sizeof(err)) != 0){

@@ -25,6 +25,7 @@
 #include "vg_crl.h"
 #include "vg_journal.h"
 #include "vg_queue.h"
+#include "vg_ratelimit.h"
 #include "vg_secret.h"
 #include "vg_vitals.h"
 
@@ -113,7 +114,7 @@ struct vg_plugin {
 	int64_t mstart_ms;              /* (broker) monotonic start of the batch */
 	int64_t mstart_wall_ms;
 	uint64_t mseq;
-	int64_t mdrop_log_ms;
+	struct vg_ratelimit mdrop_log;  /* (broker) "mirror queue full": once every 10 s */
 	char *conf_path;                /* the broker's -c file (reload) */
 	char *so_path;                  /* this plugin's file (reload) */
 
@@ -130,12 +131,8 @@ struct vg_plugin {
 	uint32_t audit_offs[VG_AUDIT_BUF_RECORDS];
 	uint32_t audit_lens[VG_AUDIT_BUF_RECORDS];
 	int audit_n;
-	int64_t audit_window_ms;        /* (broker) noisy audit budget */
-	unsigned audit_window_count;
-	unsigned long audit_suppressed;
-	int64_t auth_log_window_ms;     /* (broker) auth log rate limit */
-	unsigned auth_log_count;
-	unsigned long auth_log_suppressed;
+	struct vg_ratelimit audit_noisy; /* (broker) noisy audit events: 50 a second */
+	struct vg_ratelimit auth_log;   /* (broker) refused logins: 20 log lines a second */
 
 	struct vg_alert_cfg *acfg;      /* (broker) thresholds, SpO2 scale 2 beds */
 	struct vg_beds beds;            /* (broker) per bed: NEWS2 inputs and alert, shown sample */
@@ -145,19 +142,17 @@ struct vg_plugin {
 	size_t evbuf_len;
 	uint32_t ev_coalesced;          /* (broker) transitions these events coalesced */
 	const char *ev_coalesced_from;  /* (broker) the device whose message it was (until emitted) */
-	int64_t coalesce_log_ms;        /* (broker) last "coalesced" log line */
+	struct vg_ratelimit coalesce_log; /* (broker) "coalesced": once every 10 s */
 	int64_t alerts_tick_ms;         /* (broker) last silent-device check */
 	struct vg_smap ward_alerts;     /* (broker) ward -> open alerts (stations.c) */
 	bool ward_alerts_dirty;         /* (broker) a ward's list changed since TICK */
 	bool webhook_backlog;           /* (broker) the webhook queue refused events: redrive */
 	int64_t webhook_redrive_ms;     /* (broker) when the last redrive was asked for */
-	int64_t wh_full_log_ms;         /* (broker) last "webhook queue full" log line */
+	struct vg_ratelimit wh_full_log; /* (broker) "webhook queue full": once every 10 s */
 
 	bool db_up;                     /* (broker) last state the writer reported */
 	uint32_t ids_gen;               /* (broker) identity snapshot generation */
-	int64_t rej_log_window_ms;      /* (broker) rejection log rate limit */
-	unsigned rej_log_count;
-	unsigned long rej_log_suppressed;
+	struct vg_ratelimit rej_log;    /* (broker) rejections: 20 log lines a second */
 	uint64_t rej_pending;           /* (broker) devices with rejections to summarise */
 	int64_t rej_summary_ms;         /* (broker) last summary pass */
 	uint64_t jfull_seen;            /* (broker) the journal's no-space count at the last check */
