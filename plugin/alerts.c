@@ -12,7 +12,7 @@
  *
  * Thread: broker thread. Memory: each device's
  * alert block (struct vg_device.alerts, freed by devices.c), the configuration; events are written into
- * the plugin's event scratch (vg->ev, vg->evbuf), reused for every message.
+ * the plugin's event scratch (vg->alerts.ev, vg->alerts.evbuf), reused for every message.
  */
 #include "alerts.h"
 
@@ -26,6 +26,7 @@
 #include <mosquitto_broker.h>
 
 #include "beds.h"
+#include "delivery.h"
 #include "devices.h"
 #include "stations.h"
 #include "vg_alertnet.h"
@@ -35,7 +36,6 @@
 #include "vg_sample_json.h"
 #include "vg_secret.h"
 #include "vg_smap.h"
-#include "webhook.h"
 
 static const int vital_field[VG_V_COUNT] = {
 	[VG_V_HR] = VG_F_HR, [VG_V_SPO2] = VG_F_SPO2, [VG_V_RR] = VG_F_RR, [VG_V_SBP] = VG_F_SBP,
@@ -55,7 +55,7 @@ static const char *const vital_unit[VG_V_COUNT] = {
 
 static const struct vg_thr *thresholds(const struct vg_plugin *vg, const char *ward)
 {
-	const struct vg_alert_cfg *c = vg->acfg;
+	const struct vg_alert_cfg *c = vg->alerts.cfg;
 	size_t i;
 
 	if(ward[0]){
@@ -68,29 +68,30 @@ static const struct vg_thr *thresholds(const struct vg_plugin *vg, const char *w
 	return c->def;
 }
 
-int vg_alerts_init(struct vg_plugin *vg)
+int vg_alerts_init(struct vg_alerts *a)
 {
-	vg->acfg = calloc(1, sizeof(*vg->acfg));
-	vg->evbuf = malloc(VG_EVBUF_BYTES);
-	if(vg->acfg == NULL || vg->evbuf == NULL){
+	vg_ratelimit_init(&a->coalesce_log, 1, 10000);
+	a->cfg = calloc(1, sizeof(*a->cfg));
+	a->evbuf = malloc(VG_EVBUF_BYTES);
+	if(a->cfg == NULL || a->evbuf == NULL){
 		return -1;
 	}
-	vg_alert_cfg_defaults(vg->acfg);
+	vg_alert_cfg_defaults(a->cfg);
 	return 0;
 }
 
-void vg_alerts_free(struct vg_plugin *vg)
+void vg_alerts_free(struct vg_alerts *a)
 {
-	vg_alert_cfg_free(vg->acfg);
-	vg->acfg = NULL;
-	free(vg->evbuf);
-	vg->evbuf = NULL;
+	vg_alert_cfg_free(a->cfg);
+	a->cfg = NULL;
+	free(a->evbuf);
+	a->evbuf = NULL;
 }
 
 void vg_alerts_set_config(struct vg_plugin *vg, struct vg_alert_cfg *cfg)
 {
-	vg_alert_cfg_free(vg->acfg);
-	vg->acfg = cfg;
+	vg_alert_cfg_free(vg->alerts.cfg);
+	vg->alerts.cfg = cfg;
 	vg_beds_apply_settings(&vg->beds, cfg);
 }
 
@@ -130,14 +131,14 @@ static struct vg_str ev_str(struct vg_plugin *vg, const char *s, size_t n)
 {
 	struct vg_str v = { "", 0 };
 
-	if(s == NULL || vg->evbuf_len + n + 1 > VG_EVBUF_BYTES){
+	if(s == NULL || vg->alerts.evbuf_len + n + 1 > VG_EVBUF_BYTES){
 		return v;
 	}
-	memcpy(vg->evbuf + vg->evbuf_len, s, n);
-	vg->evbuf[vg->evbuf_len + n] = '\0';
-	v.p = vg->evbuf + vg->evbuf_len;
+	memcpy(vg->alerts.evbuf + vg->alerts.evbuf_len, s, n);
+	vg->alerts.evbuf[vg->alerts.evbuf_len + n] = '\0';
+	v.p = vg->alerts.evbuf + vg->alerts.evbuf_len;
 	v.n = n;
-	vg->evbuf_len += n + 1;
+	vg->alerts.evbuf_len += n + 1;
 	return v;
 }
 
@@ -194,7 +195,7 @@ static void emit_number(struct vg_json *j, const char *key, int vital, double v)
 	}
 }
 
-/* Builds the event (body JSON, ids) into vg->ev and counts it in a's
+/* Builds the event (body JSON, ids) into vg->alerts.ev and counts it in a's
  * transitions (its event id derives from the alert id and that count).
  * Returns false, changing nothing, when the scratch refuses it; the caller
  * then undoes the state change the event reports. */
@@ -205,7 +206,7 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	char jbuf[EV_BODY_MAX], aid[32], key[64], digest[65], evid[72], ts[32], okey[2 * (VG_ID_MAX + 1) + 8];
 	const char *dev_id = sp->dev ? sp->dev->id : sp->device_id;
 
-	if(vg->nev >= VG_REC_MAX_EVENTS){
+	if(vg->alerts.nev >= VG_REC_MAX_EVENTS){
 		return false;
 	}
 	alert_id_str(a, aid);
@@ -274,12 +275,12 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	vg_json_obj_close(&j);
 	vg_json_obj_close(&j);
 	/* Room for all of it, or nothing is copied. */
-	if(!vg_json_ok(&j) || vg->evbuf_len + strlen(evid) + strlen(aid) + strlen(sp->severity) + strlen(okey)
+	if(!vg_json_ok(&j) || vg->alerts.evbuf_len + strlen(evid) + strlen(aid) + strlen(sp->severity) + strlen(okey)
 			+ strlen(sp->ward) + (sp->ward[0] ? strlen(sp->bed) : 0) + (dev_id ? strlen(dev_id) : 0) + j.len + 8
 			> VG_EVBUF_BYTES){
 		return false;
 	}
-	ev = &vg->ev[vg->nev];
+	ev = &vg->alerts.ev[vg->alerts.nev];
 	memset(ev, 0, sizeof(*ev));
 	ev->event_id = ev_cstr(vg, evid);
 	ev->alert_id = ev_cstr(vg, aid);
@@ -292,44 +293,32 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	ev->type = sp->type;
 	ev->kind = sp->kind;
 	ev->created_ms = now_ms;
-	vg->nev++;
+	vg->alerts.nev++;
 	a->transitions++;
 	return true;
 }
 
 void vg_alerts_discard(struct vg_plugin *vg)
 {
-	vg->nev = 0;
-	vg->evbuf_len = 0;
-	vg->ev_coalesced = 0;
-	vg->ev_coalesced_from = NULL;
+	vg->alerts.nev = 0;
+	vg->alerts.evbuf_len = 0;
+	vg->alerts.coalesced = 0;
+	vg->alerts.coalesced_from = NULL;
 }
 
 void vg_alerts_emit(struct vg_plugin *vg)
 {
 	char topic[VG_ID_MAX + 16];
-	int i, rc;
+	int i;
 
-	for(i = 0; i < vg->nev; i++){
-		const struct vg_rec_event *ev = &vg->ev[i];
+	for(i = 0; i < vg->alerts.nev; i++){
+		const struct vg_rec_event *ev = &vg->alerts.ev[i];
 		if(ev->ward.n){
 			snprintf(topic, sizeof(topic), "wards/%s/alerts", ev->ward.p);
 			mosquitto_broker_publish_copy(NULL, topic, (int)ev->body.n, ev->body.p, 1, false, NULL);
 			vg_stations_on_alert(vg, ev);
 		}
-		if(vg->webhook){
-			rc = vg_webhook_submit(vg->webhook, ev->event_id.p, ev->order_key.p, ev->body.p, ev->body.n, ev->created_ms, ev->created_ms);
-			if(rc != 0){
-				vg->stats.webhook_queue_full++;
-				vg->webhook_backlog = true;
-				/* One line per 10 s at most: a storm would flood the log. */
-				if(vg_ratelimit_take(&vg->wh_full_log, vg_mono_ms(), NULL)){
-					mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: webhook queue full; %s and any more events "
-							"stay pending in alert_events and are redelivered when the queue has room "
-							"(%" PRIu64 " so far; webhooks/queue_full)", ev->event_id.p, vg->stats.webhook_queue_full);
-				}
-			}
-		}
+		vg_delivery_submit(vg, ev);
 		if(ev->type == VG_AT_RAISED){
 			vg->stats.alerts_raised++;
 		}else if(ev->type == VG_AT_RESOLVED){
@@ -342,14 +331,14 @@ void vg_alerts_emit(struct vg_plugin *vg)
 				ev->ward.n ? " at " : "", ev->ward.n ? ev->ward.p : "", ev->ward.n ? "/" : "", ev->ward.n ? ev->bed.p : "",
 				ev->severity.p);
 	}
-	if(vg->ev_coalesced){
-		vg->stats.alerts_coalesced += vg->ev_coalesced;
+	if(vg->alerts.coalesced){
+		vg->stats.alerts_coalesced += vg->alerts.coalesced;
 		/* One line per 10 s at most: a flapping sensor would flood the log.
 		 * Ids and counts only, never the values. */
-		if(vg_ratelimit_take(&vg->coalesce_log, vg_mono_ms(), NULL)){
+		if(vg_ratelimit_take(&vg->alerts.coalesce_log, vg_mono_ms(), NULL)){
 			mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: %u alert transition(s) of one message from %s coalesced "
-					"into its net alert event(s) (%" PRIu64 " so far; alerts/coalesced)", vg->ev_coalesced,
-					vg->ev_coalesced_from ? vg->ev_coalesced_from : "-", vg->stats.alerts_coalesced);
+					"into its net alert event(s) (%" PRIu64 " so far; alerts/coalesced)", vg->alerts.coalesced,
+					vg->alerts.coalesced_from ? vg->alerts.coalesced_from : "-", vg->stats.alerts_coalesced);
 		}
 	}
 	vg_alerts_discard(vg);
@@ -361,9 +350,9 @@ void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, const st
 		struct vg_alert_snap *snap)
 {
 
-	snap->nev = vg->nev;
-	snap->evbuf_len = vg->evbuf_len;
-	snap->ev_coalesced = vg->ev_coalesced;
+	snap->nev = vg->alerts.nev;
+	snap->evbuf_len = vg->alerts.evbuf_len;
+	snap->ev_coalesced = vg->alerts.coalesced;
 	snap->had_dev = rt && rt->alerts;
 	if(snap->had_dev){
 		snap->dev = *rt->alerts;
@@ -380,9 +369,9 @@ void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, const st
 void vg_alerts_restore(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *rt,
 		const struct vg_alert_snap *snap)
 {
-	vg->nev = snap->nev;
-	vg->evbuf_len = snap->evbuf_len;
-	vg->ev_coalesced = snap->ev_coalesced;
+	vg->alerts.nev = snap->nev;
+	vg->alerts.evbuf_len = snap->evbuf_len;
+	vg->alerts.coalesced = snap->ev_coalesced;
 	if(rt){
 		if(snap->had_dev){
 			*rt->alerts = snap->dev;
@@ -594,7 +583,7 @@ static bool emit_slot(struct vg_plugin *vg, const struct vg_alertnet *net, struc
 			return false;
 		}
 	}
-	vg->ev_coalesced += vg_alertnet_coalesced(net, n);
+	vg->alerts.coalesced += vg_alertnet_coalesced(net, n);
 	return true;
 }
 
@@ -646,7 +635,7 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 	if(resolve_silent(vg, e, rt, "data again", now_ms, now_ms) < 0){
 		return MOSQ_ERR_UNKNOWN;
 	}
-	b = vg_beds_get(&vg->beds, e->ward, e->bed, vg->acfg);
+	b = vg_beds_get(&vg->beds, e->ward, e->bed, vg->alerts.cfg);
 	if(b == NULL && e->ward[0]){
 		return MOSQ_ERR_NOMEM; /* the bed's NEWS2 could not be judged */
 	}
@@ -707,22 +696,22 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 			return MOSQ_ERR_UNKNOWN;
 		}
 	}
-	if(vg->ev_coalesced){
-		vg->ev_coalesced_from = e->id;
+	if(vg->alerts.coalesced){
+		vg->alerts.coalesced_from = e->id;
 	}
 	return MOSQ_ERR_SUCCESS;
 }
 
-/* Journals the events in vg->ev as one record (priority class), then
+/* Journals the events in vg->alerts.ev as one record (priority class), then
  * emits them; on failure discards them. Returns the journal's result. */
 static int journal_and_emit(struct vg_plugin *vg)
 {
 	struct vg_wbuf w;
 	int rc;
 
-	vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
-	rc = vg_rec_encode_alerts(&w, vg->ev, vg->nev)
-		? vg_journal_append_class(vg->journal, VG_JOURNAL_CLASS_PRIORITY, VG_REC_ALERTS, w.p, (uint32_t)w.len, NULL)
+	vg_wbuf_init(&w, vg->scratch.recbuf, vg->scratch.recbuf_cap);
+	rc = vg_rec_encode_alerts(&w, vg->alerts.ev, vg->alerts.nev)
+		? vg_journal_append_class(vg->workers.journal, VG_JOURNAL_CLASS_PRIORITY, VG_REC_ALERTS, w.p, (uint32_t)w.len, NULL)
 		: VG_JOURNAL_TOOBIG;
 	if(rc == VG_JOURNAL_OK){
 		vg_alerts_emit(vg);
@@ -738,7 +727,7 @@ void vg_alerts_device_left(struct vg_plugin *vg, const struct vg_ident *e, const
 	struct vg_alert_st saved;
 	int r;
 
-	if(vg->nev != 0 || rt == NULL || rt->alerts == NULL){
+	if(vg->alerts.nev != 0 || rt == NULL || rt->alerts == NULL){
 		return;
 	}
 	saved = rt->alerts->silent;
@@ -806,13 +795,13 @@ void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 	struct vg_device *rt;
 	const char *id;
 
-	if(now_ms - vg->alerts_tick_ms < 1000 || vg->nev != 0){
+	if(now_ms - vg->alerts.tick_ms < 1000 || vg->alerts.nev != 0){
 		return;
 	}
-	vg->alerts_tick_ms = now_ms;
+	vg->alerts.tick_ms = now_ms;
 	sb.n = 0;
 	while((rt = vg_devices_next(&vg->devices, &pos, &id)) != NULL){
-		const struct vg_ident *e = vg_idtable_find(&vg->ids, id);
+		const struct vg_ident *e = vg_idtable_find(&vg->ids.table, id);
 		struct vg_dev_alerts *da;
 		struct ev_spec sp;
 		const char *reason = NULL;
@@ -880,9 +869,9 @@ static struct vg_alert_st *slot_of(struct vg_plugin *vg, const struct vg_open_al
 	struct vg_bed *b;
 	int v;
 
-	*dev = o->device[0] ? vg_idtable_find(&vg->ids, o->device) : NULL;
+	*dev = o->device[0] ? vg_idtable_find(&vg->ids.table, o->device) : NULL;
 	if(o->kind == VG_AK_NEWS2){
-		b = vg_beds_get(&vg->beds, o->ward, o->bed, vg->acfg);
+		b = vg_beds_get(&vg->beds, o->ward, o->bed, vg->alerts.cfg);
 		return b ? &b->news2 : NULL;
 	}
 	if(*dev == NULL || (*dev)->role != VG_ROLE_DEVICE || (rt = vg_devices_get(&vg->devices, (*dev)->id)) == NULL
@@ -923,7 +912,7 @@ static void close_stale(struct vg_plugin *vg, const struct vg_open_alert *o, con
 	if(o->kind == VG_AK_SILENT){
 		sp.reason = why;
 	}
-	if(vg->nev == VG_REC_MAX_EVENTS && journal_and_emit(vg) != VG_JOURNAL_OK){
+	if(vg->alerts.nev == VG_REC_MAX_EVENTS && journal_and_emit(vg) != VG_JOURNAL_OK){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal the closing of alerts of the previous run");
 	}
 	if(!add_event(vg, &st, &sp, now_ms)){
@@ -940,7 +929,7 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 
 	for(i = 0; i < c->nparams; i++){
 		const struct vg_bed_param *bp = &c->params[i];
-		struct vg_bed *b = vg_beds_get(&vg->beds, bp->ward, bp->bed, vg->acfg);
+		struct vg_bed *b = vg_beds_get(&vg->beds, bp->ward, bp->bed, vg->alerts.cfg);
 		if(b == NULL || bp->param < 0 || bp->param >= VG_N2_COUNT
 				|| (b->p[bp->param].has && b->p[bp->param].at_ms >= bp->at_ms)){
 			continue; /* this run already has a newer value */
@@ -979,7 +968,7 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 			restored++;
 		}
 	}
-	if(vg->nev && journal_and_emit(vg) != VG_JOURNAL_OK){
+	if(vg->alerts.nev && journal_and_emit(vg) != VG_JOURNAL_OK){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal the closing of alerts of the previous run");
 	}
 	if(restored || closed || params){

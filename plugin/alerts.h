@@ -31,11 +31,29 @@
 #include "vg_alertnet.h"
 #include "vg_ident.h"
 #include "vg_news2.h"
+#include "vg_ratelimit.h"
+#include "vg_rec.h"
 #include "vg_util.h"
 #include "vg_vitals.h"
 
 struct vg_plugin;
 struct vg_device;
+
+/* The event scratch: a message's events, their strings and bodies. */
+#define VG_EVBUF_BYTES (96 * 1024)
+
+/* alerts.c's state. */
+struct vg_alerts {
+	struct vg_alert_cfg *cfg;       /* thresholds, SpO2 scale 2 beds */
+	struct vg_rec_event ev[VG_REC_MAX_EVENTS]; /* events of this message (or TICK pass) */
+	int nev;
+	char *evbuf;                    /* their strings and bodies */
+	size_t evbuf_len;
+	uint32_t coalesced;             /* transitions these events coalesced */
+	const char *coalesced_from;     /* the device whose message it was (until emitted) */
+	struct vg_ratelimit coalesce_log; /* "coalesced": once every 10 s */
+	int64_t tick_ms;                /* last silent-device check */
+};
 
 /* At most this many events come out of one message: the silent alert's
  * end, and each threshold slot and the bed's NEWS2 with their net
@@ -66,8 +84,8 @@ struct vg_alert_snap {
 	int64_t disconnected_ms;
 };
 
-int vg_alerts_init(struct vg_plugin *vg);
-void vg_alerts_free(struct vg_plugin *vg);
+int vg_alerts_init(struct vg_alerts *a);
+void vg_alerts_free(struct vg_alerts *a);
 /* TICK: replaces the configuration (takes ownership of cfg). */
 void vg_alerts_set_config(struct vg_plugin *vg, struct vg_alert_cfg *cfg);
 

@@ -52,6 +52,7 @@
  * into a stack buffer).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/x509.h>
@@ -60,6 +61,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "auth.h"
 #include "audit.h"
 #include "crl.h"
 #include "devices.h"
@@ -230,21 +232,43 @@ static const char *access_name(int access)
 	return "access";
 }
 
+int vg_auth_init(struct vg_auth *a)
+{
+	vg_ratelimit_init(&a->log, 20, 1000);
+	/* Throttling: 5 failures a minute per username, 20 per address, then
+	 * refusals for 10 s doubling up to 5 min (docs/security.md). */
+	a->kicks = calloc(VG_MAX_KICKS, sizeof(*a->kicks));
+	if(a->kicks == NULL
+			|| vg_throttle_init(&a->thr_user, 8192, 5, 60000, 10000, 300000) != 0
+			|| vg_throttle_init(&a->thr_addr, 8192, 20, 60000, 10000, 300000) != 0){
+		return -1;
+	}
+	return 0;
+}
+
+void vg_auth_free(struct vg_auth *a)
+{
+	vg_throttle_free(&a->thr_user);
+	vg_throttle_free(&a->thr_addr);
+	free(a->kicks);
+	a->kicks = NULL;
+}
+
 void vg_kick_later(struct vg_plugin *vg, const char *client_id, const char *why)
 {
 	size_t i;
 
-	if(client_id == NULL || vg->nkicks >= VG_MAX_KICKS){
+	if(client_id == NULL || vg->auth.nkicks >= VG_MAX_KICKS){
 		return;
 	}
-	for(i = 0; i < vg->nkicks; i++){
-		if(!strncmp(vg->kicks[i].client_id, client_id, VG_ID_MAX)){
+	for(i = 0; i < vg->auth.nkicks; i++){
+		if(!strncmp(vg->auth.kicks[i].client_id, client_id, VG_ID_MAX)){
 			return;
 		}
 	}
-	vg_sanitize(vg->kicks[vg->nkicks].client_id, sizeof(vg->kicks[0].client_id), client_id);
-	vg_strlcpy(vg->kicks[vg->nkicks].why, why, sizeof(vg->kicks[0].why));
-	vg->nkicks++;
+	vg_sanitize(vg->auth.kicks[vg->auth.nkicks].client_id, sizeof(vg->auth.kicks[0].client_id), client_id);
+	vg_strlcpy(vg->auth.kicks[vg->auth.nkicks].why, why, sizeof(vg->auth.kicks[0].why));
+	vg->auth.nkicks++;
 }
 
 static int deny(struct vg_plugin *vg, const struct mosquitto_evt_acl_check *ed, const char *identity, const char *why)
@@ -347,7 +371,7 @@ int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 	if(ed->access == MOSQ_ACL_SUBSCRIBE){
 		topic = strip_share(topic);
 	}
-	e = user ? vg_idtable_find(&vg->ids, user) : NULL;
+	e = user ? vg_idtable_find(&vg->ids.table, user) : NULL;
 	if(e == NULL){
 		/* Not one of ours (anonymous or another plugin's client): only
 		 * foreign topics, and only in defer mode. Read checks keep our
@@ -449,7 +473,7 @@ static uint64_t addr_hash(const char *addr)
 static bool auth_log_budget(struct vg_plugin *vg)
 {
 	unsigned long missed;
-	bool take = vg_ratelimit_take(&vg->auth_log, vg_mono_ms(), &missed);
+	bool take = vg_ratelimit_take(&vg->auth.log, vg_mono_ms(), &missed);
 
 	if(missed){
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %lu more refused connection(s) not logged in the last second",
@@ -488,13 +512,13 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	if(by_cert && !bad_cert){
 		identity = cn;
 	}
-	e = identity && (!by_cert || !bad_cert) ? vg_idtable_find(&vg->ids, identity) : NULL;
+	e = identity && (!by_cert || !bad_cert) ? vg_idtable_find(&vg->ids.table, identity) : NULL;
 	/* Mosquitto asks again for every connected client on a reload
 	 * (SIGHUP): the live session is checked, not counted, throttled or
 	 * audited a second time. */
 	ses = e ? vg_sessions_find(&vg->sessions, e->id) : NULL;
 	again = ses && ses->live == ed->client;
-	if(!again && addr && vg_throttle_blocked(&vg->thr_addr, addr, now, &until)){
+	if(!again && addr && vg_throttle_blocked(&vg->auth.thr_addr, addr, now, &until)){
 		why = "address throttled after repeated failures";
 		count_failure = false;
 		vg->stats.auth_throttled++;
@@ -514,7 +538,7 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 		/* Left to the broker's other authentication, unless the client id
 		 * is one of ours: that CONNECT would take over the identity's
 		 * session whatever the other authentication says. */
-		if(clientid && vg_idtable_find(&vg->ids, clientid)){
+		if(clientid && vg_idtable_find(&vg->ids.table, clientid)){
 			why = "client id belongs to a Vitalgate identity (session takeover refused)";
 			goto refuse;
 		}
@@ -525,7 +549,7 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 		goto refuse;
 	}
 	if(e == NULL){
-		if(!vg->ids_loaded){
+		if(!vg->ids.loaded){
 			why = "identities not loaded yet";
 			count_failure = false;
 		}else{
@@ -558,7 +582,7 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 		goto refuse;
 	}
 	if(!by_cert && (ed->password == NULL
-			|| !vg_secret_verify(vg->hasher, e->salt, e->hash, ed->password, strlen(ed->password)))){
+			|| !vg_secret_verify(vg->scratch.hasher, e->salt, e->hash, ed->password, strlen(ed->password)))){
 		why = "wrong secret";
 		goto refuse;
 	}
@@ -609,14 +633,14 @@ refuse:
 		if(count_failure && !again){
 			/* A known identity's budget is its own (never evicted); an
 			 * unknown name's is in the table. */
-			if(budget ? vg_throttle_state_fail(&vg->thr_user.policy, budget, now, &until)
-					: (who && vg_throttle_fail(&vg->thr_user, u, now, &until))){
+			if(budget ? vg_throttle_state_fail(&vg->auth.thr_user.policy, budget, now, &until)
+					: (who && vg_throttle_fail(&vg->auth.thr_user, u, now, &until))){
 				mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling username \"%s\"%s for %lld s after repeated failures",
 						u, home ? " from its last good address" : "", (long long)((until - now + 999) / 1000));
 				vg_audit(vg, VG_AUDIT_THROTTLE, who, NULL, addr, "username throttled%s for %lld s",
 						home ? " from its last good address" : "", (long long)((until - now + 999) / 1000));
 			}
-			if(addr && vg_throttle_fail(&vg->thr_addr, addr, now, &until)){
+			if(addr && vg_throttle_fail(&vg->auth.thr_addr, addr, now, &until)){
 				mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling address %s for %lld s after repeated failures",
 						addr, (long long)((until - now + 999) / 1000));
 				vg_audit(vg, VG_AUDIT_THROTTLE, NULL, NULL, addr, "address throttled for %lld s", (long long)((until - now + 999) / 1000));
@@ -626,9 +650,31 @@ refuse:
 	return MOSQ_ERR_AUTH;
 }
 
+void vg_auth_apply_kicks(struct vg_plugin *vg)
+{
+	size_t i;
+
+	for(i = 0; i < vg->auth.nkicks; i++){
+		/* Never the live session of an identity: whatever was denied came
+		 * from an older client with that id (a will checked after its
+		 * DISCONNECT or at a takeover), and the id now belongs to a client
+		 * that logged in properly. */
+		if(vg_auth_is_live(vg, vg->auth.kicks[i].client_id)){
+			continue;
+		}
+		if(mosquitto_kick_client_by_clientid(vg->auth.kicks[i].client_id, false) == MOSQ_ERR_SUCCESS){
+			vg->stats.kicks++;
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: disconnecting client %s (%s)",
+					vg->auth.kicks[i].client_id, vg->auth.kicks[i].why);
+			vg_audit(vg, VG_AUDIT_KICK, NULL, vg->auth.kicks[i].client_id, NULL, "%s", vg->auth.kicks[i].why);
+		}
+	}
+	vg->auth.nkicks = 0;
+}
+
 void vg_auth_forget_connections(struct vg_plugin *vg, const char *id)
 {
-	struct vg_ident *e = vg_idtable_find(&vg->ids, id);
+	struct vg_ident *e = vg_idtable_find(&vg->ids.table, id);
 
 	if(e){
 		live_clear(vg, e, vg_sessions_find(&vg->sessions, e->id));
@@ -647,7 +693,7 @@ void vg_auth_reset_throttle(struct vg_plugin *vg, const char *id)
 
 bool vg_auth_is_live(const struct vg_plugin *vg, const char *id)
 {
-	const struct vg_ident *e = vg_idtable_find(&vg->ids, id);
+	const struct vg_ident *e = vg_idtable_find(&vg->ids.table, id);
 	const struct vg_session *ses = e ? vg_sessions_find(&vg->sessions, e->id) : NULL;
 
 	return ses && ses->live;
@@ -665,7 +711,7 @@ int vg_auth_disconnect_cb(int event, void *event_data, void *userdata)
 	(void)event;
 	/* A live session always has its identity as username; look by client
 	 * id too in case Mosquitto already dropped the username. */
-	e = vg_idtable_find(&vg->ids, user ? user : cid);
+	e = vg_idtable_find(&vg->ids.table, user ? user : cid);
 	ses = e ? vg_sessions_find(&vg->sessions, e->id) : NULL;
 	if(ses == NULL || ses->live != ed->client){
 		/* Not a Vitalgate session (a client refused at CONNECT, another

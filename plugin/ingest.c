@@ -58,12 +58,23 @@ _Static_assert(VG_MAX_BATCH * (4 + VG_FIELD_COUNT * 8) + 3 * (VG_ID_MAX + 2) + 1
 static bool log_budget(struct vg_plugin *vg, int64_t now_ms)
 {
 	unsigned long missed;
-	bool take = vg_ratelimit_take(&vg->rej_log, now_ms, &missed);
+	bool take = vg_ratelimit_take(&vg->ingest.rej_log, now_ms, &missed);
 
 	if(missed){
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %lu more rejection(s) not logged in the last second", missed);
 	}
 	return take;
+}
+
+int vg_ingest_init(struct vg_ingest *in, const struct vg_time_policy *tp)
+{
+	vg_ratelimit_init(&in->rej_log, 20, 1000);
+	return vg_decoder_init(&in->dec, tp);
+}
+
+void vg_ingest_free(struct vg_ingest *in)
+{
+	vg_decoder_free(&in->dec);
 }
 
 bool vg_ward_in_shadow(const struct vg_plugin *vg, const char *ward)
@@ -100,7 +111,7 @@ static void count_unrecorded(struct vg_plugin *vg, struct vg_device *dev, enum v
 {
 	if(dev->rej_unrecorded == 0){
 		dev->rej_unrecorded_ms = now_ms;
-		vg->rej_pending++;
+		vg->ingest.rej_pending++;
 	}
 	if(dev->rej_unrecorded < UINT32_MAX){
 		dev->rej_unrecorded++;
@@ -130,10 +141,10 @@ static void record_rejection(struct vg_plugin *vg, struct vg_ident *e, const str
 		count_unrecorded(vg, dev, v->reason, now_ms);
 		return;
 	}
-	vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
-	if(vg_hasher_sha256(vg->hasher, payload, len, sha) == 0
+	vg_wbuf_init(&w, vg->scratch.recbuf, vg->scratch.recbuf_cap);
+	if(vg_hasher_sha256(vg->scratch.hasher, payload, len, sha) == 0
 			&& vg_rec_encode_rejection(&w, e->id, now_ms, v, payload, len, sha)){
-		rc = vg_journal_append_class(vg->journal, VG_JOURNAL_CLASS_REJECTION, VG_REC_REJECTION, w.p,
+		rc = vg_journal_append_class(vg->workers.journal, VG_JOURNAL_CLASS_REJECTION, VG_REC_REJECTION, w.p,
 				(uint32_t)w.len, NULL);
 	}
 	if(rc != VG_JOURNAL_OK){
@@ -153,7 +164,7 @@ void vg_ingest_rejection_summaries(struct vg_plugin *vg, int64_t now_ms, bool al
 	size_t pos = 0;
 	uint64_t pending = 0;
 
-	if(vg->rej_pending == 0 || vg->journal == NULL){
+	if(vg->ingest.rej_pending == 0 || vg->workers.journal == NULL){
 		return;
 	}
 	while((dev = vg_devices_next(&vg->devices, &pos, &id)) != NULL){
@@ -170,9 +181,9 @@ void vg_ingest_rejection_summaries(struct vg_plugin *vg, int64_t now_ms, bool al
 		sum.to_ms = now_ms;
 		sum.count = dev->rej_unrecorded;
 		sum.reasons = dev->rej_reasons;
-		vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
+		vg_wbuf_init(&w, vg->scratch.recbuf, vg->scratch.recbuf_cap);
 		if(!vg_rec_encode_rejection_summary(&w, &sum)
-				|| vg_journal_append_class(vg->journal, VG_JOURNAL_CLASS_REJECTION, VG_REC_REJECTION_SUMMARY, w.p,
+				|| vg_journal_append_class(vg->workers.journal, VG_JOURNAL_CLASS_REJECTION, VG_REC_REJECTION_SUMMARY, w.p,
 					(uint32_t)w.len, NULL) != VG_JOURNAL_OK){
 			pending++;   /* no room yet: counted on, tried again */
 			continue;
@@ -182,7 +193,7 @@ void vg_ingest_rejection_summaries(struct vg_plugin *vg, int64_t now_ms, bool al
 		dev->rej_reasons = 0;
 	}
 	/* Recounted: a device removed with its count pending stops counting. */
-	vg->rej_pending = pending;
+	vg->ingest.rej_pending = pending;
 }
 
 int vg_ingest_reject(struct vg_plugin *vg, struct vg_ident *e, const struct vg_verdict *v,
@@ -207,7 +218,7 @@ int vg_ingest_reject(struct vg_plugin *vg, struct vg_ident *e, const struct vg_v
 	}
 	vg->stats.rejected[v->reason]++;
 
-	vg_json_init(&j, vg->jsonbuf, vg->jsonbuf_cap);
+	vg_json_init(&j, vg->scratch.jsonbuf, vg->scratch.jsonbuf_cap);
 	vg_json_obj_open(&j);
 	if(v->has_seq){
 		vg_json_u64(&j, "seq", v->seq);
@@ -288,7 +299,7 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 	 * which every client publish passes. Only a client Mosquitto exempts
 	 * from ACL checks (an outgoing bridge of this broker) gets here
 	 * otherwise: it is no device's live session. */
-	e = vg_idtable_find(&vg->ids, ed->topic + 7);
+	e = vg_idtable_find(&vg->ids.table, ed->topic + 7);
 	ses = e ? vg_sessions_find(&vg->sessions, e->id) : NULL;
 	if(e == NULL || e->role != VG_ROLE_DEVICE || ses == NULL || ses->live != ed->client){
 		return MOSQ_ERR_ACL_DENIED;
@@ -309,7 +320,7 @@ int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct m
 	struct vg_alert_snap snap;
 
 	now_ms = vg_now_ms();
-	r = vg_vitals_decode(&vg->dec, ed->payload, ed->payloadlen, now_ms, vg->samples, &n, &v);
+	r = vg_vitals_decode(&vg->ingest.dec, ed->payload, ed->payloadlen, now_ms, vg->ingest.samples, &n, &v);
 	if(r != VG_R_OK){
 		return vg_ingest_reject(vg, e, &v, ed->payload, ed->payloadlen, now_ms);
 	}
@@ -326,7 +337,7 @@ int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct m
 	/* Keep only samples not accepted before; a QoS retransmit or a device
 	 * resend is acknowledged and stored once. */
 	for(i = 0; i < n; i++){
-		enum vg_seq_class c = vg_device_seq_classify(dev, vg->samples[i].val[VG_F_SEQ].u);
+		enum vg_seq_class c = vg_device_seq_classify(dev, vg->ingest.samples[i].val[VG_F_SEQ].u);
 		if(c == VG_SEQ_DUP){
 			continue;
 		}
@@ -334,7 +345,7 @@ int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct m
 			flags |= VG_REC_F_NEEDS_CHECK;
 		}
 		if(nnew != i){
-			vg->samples[nnew] = vg->samples[i];
+			vg->ingest.samples[nnew] = vg->ingest.samples[i];
 		}
 		nnew++;
 	}
@@ -352,13 +363,13 @@ int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct m
 	vg_alerts_snapshot(vg, e, dev, &snap);
 	dev->last_seen_ms = now_ms;
 	dev->disconnected_ms = 0;
-	arc = vg_alerts_on_samples(vg, e, dev, vg->samples, nnew, now_ms);
+	arc = vg_alerts_on_samples(vg, e, dev, vg->ingest.samples, nnew, now_ms);
 
 	rc = VG_JOURNAL_OK;
 	if(arc == MOSQ_ERR_SUCCESS){
-		vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
-		rc = vg_rec_encode_samples_events(&w, e->id, e->ward, e->bed, now_ms, flags, vg->samples, nnew, vg->ev, vg->nev)
-			? vg_journal_append_class(vg->journal, vg->nev ? VG_JOURNAL_CLASS_PRIORITY : VG_JOURNAL_CLASS_BULK,
+		vg_wbuf_init(&w, vg->scratch.recbuf, vg->scratch.recbuf_cap);
+		rc = vg_rec_encode_samples_events(&w, e->id, e->ward, e->bed, now_ms, flags, vg->ingest.samples, nnew, vg->alerts.ev, vg->alerts.nev)
+			? vg_journal_append_class(vg->workers.journal, vg->alerts.nev ? VG_JOURNAL_CLASS_PRIORITY : VG_JOURNAL_CLASS_BULK,
 					VG_REC_SAMPLES, w.p, (uint32_t)w.len, NULL)
 			: VG_JOURNAL_TOOBIG;
 	}
@@ -368,7 +379,7 @@ int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct m
 		v.field = -1;
 		v.index = -1;
 		v.has_seq = true;
-		v.seq = vg->samples[0].val[VG_F_SEQ].u;
+		v.seq = vg->ingest.samples[0].val[VG_F_SEQ].u;
 		if(arc != MOSQ_ERR_SUCCESS){
 			v.reason = VG_R_INTERNAL;
 			snprintf(v.detail, sizeof(v.detail), "the broker could not record this message's alerts; keep it and retry");
@@ -382,12 +393,12 @@ int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct m
 		return vg_ingest_reject(vg, e, &v, ed->payload, ed->payloadlen, now_ms);
 	}
 
-	vg_device_seq_accept(dev, vg->samples, nnew);
+	vg_device_seq_accept(dev, vg->ingest.samples, nnew);
 	vg->stats.accepted_msgs++;
 	vg->stats.accepted_samples += (uint64_t)nnew;
 	vg->stats.duplicate_samples += (uint64_t)(n - nnew);
 	vg_alerts_emit(vg);
-	vg_stations_on_samples(vg, e, vg->samples, nnew, now_ms);
-	vg_mirror_on_samples(vg, e, vg->samples, nnew, now_ms);
+	vg_stations_on_samples(vg, e, vg->ingest.samples, nnew, now_ms);
+	vg_mirror_on_samples(vg, e, vg->ingest.samples, nnew, now_ms);
 	return MOSQ_ERR_SUCCESS;
 }

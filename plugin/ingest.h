@@ -11,10 +11,26 @@
 #include <stdint.h>
 
 #include "vg_ident.h"
+#include "vg_ratelimit.h"
 #include "vg_vitals.h"
 
 struct vg_plugin;
 struct mosquitto_evt_acl_check;
+
+/* ingest.c's state. */
+struct vg_ingest {
+	struct vg_decoder dec;          /* the decoder and its zone, reused */
+	struct vg_sample samples[VG_MAX_BATCH]; /* decode output */
+	struct vg_ratelimit rej_log;    /* rejections: 20 log lines a second */
+	uint64_t rej_pending;           /* devices with rejections to summarise */
+};
+
+int vg_ingest_init(struct vg_ingest *in, const struct vg_time_policy *tp);
+void vg_ingest_free(struct vg_ingest *in);
+
+/* MOSQ_EVT_MESSAGE (plugin.c registers it): refuses vitals/ from a client
+ * no ACL check saw. */
+int vg_ingest_message_cb(int event, void *event_data, void *userdata);
 
 /* The ACL WRITE check of a device's own vitals/<id> topic (auth.c): decode
  * and validate, drop seqs already accepted, detect alerts, journal, publish

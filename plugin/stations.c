@@ -47,14 +47,14 @@ static void free_ward(void *p)
 	free(w);
 }
 
-int vg_stations_init(struct vg_plugin *vg)
+int vg_stations_init(struct vg_stations *st)
 {
-	return vg_smap_init(&vg->ward_alerts, 32);
+	return vg_smap_init(&st->wards, 32);
 }
 
-void vg_stations_free(struct vg_plugin *vg)
+void vg_stations_free(struct vg_stations *st)
 {
-	vg_smap_destroy(&vg->ward_alerts, free_ward);
+	vg_smap_destroy(&st->wards, free_ward);
 }
 
 static void bed_topic(char *out, size_t len, const char *ward, const char *bed)
@@ -84,7 +84,7 @@ void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, cons
 	if(b->shown_device[0] && latest->val[VG_F_TS].i < b->shown_ts){
 		return;
 	}
-	vg_json_init(&j, vg->jsonbuf, vg->jsonbuf_cap);
+	vg_json_init(&j, vg->scratch.jsonbuf, vg->scratch.jsonbuf_cap);
 	vg_json_obj_open(&j);
 	vg_sample_json_write(&j, e->id, e->ward, e->bed, latest, now_ms);
 	if(b->last.parameters > 0){
@@ -122,7 +122,7 @@ void vg_stations_device_left(struct vg_plugin *vg, const char *id, const char *w
 
 static struct ward_alerts *ward_of(struct vg_plugin *vg, const char *ward)
 {
-	struct ward_alerts *w = vg_smap_get(&vg->ward_alerts, ward);
+	struct ward_alerts *w = vg_smap_get(&vg->stations.wards, ward);
 	int err;
 
 	if(w){
@@ -133,7 +133,7 @@ static struct ward_alerts *ward_of(struct vg_plugin *vg, const char *ward)
 		return NULL;
 	}
 	vg_strlcpy(w->ward, ward, sizeof(w->ward));
-	vg_smap_put(&vg->ward_alerts, w->ward, w, &err);
+	vg_smap_put(&vg->stations.wards, w->ward, w, &err);
 	if(err){
 		free(w);
 		return NULL;
@@ -159,7 +159,7 @@ static void set_open(struct vg_plugin *vg, const char *ward, const char *alert_i
 			memmove(&w->a[i], &w->a[i + 1], (w->n - i - 1) * sizeof(w->a[0]));
 			w->n--;
 			w->dirty = true;
-			vg->ward_alerts_dirty = true;
+			vg->stations.dirty = true;
 		}
 		return;
 	}
@@ -188,7 +188,7 @@ static void set_open(struct vg_plugin *vg, const char *ward, const char *alert_i
 	w->a[i].body = copy;
 	w->a[i].len = len;
 	w->dirty = true;
-	vg->ward_alerts_dirty = true;
+	vg->stations.dirty = true;
 }
 
 void vg_stations_on_alert(struct vg_plugin *vg, const struct vg_rec_event *ev)
@@ -235,15 +235,15 @@ void vg_stations_tick(struct vg_plugin *vg, int64_t now_ms)
 {
 	size_t i;
 
-	if(!vg->ward_alerts_dirty){
+	if(!vg->stations.dirty){
 		return;
 	}
-	vg->ward_alerts_dirty = false;
-	for(i = 0; i < vg->ward_alerts.cap; i++){
-		struct ward_alerts *w = vg->ward_alerts.slots[i].val;
-		if(vg->ward_alerts.slots[i].key && w && w->dirty){
+	vg->stations.dirty = false;
+	for(i = 0; i < vg->stations.wards.cap; i++){
+		struct ward_alerts *w = vg->stations.wards.slots[i].val;
+		if(vg->stations.wards.slots[i].key && w && w->dirty){
 			publish_ward(vg, w, now_ms);
-			vg->ward_alerts_dirty |= w->dirty; /* out of memory: try again */
+			vg->stations.dirty |= w->dirty; /* out of memory: try again */
 		}
 	}
 }

@@ -19,12 +19,19 @@
 
 #include "vg_ident.h"
 #include "vg_rec.h"
+#include "vg_smap.h"
 #include "vg_vitals.h"
 
 struct vg_plugin;
 
-int vg_stations_init(struct vg_plugin *vg);
-void vg_stations_free(struct vg_plugin *vg);
+/* stations.c's state. */
+struct vg_stations {
+	struct vg_smap wards;           /* ward -> its open alerts */
+	bool dirty;                     /* a ward's list changed since TICK */
+};
+
+int vg_stations_init(struct vg_stations *st);
+void vg_stations_free(struct vg_stations *st);
 
 /* Ingest, after the samples were journalled: publishes the bed's latest
  * sample (the newest ts of the message; an older one than what the bed

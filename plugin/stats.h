@@ -13,8 +13,49 @@
 #include <stdint.h>
 
 #include "vg_sbuf.h"
+#include "vg_vitals.h"
 
 struct vg_plugin;
+
+/* Counters, broker thread only: every module counts its own events here;
+ * stats.c reports them ($SYS, /metrics, /health). */
+struct vg_stats {
+	uint64_t accepted_msgs;
+	uint64_t accepted_samples;
+	uint64_t duplicate_samples;
+	uint64_t rejected[VG_R__COUNT];
+	uint64_t auth_ok;
+	uint64_t auth_fail;
+	uint64_t acl_denied;
+	uint64_t alerts_raised;
+	uint64_t alerts_updated;
+	uint64_t alerts_resolved;
+	uint64_t alerts_coalesced;      /* transitions inside one message folded into its net events */
+	uint64_t webhook_dead;          /* dead-lettered: undelivered for webhook_dead_after_s */
+	uint64_t webhook_refused;       /* dead-lettered: refused webhook_max_rejects times */
+	uint64_t webhook_gone;
+	uint64_t webhook_delivered;
+	uint64_t webhook_retries;
+	uint64_t webhook_queue_full;
+	uint64_t journal_unrecorded_rejections;  /* no room in the journal (or backpressure) */
+	uint64_t rejections_rate_limited;        /* over the device's rejection_records_per_min */
+	uint64_t rejection_summaries;
+	uint64_t auth_throttled;
+	uint64_t kicks;
+	uint64_t bed_updates;
+	uint64_t audit_events;
+	uint64_t audit_unrecorded;
+	uint64_t completion_refused_reported;
+	uint64_t connected[4];          /* gauge, by enum vg_role (live sessions) */
+	uint64_t mirror_delivered;
+	uint64_t mirror_retries;
+	uint64_t mirror_dead;
+	uint64_t mirror_dropped;
+	uint64_t mirror_samples;
+	uint64_t reloads;
+	uint64_t reloads_refused;
+	uint64_t shadow_passed[VG_R__COUNT]; /* shadow wards: would have been rejected */
+};
 
 enum vg_fig_type { VG_FIG_COUNTER, VG_FIG_GAUGE, VG_FIG_HISTOGRAM };
 
