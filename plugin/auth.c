@@ -1,27 +1,25 @@
 /*
  * auth: BASIC_AUTH, ACL_CHECK and DISCONNECT, answered from the in-memory
- * identity table (idtable.c) without blocking.
+ * identity table (identities.c) and sessions (sessions.c) without blocking.
  *
- * Topic rules (docs/security.md, from the contract):
- *   vitals/<device>                    write: that device (not retained)
- *                                      read/subscribe: service
- *   devices/<device>/...               read/subscribe: that device, service
- *                                      (today: .../rejections)
- *   wards/<ward>/...                   read/subscribe: stations of <ward>, service
- *   $SYS/broker/vitalgate/...          read/subscribe: service (the plugin's
- *                                      own figures, stats.c)
- * The broker itself publishes rejections, ward topics and the figures (no
- * ACL applies to its own publishes); clients never write into devices/ or
- * wards/. Everything else is foreign: refused with others=deny, allowed
- * with others=defer (Mosquitto 2.0.11 denies a check that every plugin
- * defers, so defer mode must grant foreign topics itself).
+ * Topic rules (docs/security.md, from the contract) are the pure function
+ * vg_acl_decide (common/vg_acl.c): vitals/<device> is written by that
+ * device and read by services, devices/<device>/... read by that device
+ * and services, wards/<ward>/... by that ward's stations and services,
+ * $SYS/broker/vitalgate/... by services. The broker itself publishes
+ * rejections, ward topics and the figures (no ACL applies to its own
+ * publishes). Everything else is foreign: refused with others=deny,
+ * allowed with others=defer (Mosquitto 2.0.11 denies a check that every
+ * plugin defers, so defer mode must grant foreign topics itself). This
+ * file decides what that function cannot see: which identity the client
+ * is, whether it is revoked, whether the client is its live session.
  *
  * Live sessions. Each identity has at most one client that logged in as it
- * through Vitalgate (struct vg_session.live, sessions.h): set when BASIC_AUTH accepts it (a
- * newer login replaces it: a takeover), or, on a listener with
- * use_identity_as_username (Mosquitto 2.0.11 skips BASIC_AUTH there), when
- * the ACL check first validates its certificate; cleared by its
- * DISCONNECT. Every grant of an identity's rights requires ed->client to
+ * through Vitalgate (struct vg_session.live, sessions.h): set when
+ * BASIC_AUTH accepts it (a newer login replaces it: a takeover), or, on a
+ * listener with use_identity_as_username (Mosquitto 2.0.11 skips
+ * BASIC_AUTH there), when the ACL check first validates its certificate;
+ * cleared by its DISCONNECT. Every grant of an identity's rights requires ed->client to
  * be that live session, one pointer compare. So a client that merely
  * carries an identity's name never has its rights: a password_file or
  * anonymous session from before the identity existed (others=defer), a
@@ -67,160 +65,11 @@
 #include "devices.h"
 #include "ingest.h"
 #include "sessions.h"
+#include "vg_acl.h"
 #include "vg_plugin.h"
 
-enum ns {
-	NS_FOREIGN = 0,
-	NS_VITALS,
-	NS_DEVICES,
-	NS_WARDS,
-	NS_SYS,         /* $SYS/broker/vitalgate[/...]: services only */
-};
-
-#define VG_SYS_ROOT "$SYS/broker/vitalgate"
-
-/* Which of Vitalgate's namespaces a topic (or filter) belongs to. A filter
- * whose first level is a wildcard may match any namespace: NS_WARDS is
- * returned as the strictest answer by the caller's choice (see
- * filter_reaches_ours). */
-static enum ns topic_ns(const char *t, const char **rest)
-{
-	if(!strncmp(t, "vitals/", 7)){
-		*rest = t + 7;
-		return NS_VITALS;
-	}
-	if(!strncmp(t, "devices/", 8)){
-		*rest = t + 8;
-		return NS_DEVICES;
-	}
-	if(!strncmp(t, "wards/", 6)){
-		*rest = t + 6;
-		return NS_WARDS;
-	}
-	*rest = t;
-	if(!strncmp(t, VG_SYS_ROOT, sizeof(VG_SYS_ROOT) - 1)
-			&& (t[sizeof(VG_SYS_ROOT) - 1] == '/' || t[sizeof(VG_SYS_ROOT) - 1] == '\0')){
-		/* A filter with a wildcard above this level ("$SYS/#") is foreign:
-		 * granted, and the read check keeps these topics from it. */
-		return NS_SYS;
-	}
-	if(!strcmp(t, "vitals") || !strcmp(t, "devices") || !strcmp(t, "wards")){
-		return NS_WARDS; /* the bare namespace root: treat as ours */
-	}
-	return NS_FOREIGN;
-}
-
-/* A subscription filter that starts with a wildcard ("#", "+/...") can
- * match Vitalgate's topics. */
-static bool filter_starts_wild(const char *f)
-{
-	return f[0] == '#' || (f[0] == '+' && (f[1] == '/' || f[1] == '\0'));
-}
-
-/* Length of the first topic level of s. */
-static size_t level_len(const char *s)
-{
-	const char *slash = strchr(s, '/');
-
-	return slash ? (size_t)(slash - s) : strlen(s);
-}
-
-/* True if rest is "<id>/..." (the identity's own subtree). */
-static bool is_under(const char *rest, const char *id)
-{
-	size_t n = strlen(id);
-
-	return !strncmp(rest, id, n) && rest[n] == '/';
-}
-
-static int foreign(const struct vg_plugin *vg)
-{
-	return vg->cfg.others == VG_OTHERS_DEFER ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
-}
-
-/* Strips "$share/<group>/" from a shared subscription filter. */
-static const char *strip_share(const char *t)
-{
-	const char *p;
-
-	if(strncmp(t, "$share/", 7) != 0){
-		return t;
-	}
-	p = strchr(t + 7, '/');
-	return p ? p + 1 : t + strlen(t);
-}
-
-static int check_device(const struct vg_plugin *vg, const struct vg_ident *e, int access, const char *topic, bool retain)
-{
-	const char *rest;
-	enum ns ns = topic_ns(topic, &rest);
-
-	switch(access){
-		case MOSQ_ACL_WRITE:
-			if(ns == NS_VITALS){
-				return (!retain && !strcmp(rest, e->id)) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
-			}
-			return ns == NS_FOREIGN ? foreign(vg) : MOSQ_ERR_ACL_DENIED;
-		case MOSQ_ACL_SUBSCRIBE:
-			if(filter_starts_wild(topic)){
-				return MOSQ_ERR_ACL_DENIED;
-			}
-			/* A device's filter must name its own subtree, as a read does. */
-			__attribute__((fallthrough));
-		case MOSQ_ACL_READ:
-			if(ns == NS_DEVICES){
-				return is_under(rest, e->id) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
-			}
-			return ns == NS_FOREIGN ? foreign(vg) : MOSQ_ERR_ACL_DENIED;
-	}
-	return MOSQ_ERR_ACL_DENIED;
-}
-
-static int check_station(const struct vg_plugin *vg, const struct vg_ident *e, int access, const char *topic)
-{
-	const char *rest;
-	enum ns ns = topic_ns(topic, &rest);
-	size_t n;
-
-	switch(access){
-		case MOSQ_ACL_WRITE:
-			return ns == NS_FOREIGN ? foreign(vg) : MOSQ_ERR_ACL_DENIED;
-		case MOSQ_ACL_SUBSCRIBE:
-			if(filter_starts_wild(topic)){
-				return MOSQ_ERR_ACL_DENIED;
-			}
-			/* wards/<one of mine>/..., the ward level literal, as a read. */
-			__attribute__((fallthrough));
-		case MOSQ_ACL_READ:
-			if(ns != NS_WARDS){
-				return ns == NS_FOREIGN ? foreign(vg) : MOSQ_ERR_ACL_DENIED;
-			}
-			n = level_len(rest);
-			if(n == 0 || memchr(rest, '+', n) || memchr(rest, '#', n)){
-				return MOSQ_ERR_ACL_DENIED;
-			}
-			return vg_ident_has_ward(e, rest, n) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
-	}
-	return MOSQ_ERR_ACL_DENIED;
-}
-
-static int check_service(const struct vg_plugin *vg, int access, const char *topic)
-{
-	const char *rest;
-	enum ns ns = topic_ns(topic, &rest);
-
-	switch(access){
-		case MOSQ_ACL_WRITE:
-			return ns == NS_FOREIGN ? foreign(vg) : MOSQ_ERR_ACL_DENIED;
-		case MOSQ_ACL_SUBSCRIBE:
-		case MOSQ_ACL_READ:
-			if(ns != NS_FOREIGN || filter_starts_wild(topic) || !strncmp(topic, "$SYS/", 5)){
-				return MOSQ_ERR_SUCCESS;
-			}
-			return foreign(vg);
-	}
-	return MOSQ_ERR_ACL_DENIED;
-}
+_Static_assert(VG_ACL_READ == MOSQ_ACL_READ && VG_ACL_WRITE == MOSQ_ACL_WRITE && VG_ACL_SUBSCRIBE == MOSQ_ACL_SUBSCRIBE
+		&& VG_ACL_UNSUBSCRIBE == MOSQ_ACL_UNSUBSCRIBE, "vg_acl's access kinds are Mosquitto's");
 
 static const char *access_name(int access)
 {
@@ -354,78 +203,51 @@ int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
 	struct vg_plugin *vg = userdata;
-	const char *user = mosquitto_client_username(ed->client);
+	const char *user;
 	struct vg_ident *e;
 	const struct vg_session *ses;
-	const char *topic = ed->topic;
-	const char *rest;
 	const char *cid;
 	const char *why;
-	enum ns ns;
-	int rc;
+	bool defer = vg->cfg.others == VG_OTHERS_DEFER;
 
 	(void)event;
 	if(ed->access == MOSQ_ACL_UNSUBSCRIBE){
 		return MOSQ_ERR_SUCCESS;
 	}
-	if(ed->access == MOSQ_ACL_SUBSCRIBE){
-		topic = strip_share(topic);
-	}
+	user = mosquitto_client_username(ed->client);
 	e = user ? vg_idtable_find(&vg->ids.table, user) : NULL;
 	if(e == NULL){
-		/* Not one of ours (anonymous or another plugin's client): only
-		 * foreign topics, and only in defer mode. Read checks keep our
-		 * namespaces closed even under a wide "#" or "$SYS/#". */
-		if(vg->cfg.others == VG_OTHERS_DEFER){
-			ns = topic_ns(topic, &rest);
-			if(ns == NS_FOREIGN || (ed->access == MOSQ_ACL_SUBSCRIBE && filter_starts_wild(topic))){
-				return MOSQ_ERR_SUCCESS;
-			}
-			return deny(vg, ed, user, ns == NS_SYS ? "Vitalgate's figures are for services" : "not a Vitalgate identity");
+		if(!defer){
+			/* Deny mode: only a certificate login (use_identity_as_username,
+			 * which skips BASIC_AUTH) can get here with an unknown name. */
+			vg_kick_later(vg, mosquitto_client_id(ed->client), "unknown identity");
 		}
-		/* Deny mode: only a certificate login (use_identity_as_username,
-		 * which skips BASIC_AUTH) can get here with an unknown name. */
-		vg_kick_later(vg, mosquitto_client_id(ed->client), "unknown identity");
-		return deny(vg, ed, user, "unknown identity");
-	}
-	if(e->revoked){
+	}else if(e->revoked){
 		vg_kick_later(vg, mosquitto_client_id(ed->client), "identity revoked");
 		return deny(vg, ed, e->id, "identity revoked");
-	}
-	ses = vg_sessions_find(&vg->sessions, e->id);
-	if(ses == NULL || ses->live != ed->client){
-		/* The rare path: the hot one is the pointer compare above. */
-		cid = mosquitto_client_id(ed->client);
-		why = adopt_cert_login(vg, e, ed->client, cid);
-		if(why){
-			/* TICK spares the live session of that client id, if any. */
-			vg_kick_later(vg, cid, why);
-			return deny(vg, ed, e->id, why);
+	}else{
+		ses = vg_sessions_find(&vg->sessions, e->id);
+		if(ses == NULL || ses->live != ed->client){
+			/* The rare path: the hot one is the pointer compare above. */
+			cid = mosquitto_client_id(ed->client);
+			why = adopt_cert_login(vg, e, ed->client, cid);
+			if(why){
+				/* TICK spares the live session of that client id, if any. */
+				vg_kick_later(vg, cid, why);
+				return deny(vg, ed, e->id, why);
+			}
 		}
 	}
-	switch(e->role){
-		case VG_ROLE_DEVICE:
-			rc = check_device(vg, e, ed->access, topic, ed->retain);
-			if(rc == MOSQ_ERR_SUCCESS && ed->access == MOSQ_ACL_WRITE && topic_ns(topic, &rest) == NS_VITALS){
-				/* Its own vitals topic: the sample is ingested now (see
-				 * the header); a rejection denies the publish. */
-				return vg_ingest_acl_write(vg, e, ed);
-			}
-			break;
-		case VG_ROLE_STATION:
-			rc = check_station(vg, e, ed->access, topic);
-			break;
-		case VG_ROLE_SERVICE:
-			rc = check_service(vg, ed->access, topic);
-			break;
+	switch(vg_acl_decide(e, defer, ed->access, ed->topic, ed->retain, &why)){
+		case VG_ACL_ALLOW:
+			return MOSQ_ERR_SUCCESS;
+		case VG_ACL_INGEST:
+			/* A device's own vitals topic: the sample is ingested now (see
+			 * the header); a rejection denies the publish. */
+			return vg_ingest_acl_write(vg, e, ed);
 		default:
-			rc = MOSQ_ERR_ACL_DENIED;
+			return deny(vg, ed, e ? e->id : user, why);
 	}
-	if(rc != MOSQ_ERR_SUCCESS){
-		return deny(vg, ed, e->id, ed->retain && ed->access == MOSQ_ACL_WRITE ? "retained publish or topic outside the role's scope"
-				: "topic outside the role's scope");
-	}
-	return rc;
 }
 
 /* Copies the CN of the client's certificate into cn; false if there is no
