@@ -114,16 +114,25 @@ static void new_alert_id(struct vg_alert_st *a, const char *kind, const char *sc
 	vg_hex_decode(digest, sizeof(a->id), a->id);
 }
 
-/* Makes a an active alert with a new id, before its alert.raised (no
- * event yet: add_event counts the alert's transitions as they are sent). */
-static void start_alert(struct vg_alert_st *a, const char *kind, const char *scope, int level, int64_t now_ms, uint64_t seq)
+/* Notes a rule's step in net; a raised alert gets its id first (its
+ * events are counted by add_event as they are sent). */
+static void note_step(struct vg_alertnet *net, enum vg_alert_step step, struct vg_alert_st *a, const char *kind,
+		const char *scope, int64_t now_ms, uint64_t seq, int tag)
 {
-	new_alert_id(a, kind, scope, now_ms, seq);
-	a->active = true;
-	a->level = (uint8_t)level;
-	a->transitions = 0;
-	a->calm_since_ms = 0;
-	a->calm_level = 0;
+	switch(step){
+		case VG_ALERT_RAISE:
+			new_alert_id(a, kind, scope, now_ms, seq);
+			vg_alertnet_raise(net, a->level, tag);
+			break;
+		case VG_ALERT_LEVEL:
+			vg_alertnet_level(net, a->level, tag);
+			break;
+		case VG_ALERT_RESOLVE:
+			vg_alertnet_resolve(net, tag);
+			break;
+		default:
+			break;
+	}
 }
 
 /* Copies s into the event buffer; returns a view of the copy. */
@@ -416,18 +425,11 @@ static bool eval_threshold(struct vg_plugin *vg, const struct vg_ident *e, struc
 	struct vg_dev_alerts *da;
 	struct vg_alert_st *a;
 	double value = vital_value(s, v);
-	int level = 0;
-	bool calm;
-	int64_t hold = vg->cfg.alert_hold_s * 1000;
+	enum vg_alert_step step;
 	char scope[160];
 
-	if(t->low_on && value <= t->low){
-		level = 1;
-	}else if(t->high_on && value >= t->high){
-		level = 2;
-	}
 	a = rt->alerts ? &rt->alerts->thr[v] : NULL;
-	if(level == 0 && (a == NULL || !a->active)){
+	if((a == NULL || !a->active) && vg_alert_threshold_level(t, value) == 0){
 		return true; /* the common case: nothing to do, nothing allocated */
 	}
 	da = dev_alerts(rt);
@@ -435,35 +437,11 @@ static bool eval_threshold(struct vg_plugin *vg, const struct vg_ident *e, struc
 		return false;
 	}
 	a = &da->thr[v];
-	if(!a->active){
+	step = vg_alert_threshold_step(a, t, vital_margin[v], value, now_ms, vg->cfg.alert_hold_s * 1000);
+	if(step == VG_ALERT_RAISE){
 		snprintf(scope, sizeof(scope), "%s/%s", e->id, vg_fields[vital_field[v]].key);
-		start_alert(a, "threshold", scope, level, now_ms, s->val[VG_F_SEQ].u);
-		vg_alertnet_raise(net, (uint8_t)level, tag);
-		return true;
 	}
-	if(level != 0 && level != a->level){
-		/* Crossed from one side straight to the other. */
-		a->level = (uint8_t)level;
-		a->calm_since_ms = 0;
-		vg_alertnet_level(net, (uint8_t)level, tag);
-		return true;
-	}
-	/* Calm = back inside the thresholds by the vital's margin (or the
-	 * threshold was switched off meanwhile). */
-	calm = level == 0
-		&& (!t->low_on || value > t->low + vital_margin[v])
-		&& (!t->high_on || value < t->high - vital_margin[v]);
-	if(!calm){
-		a->calm_since_ms = 0;
-		return true;
-	}
-	if(a->calm_since_ms == 0){
-		a->calm_since_ms = now_ms;
-	}
-	if(now_ms - a->calm_since_ms >= hold){
-		a->active = false;
-		vg_alertnet_resolve(net, tag);
-	}
+	note_step(net, step, a, "threshold", scope, now_ms, s->val[VG_F_SEQ].u, tag);
 	return true;
 }
 
@@ -480,52 +458,15 @@ static const char *band_severity(int band)
 static void eval_news2(struct vg_plugin *vg, struct vg_bed *b, struct vg_alertnet *net, uint64_t seq, int tag,
 		int64_t now_ms)
 {
-	struct vg_alert_st *a = &b->news2;
-	int64_t hold = vg->cfg.alert_hold_s * 1000;
-	int band;
+	enum vg_alert_step step;
 	char scope[160];
 
 	vg_bed_score(b, now_ms, vg->cfg.news2_max_age_s * 1000);
-
-	/* An alert at an aggregate band of medium or high; a single parameter
-	 * scoring 3 (low-medium) is what the threshold alerts report. */
-	band = b->last.band >= VG_N2_BAND_MEDIUM ? (int)b->last.band : 0;
-	if(!a->active){
-		if(band == 0){
-			return;
-		}
+	step = vg_alert_news2_step(&b->news2, (int)b->last.band, now_ms, vg->cfg.alert_hold_s * 1000);
+	if(step == VG_ALERT_RAISE){
 		snprintf(scope, sizeof(scope), "%s/%s", b->ward, b->bed);
-		start_alert(a, "news2", scope, band, now_ms, seq);
-		vg_alertnet_raise(net, (uint8_t)band, tag);
-		return;
 	}
-	if(band > a->level){
-		/* Escalation is immediate. */
-		a->level = (uint8_t)band;
-		a->calm_since_ms = 0;
-		vg_alertnet_level(net, (uint8_t)band, tag);
-		return;
-	}
-	if(band == a->level){
-		a->calm_since_ms = 0;
-		return;
-	}
-	/* Lower than the alert's level: de-escalate or resolve once it held. */
-	if(a->calm_since_ms == 0 || band > a->calm_level){
-		a->calm_since_ms = a->calm_since_ms ? a->calm_since_ms : now_ms;
-		a->calm_level = (uint8_t)band;
-	}
-	if(now_ms - a->calm_since_ms < hold){
-		return;
-	}
-	if(a->calm_level == 0){
-		a->active = false;
-		vg_alertnet_resolve(net, tag);
-	}else{
-		a->level = a->calm_level;
-		vg_alertnet_level(net, a->level, tag);
-	}
-	a->calm_since_ms = 0;
+	note_step(net, step, &b->news2, "news2", scope, now_ms, seq, tag);
 }
 
 /* ---- a message's net events --------------------------------------------------- */
@@ -804,7 +745,7 @@ void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 		const struct vg_ident *e = vg_idtable_find(&vg->ids.table, id);
 		struct vg_dev_alerts *da;
 		struct ev_spec sp;
-		const char *reason = NULL;
+		const char *reason;
 
 		if(e == NULL || e->role != VG_ROLE_DEVICE || e->ward[0] == '\0' || e->revoked){
 			continue;
@@ -812,11 +753,7 @@ void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 		if(rt->alerts && rt->alerts->silent.active){
 			continue;
 		}
-		if(rt->disconnected_ms && now_ms - rt->disconnected_ms >= grace){
-			reason = "disconnected";
-		}else if(rt->last_seen_ms && now_ms - rt->last_seen_ms >= silence){
-			reason = "no data";
-		}
+		reason = vg_alert_silent_due(rt->last_seen_ms, rt->disconnected_ms, now_ms, silence, grace);
 		if(reason == NULL){
 			continue;
 		}
@@ -828,7 +765,8 @@ void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 		sb.saved[sb.n] = da->silent;
 		sb.dev[sb.n] = rt;
 		sb.n++;
-		start_alert(&da->silent, "silent", e->id, 1, now_ms, 0);
+		vg_alert_start(&da->silent, 1);
+		new_alert_id(&da->silent, "silent", e->id, now_ms, 0);
 		memset(&sp, 0, sizeof(sp));
 		sp.type = VG_AT_RAISED;
 		sp.kind = VG_AK_SILENT;
