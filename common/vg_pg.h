@@ -23,11 +23,6 @@ PGconn *vg_pg_connect(const char *conninfo, const char *application_name, char *
  * "SQLSTATE: message" on one line. */
 bool vg_pg_exec(PGconn *c, const char *sql, char *err, size_t errlen);
 
-/* True if the error class means "try again later" (connection lost,
- * server shutting down, out of resources, serialization failure) rather
- * than a problem with the data or the schema. */
-bool vg_pg_retryable(const char *sqlstate);
-
 /* Copies PQerrorMessage/PQresultErrorMessage onto one line. */
 void vg_pg_errline(const char *msg, char *out, size_t outlen);
 
