@@ -823,51 +823,34 @@ static void put_text_or_null_c(struct vg_sbuf *o, const char *s)
 	}
 }
 
-/* Chains the batch's audit rows in C and COPYs them (see migration 003):
- * one lock, one head lookup and one sequence query per batch instead of a
- * trigger run per row. Rows a replay already stored are skipped. */
-static bool write_audit(struct vg_pgwriter *w, char *err, size_t errlen)
+/* The rows of this batch that this journal already stored (a replay after
+ * a crash between COMMIT and checkpoint) get skip[i] set; *nnew counts the
+ * others. */
+static bool audit_find_stored(struct vg_pgwriter *w, const char *jid, bool *skip, size_t *nnew, char *err, size_t errlen)
 {
-	const char *jid = vg_journal_id(w->o.journal);
-	uint8_t prev[32], hash[32];
-	struct vg_sbuf canon, data, q;
+	struct vg_sbuf q;
 	PGresult *r;
-	size_t i, k, nids = 0;
-	int64_t *ids = NULL;
-	bool *skip = NULL;
-	bool ok = false;
+	size_t i, k;
 	uint64_t lo = UINT64_MAX, hi = 0;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
 
-	vg_sbuf_init(&canon);
-	vg_sbuf_init(&data);
-	vg_sbuf_init(&q);
-	skip = calloc(w->b.auds, sizeof(*skip));
-	if(md == NULL || skip == NULL){
-		snprintf(err, errlen, "out of memory");
-		goto done;
-	}
 	for(i = 0; i < w->b.auds; i++){
 		if(w->b.aud[i].lsn < lo) lo = w->b.aud[i].lsn;
 		if(w->b.aud[i].lsn > hi) hi = w->b.aud[i].lsn;
 	}
-	if(!vg_pg_exec(w->conn, "SELECT pg_advisory_xact_lock(727384102); "
-			"SELECT set_config('vitalgate.audit_chained', txid_current()::text, true)", err, errlen)){
-		goto done;
-	}
-	/* A replay after a crash: what this journal already stored. */
-	vg_sbuf_reset(&q);
+	vg_sbuf_init(&q);
 	vg_sbuf_printf(&q, "SELECT lsn FROM audit_log WHERE journal_id = '%s' AND lsn BETWEEN %" PRIu64 " AND %" PRIu64,
 			jid, lo, hi);
 	if(!vg_sbuf_ok(&q)){
+		vg_sbuf_free(&q);
 		snprintf(err, errlen, "out of memory");
-		goto done;
+		return false;
 	}
 	r = PQexec(w->conn, q.p);
+	vg_sbuf_free(&q);
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), err, errlen);
 		PQclear(r);
-		goto done;
+		return false;
 	}
 	for(k = 0; k < (size_t)PQntuples(r); k++){
 		uint64_t have = strtoull(PQgetvalue(r, (int)k, 0), NULL, 10);
@@ -878,60 +861,95 @@ static bool write_audit(struct vg_pgwriter *w, char *err, size_t errlen)
 		}
 	}
 	PQclear(r);
+	*nnew = 0;
 	for(i = 0; i < w->b.auds; i++){
-		nids += skip[i] ? 0 : 1;
+		*nnew += skip[i] ? 0 : 1;
 	}
-	if(nids == 0){
-		ok = true;
-		goto done;
-	}
-	r = PQexec(w->conn, "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1");
+	return true;
+}
+
+/* The hash at the end of the chain (all zero for an empty table). */
+static bool audit_chain_end(struct vg_pgwriter *w, uint8_t prev[32], char *err, size_t errlen)
+{
+	PGresult *r = PQexec(w->conn, "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1");
+
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), err, errlen);
 		PQclear(r);
-		goto done;
+		return false;
 	}
-	memset(prev, 0, sizeof(prev));
+	memset(prev, 0, 32);
 	if(PQntuples(r) == 1){
 		size_t n = 0;
 		unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &n);
-		if(raw && n == sizeof(prev)){
-			memcpy(prev, raw, sizeof(prev));
+		if(raw && n == 32){
+			memcpy(prev, raw, 32);
 		}
 		PQfreemem(raw);
 	}
 	PQclear(r);
-	vg_sbuf_reset(&q);
-	vg_sbuf_printf(&q, "SELECT nextval('audit_log_id_seq') FROM generate_series(1, %zu)", nids);
+	return true;
+}
+
+/* n ids from audit_log's sequence, ascending (journal order is chain
+ * order); *ids is the caller's to free. */
+static bool audit_take_ids(struct vg_pgwriter *w, size_t n, int64_t **ids, char *err, size_t errlen)
+{
+	struct vg_sbuf q;
+	PGresult *r;
+	size_t k;
+
+	vg_sbuf_init(&q);
+	vg_sbuf_printf(&q, "SELECT nextval('audit_log_id_seq') FROM generate_series(1, %zu)", n);
 	if(!vg_sbuf_ok(&q)){
+		vg_sbuf_free(&q);
 		snprintf(err, errlen, "out of memory");
-		goto done;
+		return false;
 	}
 	r = PQexec(w->conn, q.p);
-	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || (size_t)PQntuples(r) != nids){
+	vg_sbuf_free(&q);
+	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || (size_t)PQntuples(r) != n){
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), err, errlen);
 		PQclear(r);
-		goto done;
+		return false;
 	}
-	ids = malloc(nids * sizeof(*ids));
-	if(ids == NULL){
+	*ids = malloc(n * sizeof(**ids));
+	if(*ids == NULL){
 		PQclear(r);
 		snprintf(err, errlen, "out of memory");
-		goto done;
+		return false;
 	}
-	for(k = 0; k < nids; k++){
-		ids[k] = strtoll(PQgetvalue(r, (int)k, 0), NULL, 10);
+	for(k = 0; k < n; k++){
+		(*ids)[k] = strtoll(PQgetvalue(r, (int)k, 0), NULL, 10);
 	}
 	PQclear(r);
-	/* Journal order is chain order; ids ascend with it. */
-	for(k = 1; k < nids; k++){
-		int64_t x = ids[k];
+	for(k = 1; k < n; k++){
+		int64_t x = (*ids)[k];
 		size_t m = k;
-		while(m > 0 && ids[m - 1] > x){
-			ids[m] = ids[m - 1];
+		while(m > 0 && (*ids)[m - 1] > x){
+			(*ids)[m] = (*ids)[m - 1];
 			m--;
 		}
-		ids[m] = x;
+		(*ids)[m] = x;
+	}
+	return true;
+}
+
+/* The COPY rows of the new audit records, each chained to the previous
+ * one: hash = SHA-256(prev || canonical row), starting from prev. */
+static bool audit_chain_rows(struct vg_pgwriter *w, const char *jid, const bool *skip, const int64_t *ids,
+		uint8_t prev[32], struct vg_sbuf *data, char *err, size_t errlen)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct vg_sbuf canon;
+	uint8_t hash[32];
+	size_t i, k;
+	bool ok = false;
+
+	vg_sbuf_init(&canon);
+	if(md == NULL){
+		snprintf(err, errlen, "out of memory");
+		goto done;
 	}
 	for(i = 0, k = 0; i < w->b.auds; i++){
 		const struct aud_row *a = &w->b.aud[i];
@@ -943,44 +961,77 @@ static bool write_audit(struct vg_pgwriter *w, char *err, size_t errlen)
 		audit_canonical(&canon, ids[k], a, jid);
 		if(!vg_sbuf_ok(&canon)
 				|| EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1
-				|| EVP_DigestUpdate(md, prev, sizeof(prev)) != 1
+				|| EVP_DigestUpdate(md, prev, 32) != 1
 				|| EVP_DigestUpdate(md, canon.p, canon.len) != 1
 				|| EVP_DigestFinal_ex(md, hash, &hl) != 1){
 			snprintf(err, errlen, "cannot hash an audit row");
 			goto done;
 		}
 		vg_rfc3339(a->at_ms, at, sizeof(at));
-		vg_sbuf_i64(&data, ids[k]);
-		vg_sbuf_printf(&data, "\t%s\tbroker\t%s", at, vg_audit_event_name(a->event));
-		put_text_or_null_c(&data, a->identity);
-		put_text_or_null_c(&data, a->client_id);
-		put_text_or_null_c(&data, a->address);
-		vg_sbuf_puts(&data, "\t\\N\t");
-		vg_sbuf_copy_text(&data, a->detail, strlen(a->detail));
-		vg_sbuf_printf(&data, "\t%s\t", jid);
-		vg_sbuf_u64(&data, a->lsn);
-		vg_sbuf_putc(&data, '\t');
-		vg_sbuf_copy_bytea(&data, prev, sizeof(prev));
-		vg_sbuf_putc(&data, '\t');
-		vg_sbuf_copy_bytea(&data, hash, sizeof(hash));
-		vg_sbuf_putc(&data, '\n');
-		memcpy(prev, hash, sizeof(prev));
+		vg_sbuf_i64(data, ids[k]);
+		vg_sbuf_printf(data, "\t%s\tbroker\t%s", at, vg_audit_event_name(a->event));
+		put_text_or_null_c(data, a->identity);
+		put_text_or_null_c(data, a->client_id);
+		put_text_or_null_c(data, a->address);
+		vg_sbuf_puts(data, "\t\\N\t");
+		vg_sbuf_copy_text(data, a->detail, strlen(a->detail));
+		vg_sbuf_printf(data, "\t%s\t", jid);
+		vg_sbuf_u64(data, a->lsn);
+		vg_sbuf_putc(data, '\t');
+		vg_sbuf_copy_bytea(data, prev, 32);
+		vg_sbuf_putc(data, '\t');
+		vg_sbuf_copy_bytea(data, hash, sizeof(hash));
+		vg_sbuf_putc(data, '\n');
+		memcpy(prev, hash, 32);
 		k++;
 	}
-	if(!vg_sbuf_ok(&data)){
+	ok = vg_sbuf_ok(data);
+	if(!ok){
+		snprintf(err, errlen, "out of memory");
+	}
+done:
+	EVP_MD_CTX_free(md);
+	vg_sbuf_free(&canon);
+	return ok;
+}
+
+/* Chains the batch's audit rows in C and COPYs them (see migration 003):
+ * one lock, one head lookup and one sequence query per batch instead of a
+ * trigger run per row. Rows a replay already stored are skipped. */
+static bool write_audit(struct vg_pgwriter *w, char *err, size_t errlen)
+{
+	const char *jid = vg_journal_id(w->o.journal);
+	uint8_t prev[32];
+	struct vg_sbuf data;
+	size_t nnew = 0;
+	int64_t *ids = NULL;
+	bool *skip = calloc(w->b.auds, sizeof(*skip));
+	bool ok = false;
+
+	vg_sbuf_init(&data);
+	if(skip == NULL){
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
-	ok = copy_in(w, "COPY audit_log (id, at, source, event, identity, client_id, address, actor, detail, "
+	if(!vg_pg_exec(w->conn, "SELECT pg_advisory_xact_lock(727384102); "
+			"SELECT set_config('vitalgate.audit_chained', txid_current()::text, true)", err, errlen)
+			|| !audit_find_stored(w, jid, skip, &nnew, err, errlen)){
+		goto done;
+	}
+	if(nnew == 0){
+		ok = true;
+		goto done;
+	}
+	ok = audit_chain_end(w, prev, err, errlen)
+		&& audit_take_ids(w, nnew, &ids, err, errlen)
+		&& audit_chain_rows(w, jid, skip, ids, prev, &data, err, errlen)
+		&& copy_in(w, "COPY audit_log (id, at, source, event, identity, client_id, address, actor, detail, "
 			"journal_id, lsn, prev_hash, hash) FROM STDIN", &data, err, errlen)
 		&& vg_pg_exec(w->conn, "SELECT set_config('vitalgate.audit_chained', '', true)", err, errlen);
 done:
-	EVP_MD_CTX_free(md);
 	free(ids);
 	free(skip);
-	vg_sbuf_free(&canon);
 	vg_sbuf_free(&data);
-	vg_sbuf_free(&q);
 	return ok;
 }
 
