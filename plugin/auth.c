@@ -313,163 +313,177 @@ static struct vg_throttle_state *user_budget(struct vg_session *ses, const char 
 	return *home ? &ses->thr_home : &ses->thr_away;
 }
 
+/* One login attempt, as BASIC_AUTH sees it. */
+struct login {
+	struct mosquitto *client;
+	const char *clientid;
+	const char *addr;
+	const char *identity;              /* the username, or the certificate's CN */
+	struct vg_ident *e;                /* the identity, when known */
+	struct vg_session *ses;            /* its session state */
+	struct vg_throttle_state *budget;  /* the identity's budget this attempt counts in */
+	bool home;                         /* from the identity's last good address */
+	bool again;                        /* the live session asked again (SIGHUP) */
+	bool count_failure;                /* a refusal counts towards throttling */
+	int64_t now;                       /* monotonic */
+};
+
+/* Refuses the attempt: audited (noisy budget), logged (20 a second), and
+ * unless it is not to count, counted towards throttling its name and its
+ * address. Returns MOSQ_ERR_AUTH. */
+static int refuse(struct vg_plugin *vg, const struct login *l, const char *why)
+{
+	char u[VG_ID_MAX + 1], c[VG_ID_MAX + 1];
+	const char *who = l->e ? l->e->id : l->identity;
+	const char *from = l->home ? " from its last good address" : "";
+	int64_t until = 0;
+
+	vg->stats.auth_fail++;
+	vg_sanitize(u, sizeof(u), who);
+	vg_sanitize(c, sizeof(c), l->clientid);
+	vg_audit_noisy(vg, VG_AUDIT_REFUSED, who, l->clientid, l->addr, "%s", why);
+	if(auth_log_budget(vg)){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: refused connection of \"%s\" (client id \"%s\") from %s: %s",
+				who ? u : "(none)", c, l->addr ? l->addr : "?", why);
+	}
+	if(!l->count_failure || l->again){
+		return MOSQ_ERR_AUTH;
+	}
+	/* A known identity's budget is its own (never evicted); an unknown
+	 * name's is in the table. */
+	if(l->budget ? vg_throttle_state_fail(&vg->auth.thr_user.policy, l->budget, l->now, &until)
+			: (who && vg_throttle_fail(&vg->auth.thr_user, u, l->now, &until))){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling username \"%s\"%s for %lld s after repeated failures",
+				u, from, (long long)((until - l->now + 999) / 1000));
+		vg_audit(vg, VG_AUDIT_THROTTLE, who, NULL, l->addr, "username throttled%s for %lld s",
+				from, (long long)((until - l->now + 999) / 1000));
+	}
+	if(l->addr && vg_throttle_fail(&vg->auth.thr_addr, l->addr, l->now, &until)){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling address %s for %lld s after repeated failures",
+				l->addr, (long long)((until - l->now + 999) / 1000));
+		vg_audit(vg, VG_AUDIT_THROTTLE, NULL, NULL, l->addr, "address throttled for %lld s",
+				(long long)((until - l->now + 999) / 1000));
+	}
+	return MOSQ_ERR_AUTH;
+}
+
+/* Accepts the attempt: the client becomes the identity's live session. */
+static int accept_login(struct vg_plugin *vg, const struct login *l, bool by_cert, const struct vg_cert_id *certid)
+{
+	struct vg_session *ses = l->ses;
+	const struct vg_ident *e = l->e;
+
+	if(l->addr && !l->home){
+		/* A new good address: its budget starts afresh. */
+		ses->last_ok_addr_hash = addr_hash(l->addr);
+		vg_throttle_state_ok(&ses->thr_home);
+	}
+	vg_throttle_state_ok(l->home ? &ses->thr_home : &ses->thr_away);
+	ses->cert = *certid;
+	vg_devices_on_connect(&vg->devices, e);
+	vg->stats.auth_ok++;
+	/* The live session from now on (a takeover: the previous one loses
+	 * every right before Mosquitto even disconnects it). */
+	live_set(vg, e, ses, l->client);
+	vg_audit(vg, VG_AUDIT_CONNECT, e->id, l->clientid, l->addr, "%s by %s", e->role == VG_ROLE_DEVICE ? "device"
+			: e->role == VG_ROLE_STATION ? "station" : "service", by_cert ? "certificate" : "secret");
+	return MOSQ_ERR_SUCCESS;
+}
+
 int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
 	struct vg_plugin *vg = userdata;
-	const char *clientid = mosquitto_client_id(ed->client);
-	const char *addr = mosquitto_client_address(ed->client);
-	const char *identity = ed->username;
-	struct vg_ident *e = NULL;
-	struct vg_session *ses = NULL;
-	struct vg_throttle_state *budget = NULL;
+	struct login l;
 	struct vg_cert_id certid;
-	const char *why;
 	char cn[VG_ID_MAX + 1];
-	bool by_cert, bad_cert = false, count_failure = true, home = false, again = false;
-	int64_t now = vg_mono_ms(), until = 0;
+	bool by_cert, bad_cert = false;
+	int64_t until = 0;
 
 	(void)event;
+	memset(&l, 0, sizeof(l));
+	l.client = ed->client;
+	l.clientid = mosquitto_client_id(ed->client);
+	l.addr = mosquitto_client_address(ed->client);
+	l.identity = ed->username;
+	l.count_failure = true;
+	l.now = vg_mono_ms();
 	by_cert = cert_cn(ed->client, cn, sizeof(cn), &bad_cert);
 	if(by_cert && !bad_cert){
-		identity = cn;
+		l.identity = cn;
 	}
-	e = identity && (!by_cert || !bad_cert) ? vg_idtable_find(&vg->ids.table, identity) : NULL;
+	l.e = l.identity && (!by_cert || !bad_cert) ? vg_idtable_find(&vg->ids.table, l.identity) : NULL;
 	/* Mosquitto asks again for every connected client on a reload
 	 * (SIGHUP): the live session is checked, not counted, throttled or
 	 * audited a second time. */
-	ses = e ? vg_sessions_find(&vg->sessions, e->id) : NULL;
-	again = ses && ses->live == ed->client;
-	if(!again && addr && vg_throttle_blocked(&vg->auth.thr_addr, addr, now, &until)){
-		why = "address throttled after repeated failures";
-		count_failure = false;
+	l.ses = l.e ? vg_sessions_find(&vg->sessions, l.e->id) : NULL;
+	l.again = l.ses && l.ses->live == ed->client;
+	if(!l.again && l.addr && vg_throttle_blocked(&vg->auth.thr_addr, l.addr, l.now, &until)){
+		l.count_failure = false;
 		vg->stats.auth_throttled++;
-		goto refuse;
+		return refuse(vg, &l, "address throttled after repeated failures");
 	}
-	if(by_cert){
-		if(bad_cert){
-			why = "client certificate has no usable CN";
-			goto refuse;
-		}
-		if(ed->username && strcmp(ed->username, cn) != 0){
-			why = "username differs from the certificate CN";
-			goto refuse;
-		}
+	if(by_cert && bad_cert){
+		return refuse(vg, &l, "client certificate has no usable CN");
 	}
-	if(e == NULL && vg->cfg.others == VG_OTHERS_DEFER && !by_cert){
+	if(by_cert && ed->username && strcmp(ed->username, cn) != 0){
+		return refuse(vg, &l, "username differs from the certificate CN");
+	}
+	if(l.e == NULL && vg->cfg.others == VG_OTHERS_DEFER && !by_cert){
 		/* Left to the broker's other authentication, unless the client id
 		 * is one of ours: that CONNECT would take over the identity's
 		 * session whatever the other authentication says. */
-		if(clientid && vg_idtable_find(&vg->ids.table, clientid)){
-			why = "client id belongs to a Vitalgate identity (session takeover refused)";
-			goto refuse;
+		if(l.clientid && vg_idtable_find(&vg->ids.table, l.clientid)){
+			return refuse(vg, &l, "client id belongs to a Vitalgate identity (session takeover refused)");
 		}
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
-	if(identity == NULL){
-		why = "no username";
-		goto refuse;
+	if(l.identity == NULL){
+		return refuse(vg, &l, "no username");
 	}
-	if(e == NULL){
-		if(!vg->ids.loaded){
-			why = "identities not loaded yet";
-			count_failure = false;
-		}else{
-			why = "unknown identity";
-		}
-		goto refuse;
+	if(l.e == NULL){
+		l.count_failure = vg->ids.loaded;
+		return refuse(vg, &l, vg->ids.loaded ? "unknown identity" : "identities not loaded yet");
 	}
-	ses = vg_sessions_get(&vg->sessions, e->id);
-	if(ses == NULL){
-		why = "out of memory";
-		count_failure = false;
-		goto refuse;
+	l.ses = vg_sessions_get(&vg->sessions, l.e->id);
+	if(l.ses == NULL){
+		l.count_failure = false;
+		return refuse(vg, &l, "out of memory");
 	}
-	budget = user_budget(ses, addr, &home);
-	if(!again && vg_throttle_state_blocked(budget, now, &until)){
-		why = home ? "username throttled after repeated failures from its last good address"
-			: "username throttled after repeated failures";
-		count_failure = false;
+	l.budget = user_budget(l.ses, l.addr, &l.home);
+	if(!l.again && vg_throttle_state_blocked(l.budget, l.now, &until)){
+		l.count_failure = false;
 		vg->stats.auth_throttled++;
-		goto refuse;
+		return refuse(vg, &l, l.home ? "username throttled after repeated failures from its last good address"
+				: "username throttled after repeated failures");
 	}
-	if(e->revoked){
-		why = "identity revoked";
-		goto refuse;
+	if(l.e->revoked){
+		return refuse(vg, &l, "identity revoked");
 	}
-	if(clientid == NULL || strcmp(clientid, e->id) != 0){
+	if(l.clientid == NULL || strcmp(l.clientid, l.e->id) != 0){
 		/* Otherwise a holder of any valid secret could take over another
 		 * identity's session by reusing its client id. */
-		why = "client id differs from the identity (session takeover refused)";
-		goto refuse;
+		return refuse(vg, &l, "client id differs from the identity (session takeover refused)");
 	}
 	if(!by_cert && (ed->password == NULL
-			|| !vg_secret_verify(vg->scratch.hasher, e->salt, e->hash, ed->password, strlen(ed->password)))){
-		why = "wrong secret";
-		goto refuse;
+			|| !vg_secret_verify(vg->scratch.hasher, l.e->salt, l.e->hash, ed->password, strlen(ed->password)))){
+		return refuse(vg, &l, "wrong secret");
 	}
-	if(again){
+	if(l.again){
 		return MOSQ_ERR_SUCCESS;
 	}
 	memset(&certid, 0, sizeof(certid));
 	if(by_cert && vg_crl_login_revoked(vg, ed->client, &certid)){
 		/* The handshake checks the CRL too; this covers one made with the
 		 * previous CRL while Mosquitto reloads its listeners. */
-		why = "certificate revoked (CRL)";
-		goto refuse;
+		return refuse(vg, &l, "certificate revoked (CRL)");
 	}
-	if(by_cert && ed->username == NULL && mosquitto_set_username(ed->client, e->id) != MOSQ_ERR_SUCCESS){
+	if(by_cert && ed->username == NULL && mosquitto_set_username(ed->client, l.e->id) != MOSQ_ERR_SUCCESS){
 		/* ACL checks look the identity up by username. */
-		why = "out of memory setting the username";
-		count_failure = false;
-		goto refuse;
+		l.count_failure = false;
+		return refuse(vg, &l, "out of memory setting the username");
 	}
-	if(addr && !home){
-		/* A new good address: its budget starts afresh. */
-		ses->last_ok_addr_hash = addr_hash(addr);
-		vg_throttle_state_ok(&ses->thr_home);
-	}
-	vg_throttle_state_ok(home ? &ses->thr_home : &ses->thr_away);
-	ses->cert = certid;
-	vg_devices_on_connect(&vg->devices, e);
-	vg->stats.auth_ok++;
-	/* The live session from now on (a takeover: the previous one loses
-	 * every right before Mosquitto even disconnects it). */
-	live_set(vg, e, ses, ed->client);
-	vg_audit(vg, VG_AUDIT_CONNECT, e->id, clientid, addr, "%s by %s", e->role == VG_ROLE_DEVICE ? "device"
-			: e->role == VG_ROLE_STATION ? "station" : "service", by_cert ? "certificate" : "secret");
-	return MOSQ_ERR_SUCCESS;
-
-refuse:
-	vg->stats.auth_fail++;
-	{
-		char u[VG_ID_MAX + 1], c[VG_ID_MAX + 1];
-		const char *who = e ? e->id : identity;
-		vg_sanitize(u, sizeof(u), who);
-		vg_sanitize(c, sizeof(c), clientid);
-		vg_audit_noisy(vg, VG_AUDIT_REFUSED, who, clientid, addr, "%s", why);
-		if(auth_log_budget(vg)){
-			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: refused connection of \"%s\" (client id \"%s\") from %s: %s",
-					who ? u : "(none)", c, addr ? addr : "?", why);
-		}
-		if(count_failure && !again){
-			/* A known identity's budget is its own (never evicted); an
-			 * unknown name's is in the table. */
-			if(budget ? vg_throttle_state_fail(&vg->auth.thr_user.policy, budget, now, &until)
-					: (who && vg_throttle_fail(&vg->auth.thr_user, u, now, &until))){
-				mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling username \"%s\"%s for %lld s after repeated failures",
-						u, home ? " from its last good address" : "", (long long)((until - now + 999) / 1000));
-				vg_audit(vg, VG_AUDIT_THROTTLE, who, NULL, addr, "username throttled%s for %lld s",
-						home ? " from its last good address" : "", (long long)((until - now + 999) / 1000));
-			}
-			if(addr && vg_throttle_fail(&vg->auth.thr_addr, addr, now, &until)){
-				mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling address %s for %lld s after repeated failures",
-						addr, (long long)((until - now + 999) / 1000));
-				vg_audit(vg, VG_AUDIT_THROTTLE, NULL, NULL, addr, "address throttled for %lld s", (long long)((until - now + 999) / 1000));
-			}
-		}
-	}
-	return MOSQ_ERR_AUTH;
+	return accept_login(vg, &l, by_cert, &certid);
 }
 
 void vg_auth_apply_kicks(struct vg_plugin *vg)
