@@ -33,7 +33,7 @@
 struct vg_idsync;
 
 /* cache_path (may be NULL): where to keep the identity snapshot file
- * (idcache.h), rewritten after changes, at most once a second. crl_file
+ * (common/vg_idcache.h), rewritten after changes, at most once a second. crl_file
  * (may be NULL): plugin_opt_crl_file, kept equal to the stored CRLs
  * (crlsync.h). */
 int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const char *cache_path, const char *crl_file,

@@ -11,7 +11,7 @@
  * escalation is immediate, de-escalation and resolution need the better
  * state to hold for alert_hold_s (and thresholds a margin as well).
  *
- * Events are produced into the plugin's event scratch (vg->ev), journalled
+ * Events are produced into the plugin's event scratch (vg->alerts.ev), journalled
  * by the caller (with the samples that caused them, in the priority class),
  * and only then emitted: published on wards/<ward>/alerts and queued for the
  * webhook. If journalling fails the caller restores the snapshot taken
@@ -89,10 +89,10 @@ void vg_alerts_free(struct vg_alerts *a);
 /* TICK: replaces the configuration (takes ownership of cfg). */
 void vg_alerts_set_config(struct vg_plugin *vg, struct vg_alert_cfg *cfg);
 
-/* Ingest path (the ACL WRITE check of vitals/), in this order: snapshot; on_samples (events go to vg->ev);
- * journal the samples with vg->ev; on success emit, on failure restore.
+/* Ingest path (the ACL WRITE check of vitals/), in this order: snapshot; on_samples (events go to vg->alerts.ev);
+ * journal the samples with vg->alerts.ev; on success emit, on failure restore.
  * on_samples evaluates every sample and puts each alert slot's net
- * transitions over the message into vg->ev (at most
+ * transitions over the message into vg->alerts.ev (at most
  * VG_ALERTS_MAX_PER_MESSAGE events; the transitions in between are counted
  * as coalesced). It returns MOSQ_ERR_SUCCESS, or an error (out of memory,
  * an event the scratch refused) after which the caller must restore the
@@ -103,10 +103,10 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 		const struct vg_sample *s, int n, int64_t now_ms);
 void vg_alerts_restore(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *dev,
 		const struct vg_alert_snap *snap);
-/* Publishes and queues for the webhook every event in vg->ev, counts (and
+/* Publishes and queues for the webhook every event in vg->alerts.ev, counts (and
  * logs, at most every 10 s) the transitions they coalesced, then clears it. */
 void vg_alerts_emit(struct vg_plugin *vg);
-/* Clears vg->ev without emitting. */
+/* Clears vg->alerts.ev without emitting. */
 void vg_alerts_discard(struct vg_plugin *vg);
 
 /* TICK: the device left its bed (unassigned, moved, revoked, deleted; e is

@@ -8,7 +8,7 @@
  * reloads.
  *
  * Thread: broker thread. Memory: the plugin owns the current CRL set
- * (vg->crls), replaced whole when a new one arrives.
+ * (vg->crl.set), replaced whole when a new one arrives.
  */
 #ifndef VG_PLUGIN_CRL_H
 #define VG_PLUGIN_CRL_H
