@@ -50,27 +50,17 @@ struct vg_bed *vg_beds_get(struct vg_beds *b, const char *ward, const char *bed,
 {
 	char key[2 * (VG_ID_MAX + 1)];
 	struct vg_bed *bd;
-	int err;
+	bool added;
 
 	if(ward[0] == '\0'){
 		return NULL;
 	}
 	vg_concat(key, sizeof(key), ward, "/", bed, (char *)NULL);
-	bd = vg_smap_get(&b->map, key);
-	if(bd){
-		return bd;
-	}
-	bd = calloc(1, sizeof(*bd));
-	if(bd == NULL){
-		return NULL;
-	}
-	vg_strlcpy(bd->ward, ward, sizeof(bd->ward));
-	vg_strlcpy(bd->bed, bed, sizeof(bd->bed));
-	bd->spo2_scale = bed_scale(cfg, key);
-	vg_smap_put(&b->map, key, bd, &err);
-	if(err){
-		free(bd);
-		return NULL;
+	bd = vg_smap_get_or_add(&b->map, key, sizeof(*bd), &added);
+	if(bd && added){
+		vg_strlcpy(bd->ward, ward, sizeof(bd->ward));
+		vg_strlcpy(bd->bed, bed, sizeof(bd->bed));
+		bd->spo2_scale = bed_scale(cfg, key);
 	}
 	return bd;
 }

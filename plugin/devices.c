@@ -48,22 +48,7 @@ struct vg_device *vg_devices_find(const struct vg_devices *d, const char *id)
 
 struct vg_device *vg_devices_get(struct vg_devices *d, const char *id)
 {
-	struct vg_device *dev = vg_smap_get(&d->map, id);
-	int err;
-
-	if(dev){
-		return dev;
-	}
-	dev = calloc(1, sizeof(*dev));
-	if(dev == NULL){
-		return NULL;
-	}
-	vg_smap_put(&d->map, id, dev, &err);
-	if(err){
-		free(dev);
-		return NULL;
-	}
-	return dev;
+	return vg_smap_get_or_add(&d->map, id, sizeof(struct vg_device), NULL);
 }
 
 void vg_devices_drop(struct vg_devices *d, const char *id)
@@ -73,13 +58,7 @@ void vg_devices_drop(struct vg_devices *d, const char *id)
 
 struct vg_device *vg_devices_next(const struct vg_devices *d, size_t *pos, const char **id)
 {
-	for(; *pos < d->map.cap; (*pos)++){
-		if(d->map.slots[*pos].key){
-			*id = d->map.slots[*pos].key;
-			return d->map.slots[(*pos)++].val;
-		}
-	}
-	return NULL;
+	return vg_smap_next(&d->map, pos, id);
 }
 
 void vg_devices_on_connect(struct vg_devices *d, const struct vg_ident *e)

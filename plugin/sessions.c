@@ -31,22 +31,7 @@ struct vg_session *vg_sessions_find(const struct vg_sessions *s, const char *id)
 
 struct vg_session *vg_sessions_get(struct vg_sessions *s, const char *id)
 {
-	struct vg_session *ses = vg_smap_get(&s->map, id);
-	int err;
-
-	if(ses){
-		return ses;
-	}
-	ses = calloc(1, sizeof(*ses));
-	if(ses == NULL){
-		return NULL;
-	}
-	vg_smap_put(&s->map, id, ses, &err);
-	if(err){
-		free(ses);
-		return NULL;
-	}
-	return ses;
+	return vg_smap_get_or_add(&s->map, id, sizeof(struct vg_session), NULL);
 }
 
 void vg_sessions_drop(struct vg_sessions *s, const char *id)
@@ -56,11 +41,5 @@ void vg_sessions_drop(struct vg_sessions *s, const char *id)
 
 struct vg_session *vg_sessions_next(const struct vg_sessions *s, size_t *pos, const char **id)
 {
-	for(; *pos < s->map.cap; (*pos)++){
-		if(s->map.slots[*pos].key){
-			*id = s->map.slots[*pos].key;
-			return s->map.slots[(*pos)++].val;
-		}
-	}
-	return NULL;
+	return vg_smap_next(&s->map, pos, id);
 }

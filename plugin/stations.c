@@ -122,21 +122,11 @@ void vg_stations_device_left(struct vg_plugin *vg, const char *id, const char *w
 
 static struct ward_alerts *ward_of(struct vg_plugin *vg, const char *ward)
 {
-	struct ward_alerts *w = vg_smap_get(&vg->stations.wards, ward);
-	int err;
+	bool added;
+	struct ward_alerts *w = vg_smap_get_or_add(&vg->stations.wards, ward, sizeof(*w), &added);
 
-	if(w){
-		return w;
-	}
-	w = calloc(1, sizeof(*w));
-	if(w == NULL){
-		return NULL;
-	}
-	vg_strlcpy(w->ward, ward, sizeof(w->ward));
-	vg_smap_put(&vg->stations.wards, w->ward, w, &err);
-	if(err){
-		free(w);
-		return NULL;
+	if(w && added){
+		vg_strlcpy(w->ward, ward, sizeof(w->ward));
 	}
 	return w;
 }
