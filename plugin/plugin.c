@@ -12,13 +12,15 @@
  *   MOSQ_EVT_MESSAGE     ingest.c  refuses vitals/ from clients no ACL
  *                                  check saw (an outgoing bridge)
  *   MOSQ_EVT_TICK        tick.c    apply worker results (identities, logs)
+ *   MOSQ_EVT_RELOAD      reload.c  SIGHUP: re-read the reloadable options
  * Worker threads started here: the PostgreSQL writer (bridge/pgwriter.c),
- * the identity sync (bridge/idsync.c), the webhook sender
- * (bridge/webhook.c), and the journal's syncer (common/vg_journal.c).
- * Start at docs/ARCHITECTURE.md for the whole picture.
+ * the identity sync (bridge/idsync.c), the webhook and mirror senders
+ * (bridge/webhook.c), the metrics endpoint (bridge/httpd.c), and the
+ * journal's syncer (common/vg_journal.c). Start at docs/ARCHITECTURE.md
+ * for the whole picture; vg_plugin.h says which module owns which state.
  *
  * Thread: broker thread. Memory: the vg_plugin struct owns everything;
- * mosquitto_plugin_cleanup releases it.
+ * mosquitto_plugin_cleanup releases it (state_free, each module's free).
  */
 #include <errno.h>
 #include <pwd.h>
