@@ -4,7 +4,10 @@
  * Per-sample cost: one JSON rendering into the reused JSON scratch and one
  * mosquitto_broker_publish_copy. Open alerts are kept per ward in a small
  * array (a ward has tens of open alerts, not thousands) and republished at
- * most once per TICK.
+ * most once per TICK. The bed's shown sample is per-bed state (beds.c).
+ *
+ * Memory: the per-ward lists and their copies of each open alert's last
+ * event (vg_plugin.stations).
  */
 #include "stations.h"
 
