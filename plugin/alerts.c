@@ -10,9 +10,17 @@
  * scratch; should the scratch still refuse an event, the caller rolls the
  * whole message back (state and events never diverge).
  *
- * Thread: broker thread. Memory: each device's
- * alert block (struct vg_device.alerts, freed by devices.c), the configuration; events are written into
- * the plugin's event scratch (vg->alerts.ev, vg->alerts.evbuf), reused for every message.
+ * The lifecycle rules (levels, margins, hold times, when a device is
+ * silent) are pure functions in common/vg_alert_rules.c; this file feeds
+ * them the samples, each bed's NEWS2 (beds.c) and each device's history
+ * (devices.c), names raised alerts, and turns their steps into events:
+ * journalled by the caller, then published, handed to the ward's open-alert
+ * list (stations.c) and to the webhook sender (delivery.c).
+ *
+ * Thread: broker thread. Memory: each device's alert block (allocated here
+ * on its first alert, kept in struct vg_device and freed by devices.c), the
+ * configuration; events are written into the event scratch
+ * (vg->alerts.ev, vg->alerts.evbuf), reused for every message.
  */
 #include "alerts.h"
 
