@@ -1,10 +1,11 @@
 /*
- * admin.h: what the vitalgate-admin command files share: the parsed command
- * line and the helpers that print one-line errors, run statements and write
- * the audit trail.
+ * admin: what the vitalgate-admin command files share: the parsed command
+ * line and the helpers (admin.c) that print one-line errors, run
+ * statements and write the audit trail, and each command file's entry
+ * points.
  *
- * Thread: single-threaded program. Memory: results returned by run() are
- * the caller's to PQclear.
+ * Thread: single-threaded program. Memory: results returned by
+ * vg_admin_run are the caller's to PQclear.
  */
 #ifndef VG_ADMIN_H
 #define VG_ADMIN_H
@@ -13,9 +14,9 @@
 
 #include <libpq-fe.h>
 
-#define EXIT_USAGE 2
+#define VG_ADMIN_EXIT_USAGE 2
 
-struct args {
+struct vg_admin_args {
 	const char *db;
 	const char *ward;
 	const char *bed;
@@ -36,29 +37,29 @@ struct args {
 };
 
 /* One line on stderr; return the exit status (2 for usage, 1 otherwise). */
-int fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int vg_admin_fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int vg_admin_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* An informational line on stderr. */
-void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vg_admin_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* 0, or a usage error naming `what` when v is not a valid id. */
-int check_id(const char *what, const char *v);
+int vg_admin_check_id(const char *what, const char *v);
 
 /* A parameterised statement; NULL (after printing why) unless it ended
  * with `want`. */
-PGresult *run(PGconn *c, const char *sql, int n, const char *const *params, ExecStatusType want);
-bool exec_ok(PGconn *c, const char *sql);
-void rollback(PGconn *c);
+PGresult *vg_admin_run(PGconn *c, const char *sql, int n, const char *const *params, ExecStatusType want);
+bool vg_admin_exec(PGconn *c, const char *sql);
+void vg_admin_rollback(PGconn *c);
 /* An audit_log row in the caller's transaction (identity may be NULL). */
-bool audit_admin(PGconn *c, const char *event, const char *identity, const char *detail);
+bool vg_admin_audit(PGconn *c, const char *event, const char *identity, const char *detail);
 
 /* cmd_alerts.c: threshold, bed and webhook commands. */
-int validate_alerts(const struct args *a);
-int cmd_alerts(PGconn *c, const struct args *a);
-bool is_alerts_command(const char *cmd);
+int vg_admin_alerts_validate(const struct vg_admin_args *a);
+int vg_admin_alerts_run(PGconn *c, const struct vg_admin_args *a);
+bool vg_admin_alerts_is_command(const char *cmd);
 
 /* cmd_cert.c: client certificate revocation and CRLs. */
-int validate_cert(const struct args *a);
-int cmd_cert(PGconn *c, const struct args *a);
-bool is_cert_command(const char *cmd);
+int vg_admin_cert_validate(const struct vg_admin_args *a);
+int vg_admin_cert_run(PGconn *c, const struct vg_admin_args *a);
+bool vg_admin_cert_is_command(const char *cmd);
 
 #endif

@@ -38,7 +38,7 @@ struct thr_row {
 	struct vg_thr t;
 };
 
-bool is_alerts_command(const char *cmd)
+bool vg_admin_alerts_is_command(const char *cmd)
 {
 	return !strcmp(cmd, "threshold") || !strcmp(cmd, "bed") || !strcmp(cmd, "webhook");
 }
@@ -60,7 +60,7 @@ static int parse_bound(const char *opt, const char *s, struct bound *b)
 	}
 	b->v = strtod(s, &end);
 	if(end == s || *end != '\0' || !isfinite(b->v) || b->v < 0 || b->v > 1000){
-		return fail_usage("%s must be a number between 0 and 1000, or off", opt);
+		return vg_admin_fail_usage("%s must be a number between 0 and 1000, or off", opt);
 	}
 	b->on = true;
 	return 0;
@@ -78,54 +78,54 @@ static int check_vital(const char *name, bool allow_all)
 		for(v = 0; v < VG_V_COUNT && len < sizeof(list); v++){
 			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", v ? ", " : "", vg_vital_name(v));
 		}
-		return fail_usage("unknown vital \"%s\" (one of %s%s)", name, list, allow_all ? ", or all" : "");
+		return vg_admin_fail_usage("unknown vital \"%s\" (one of %s%s)", name, list, allow_all ? ", or all" : "");
 	}
 	return 0;
 }
 
-static int validate_threshold(const struct args *a, const char *sub)
+static int validate_threshold(const struct vg_admin_args *a, const char *sub)
 {
 	struct bound lo, hi;
 	int rc;
 
 	if(a->bed || a->wards || a->identity || a->limit || a->status){
-		return fail_usage("threshold takes only --ward, --low and --high");
+		return vg_admin_fail_usage("threshold takes only --ward, --low and --high");
 	}
-	if(a->ward && (rc = check_id("ward", a->ward)) != 0){
+	if(a->ward && (rc = vg_admin_check_id("ward", a->ward)) != 0){
 		return rc;
 	}
 	if(!strcmp(sub, "list")){
 		if(a->npos != 2 || a->low || a->high){
-			return fail_usage("threshold list takes only --ward");
+			return vg_admin_fail_usage("threshold list takes only --ward");
 		}
 		return 0;
 	}
 	if(a->npos != 3){
-		return fail_usage("threshold %s needs a vital", sub);
+		return vg_admin_fail_usage("threshold %s needs a vital", sub);
 	}
 	if(!strcmp(sub, "reset")){
 		if(a->low || a->high){
-			return fail_usage("threshold reset takes no --low/--high");
+			return vg_admin_fail_usage("threshold reset takes no --low/--high");
 		}
 		return check_vital(a->pos[2], true);
 	}
 	if(strcmp(sub, "set")){
-		return fail_usage("unknown threshold command \"%s\" (list, set or reset)", sub);
+		return vg_admin_fail_usage("unknown threshold command \"%s\" (list, set or reset)", sub);
 	}
 	if((rc = check_vital(a->pos[2], false)) != 0
 			|| (rc = parse_bound("--low", a->low, &lo)) != 0 || (rc = parse_bound("--high", a->high, &hi)) != 0){
 		return rc;
 	}
 	if(!lo.given && !hi.given){
-		return fail_usage("threshold set needs --low and/or --high");
+		return vg_admin_fail_usage("threshold set needs --low and/or --high");
 	}
 	if(lo.given && hi.given && lo.on && hi.on && lo.v >= hi.v){
-		return fail_usage("--low must be below --high");
+		return vg_admin_fail_usage("--low must be below --high");
 	}
 	return 0;
 }
 
-int validate_alerts(const struct args *a)
+int vg_admin_alerts_validate(const struct vg_admin_args *a)
 {
 	const char *cmd = a->pos[0];
 	const char *sub = a->npos > 1 ? a->pos[1] : NULL;
@@ -133,58 +133,58 @@ int validate_alerts(const struct args *a)
 	int rc;
 
 	if(sub == NULL){
-		return fail_usage("%s needs a subcommand", cmd);
+		return vg_admin_fail_usage("%s needs a subcommand", cmd);
 	}
 	if(!strcmp(cmd, "threshold")){
 		return validate_threshold(a, sub);
 	}
 	if(!strcmp(cmd, "bed")){
 		if(strcmp(sub, "scale") || a->npos != 3 || (strcmp(a->pos[2], "1") && strcmp(a->pos[2], "2"))){
-			return fail_usage("usage: bed scale <1|2> --ward <ward> --bed <bed>");
+			return vg_admin_fail_usage("usage: bed scale <1|2> --ward <ward> --bed <bed>");
 		}
 		if(!a->ward || !a->bed){
-			return fail_usage("bed scale needs --ward and --bed");
+			return vg_admin_fail_usage("bed scale needs --ward and --bed");
 		}
 		if(a->wards || a->identity || a->limit || a->status || a->low || a->high){
-			return fail_usage("bed scale takes only --ward and --bed");
+			return vg_admin_fail_usage("bed scale takes only --ward and --bed");
 		}
-		if((rc = check_id("ward", a->ward)) != 0 || (rc = check_id("bed", a->bed)) != 0){
+		if((rc = vg_admin_check_id("ward", a->ward)) != 0 || (rc = vg_admin_check_id("bed", a->bed)) != 0){
 			return rc;
 		}
 		return 0;
 	}
 	/* webhook */
 	if(a->ward || a->bed || a->wards || a->identity || a->low || a->high){
-		return fail_usage("webhook takes only --status and --limit");
+		return vg_admin_fail_usage("webhook takes only --status and --limit");
 	}
 	if(!strcmp(sub, "list")){
 		if(a->npos != 2){
-			return fail_usage("webhook list takes no arguments");
+			return vg_admin_fail_usage("webhook list takes no arguments");
 		}
 		if(a->status && strcmp(a->status, "pending") && strcmp(a->status, "delivered") && strcmp(a->status, "dead")){
-			return fail_usage("--status must be pending, delivered or dead");
+			return vg_admin_fail_usage("--status must be pending, delivered or dead");
 		}
 		if(a->limit && !vg_parse_i64(a->limit, 1, 1000000, &n)){
-			return fail_usage("--limit must be a number between 1 and 1000000");
+			return vg_admin_fail_usage("--limit must be a number between 1 and 1000000");
 		}
 		return 0;
 	}
 	if(a->status || a->limit){
-		return fail_usage("--status and --limit are for webhook list");
+		return vg_admin_fail_usage("--status and --limit are for webhook list");
 	}
 	if(!strcmp(sub, "redrive")){
 		if(a->npos != 3){
-			return fail_usage("webhook redrive needs an event id, or dead for every dead-lettered event");
+			return vg_admin_fail_usage("webhook redrive needs an event id, or dead for every dead-lettered event");
 		}
 		if(strcmp(a->pos[2], "dead") && strncmp(a->pos[2], "evt_", 4)){
-			return fail_usage("\"%s\" is not an event id (evt_...) or dead", a->pos[2]);
+			return vg_admin_fail_usage("\"%s\" is not an event id (evt_...) or dead", a->pos[2]);
 		}
 		return 0;
 	}
 	if(!strcmp(sub, "enable")){
-		return a->npos == 2 ? 0 : fail_usage("webhook enable takes no arguments");
+		return a->npos == 2 ? 0 : vg_admin_fail_usage("webhook enable takes no arguments");
 	}
-	return fail_usage("unknown webhook command \"%s\" (list, redrive or enable)", sub);
+	return vg_admin_fail_usage("unknown webhook command \"%s\" (list, redrive or enable)", sub);
 }
 
 /* Loads alert_thresholds (the '*' rows and, with ward, that ward's rows;
@@ -192,7 +192,7 @@ int validate_alerts(const struct args *a)
 static bool load_rows(PGconn *c, const char *ward, struct thr_row **rows, int *n)
 {
 	const char *p[1] = { ward };
-	PGresult *r = run(c, "SELECT ward, vital, low::float8, high::float8 FROM alert_thresholds "
+	PGresult *r = vg_admin_run(c, "SELECT ward, vital, low::float8, high::float8 FROM alert_thresholds "
 			"WHERE $1::text IS NULL OR ward IN ('*', $1) ORDER BY ward = '*' DESC, ward, vital", 1, p, PGRES_TUPLES_OK);
 	int i;
 
@@ -203,7 +203,7 @@ static bool load_rows(PGconn *c, const char *ward, struct thr_row **rows, int *n
 	*rows = calloc((size_t)PQntuples(r) + 1, sizeof(**rows));
 	if(*rows == NULL){
 		PQclear(r);
-		fail("out of memory");
+		vg_admin_fail("out of memory");
 		return false;
 	}
 	for(i = 0; i < PQntuples(r); i++){
@@ -277,11 +277,11 @@ static void print_thr(const char *ward, int vital, const struct vg_thr *t, const
  * Rolls back and returns 1 on any failure. */
 static int change_audited(PGconn *c, const char *sql, int n, const char *const *p, const char *event, const char *detail)
 {
-	PGresult *r = run(c, sql, n, p, PGRES_COMMAND_OK);
+	PGresult *r = vg_admin_run(c, sql, n, p, PGRES_COMMAND_OK);
 
-	if(r == NULL || !audit_admin(c, event, NULL, detail) || !exec_ok(c, "COMMIT")){
+	if(r == NULL || !vg_admin_audit(c, event, NULL, detail) || !vg_admin_exec(c, "COMMIT")){
 		PQclear(r);
-		rollback(c);
+		vg_admin_rollback(c);
 		return 1;
 	}
 	PQclear(r);
@@ -314,7 +314,7 @@ static int threshold_list(PGconn *c, const char *ward)
 	return 0;
 }
 
-static int threshold_set(PGconn *c, const struct args *a)
+static int threshold_set(PGconn *c, const struct vg_admin_args *a)
 {
 	const char *scope = a->ward ? a->ward : "*";
 	int vital = vg_vital_index(a->pos[2]);
@@ -328,12 +328,12 @@ static int threshold_set(PGconn *c, const struct args *a)
 
 	parse_bound("--low", a->low, &lo);
 	parse_bound("--high", a->high, &hi);
-	if(!exec_ok(c, "BEGIN") || !exec_ok(c, "LOCK TABLE alert_thresholds IN SHARE ROW EXCLUSIVE MODE")){
-		rollback(c);
+	if(!vg_admin_exec(c, "BEGIN") || !vg_admin_exec(c, "LOCK TABLE alert_thresholds IN SHARE ROW EXCLUSIVE MODE")){
+		vg_admin_rollback(c);
 		return 1;
 	}
 	if(!load_rows(c, a->ward, &rows, &n)){
-		rollback(c);
+		vg_admin_rollback(c);
 		return 1;
 	}
 	/* A bound not given keeps the value in force for this scope. */
@@ -353,8 +353,8 @@ static int threshold_set(PGconn *c, const struct args *a)
 	fmt_bound(was_lo, sizeof(was_lo), was.low_on, was.low);
 	fmt_bound(was_hi, sizeof(was_hi), was.high_on, was.high);
 	if(now.low_on && now.high_on && now.low >= now.high){
-		rollback(c);
-		return fail_usage("the low bound (%s) must stay below the high bound (%s)", lo_s, hi_s);
+		vg_admin_rollback(c);
+		return vg_admin_fail_usage("the low bound (%s) must stay below the high bound (%s)", lo_s, hi_s);
 	}
 	p[0] = scope;
 	p[1] = a->pos[2];
@@ -367,7 +367,7 @@ static int threshold_set(PGconn *c, const struct args *a)
 			4, p, "threshold_set", detail) != 0){
 		return 1;
 	}
-	note("%s threshold for %s: %s%s%s%s%s%s (was low %s, high %s); running brokers apply it within a second",
+	vg_admin_note("%s threshold for %s: %s%s%s%s%s%s (was low %s, high %s); running brokers apply it within a second",
 			a->pos[2], a->ward ? a->ward : "all wards",
 			now.low_on || now.high_on ? "alert at " : "no threshold alert",
 			now.low_on ? "<= " : "", now.low_on ? lo_s : "", now.low_on && now.high_on ? " or " : "",
@@ -375,57 +375,57 @@ static int threshold_set(PGconn *c, const struct args *a)
 	return 0;
 }
 
-static int threshold_reset(PGconn *c, const struct args *a)
+static int threshold_reset(PGconn *c, const struct vg_admin_args *a)
 {
 	const char *p[2] = { a->ward ? a->ward : "*", a->pos[2] };
 	char detail[160];
 	PGresult *r;
 	const char *rows;
 
-	if(!exec_ok(c, "BEGIN")){
+	if(!vg_admin_exec(c, "BEGIN")){
 		return 1;
 	}
-	r = run(c, "DELETE FROM alert_thresholds WHERE ward = $1 AND ($2 = 'all' OR vital = $2)", 2, p, PGRES_COMMAND_OK);
+	r = vg_admin_run(c, "DELETE FROM alert_thresholds WHERE ward = $1 AND ($2 = 'all' OR vital = $2)", 2, p, PGRES_COMMAND_OK);
 	if(r == NULL){
-		rollback(c);
+		vg_admin_rollback(c);
 		return 1;
 	}
 	rows = PQcmdTuples(r);
 	snprintf(detail, sizeof(detail), "ward=%s vital=%s rows=%s", p[0], p[1], rows);
-	if(!audit_admin(c, "threshold_reset", NULL, detail) || !exec_ok(c, "COMMIT")){
+	if(!vg_admin_audit(c, "threshold_reset", NULL, detail) || !vg_admin_exec(c, "COMMIT")){
 		PQclear(r);
-		rollback(c);
+		vg_admin_rollback(c);
 		return 1;
 	}
-	note("%s threshold row(s) removed for %s %s; %s", rows, a->ward ? a->ward : "all wards", p[1],
+	vg_admin_note("%s threshold row(s) removed for %s %s; %s", rows, a->ward ? a->ward : "all wards", p[1],
 			a->ward ? "the ward follows the all-wards thresholds again" : "the built-in defaults apply again");
 	PQclear(r);
 	return 0;
 }
 
-static int bed_scale(PGconn *c, const struct args *a)
+static int bed_scale(PGconn *c, const struct vg_admin_args *a)
 {
 	const char *p[3] = { a->ward, a->bed, a->pos[2] };
 	char detail[200];
 	PGresult *r;
 
 	snprintf(detail, sizeof(detail), "ward=%s bed=%s spo2_scale=%s", a->ward, a->bed, a->pos[2]);
-	if(!exec_ok(c, "BEGIN") || change_audited(c, "INSERT INTO bed_settings (ward, bed, spo2_scale) VALUES ($1, $2, "
+	if(!vg_admin_exec(c, "BEGIN") || change_audited(c, "INSERT INTO bed_settings (ward, bed, spo2_scale) VALUES ($1, $2, "
 			"$3::smallint) ON CONFLICT (ward, bed) DO UPDATE SET spo2_scale = EXCLUDED.spo2_scale, updated_at = now()",
 			3, p, "bed_scale", detail) != 0){
 		return 1;
 	}
-	r = run(c, "SELECT count(*) FROM bed_assignments WHERE ward = $1 AND bed = $2", 2, p, PGRES_TUPLES_OK);
-	note("bed %s/%s scores SpO2 on NEWS2 scale %s%s", a->ward, a->bed, a->pos[2],
+	r = vg_admin_run(c, "SELECT count(*) FROM bed_assignments WHERE ward = $1 AND bed = $2", 2, p, PGRES_TUPLES_OK);
+	vg_admin_note("bed %s/%s scores SpO2 on NEWS2 scale %s%s", a->ward, a->bed, a->pos[2],
 			r && !strcmp(PQgetvalue(r, 0, 0), "0") ? " (note: no device is assigned to it yet)" : "");
 	PQclear(r);
 	return 0;
 }
 
-static int webhook_list(PGconn *c, const struct args *a)
+static int webhook_list(PGconn *c, const struct vg_admin_args *a)
 {
 	const char *p[2] = { a->status, a->limit ? a->limit : "50" };
-	PGresult *r = run(c,
+	PGresult *r = vg_admin_run(c,
 			"SELECT event_id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), type, kind, "
 			"severity, COALESCE(ward || '/' || bed, '-'), status, attempts, COALESCE(last_http::text, '-'), "
 			"COALESCE(last_error, '') FROM (SELECT * FROM alert_events WHERE $1::text IS NULL OR status = $1 "
@@ -445,12 +445,12 @@ static int webhook_list(PGconn *c, const struct args *a)
 				PQgetvalue(r, i, 7), PQgetvalue(r, i, 8), PQgetvalue(r, i, 9));
 	}
 	PQclear(r);
-	s = run(c, "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'dead'), "
+	s = vg_admin_run(c, "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'dead'), "
 			"count(*) FILTER (WHERE status = 'delivered') FROM alert_events", 0, NULL, PGRES_TUPLES_OK);
 	if(s == NULL){
 		return 1;
 	}
-	note("outbox: %s pending, %s dead, %s delivered", PQgetvalue(s, 0, 0), PQgetvalue(s, 0, 1), PQgetvalue(s, 0, 2));
+	vg_admin_note("outbox: %s pending, %s dead, %s delivered", PQgetvalue(s, 0, 0), PQgetvalue(s, 0, 1), PQgetvalue(s, 0, 2));
 	PQclear(s);
 	return 0;
 }
@@ -462,47 +462,47 @@ static int webhook_redrive(PGconn *c, const char *which)
 	PGresult *r;
 	long n;
 
-	if(!exec_ok(c, "BEGIN")){
+	if(!vg_admin_exec(c, "BEGIN")){
 		return 1;
 	}
 	if(strcmp(which, "dead")){
-		r = run(c, "SELECT status, COALESCE(to_char(delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') "
+		r = vg_admin_run(c, "SELECT status, COALESCE(to_char(delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') "
 				"FROM alert_events WHERE event_id = $1 FOR UPDATE", 1, p, PGRES_TUPLES_OK);
 		if(r == NULL){
-			rollback(c);
+			vg_admin_rollback(c);
 			return 1;
 		}
 		if(PQntuples(r) == 0){
 			PQclear(r);
-			rollback(c);
-			return fail("no alert event %s in alert_events", which);
+			vg_admin_rollback(c);
+			return vg_admin_fail("no alert event %s in alert_events", which);
 		}
 		if(!strcmp(PQgetvalue(r, 0, 0), "delivered")){
 			char at[40];
 			vg_strlcpy(at, PQgetvalue(r, 0, 1), sizeof(at));
 			PQclear(r);
-			rollback(c);
-			return fail("event %s was delivered at %s; there is nothing to redrive", which, at);
+			vg_admin_rollback(c);
+			return vg_admin_fail("event %s was delivered at %s; there is nothing to redrive", which, at);
 		}
 		PQclear(r);
 	}
-	r = run(c, "UPDATE alert_events SET status = 'pending', status_at = now() "
+	r = vg_admin_run(c, "UPDATE alert_events SET status = 'pending', status_at = now() "
 			"WHERE ($1 = 'dead' AND status = 'dead') OR (event_id = $1 AND status <> 'delivered')", 1, p, PGRES_COMMAND_OK);
 	if(r == NULL){
-		rollback(c);
+		vg_admin_rollback(c);
 		return 1;
 	}
 	n = strtol(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
 	snprintf(detail, sizeof(detail), "%s: %ld event(s) back to pending", which, n);
-	r = run(c, "SELECT vitalgate_webhook_command('redrive')", 0, NULL, PGRES_TUPLES_OK);
-	if(r == NULL || !audit_admin(c, "webhook_redrive", NULL, detail) || !exec_ok(c, "COMMIT")){
+	r = vg_admin_run(c, "SELECT vitalgate_webhook_command('redrive')", 0, NULL, PGRES_TUPLES_OK);
+	if(r == NULL || !vg_admin_audit(c, "webhook_redrive", NULL, detail) || !vg_admin_exec(c, "COMMIT")){
 		PQclear(r);
-		rollback(c);
+		vg_admin_rollback(c);
 		return 1;
 	}
 	PQclear(r);
-	note("%ld event(s) back to pending; running brokers deliver them now (a broker that is not running delivers "
+	vg_admin_note("%ld event(s) back to pending; running brokers deliver them now (a broker that is not running delivers "
 			"them when it starts)", n);
 	return 0;
 }
@@ -511,21 +511,21 @@ static int webhook_enable(PGconn *c)
 {
 	PGresult *r;
 
-	if(!exec_ok(c, "BEGIN")){
+	if(!vg_admin_exec(c, "BEGIN")){
 		return 1;
 	}
-	r = run(c, "SELECT vitalgate_webhook_command('enable')", 0, NULL, PGRES_TUPLES_OK);
-	if(r == NULL || !audit_admin(c, "webhook_enable", NULL, "") || !exec_ok(c, "COMMIT")){
+	r = vg_admin_run(c, "SELECT vitalgate_webhook_command('enable')", 0, NULL, PGRES_TUPLES_OK);
+	if(r == NULL || !vg_admin_audit(c, "webhook_enable", NULL, "") || !vg_admin_exec(c, "COMMIT")){
 		PQclear(r);
-		rollback(c);
+		vg_admin_rollback(c);
 		return 1;
 	}
 	PQclear(r);
-	note("webhook delivery enabled on running brokers; pending events are delivered now");
+	vg_admin_note("webhook delivery enabled on running brokers; pending events are delivered now");
 	return 0;
 }
 
-int cmd_alerts(PGconn *c, const struct args *a)
+int vg_admin_alerts_run(PGconn *c, const struct vg_admin_args *a)
 {
 	const char *cmd = a->pos[0], *sub = a->pos[1];
 

@@ -41,56 +41,56 @@
 
 #define CRL_DAYS_DEFAULT 30
 
-bool is_cert_command(const char *cmd)
+bool vg_admin_cert_is_command(const char *cmd)
 {
 	return !strcmp(cmd, "cert");
 }
 
-int validate_cert(const struct args *a)
+int vg_admin_cert_validate(const struct vg_admin_args *a)
 {
 	const char *sub = a->npos > 1 ? a->pos[1] : NULL;
 	int64_t days;
 
 	if(sub == NULL || a->npos != 2){
-		return fail_usage("cert needs revoke, crl or list");
+		return vg_admin_fail_usage("cert needs revoke, crl or list");
 	}
 	if(a->ward || a->bed || a->wards || a->identity || a->limit || a->low || a->high || a->status){
-		return fail_usage("cert %s takes only --cert, --serial, --ca-cert, --ca-key, --days, --out", sub);
+		return vg_admin_fail_usage("cert %s takes only --cert, --serial, --ca-cert, --ca-key, --days, --out", sub);
 	}
 	if(!strcmp(sub, "revoke")){
 		if((a->cert == NULL) == (a->serial == NULL)){
-			return fail_usage("cert revoke needs --cert <file> or --serial <hex> --ca-cert <file>");
+			return vg_admin_fail_usage("cert revoke needs --cert <file> or --serial <hex> --ca-cert <file>");
 		}
 		if(a->serial && a->ca_cert == NULL){
-			return fail_usage("cert revoke --serial needs --ca-cert (the CA that issued it)");
+			return vg_admin_fail_usage("cert revoke --serial needs --ca-cert (the CA that issued it)");
 		}
 		if(a->cert && a->ca_cert){
-			return fail_usage("cert revoke --cert takes the issuer from the certificate: no --ca-cert");
+			return vg_admin_fail_usage("cert revoke --cert takes the issuer from the certificate: no --ca-cert");
 		}
 		if(a->ca_key || a->days || a->out){
-			return fail_usage("--ca-key, --days and --out are for cert crl");
+			return vg_admin_fail_usage("--ca-key, --days and --out are for cert crl");
 		}
 		return 0;
 	}
 	if(!strcmp(sub, "crl")){
 		if(a->ca_cert == NULL || a->ca_key == NULL){
-			return fail_usage("cert crl needs --ca-cert <file> and --ca-key <file>");
+			return vg_admin_fail_usage("cert crl needs --ca-cert <file> and --ca-key <file>");
 		}
 		if(a->cert || a->serial){
-			return fail_usage("--cert and --serial are for cert revoke");
+			return vg_admin_fail_usage("--cert and --serial are for cert revoke");
 		}
 		if(a->days && !vg_parse_i64(a->days, 1, 3650, &days)){
-			return fail_usage("--days must be a number between 1 and 3650");
+			return vg_admin_fail_usage("--days must be a number between 1 and 3650");
 		}
 		return 0;
 	}
 	if(!strcmp(sub, "list")){
 		if(a->cert || a->serial || a->ca_cert || a->ca_key || a->days || a->out){
-			return fail_usage("cert list takes no options");
+			return vg_admin_fail_usage("cert list takes no options");
 		}
 		return 0;
 	}
-	return fail_usage("unknown cert command \"%s\"", sub);
+	return vg_admin_fail_usage("unknown cert command \"%s\"", sub);
 }
 
 static X509 *read_cert(const char *path)
@@ -99,13 +99,13 @@ static X509 *read_cert(const char *path)
 	X509 *x;
 
 	if(f == NULL){
-		fail("cannot read %s: %s", path, strerror(errno));
+		vg_admin_fail("cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	x = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	if(x == NULL){
-		fail("%s holds no PEM certificate", path);
+		vg_admin_fail("%s holds no PEM certificate", path);
 	}
 	return x;
 }
@@ -187,7 +187,7 @@ static void name_cn(const X509_NAME *name, char *cn, size_t len)
 	}
 }
 
-static int cmd_revoke(PGconn *c, const struct args *a)
+static int cmd_revoke(PGconn *c, const struct vg_admin_args *a)
 {
 	X509 *x = read_cert(a->cert ? a->cert : a->ca_cert);
 	char *issuer = NULL, *serial = NULL;
@@ -208,37 +208,37 @@ static int cmd_revoke(PGconn *c, const struct args *a)
 		issuer = name_text(X509_get_subject_name(x));
 		serial = serial_from_arg(a->serial);
 		if(serial == NULL){
-			rc = fail_usage("--serial \"%s\" is not a hexadecimal serial number", a->serial);
+			rc = vg_admin_fail_usage("--serial \"%s\" is not a hexadecimal serial number", a->serial);
 			goto out;
 		}
 	}
 	if(issuer == NULL || serial == NULL){
-		fail("cannot read the certificate's issuer and serial");
+		vg_admin_fail("cannot read the certificate's issuer and serial");
 		goto out;
 	}
 	p[0] = issuer;
 	p[1] = serial;
 	p[2] = cn[0] ? cn : NULL;
-	if(!exec_ok(c, "BEGIN")){
+	if(!vg_admin_exec(c, "BEGIN")){
 		goto out;
 	}
-	r = run(c, "INSERT INTO revoked_certificates (issuer, serial, subject_cn) VALUES ($1, $2, $3) "
+	r = vg_admin_run(c, "INSERT INTO revoked_certificates (issuer, serial, subject_cn) VALUES ($1, $2, $3) "
 			"ON CONFLICT DO NOTHING RETURNING 1", 3, p, PGRES_TUPLES_OK);
 	if(r == NULL){
-		rollback(c);
+		vg_admin_rollback(c);
 		goto out;
 	}
 	fresh = PQntuples(r) == 1;
 	PQclear(r);
 	snprintf(detail, sizeof(detail), "serial %s of %s%s%s", serial, issuer, cn[0] ? ", CN " : "", cn);
-	if(fresh && !audit_admin(c, "cert.revoke", vg_id_valid(cn) ? cn : NULL, detail)){
-		rollback(c);
+	if(fresh && !vg_admin_audit(c, "cert.revoke", vg_id_valid(cn) ? cn : NULL, detail)){
+		vg_admin_rollback(c);
 		goto out;
 	}
-	if(!exec_ok(c, "COMMIT")){
+	if(!vg_admin_exec(c, "COMMIT")){
 		goto out;
 	}
-	note("%s certificate %s; `vitalgate-admin cert crl` publishes it to the brokers", fresh ? "revoked" : "already revoked:", detail);
+	vg_admin_note("%s certificate %s; `vitalgate-admin cert crl` publishes it to the brokers", fresh ? "revoked" : "already revoked:", detail);
 	rc = 0;
 out:
 	free(issuer);
@@ -253,13 +253,13 @@ static EVP_PKEY *read_key(const char *path)
 	EVP_PKEY *k;
 
 	if(f == NULL){
-		fail("cannot read %s: %s", path, strerror(errno));
+		vg_admin_fail("cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
 	if(k == NULL){
-		fail("%s holds no unencrypted PEM private key", path);
+		vg_admin_fail("%s holds no unencrypted PEM private key", path);
 	}
 	return k;
 }
@@ -273,24 +273,24 @@ static int write_atomic(const char *path, const char *text, size_t len)
 	ssize_t w;
 
 	if(snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)){
-		return fail("--out path too long");
+		return vg_admin_fail("--out path too long");
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if(fd < 0){
-		return fail("cannot write %s: %s", tmp, strerror(errno));
+		return vg_admin_fail("cannot write %s: %s", tmp, strerror(errno));
 	}
 	w = write(fd, text, len);
 	if(w != (ssize_t)len || fchmod(fd, 0644) != 0 || fsync(fd) != 0){
 		int e = errno;
 		close(fd);
 		unlink(tmp);
-		return fail("cannot write %s: %s", tmp, strerror(e));
+		return vg_admin_fail("cannot write %s: %s", tmp, strerror(e));
 	}
 	close(fd);
 	if(rename(tmp, path) != 0){
 		int e = errno;
 		unlink(tmp);
-		return fail("cannot rename %s to %s: %s", tmp, path, strerror(e));
+		return vg_admin_fail("cannot rename %s to %s: %s", tmp, path, strerror(e));
 	}
 	return 0;
 }
@@ -341,7 +341,7 @@ static X509_CRL *build_crl(X509 *ca, EVP_PKEY *key, PGresult *rows, int64_t num,
 	return crl;
 }
 
-static int cmd_crl(PGconn *c, const struct args *a)
+static int cmd_crl(PGconn *c, const struct vg_admin_args *a)
 {
 	X509 *ca = read_cert(a->ca_cert);
 	EVP_PKEY *key = ca ? read_key(a->ca_key) : NULL;
@@ -359,20 +359,20 @@ static int cmd_crl(PGconn *c, const struct args *a)
 		goto out;
 	}
 	if(X509_check_private_key(ca, key) != 1){
-		fail("%s is not the key of %s", a->ca_key, a->ca_cert);
+		vg_admin_fail("%s is not the key of %s", a->ca_key, a->ca_cert);
 		goto out;
 	}
 	if(a->days){
 		vg_parse_i64(a->days, 1, 3650, &days);
 	}
 	issuer = name_text(X509_get_subject_name(ca));
-	if(issuer == NULL || !exec_ok(c, "BEGIN")){
+	if(issuer == NULL || !vg_admin_exec(c, "BEGIN")){
 		goto out;
 	}
 	p[0] = issuer;
-	r = run(c, "SELECT crl_number FROM certificate_crls WHERE issuer = $1 FOR UPDATE", 1, p, PGRES_TUPLES_OK);
+	r = vg_admin_run(c, "SELECT crl_number FROM certificate_crls WHERE issuer = $1 FOR UPDATE", 1, p, PGRES_TUPLES_OK);
 	if(r == NULL){
-		rollback(c);
+		vg_admin_rollback(c);
 		goto out;
 	}
 	if(PQntuples(r) == 1 && vg_parse_i64(PQgetvalue(r, 0, 0), 1, INT64_MAX - 1, &num)){
@@ -380,17 +380,17 @@ static int cmd_crl(PGconn *c, const struct args *a)
 	}
 	PQclear(r);
 	r = NULL;
-	rows = run(c, "SELECT serial, extract(epoch FROM revoked_at)::bigint FROM revoked_certificates WHERE issuer = $1 "
+	rows = vg_admin_run(c, "SELECT serial, extract(epoch FROM revoked_at)::bigint FROM revoked_certificates WHERE issuer = $1 "
 			"ORDER BY serial", 1, p, PGRES_TUPLES_OK);
 	if(rows == NULL){
-		rollback(c);
+		vg_admin_rollback(c);
 		goto out;
 	}
 	crl = build_crl(ca, key, rows, num, now, days);
 	b = BIO_new(BIO_s_mem());
 	if(crl == NULL || b == NULL || PEM_write_bio_X509_CRL(b, crl) != 1){
-		rollback(c);
-		fail("cannot sign the CRL with %s", a->ca_key);
+		vg_admin_rollback(c);
+		vg_admin_fail("cannot sign the CRL with %s", a->ca_key);
 		goto out;
 	}
 	{
@@ -398,8 +398,8 @@ static int cmd_crl(PGconn *c, const struct args *a)
 		long n = BIO_get_mem_data(b, &data);
 		pem = malloc((size_t)n + 1);
 		if(pem == NULL){
-			rollback(c);
-			fail("out of memory");
+			vg_admin_rollback(c);
+			vg_admin_fail("out of memory");
 			goto out;
 		}
 		memcpy(pem, data, (size_t)n);
@@ -414,24 +414,24 @@ static int cmd_crl(PGconn *c, const struct args *a)
 	p[3] = rev_s;
 	p[4] = t0_s;
 	p[5] = t1_s;
-	r = run(c, "INSERT INTO certificate_crls (issuer, crl_number, pem, revoked, this_update, next_update) "
+	r = vg_admin_run(c, "INSERT INTO certificate_crls (issuer, crl_number, pem, revoked, this_update, next_update) "
 			"VALUES ($1, $2::bigint, $3, $4::integer, to_timestamp($5::bigint), to_timestamp($6::bigint)) "
 			"ON CONFLICT (issuer) DO UPDATE SET crl_number = EXCLUDED.crl_number, pem = EXCLUDED.pem, "
 			"revoked = EXCLUDED.revoked, this_update = EXCLUDED.this_update, next_update = EXCLUDED.next_update, "
 			"signed_at = now()", 6, p, PGRES_COMMAND_OK);
 	if(r == NULL){
-		rollback(c);
+		vg_admin_rollback(c);
 		goto out;
 	}
 	snprintf(detail, sizeof(detail), "CRL %s of %s: %s revoked, valid %lld days", num_s, issuer, rev_s, (long long)days);
-	if(!audit_admin(c, "cert.crl", NULL, detail) || !exec_ok(c, "COMMIT")){
-		rollback(c);
+	if(!vg_admin_audit(c, "cert.crl", NULL, detail) || !vg_admin_exec(c, "COMMIT")){
+		vg_admin_rollback(c);
 		goto out;
 	}
 	if(a->out && write_atomic(a->out, pem, strlen(pem)) != 0){
 		goto out;
 	}
-	note("signed %s; brokers with plugin_opt_crl_file apply it within seconds%s%s", detail, a->out ? "; written to " : "",
+	vg_admin_note("signed %s; brokers with plugin_opt_crl_file apply it within seconds%s%s", detail, a->out ? "; written to " : "",
 			a->out ? a->out : "");
 	rc = 0;
 out:
@@ -448,7 +448,7 @@ out:
 
 static int cmd_list(PGconn *c)
 {
-	PGresult *r = run(c, "SELECT serial, COALESCE(subject_cn, '-'), "
+	PGresult *r = vg_admin_run(c, "SELECT serial, COALESCE(subject_cn, '-'), "
 			"to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), issuer, "
 			"CASE WHEN EXISTS (SELECT 1 FROM certificate_crls l WHERE l.issuer = v.issuer AND l.signed_at >= v.revoked_at) "
 			"THEN 'yes' ELSE 'not yet' END "
@@ -464,7 +464,7 @@ static int cmd_list(PGconn *c)
 				PQgetvalue(r, i, 4), PQgetvalue(r, i, 3));
 	}
 	PQclear(r);
-	r = run(c, "SELECT issuer, crl_number, revoked, to_char(next_update AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	r = vg_admin_run(c, "SELECT issuer, crl_number, revoked, to_char(next_update AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
 			"FROM certificate_crls ORDER BY issuer", 0, NULL, PGRES_TUPLES_OK);
 	if(r == NULL){
 		return 1;
@@ -477,7 +477,7 @@ static int cmd_list(PGconn *c)
 	return 0;
 }
 
-int cmd_cert(PGconn *c, const struct args *a)
+int vg_admin_cert_run(PGconn *c, const struct vg_admin_args *a)
 {
 	if(!strcmp(a->pos[1], "revoke")){
 		return cmd_revoke(c, a);

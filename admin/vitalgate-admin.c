@@ -12,20 +12,17 @@
  *
  * Thread: single-threaded program. Memory: freed before exit.
  */
-#include <pwd.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
 #include "admin.h"
-#include "migrations.h"
-#include "pgconn.h"
+#include "vg_migrations.h"
+#include "vg_pg.h"
 #include "vg_secret.h"
 #include "vg_util.h"
 
@@ -62,41 +59,7 @@ static void usage(void)
 		"Connection: --db, else $VITALGATE_DB, else libpq's PG* variables.\n");
 }
 
-int fail_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("vitalgate-admin: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (try --help)\n", stderr);
-	return EXIT_USAGE;
-}
-
-int fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("vitalgate-admin: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
-}
-
-void note(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static int parse_args(int argc, char **argv, struct args *a)
+static int parse_args(int argc, char **argv, struct vg_admin_args *a)
 {
 	int i;
 
@@ -139,26 +102,26 @@ static int parse_args(int argc, char **argv, struct args *a)
 			usage();
 			exit(0);
 		}else if(s[0] == '-' && s[1] == '-'){
-			return fail_usage("unknown option %s", s);
+			return vg_admin_fail_usage("unknown option %s", s);
 		}else{
 			if(a->npos == (int)(sizeof(a->pos) / sizeof(a->pos[0]))){
-				return fail_usage("too many arguments");
+				return vg_admin_fail_usage("too many arguments");
 			}
 			a->pos[a->npos++] = s;
 			continue;
 		}
 		if(i + 1 >= argc){
-			return fail_usage("%s needs a value", s);
+			return vg_admin_fail_usage("%s needs a value", s);
 		}
 		if(*slot){
-			return fail_usage("%s given twice", s);
+			return vg_admin_fail_usage("%s given twice", s);
 		}
 		*slot = argv[++i];
 	}
 	return 0;
 }
 
-static PGconn *connect_db(const struct args *a)
+static PGconn *connect_db(const struct vg_admin_args *a)
 {
 	const char *conninfo = a->db ? a->db : getenv("VITALGATE_DB");
 	char err[512];
@@ -166,73 +129,12 @@ static PGconn *connect_db(const struct args *a)
 
 	c = vg_pg_connect(conninfo ? conninfo : "", "vitalgate-admin", err, sizeof(err));
 	if(c == NULL){
-		fail("cannot connect to PostgreSQL: %s", err);
+		vg_admin_fail("cannot connect to PostgreSQL: %s", err);
 		return NULL;
 	}
 	/* "trigger ... does not exist, skipping" and the like are noise here. */
 	PQclear(PQexec(c, "SET client_min_messages = warning"));
 	return c;
-}
-
-/* Runs a parameterised statement; returns the result if it succeeded with
- * the expected status, else prints a one-line error and returns NULL. */
-PGresult *run(PGconn *c, const char *sql, int n, const char *const *params, ExecStatusType want)
-{
-	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	char line[512];
-
-	if(r == NULL || PQresultStatus(r) != want){
-		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(c), line, sizeof(line));
-		fail("database error: %s", line);
-		PQclear(r);
-		return NULL;
-	}
-	return r;
-}
-
-bool exec_ok(PGconn *c, const char *sql)
-{
-	char err[512];
-
-	if(!vg_pg_exec(c, sql, err, sizeof(err))){
-		fail("database error: %s", err);
-		return false;
-	}
-	return true;
-}
-
-void rollback(PGconn *c)
-{
-	PGresult *r = PQexec(c, "ROLLBACK");
-	PQclear(r);
-}
-
-/* Who ran the command, for the audit trail: the invoking (sudo) user. */
-static const char *os_user(void)
-{
-	const char *u = getenv("SUDO_USER");
-	struct passwd *pw;
-
-	if(u && *u){
-		return u;
-	}
-	pw = getpwuid(geteuid());
-	return pw ? pw->pw_name : "?";
-}
-
-/* Appends an audit row in the caller's transaction (the change and its
- * record commit together or not at all). */
-bool audit_admin(PGconn *c, const char *event, const char *identity, const char *detail)
-{
-	const char *p[4] = { event, identity, os_user(), detail ? detail : "" };
-	PGresult *r = run(c, "INSERT INTO audit_log (at, source, event, identity, actor, detail) "
-			"VALUES (now(), 'admin', $1, $2, $3 || ' (db user ' || session_user || ')', $4)", 4, p, PGRES_COMMAND_OK);
-
-	if(r == NULL){
-		return false;
-	}
-	PQclear(r);
-	return true;
 }
 
 static int cmd_migrate(PGconn *c)
@@ -242,19 +144,19 @@ static int cmd_migrate(PGconn *c)
 	const char *p[2];
 	PGresult *r;
 
-	if(!exec_ok(c, "BEGIN")
-			|| !exec_ok(c, "SELECT pg_advisory_xact_lock(727384101)")
-			|| !exec_ok(c, "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
+	if(!vg_admin_exec(c, "BEGIN")
+			|| !vg_admin_exec(c, "SELECT pg_advisory_xact_lock(727384101)")
+			|| !vg_admin_exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
 				"name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")){
-		rollback(c);
+		vg_admin_rollback(c);
 		return 1;
 	}
 	for(i = 0; i < vg_migration_count; i++){
 		snprintf(ver, sizeof(ver), "%d", vg_migrations[i].version);
 		p[0] = ver;
-		r = run(c, "SELECT 1 FROM schema_migrations WHERE version = $1::integer", 1, p, PGRES_TUPLES_OK);
+		r = vg_admin_run(c, "SELECT 1 FROM schema_migrations WHERE version = $1::integer", 1, p, PGRES_TUPLES_OK);
 		if(r == NULL){
-			rollback(c);
+			vg_admin_rollback(c);
 			return 1;
 		}
 		if(PQntuples(r) == 1){
@@ -265,33 +167,25 @@ static int cmd_migrate(PGconn *c)
 		{
 			char err[512];
 			if(!vg_pg_exec(c, vg_migrations[i].sql, err, sizeof(err))){
-				rollback(c);
-				return fail("migration %s failed: %s", vg_migrations[i].name, err);
+				vg_admin_rollback(c);
+				return vg_admin_fail("migration %s failed: %s", vg_migrations[i].name, err);
 			}
 		}
 		p[1] = vg_migrations[i].name;
-		r = run(c, "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)", 2, p, PGRES_COMMAND_OK);
+		r = vg_admin_run(c, "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)", 2, p, PGRES_COMMAND_OK);
 		if(r == NULL){
-			rollback(c);
+			vg_admin_rollback(c);
 			return 1;
 		}
 		PQclear(r);
-		note("applied migration %s", vg_migrations[i].name);
+		vg_admin_note("applied migration %s", vg_migrations[i].name);
 		applied++;
 	}
-	if(!exec_ok(c, "COMMIT")){
+	if(!vg_admin_exec(c, "COMMIT")){
 		return 1;
 	}
 	if(applied == 0){
-		note("schema is up to date (version %d)", vg_migrations[vg_migration_count - 1].version);
-	}
-	return 0;
-}
-
-int check_id(const char *what, const char *v)
-{
-	if(!vg_id_valid(v)){
-		return fail_usage("%s \"%s\" must match [A-Za-z0-9_-]{1,64}", what, v);
+		vg_admin_note("schema is up to date (version %d)", vg_migrations[vg_migration_count - 1].version);
 	}
 	return 0;
 }
@@ -300,7 +194,7 @@ int check_id(const char *what, const char *v)
 static int new_secret(char *secret, size_t slen, char *hash, size_t hlen)
 {
 	if(vg_secret_generate(secret, slen) != 0 || vg_secret_hash_new(secret, hash, hlen) != 0){
-		return fail("cannot generate a secret (no randomness?)");
+		return vg_admin_fail("cannot generate a secret (no randomness?)");
 	}
 	return 0;
 }
@@ -316,7 +210,7 @@ static int print_secret(char *secret)
 static bool identity_exists(PGconn *c, const char *id, const char *role, bool *exists, bool *revoked)
 {
 	const char *p[1] = { id };
-	PGresult *r = run(c, "SELECT role, revoked_at IS NOT NULL FROM identities WHERE id = $1", 1, p, PGRES_TUPLES_OK);
+	PGresult *r = vg_admin_run(c, "SELECT role, revoked_at IS NOT NULL FROM identities WHERE id = $1", 1, p, PGRES_TUPLES_OK);
 
 	if(r == NULL){
 		return false;
@@ -324,7 +218,7 @@ static bool identity_exists(PGconn *c, const char *id, const char *role, bool *e
 	*exists = PQntuples(r) == 1;
 	if(*exists){
 		if(role && strcmp(PQgetvalue(r, 0, 0), role) != 0){
-			fail("%s is a %s, not a %s", id, PQgetvalue(r, 0, 0), role);
+			vg_admin_fail("%s is a %s, not a %s", id, PQgetvalue(r, 0, 0), role);
 			PQclear(r);
 			return false;
 		}
@@ -334,7 +228,7 @@ static bool identity_exists(PGconn *c, const char *id, const char *role, bool *e
 	return true;
 }
 
-static int add_identity(PGconn *c, const char *id, const char *role, const struct args *a)
+static int add_identity(PGconn *c, const char *id, const char *role, const struct vg_admin_args *a)
 {
 	char secret[VG_SECRET_LEN + 1], hash[VG_SECRET_HASH_STRLEN + 1];
 	const char *p[3];
@@ -344,42 +238,42 @@ static int add_identity(PGconn *c, const char *id, const char *role, const struc
 	if(new_secret(secret, sizeof(secret), hash, sizeof(hash)) != 0){
 		return 1;
 	}
-	if(!exec_ok(c, "BEGIN")){
+	if(!vg_admin_exec(c, "BEGIN")){
 		return 1;
 	}
 	if(!identity_exists(c, id, NULL, &exists, &revoked)){
-		rollback(c);
+		vg_admin_rollback(c);
 		return 1;
 	}
 	if(exists){
-		rollback(c);
-		return fail("identity %s already exists", id);
+		vg_admin_rollback(c);
+		return vg_admin_fail("identity %s already exists", id);
 	}
 	p[0] = id;
 	p[1] = role;
 	p[2] = hash;
-	r = run(c, "INSERT INTO identities (id, role, secret_hash) VALUES ($1, $2, $3)", 3, p, PGRES_COMMAND_OK);
+	r = vg_admin_run(c, "INSERT INTO identities (id, role, secret_hash) VALUES ($1, $2, $3)", 3, p, PGRES_COMMAND_OK);
 	if(r == NULL){
-		rollback(c);
+		vg_admin_rollback(c);
 		return 1;
 	}
 	PQclear(r);
 	if(a->ward){
 		p[1] = a->ward;
 		p[2] = a->bed;
-		r = run(c, "INSERT INTO bed_assignments (device_id, ward, bed) VALUES ($1, $2, $3)", 3, p, PGRES_COMMAND_OK);
+		r = vg_admin_run(c, "INSERT INTO bed_assignments (device_id, ward, bed) VALUES ($1, $2, $3)", 3, p, PGRES_COMMAND_OK);
 		if(r == NULL){
-			rollback(c);
+			vg_admin_rollback(c);
 			return 1;
 		}
 		PQclear(r);
 	}
 	if(a->wards){
 		p[1] = a->wards;
-		r = run(c, "INSERT INTO station_wards (station_id, ward) "
+		r = vg_admin_run(c, "INSERT INTO station_wards (station_id, ward) "
 				"SELECT $1, w FROM unnest(string_to_array($2, ',')) AS w ON CONFLICT DO NOTHING", 2, p, PGRES_COMMAND_OK);
 		if(r == NULL){
-			rollback(c);
+			vg_admin_rollback(c);
 			return 1;
 		}
 		PQclear(r);
@@ -394,15 +288,15 @@ static int add_identity(PGconn *c, const char *id, const char *role, const struc
 		}else{
 			detail[0] = '\0';
 		}
-		if(!audit_admin(c, event, id, detail)){
-			rollback(c);
+		if(!vg_admin_audit(c, event, id, detail)){
+			vg_admin_rollback(c);
 			return 1;
 		}
 	}
-	if(!exec_ok(c, "COMMIT")){
+	if(!vg_admin_exec(c, "COMMIT")){
 		return 1;
 	}
-	note("added %s %s%s%s%s%s", role, id, a->ward ? " at " : "", a->ward ? a->ward : "", a->bed ? "/" : "", a->bed ? a->bed : "");
+	vg_admin_note("added %s %s%s%s%s%s", role, id, a->ward ? " at " : "", a->ward ? a->ward : "", a->bed ? "/" : "", a->bed ? a->bed : "");
 	return print_secret(secret);
 }
 
@@ -411,17 +305,17 @@ static int check_wards_list(const char *wards)
 	const char *p = wards;
 
 	if(*p == '\0'){
-		return fail_usage("--wards needs at least one ward");
+		return vg_admin_fail_usage("--wards needs at least one ward");
 	}
 	while(*p){
 		const char *comma = strchr(p, ',');
 		size_t n = comma ? (size_t)(comma - p) : strlen(p);
 		if(!vg_id_valid_n(p, n)){
-			return fail_usage("--wards: \"%.*s\" must match [A-Za-z0-9_-]{1,64}", (int)n, p);
+			return vg_admin_fail_usage("--wards: \"%.*s\" must match [A-Za-z0-9_-]{1,64}", (int)n, p);
 		}
 		p += n + (comma ? 1 : 0);
 		if(comma && *p == '\0'){
-			return fail_usage("--wards: trailing comma");
+			return vg_admin_fail_usage("--wards: trailing comma");
 		}
 	}
 	return 0;
@@ -434,32 +328,32 @@ static int update_identity(PGconn *c, const char *role, const char *id, const ch
 	bool exists = false, revoked = false;
 	char ev[48];
 
-	if(!exec_ok(c, "BEGIN")){
+	if(!vg_admin_exec(c, "BEGIN")){
 		return 1;
 	}
 	if(!identity_exists(c, id, role, &exists, &revoked)){
-		rollback(c);
+		vg_admin_rollback(c);
 		return 1;
 	}
 	if(!exists){
-		rollback(c);
-		return fail("no %s %s", role, id);
+		vg_admin_rollback(c);
+		return vg_admin_fail("no %s %s", role, id);
 	}
-	r = run(c, sql, n, params, PGRES_COMMAND_OK);
+	r = vg_admin_run(c, sql, n, params, PGRES_COMMAND_OK);
 	if(r == NULL){
-		rollback(c);
+		vg_admin_rollback(c);
 		return 1;
 	}
 	PQclear(r);
 	snprintf(ev, sizeof(ev), "%s.%s", role, event);
-	if(!audit_admin(c, ev, id, detail)){
-		rollback(c);
+	if(!vg_admin_audit(c, ev, id, detail)){
+		vg_admin_rollback(c);
 		return 1;
 	}
-	if(!exec_ok(c, "COMMIT")){
+	if(!vg_admin_exec(c, "COMMIT")){
 		return 1;
 	}
-	note("%s", done);
+	vg_admin_note("%s", done);
 	return 0;
 }
 
@@ -476,9 +370,9 @@ static int cmd_import(PGconn *c, const char *file)
 	PGresult *r;
 
 	if(in == NULL){
-		return fail("cannot open %s", file);
+		return vg_admin_fail("cannot open %s", file);
 	}
-	if(!exec_ok(c, "BEGIN")){
+	if(!vg_admin_exec(c, "BEGIN")){
 		goto done;
 	}
 	while(fgets(line, sizeof(line), in)){
@@ -493,24 +387,24 @@ static int cmd_import(PGconn *c, const char *file)
 		}
 		k = sscanf(line, "%79s %79s %79s %7s", id, ward, bed, extra);
 		if(k == 4 || k == 2 || !vg_id_valid(id) || (k == 3 && (!vg_id_valid(ward) || !vg_id_valid(bed)))){
-			fail("%s:%d: expected \"<id> [<ward> <bed>]\" with ids matching [A-Za-z0-9_-]{1,64}", file, lineno);
-			rollback(c);
+			vg_admin_fail("%s:%d: expected \"<id> [<ward> <bed>]\" with ids matching [A-Za-z0-9_-]{1,64}", file, lineno);
+			vg_admin_rollback(c);
 			goto done;
 		}
 		if(new_secret(secret, sizeof(secret), hash, sizeof(hash)) != 0){
-			rollback(c);
+			vg_admin_rollback(c);
 			goto done;
 		}
 		p[0] = id;
 		p[1] = hash;
 		p[2] = k == 3 ? ward : NULL;
 		p[3] = k == 3 ? bed : NULL;
-		r = run(c, "WITH i AS (INSERT INTO identities (id, role, secret_hash) VALUES ($1, 'device', $2) RETURNING id) "
+		r = vg_admin_run(c, "WITH i AS (INSERT INTO identities (id, role, secret_hash) VALUES ($1, 'device', $2) RETURNING id) "
 				"INSERT INTO bed_assignments (device_id, ward, bed) SELECT id, $3, $4 FROM i WHERE $3::text IS NOT NULL",
 				4, p, PGRES_COMMAND_OK);
 		if(r == NULL){
-			fail("%s:%d: device %s not added", file, lineno, id);
-			rollback(c);
+			vg_admin_fail("%s:%d: device %s not added", file, lineno, id);
+			vg_admin_rollback(c);
 			goto done;
 		}
 		PQclear(r);
@@ -519,8 +413,8 @@ static int cmd_import(PGconn *c, const char *file)
 			cap = cap ? cap * 2 : 256;
 			grown = realloc(out, cap * sizeof(*out));
 			if(grown == NULL){
-				fail("out of memory");
-				rollback(c);
+				vg_admin_fail("out of memory");
+				vg_admin_rollback(c);
 				goto done;
 			}
 			out = grown;
@@ -531,19 +425,19 @@ static int cmd_import(PGconn *c, const char *file)
 	{
 		char detail[64];
 		snprintf(detail, sizeof(detail), "%zu devices", n);
-		if(!audit_admin(c, "device.import", NULL, detail)){
-			rollback(c);
+		if(!vg_admin_audit(c, "device.import", NULL, detail)){
+			vg_admin_rollback(c);
 			goto done;
 		}
 	}
-	if(!exec_ok(c, "COMMIT")){
+	if(!vg_admin_exec(c, "COMMIT")){
 		goto done;
 	}
 	for(size_t i = 0; i < n; i++){
 		printf("%s\n", out[i]);
 	}
 	fflush(stdout);
-	note("imported %zu devices", n);
+	vg_admin_note("imported %zu devices", n);
 	rc = 0;
 done:
 	if(out){
@@ -556,7 +450,7 @@ done:
 	return rc;
 }
 
-static int cmd_identity(PGconn *c, const struct args *a)
+static int cmd_identity(PGconn *c, const struct vg_admin_args *a)
 {
 	const char *role = a->pos[0];
 	const char *sub = a->pos[1];
@@ -607,7 +501,7 @@ static int cmd_identity(PGconn *c, const struct args *a)
 		}
 		return print_secret(secret);
 	}
-	return fail_usage("unknown %s command \"%s\"", role, sub);
+	return vg_admin_fail_usage("unknown %s command \"%s\"", role, sub);
 }
 
 /* Recomputes the hash chain; names the first row that does not hold. */
@@ -619,34 +513,34 @@ static int cmd_audit_verify(PGconn *c)
 	long long rows = 0;
 	int i, n;
 
-	if(!exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ")
-			|| !exec_ok(c, "DECLARE vg_audit NO SCROLL CURSOR FOR SELECT id, at, encode(hash, 'hex'), "
+	if(!vg_admin_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ")
+			|| !vg_admin_exec(c, "DECLARE vg_audit NO SCROLL CURSOR FOR SELECT id, at, encode(hash, 'hex'), "
 				"encode(prev_hash, 'hex'), encode(sha256(prev_hash || vitalgate_audit_canonical(a)), 'hex') "
 				"FROM audit_log a ORDER BY id")){
-		rollback(c);
+		vg_admin_rollback(c);
 		return 1;
 	}
 	for(;;){
-		r = run(c, "FETCH 5000 FROM vg_audit", 0, NULL, PGRES_TUPLES_OK);
+		r = vg_admin_run(c, "FETCH 5000 FROM vg_audit", 0, NULL, PGRES_TUPLES_OK);
 		if(r == NULL){
-			rollback(c);
+			vg_admin_rollback(c);
 			return 1;
 		}
 		n = PQntuples(r);
 		for(i = 0; i < n; i++){
 			const char *id = PQgetvalue(r, i, 0);
 			if(strcmp(PQgetvalue(r, i, 3), prev) != 0){
-				fail("audit chain broken at row %s (%s): its prev_hash does not match the row before it "
+				vg_admin_fail("audit chain broken at row %s (%s): its prev_hash does not match the row before it "
 						"(a row was removed, inserted or reordered)", id, PQgetvalue(r, i, 1));
 				PQclear(r);
-				rollback(c);
+				vg_admin_rollback(c);
 				return 1;
 			}
 			if(strcmp(PQgetvalue(r, i, 2), PQgetvalue(r, i, 4)) != 0){
-				fail("audit chain broken at row %s (%s): its content does not match its hash (the row was altered)",
+				vg_admin_fail("audit chain broken at row %s (%s): its content does not match its hash (the row was altered)",
 						id, PQgetvalue(r, i, 1));
 				PQclear(r);
-				rollback(c);
+				vg_admin_rollback(c);
 				return 1;
 			}
 			vg_strlcpy(prev, PQgetvalue(r, i, 2), sizeof(prev));
@@ -658,15 +552,15 @@ static int cmd_audit_verify(PGconn *c)
 			break;
 		}
 	}
-	rollback(c);
-	note("audit chain intact: %lld rows; last row %s, hash %s", rows, last_id, prev);
+	vg_admin_rollback(c);
+	vg_admin_note("audit chain intact: %lld rows; last row %s, hash %s", rows, last_id, prev);
 	return 0;
 }
 
-static int cmd_audit_list(PGconn *c, const struct args *a)
+static int cmd_audit_list(PGconn *c, const struct vg_admin_args *a)
 {
 	const char *p[2] = { a->identity, a->limit ? a->limit : "50" };
-	PGresult *r = run(c,
+	PGresult *r = vg_admin_run(c,
 			"SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), source, event, "
 			"COALESCE(identity, '-'), COALESCE(address, '-'), COALESCE(actor, ''), detail FROM ("
 			"SELECT * FROM audit_log WHERE $1::text IS NULL OR identity = $1 ORDER BY id DESC LIMIT $2::integer"
@@ -687,7 +581,7 @@ static int cmd_audit_list(PGconn *c, const struct args *a)
 
 static int cmd_list(PGconn *c)
 {
-	PGresult *r = run(c,
+	PGresult *r = vg_admin_run(c,
 			"SELECT i.id, i.role, CASE WHEN i.revoked_at IS NULL THEN 'active' ELSE 'revoked' END, "
 			"COALESCE(b.ward || '/' || b.bed, (SELECT string_agg(s.ward, ',' ORDER BY s.ward) FROM station_wards s "
 			"WHERE s.station_id = i.id), '-') "
@@ -707,7 +601,7 @@ static int cmd_list(PGconn *c)
 }
 
 /* Validates the command line fully before touching the database. */
-static int validate(const struct args *a)
+static int validate(const struct vg_admin_args *a)
 {
 	const char *cmd = a->pos[0];
 	const char *sub = a->npos > 1 ? a->pos[1] : NULL;
@@ -715,112 +609,112 @@ static int validate(const struct args *a)
 
 	if(cmd == NULL){
 		usage();
-		return EXIT_USAGE;
+		return VG_ADMIN_EXIT_USAGE;
 	}
-	if(is_cert_command(cmd)){
-		return validate_cert(a);
+	if(vg_admin_cert_is_command(cmd)){
+		return vg_admin_cert_validate(a);
 	}
 	if(a->cert || a->serial || a->ca_cert || a->ca_key || a->days || a->out){
-		return fail_usage("--cert, --serial, --ca-cert, --ca-key, --days and --out are for cert commands");
+		return vg_admin_fail_usage("--cert, --serial, --ca-cert, --ca-key, --days and --out are for cert commands");
 	}
-	if(is_alerts_command(cmd)){
-		return validate_alerts(a);
+	if(vg_admin_alerts_is_command(cmd)){
+		return vg_admin_alerts_validate(a);
 	}
 	if(a->low || a->high || a->status){
-		return fail_usage("--low, --high and --status are for threshold and webhook commands");
+		return vg_admin_fail_usage("--low, --high and --status are for threshold and webhook commands");
 	}
 	if(!strcmp(cmd, "migrate") || !strcmp(cmd, "list")){
 		if(a->npos != 1 || a->ward || a->bed || a->wards){
-			return fail_usage("%s takes no arguments", cmd);
+			return vg_admin_fail_usage("%s takes no arguments", cmd);
 		}
 		return 0;
 	}
 	if(!strcmp(cmd, "audit")){
 		int64_t lim;
 		if(sub == NULL || a->npos != 2 || (strcmp(sub, "verify") && strcmp(sub, "list"))){
-			return fail_usage("audit needs verify or list");
+			return vg_admin_fail_usage("audit needs verify or list");
 		}
 		if(!strcmp(sub, "verify") && (a->identity || a->limit)){
-			return fail_usage("audit verify takes no options");
+			return vg_admin_fail_usage("audit verify takes no options");
 		}
-		if(a->identity && (rc = check_id("--identity", a->identity)) != 0){
+		if(a->identity && (rc = vg_admin_check_id("--identity", a->identity)) != 0){
 			return rc;
 		}
 		if(a->limit && !vg_parse_i64(a->limit, 1, 1000000, &lim)){
-			return fail_usage("--limit must be a number between 1 and 1000000");
+			return vg_admin_fail_usage("--limit must be a number between 1 and 1000000");
 		}
 		if(a->ward || a->bed || a->wards){
-			return fail_usage("audit takes no --ward/--bed/--wards");
+			return vg_admin_fail_usage("audit takes no --ward/--bed/--wards");
 		}
 		return 0;
 	}
 	if(a->identity || a->limit){
-		return fail_usage("--identity and --limit are for audit list");
+		return vg_admin_fail_usage("--identity and --limit are for audit list");
 	}
 	if(strcmp(cmd, "device") && strcmp(cmd, "station") && strcmp(cmd, "service")){
-		return fail_usage("unknown command \"%s\"", cmd);
+		return vg_admin_fail_usage("unknown command \"%s\"", cmd);
 	}
 	if(sub == NULL || a->npos != 3){
-		return fail_usage("%s needs a subcommand and an id", cmd);
+		return vg_admin_fail_usage("%s needs a subcommand and an id", cmd);
 	}
 	if(!strcmp(cmd, "device") && !strcmp(sub, "import")){
 		if(a->ward || a->bed || a->wards){
-			return fail_usage("device import takes wards and beds from the file");
+			return vg_admin_fail_usage("device import takes wards and beds from the file");
 		}
 		return 0;
 	}
-	if((rc = check_id("id", a->pos[2])) != 0){
+	if((rc = vg_admin_check_id("id", a->pos[2])) != 0){
 		return rc;
 	}
 	if(!strcmp(cmd, "device")){
 		bool placed = !strcmp(sub, "add") || !strcmp(sub, "assign");
 		if(strcmp(sub, "add") && strcmp(sub, "assign") && strcmp(sub, "unassign") && strcmp(sub, "rotate") && strcmp(sub, "revoke")){
-			return fail_usage("unknown device command \"%s\"", sub);
+			return vg_admin_fail_usage("unknown device command \"%s\"", sub);
 		}
 		if(a->wards){
-			return fail_usage("--wards is for stations");
+			return vg_admin_fail_usage("--wards is for stations");
 		}
 		if(!placed && (a->ward || a->bed)){
-			return fail_usage("device %s takes no --ward/--bed", sub);
+			return vg_admin_fail_usage("device %s takes no --ward/--bed", sub);
 		}
 		if(!strcmp(sub, "assign") && (!a->ward || !a->bed)){
-			return fail_usage("device assign needs --ward and --bed");
+			return vg_admin_fail_usage("device assign needs --ward and --bed");
 		}
 		if((a->ward == NULL) != (a->bed == NULL)){
-			return fail_usage("--ward and --bed go together");
+			return vg_admin_fail_usage("--ward and --bed go together");
 		}
-		if(a->ward && ((rc = check_id("ward", a->ward)) != 0 || (rc = check_id("bed", a->bed)) != 0)){
+		if(a->ward && ((rc = vg_admin_check_id("ward", a->ward)) != 0 || (rc = vg_admin_check_id("bed", a->bed)) != 0)){
 			return rc;
 		}
 		return 0;
 	}
 	if(strcmp(sub, "add") && strcmp(sub, "rotate") && strcmp(sub, "revoke")){
-		return fail_usage("unknown %s command \"%s\"", cmd, sub);
+		return vg_admin_fail_usage("unknown %s command \"%s\"", cmd, sub);
 	}
 	if(a->ward || a->bed){
-		return fail_usage("--ward/--bed are for devices");
+		return vg_admin_fail_usage("--ward/--bed are for devices");
 	}
 	if(strcmp(sub, "add") != 0){
 		if(a->wards){
-			return fail_usage("%s %s takes no --wards", cmd, sub);
+			return vg_admin_fail_usage("%s %s takes no --wards", cmd, sub);
 		}
 		return 0;
 	}
 	if(!strcmp(cmd, "station")){
 		if(a->wards == NULL){
-			return fail_usage("station add needs --wards <w1,w2>");
+			return vg_admin_fail_usage("station add needs --wards <w1,w2>");
 		}
 		return check_wards_list(a->wards);
 	}
 	if(a->wards){
-		return fail_usage("--wards is for stations");
+		return vg_admin_fail_usage("--wards is for stations");
 	}
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct args a;
+	struct vg_admin_args a;
 	PGconn *c;
 	int rc;
 
@@ -841,10 +735,10 @@ int main(int argc, char **argv)
 		rc = cmd_list(c);
 	}else if(!strcmp(a.pos[0], "audit")){
 		rc = !strcmp(a.pos[1], "verify") ? cmd_audit_verify(c) : cmd_audit_list(c, &a);
-	}else if(is_alerts_command(a.pos[0])){
-		rc = cmd_alerts(c, &a);
-	}else if(is_cert_command(a.pos[0])){
-		rc = cmd_cert(c, &a);
+	}else if(vg_admin_alerts_is_command(a.pos[0])){
+		rc = vg_admin_alerts_run(c, &a);
+	}else if(vg_admin_cert_is_command(a.pos[0])){
+		rc = vg_admin_cert_run(c, &a);
 	}else{
 		rc = cmd_identity(c, &a);
 	}

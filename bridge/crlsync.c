@@ -15,11 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <mosquitto.h>
-#include <mosquitto_broker.h>
 
-#include "pgconn.h"
+#include "vg_pg.h"
 #include "vg_completion.h"
+#include "vg_log.h"
 #include "vg_sbuf.h"
 #include "vg_util.h"
 
@@ -92,7 +91,7 @@ bool vg_crlsync_run(struct vg_crlsync *cs, PGconn *c, struct vg_queue *completio
 
 	if(PQresultStatus(r) != PGRES_TUPLES_OK){
 		vg_pg_errline(PQresultErrorMessage(r), line, sizeof(line));
-		vg_post_log(completions, MOSQ_LOG_ERR, "Vitalgate: cannot read the certificate revocation lists: %s", line);
+		vg_post_log(completions, VG_LOG_ERR, "Vitalgate: cannot read the certificate revocation lists: %s", line);
 		PQclear(r);
 		return false;
 	}
@@ -101,13 +100,13 @@ bool vg_crlsync_run(struct vg_crlsync *cs, PGconn *c, struct vg_queue *completio
 	for(i = 0; i < n; i++){
 		if(!vg_parse_i64(PQgetvalue(r, i, 2), 0, INT64_MAX, &next) || next <= now){
 			/* Never written: it would fail every certificate handshake. */
-			vg_post_log(completions, MOSQ_LOG_ERR, "Vitalgate: the stored CRL of %s has expired; %s keeps its current "
+			vg_post_log(completions, VG_LOG_ERR, "Vitalgate: the stored CRL of %s has expired; %s keeps its current "
 					"CRLs until `vitalgate-admin cert crl` signs a new one", PQgetvalue(r, i, 1), cs->path);
 			goto out;
 		}
 		if(next - now < WARN_BEFORE_S && vg_mono_ms() - cs->warned_ms > 3600000){
 			cs->warned_ms = vg_mono_ms();
-			vg_post_log(completions, MOSQ_LOG_WARNING, "Vitalgate: the CRL of %s expires in %lld hour(s): sign a new one "
+			vg_post_log(completions, VG_LOG_WARNING, "Vitalgate: the CRL of %s expires in %lld hour(s): sign a new one "
 					"with `vitalgate-admin cert crl` (certificate logins fail once it has expired)", PQgetvalue(r, i, 1),
 					(long long)((next - now) / 3600));
 		}
@@ -125,12 +124,12 @@ bool vg_crlsync_run(struct vg_crlsync *cs, PGconn *c, struct vg_queue *completio
 	}
 	set = vg_crl_parse(text.p, text.len, err, sizeof(err));
 	if(set == NULL || sk_X509_CRL_num(set->crls) != n){
-		vg_post_log(completions, MOSQ_LOG_ERR, "Vitalgate: the stored certificate revocation lists do not parse (%s); "
+		vg_post_log(completions, VG_LOG_ERR, "Vitalgate: the stored certificate revocation lists do not parse (%s); "
 				"%s keeps its current CRLs", set ? "a row holds more than one CRL" : err, cs->path);
 		goto out;
 	}
 	if(!write_atomic(cs->path, text.p, text.len, err, sizeof(err))){
-		vg_post_log(completions, MOSQ_LOG_ERR, "Vitalgate: cannot update the certificate revocation list: %s", err);
+		vg_post_log(completions, VG_LOG_ERR, "Vitalgate: cannot update the certificate revocation list: %s", err);
 		goto out;
 	}
 	done = calloc(1, sizeof(*done));

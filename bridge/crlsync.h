@@ -11,8 +11,8 @@
  * VG_C_CRL completion tells TICK, which has Mosquitto reload its listeners
  * and disconnects clients whose certificate is now revoked (plugin/crl.c).
  *
- * Thread: the identity sync worker. Memory: the posted vg_c_crl and its set
- * belong to the consumer (vg_crl_free, free).
+ * Thread: the identity sync worker. Memory: the posted vg_c_crl
+ * (vg_completion.h) and its set belong to the consumer.
  */
 #ifndef VG_CRLSYNC_H
 #define VG_CRLSYNC_H
@@ -23,11 +23,6 @@
 
 #include "vg_crl.h"
 #include "vg_queue.h"
-
-struct vg_c_crl {
-	struct vg_job base;         /* type VG_C_CRL */
-	struct vg_crl_set *set;     /* what the file now holds */
-};
 
 struct vg_crlsync {
 	const char *path;           /* plugin_opt_crl_file */

@@ -15,10 +15,18 @@
  * - The worker keeps its own copy of every identity (`mirror`) and saves it
  *   to spool_dir/identities.cache after changes (at most once a second),
  *   so a broker that restarts during a database outage can still
- *   authenticate (idcache.h).
+ *   authenticate (common/vg_idcache.h).
+ * - The loop (idsync_main): connect_with_backoff when there is no
+ *   connection, wait_for_work (poll; stop, redrive and reload requests),
+ *   read_notifications (what changed), do_work (reload what changed, ping).
+ *   A database error drops the connection; the next one starts with a
+ *   full load.
+ *
+ * Thread: start/stop/request_* on the broker thread (request_reload from
+ * any); the worker owns its PGconn, its copy of the identities and the
+ * cache file. Memory: completions it posts belong to the broker thread.
  */
 #include "idsync.h"
-#include "idcache.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -32,13 +40,14 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
-#include <mosquitto.h>
-#include <mosquitto_broker.h>
 
 #include "crlsync.h"
 #include "outbox.h"
-#include "pgconn.h"
 #include "vg_completion.h"
+#include "vg_idcache.h"
+#include "vg_idtable.h"
+#include "vg_log.h"
+#include "vg_pg.h"
 #include "vg_sbuf.h"
 #include "vg_util.h"
 
@@ -68,21 +77,6 @@ static const char *SELECT_IDENTS =
 	"COALESCE((SELECT string_agg(s.ward, ',' ORDER BY s.ward) FROM station_wards s "
 	"WHERE s.station_id = i.id), '') "
 	"FROM identities i LEFT JOIN bed_assignments b ON b.device_id = i.id";
-
-void vg_c_idents_free(struct vg_c_idents *c)
-{
-	size_t i;
-
-	if(c == NULL){
-		return;
-	}
-	for(i = 0; i < c->n; i++){
-		vg_ident_free(c->items[i]);
-	}
-	free(c->items);
-	free(c->deleted);
-	free(c);
-}
 
 static int count_wards(const char *csv)
 {
@@ -120,7 +114,7 @@ static struct vg_ident *row_to_ident(struct vg_idsync *s, PGresult *r, int i)
 		return NULL;
 	}
 	if(!vg_id_valid(id)){
-		vg_post_log(s->completions, MOSQ_LOG_WARNING, "Vitalgate: identity with an invalid id ignored");
+		vg_post_log(s->completions, VG_LOG_WARNING, "Vitalgate: identity with an invalid id ignored");
 		vg_ident_free(e);
 		return NULL;
 	}
@@ -132,7 +126,7 @@ static struct vg_ident *row_to_ident(struct vg_idsync *s, PGresult *r, int i)
 	}else if(!strcmp(role, "service")){
 		e->role = VG_ROLE_SERVICE;
 	}else{
-		vg_post_log(s->completions, MOSQ_LOG_WARNING, "Vitalgate: identity %s has unknown role, ignored", e->id);
+		vg_post_log(s->completions, VG_LOG_WARNING, "Vitalgate: identity %s has unknown role, ignored", e->id);
 		vg_ident_free(e);
 		return NULL;
 	}
@@ -140,7 +134,7 @@ static struct vg_ident *row_to_ident(struct vg_idsync *s, PGresult *r, int i)
 	if(!vg_secret_parse(hash, e->salt, e->hash)){
 		/* Unusable hash: keep the identity but make it unable to log in. */
 		e->revoked = true;
-		vg_post_log(s->completions, MOSQ_LOG_WARNING, "Vitalgate: identity %s has a malformed secret hash; refusing it", e->id);
+		vg_post_log(s->completions, VG_LOG_WARNING, "Vitalgate: identity %s has a malformed secret hash; refusing it", e->id);
 	}
 	if(!PQgetisnull(r, i, 4)){
 		vg_strlcpy(e->ward, PQgetvalue(r, i, 4), sizeof(e->ward));
@@ -196,7 +190,7 @@ static void cache_maybe_write(struct vg_idsync *s)
 	}
 	if(vg_idcache_write(s->cache_path, &s->mirror, err, sizeof(err)) != 0){
 		if(!s->cache_failed){
-			vg_post_log(s->completions, MOSQ_LOG_WARNING, "Vitalgate: cannot save the identity cache: %s", err);
+			vg_post_log(s->completions, VG_LOG_WARNING, "Vitalgate: cannot save the identity cache: %s", err);
 		}
 		s->cache_failed = true;
 	}else{
@@ -261,7 +255,7 @@ static bool full_load(struct vg_idsync *s)
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
 		char line[400];
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn), line, sizeof(line));
-		vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: cannot load identities: %s", line);
+		vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: cannot load identities: %s", line);
 		PQclear(r);
 		return false;
 	}
@@ -302,7 +296,7 @@ static bool delta_load(struct vg_idsync *s, char (*ids)[VG_ID_MAX + 1], size_t n
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
 		char line[400];
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn), line, sizeof(line));
-		vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: cannot reload identities: %s", line);
+		vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: cannot reload identities: %s", line);
 		PQclear(r);
 		return false;
 	}
@@ -340,7 +334,7 @@ static bool load_alert_config(struct vg_idsync *s)
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || b == NULL || PQresultStatus(b) != PGRES_TUPLES_OK){
 		char line[300];
 		vg_pg_errline(PQerrorMessage(s->conn), line, sizeof(line));
-		vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: cannot load alert thresholds: %s", line);
+		vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: cannot load alert thresholds: %s", line);
 		goto done;
 	}
 	/* Pass 0: the '*' rows into the defaults; pass 1: the wards. */
@@ -418,7 +412,7 @@ static bool connect_and_load(struct vg_idsync *s)
 	s->conn = vg_pg_connect(s->conninfo, "vitalgate-idsync", err, sizeof(err));
 	if(s->conn == NULL){
 		if(!s->announced_down){
-			vg_post_log(s->completions, MOSQ_LOG_ERR,
+			vg_post_log(s->completions, VG_LOG_ERR,
 					"Vitalgate: identity sync cannot reach PostgreSQL (%s); serving the identities already loaded", err);
 			s->announced_down = true;
 		}
@@ -429,7 +423,7 @@ static bool connect_and_load(struct vg_idsync *s)
 			|| !full_load(s) || !load_alert_config(s)
 			|| (s->crl_file && !vg_crlsync_run(&s->crl, s->conn, s->completions))){
 		if(!s->announced_down){
-			vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: identity sync failed to start (%s)", err);
+			vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: identity sync failed to start (%s)", err);
 			s->announced_down = true;
 		}
 		PQfinish(s->conn);
@@ -437,7 +431,7 @@ static bool connect_and_load(struct vg_idsync *s)
 		return false;
 	}
 	if(s->announced_down){
-		vg_post_log(s->completions, MOSQ_LOG_NOTICE, "Vitalgate: identity sync connected to PostgreSQL again");
+		vg_post_log(s->completions, VG_LOG_NOTICE, "Vitalgate: identity sync connected to PostgreSQL again");
 	}
 	s->announced_down = false;
 	return true;
@@ -455,171 +449,227 @@ static bool wait_stop(struct vg_idsync *s, int ms)
 	return atomic_load(&s->stopping);
 }
 
+/* What the worker has to do, gathered from notifications and requests
+ * between two passes of its loop. */
+struct work {
+	char (*ids)[VG_ID_MAX + 1];  /* identities named by notifications (MAX_DELTA_IDS) */
+	size_t n;
+	bool full;                   /* a full identity load (too many ids, SIGHUP) */
+	bool config;                 /* thresholds or bed settings changed */
+	bool redrive;                /* hand the pending outbox events over again */
+	bool crl;                    /* the stored CRLs changed */
+	bool pending;                /* look again without sleeping */
+	int64_t last_full;           /* the last full load (monotonic) */
+	int64_t last_ping;           /* the last statement that proved the connection alive */
+};
+
+static void drop_connection(struct vg_idsync *s)
+{
+	PQfinish(s->conn);
+	s->conn = NULL;
+}
+
+/* The connection failed: the next one starts with a full load, which
+ * covers the identities named so far. */
+static void lost(struct vg_idsync *s, struct work *wk)
+{
+	drop_connection(s);
+	wk->n = 0;
+	wk->full = false;
+}
+
+/* Connects and loads everything, retrying with backoff (0.5 s doubling to
+ * 10 s); false when stop was requested meanwhile. */
+static bool connect_with_backoff(struct vg_idsync *s, struct work *wk)
+{
+	int backoff = 0;
+
+	while(!connect_and_load(s)){
+		backoff = backoff ? backoff * 2 : 500;
+		if(backoff > 10000){
+			backoff = 10000;
+		}
+		if(wait_stop(s, backoff)){
+			return false;
+		}
+	}
+	wk->last_full = wk->last_ping = vg_mono_ms();
+	s->cache_written_ms = 0;
+	cache_maybe_write(s);
+	return true;
+}
+
+/* Sleeps until the database or the broker has something (at most 1 s, not
+ * at all when work is pending), then takes the broker's requests. False on
+ * stop. */
+static bool wait_for_work(struct vg_idsync *s, struct work *wk)
+{
+	struct pollfd p[2];
+
+	p[0].fd = s->evfd;
+	p[0].events = POLLIN;
+	p[1].fd = PQsocket(s->conn);
+	p[1].events = POLLIN;
+	/* Notifications that arrived while a query ran are already in libpq's
+	 * buffer and will not make the socket readable again: only sleep when
+	 * none is pending. */
+	if(poll(p, 2, wk->pending ? 0 : 1000) < 0 && errno != EINTR){
+		return false;
+	}
+	if(p[0].revents & POLLIN){
+		uint64_t v;
+		if(read(s->evfd, &v, sizeof(v)) < 0){
+			/* cleared already */
+		}
+		if(atomic_load(&s->stopping)){
+			return false;
+		}
+	}
+	if(atomic_exchange(&s->redrive_req, false)){
+		wk->redrive = true;
+	}
+	if(atomic_exchange(&s->reload_req, false)){
+		wk->config = true;
+		wk->full = true;
+	}
+	return true;
+}
+
+/* Takes the notifications libpq has received into wk. False when the
+ * connection is lost. */
+static bool read_notifications(struct vg_idsync *s, struct work *wk)
+{
+	PGnotify *note;
+
+	if(!PQconsumeInput(s->conn)){
+		char line[300];
+		vg_pg_errline(PQerrorMessage(s->conn), line, sizeof(line));
+		vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: identity sync lost PostgreSQL (%s); keeping the loaded identities", line);
+		s->announced_down = true;
+		return false;
+	}
+	wk->pending = false;
+	while((note = PQnotifies(s->conn)) != NULL){
+		if(!strcmp(note->relname, "vitalgate_config")){
+			wk->config = true;
+		}else if(!strcmp(note->relname, "vitalgate_crl")){
+			wk->crl = true;
+		}else if(!strcmp(note->relname, "vitalgate_webhook")){
+			if(!strcmp(note->extra, "enable")){
+				post_webhook_cmd(s, 1);
+				wk->redrive = true;
+			}else if(!strcmp(note->extra, "redrive")){
+				wk->redrive = true;
+			}
+		}else if(vg_id_valid(note->extra)){
+			size_t k;
+			bool dup = false;
+			for(k = 0; k < wk->n; k++){
+				if(!strcmp(wk->ids[k], note->extra)){
+					dup = true;
+					break;
+				}
+			}
+			if(!dup){
+				if(wk->n < MAX_DELTA_IDS){
+					vg_strlcpy(wk->ids[wk->n++], note->extra, VG_ID_MAX + 1);
+				}else{
+					wk->full = true;
+				}
+			}
+		}
+		PQfreemem(note);
+	}
+	return true;
+}
+
+/* Does what wk asks for, and every 5 minutes a full reload (a safety net),
+ * every 30 s a cheap query that notices a dead connection. False on a
+ * database error (the caller reconnects). */
+static bool do_work(struct vg_idsync *s, struct work *wk)
+{
+	int64_t now = vg_mono_ms();
+	bool full = wk->full || now - wk->last_full > 300000;
+
+	if(wk->config){
+		wk->config = false;
+		if(!load_alert_config(s)){
+			return false;
+		}
+		wk->pending = true;
+	}
+	if(wk->redrive){
+		char line[300];
+		size_t posted;
+		wk->redrive = false;
+		if(!vg_outbox_post_pending(s->conn, s->completions, &posted, line, sizeof(line))){
+			vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: cannot read the alert outbox for a redrive: %s", line);
+			return false;
+		}
+		wk->pending = true;
+	}
+	if(wk->crl || (s->crl_file && full)){
+		wk->crl = false;
+		if(s->crl_file && !vg_crlsync_run(&s->crl, s->conn, s->completions)){
+			return false;
+		}
+	}
+	if(full){
+		if(!full_load(s)){
+			return false;
+		}
+		wk->last_full = wk->last_ping = now;
+		wk->pending = true;
+	}else if(wk->n > 0){
+		if(!delta_load(s, wk->ids, wk->n)){
+			return false;
+		}
+		wk->last_ping = now;
+		wk->pending = true; /* look again at once: the query may have brought more */
+	}else if(now - wk->last_ping > 30000){
+		char err[256];
+		if(!vg_pg_exec(s->conn, "SELECT 1", err, sizeof(err))){
+			return false;
+		}
+		wk->last_ping = now;
+	}
+	wk->full = false;
+	wk->n = 0;
+	return true;
+}
+
 static void *idsync_main(void *arg)
 {
 	struct vg_idsync *s = arg;
-	int backoff = 0;
-	int64_t last_full = 0, last_ping = 0;
-	bool pending = false, config_dirty = false, do_redrive = false, crl_dirty = false;
-	char (*ids)[VG_ID_MAX + 1] = calloc(MAX_DELTA_IDS, VG_ID_MAX + 1);
+	struct work wk;
 
-	if(ids == NULL){
-		vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: identity sync out of memory");
+	memset(&wk, 0, sizeof(wk));
+	wk.ids = calloc(MAX_DELTA_IDS, VG_ID_MAX + 1);
+	if(wk.ids == NULL){
+		vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: identity sync out of memory");
 		return NULL;
 	}
 	for(;;){
-		struct pollfd p[2];
-		size_t n = 0;
-		bool overflow = false;
-		PGnotify *note;
-		int64_t now;
-
-		if(s->conn == NULL){
-			if(!connect_and_load(s)){
-				backoff = backoff ? backoff * 2 : 500;
-				if(backoff > 10000){
-					backoff = 10000;
-				}
-				if(wait_stop(s, backoff)){
-					break;
-				}
-				continue;
-			}
-			backoff = 0;
-			last_full = last_ping = vg_mono_ms();
-			s->cache_written_ms = 0;
-			cache_maybe_write(s);
-		}
-		p[0].fd = s->evfd;
-		p[0].events = POLLIN;
-		p[1].fd = PQsocket(s->conn);
-		p[1].events = POLLIN;
-		/* Notifications that arrived while a query ran are already in
-		 * libpq's buffer and will not make the socket readable again: only
-		 * sleep when none is pending. */
-		if(poll(p, 2, pending ? 0 : 1000) < 0 && errno != EINTR){
+		if(s->conn == NULL && !connect_with_backoff(s, &wk)){
 			break;
 		}
-		if(p[0].revents & POLLIN){
-			uint64_t v;
-			if(read(s->evfd, &v, sizeof(v)) < 0){
-				/* cleared already */
-			}
-			if(atomic_load(&s->stopping)){
-				break;
-			}
+		if(!wait_for_work(s, &wk)){
+			break;
 		}
-		if(atomic_exchange(&s->redrive_req, false)){
-			do_redrive = true;
-		}
-		if(atomic_exchange(&s->reload_req, false)){
-			config_dirty = true;
-			overflow = true; /* a full identity load */
-		}
-		if(!PQconsumeInput(s->conn)){
-			char line[300];
-			vg_pg_errline(PQerrorMessage(s->conn), line, sizeof(line));
-			vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: identity sync lost PostgreSQL (%s); keeping the loaded identities", line);
-			s->announced_down = true;
-			PQfinish(s->conn);
-			s->conn = NULL;
+		if(!read_notifications(s, &wk)){
+			lost(s, &wk);
 			continue;
 		}
-		pending = false;
-		while((note = PQnotifies(s->conn)) != NULL){
-			if(!strcmp(note->relname, "vitalgate_config")){
-				config_dirty = true;
-			}else if(!strcmp(note->relname, "vitalgate_crl")){
-				crl_dirty = true;
-			}else if(!strcmp(note->relname, "vitalgate_webhook")){
-				if(!strcmp(note->extra, "enable")){
-					post_webhook_cmd(s, 1);
-					do_redrive = true;
-				}else if(!strcmp(note->extra, "redrive")){
-					do_redrive = true;
-				}
-			}else if(vg_id_valid(note->extra)){
-				size_t k;
-				bool dup = false;
-				for(k = 0; k < n; k++){
-					if(!strcmp(ids[k], note->extra)){
-						dup = true;
-						break;
-					}
-				}
-				if(!dup){
-					if(n < MAX_DELTA_IDS){
-						vg_strlcpy(ids[n++], note->extra, VG_ID_MAX + 1);
-					}else{
-						overflow = true;
-					}
-				}
-			}
-			PQfreemem(note);
-		}
-		now = vg_mono_ms();
 		cache_maybe_write(s);
-		if(config_dirty){
-			config_dirty = false;
-			if(!load_alert_config(s)){
-				PQfinish(s->conn);
-				s->conn = NULL;
-				continue;
-			}
-			pending = true;
-		}
-		if(do_redrive){
-			char line[300];
-			size_t posted;
-			do_redrive = false;
-			if(!vg_outbox_post_pending(s->conn, s->completions, &posted, line, sizeof(line))){
-				vg_post_log(s->completions, MOSQ_LOG_ERR, "Vitalgate: cannot read the alert outbox for a redrive: %s", line);
-				PQfinish(s->conn);
-				s->conn = NULL;
-				continue;
-			}
-			pending = true;
-		}
-		if(crl_dirty || (s->crl_file && (overflow || now - last_full > 300000))){
-			crl_dirty = false;
-			if(s->crl_file && !vg_crlsync_run(&s->crl, s->conn, s->completions)){
-				PQfinish(s->conn);
-				s->conn = NULL;
-				continue;
-			}
-		}
-		if(overflow || now - last_full > 300000){
-			if(!full_load(s)){
-				PQfinish(s->conn);
-				s->conn = NULL;
-				continue;
-			}
-			last_full = last_ping = now;
-			pending = true;
-		}else if(n > 0){
-			if(!delta_load(s, ids, n)){
-				PQfinish(s->conn);
-				s->conn = NULL;
-				continue;
-			}
-			last_ping = now;
-			pending = true; /* look again at once: the query may have brought more */
-		}else if(now - last_ping > 30000){
-			char err[256];
-			if(!vg_pg_exec(s->conn, "SELECT 1", err, sizeof(err))){
-				PQfinish(s->conn);
-				s->conn = NULL;
-				continue;
-			}
-			last_ping = now;
+		if(!do_work(s, &wk)){
+			lost(s, &wk);
 		}
 	}
-	free(ids);
+	free(wk.ids);
 	s->cache_written_ms = 0;
 	cache_maybe_write(s);
 	if(s->conn){
-		PQfinish(s->conn);
-		s->conn = NULL;
+		drop_connection(s);
 	}
 	return NULL;
 }

@@ -13,8 +13,8 @@
  *
  * Thread: start/stop on the broker thread; the worker owns its PGconn.
  * Memory: each posted vg_c_idents (and the entries in it) belongs to the
- * consumer, which frees it with vg_c_idents_free after taking the entries
- * it keeps.
+ * consumer, which frees it with vg_completion_free after taking the
+ * entries it keeps (common/vg_completion.h defines every completion).
  *
  * Channels: vitalgate_identity (payload: an identity id), vitalgate_crl
  * (with plugin_opt_crl_file: certificate revocation lists), vitalgate_config
@@ -28,31 +28,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "idtable.h"
-#include "vg_alertcfg.h"
 #include "vg_queue.h"
-
-struct vg_c_idents {
-	struct vg_job base;         /* type VG_C_IDENTS */
-	bool full;                  /* a complete snapshot: drop what it lacks */
-	size_t n;
-	struct vg_ident **items;    /* entries (NULL once taken by the consumer) */
-	size_t ndel;
-	char (*deleted)[VG_ID_MAX + 1];
-};
-
-void vg_c_idents_free(struct vg_c_idents *c);
-
-/* Alert thresholds and bed settings (the consumer takes cfg). */
-struct vg_c_alert_cfg {
-	struct vg_job base;         /* type VG_C_ALERT_CFG */
-	struct vg_alert_cfg *cfg;
-};
 
 struct vg_idsync;
 
 /* cache_path (may be NULL): where to keep the identity snapshot file
- * (idcache.h), rewritten after changes, at most once a second. crl_file
+ * (common/vg_idcache.h), rewritten after changes, at most once a second. crl_file
  * (may be NULL): plugin_opt_crl_file, kept equal to the stored CRLs
  * (crlsync.h). */
 int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const char *cache_path, const char *crl_file,

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgconn.h"
+#include "vg_pg.h"
 #include "vg_completion.h"
 #include "vg_news2.h"
 #include "vg_rec.h"
@@ -195,22 +195,9 @@ bool vg_outbox_post_alert_state(PGconn *conn, struct vg_queue *completions, int 
 	c->base.type = VG_C_ALERT_STATE;
 	if(!load_open_alerts(conn, c, err, errlen)
 			|| !load_bed_params(conn, news2_max_age_s, &c->params, &c->nparams, err, errlen)){
-		vg_alert_state_free(c);
+		vg_c_alert_state_free(c);
 		return false;
 	}
 	vg_queue_push_force(completions, &c->base);
 	return true;
-}
-
-void vg_alert_state_free(struct vg_c_alert_state *c)
-{
-	if(c){
-		size_t i;
-		for(i = 0; i < c->nalerts; i++){
-			free(c->alerts[i].body);
-		}
-		free(c->alerts);
-		free(c->params);
-		free(c);
-	}
 }

@@ -31,7 +31,5 @@ bool vg_outbox_post_pending(PGconn *conn, struct vg_queue *completions, size_t *
  * alerts (last event not alert.resolved) and, per assigned bed, the latest
  * value of each NEWS2 parameter measured within news2_max_age_s. */
 bool vg_outbox_post_alert_state(PGconn *conn, struct vg_queue *completions, int news2_max_age_s, char *err, size_t errlen);
-struct vg_c_alert_state;
-void vg_alert_state_free(struct vg_c_alert_state *c);
 
 #endif

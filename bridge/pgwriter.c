@@ -54,14 +54,14 @@
 #include <string.h>
 #include <time.h>
 
-#include <mosquitto.h>
-#include <mosquitto_broker.h>
 #include <openssl/evp.h>
 
-#include "migrations.h"
+#include "vg_migrations.h"
 #include "outbox.h"
-#include "pgconn.h"
+#include "vg_pg.h"
 #include "vg_completion.h"
+#include "vg_log.h"
+#include "vg_ratelimit.h"
 #include "vg_rec.h"
 #include "vg_sbuf.h"
 #include "vg_schema.h"
@@ -109,8 +109,8 @@ struct vg_pgwriter {
 	struct vg_journal_reader *reader;
 	struct batch b;
 	struct vg_rec_samples *rs;      /* decode space, allocated at start */
-	int64_t oom_log_ms;
-	int64_t blocked_log_ms;
+	struct vg_ratelimit oom_log;    /* "out of memory reading the journal": once every 10 s */
+	struct vg_ratelimit blocked_log; /* the unknown-field ALARM: once every 10 s */
 	int64_t last_partition_check_ms;
 	bool startup_done;
 	int backoff_ms;
@@ -256,7 +256,7 @@ static void ensure_partitions(struct vg_pgwriter *w)
 			"SELECT vitalgate_ensure_partitions((now() AT TIME ZONE 'UTC')::date - %" PRId64
 			", (now() AT TIME ZONE 'UTC')::date + 7)", back_days);
 	if(!vg_pg_exec(w->conn, sql, err, sizeof(err))){
-		wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: cannot create vitals partitions ahead: %s", err);
+		wlog(w, VG_LOG_WARNING, "Vitalgate writer: cannot create vitals partitions ahead: %s", err);
 	}
 	w->last_partition_check_ms = vg_mono_ms();
 }
@@ -281,7 +281,7 @@ static bool ensure_connected(struct vg_pgwriter *w)
 	w->conn = vg_pg_connect(w->conninfo, "vitalgate-writer", err, sizeof(err));
 	if(w->conn == NULL){
 		if(!w->announced_down){
-			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: cannot connect to PostgreSQL (%s); samples stay in the journal and are written when it is back", err);
+			wlog(w, VG_LOG_ERR, "Vitalgate writer: cannot connect to PostgreSQL (%s); samples stay in the journal and are written when it is back", err);
 			w->announced_down = true;
 			post_db_state(w, false);
 		}
@@ -289,7 +289,7 @@ static bool ensure_connected(struct vg_pgwriter *w)
 	}
 	if(!check_schema(w, err, sizeof(err)) || !prepare_session(w, err, sizeof(err))){
 		if(!w->announced_down){
-			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: %s; samples stay in the journal", err);
+			wlog(w, VG_LOG_ERR, "Vitalgate writer: %s; samples stay in the journal", err);
 			w->announced_down = true;
 			post_db_state(w, false);
 		}
@@ -299,9 +299,9 @@ static bool ensure_connected(struct vg_pgwriter *w)
 	ensure_partitions(w);
 	atomic_store(&w->connected, true);
 	if(w->announced_down){
-		wlog(w, MOSQ_LOG_NOTICE, "Vitalgate writer: connected to PostgreSQL again, replaying the journal");
+		wlog(w, VG_LOG_NOTICE, "Vitalgate writer: connected to PostgreSQL again, replaying the journal");
 	}else{
-		wlog(w, MOSQ_LOG_INFO, "Vitalgate writer: connected to PostgreSQL");
+		wlog(w, VG_LOG_INFO, "Vitalgate writer: connected to PostgreSQL");
 	}
 	w->announced_down = false;
 	w->backoff_ms = 0;
@@ -663,11 +663,11 @@ static enum add_result add_record(struct vg_pgwriter *w, const struct vg_journal
 			}
 			return add_audit(&w->b, &au, rec->lsn) ? ADD_OK : ADD_NO_MEMORY;
 		default:
-			wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: unknown journal record type %u (lsn %" PRIu64 ") skipped",
+			wlog(w, VG_LOG_WARNING, "Vitalgate writer: unknown journal record type %u (lsn %" PRIu64 ") skipped",
 					rec->type, rec->lsn);
 			return ADD_OK;
 	}
-	wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: undecodable journal record of type %u, lsn %" PRIu64 ", skipped",
+	wlog(w, VG_LOG_ERR, "Vitalgate writer: undecodable journal record of type %u, lsn %" PRIu64 ", skipped",
 			rec->type, rec->lsn);
 	return ADD_OK;
 }
@@ -847,51 +847,34 @@ static void put_text_or_null_c(struct vg_sbuf *o, const char *s)
 	}
 }
 
-/* Chains the batch's audit rows in C and COPYs them (see migration 003):
- * one lock, one head lookup and one sequence query per batch instead of a
- * trigger run per row. Rows a replay already stored are skipped. */
-static bool write_audit(struct vg_pgwriter *w, char *err, size_t errlen)
+/* The rows of this batch that this journal already stored (a replay after
+ * a crash between COMMIT and checkpoint) get skip[i] set; *nnew counts the
+ * others. */
+static bool audit_find_stored(struct vg_pgwriter *w, const char *jid, bool *skip, size_t *nnew, char *err, size_t errlen)
 {
-	const char *jid = vg_journal_id(w->o.journal);
-	uint8_t prev[32], hash[32];
-	struct vg_sbuf canon, data, q;
+	struct vg_sbuf q;
 	PGresult *r;
-	size_t i, k, nids = 0;
-	int64_t *ids = NULL;
-	bool *skip = NULL;
-	bool ok = false;
+	size_t i, k;
 	uint64_t lo = UINT64_MAX, hi = 0;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
 
-	vg_sbuf_init(&canon);
-	vg_sbuf_init(&data);
-	vg_sbuf_init(&q);
-	skip = calloc(w->b.auds, sizeof(*skip));
-	if(md == NULL || skip == NULL){
-		snprintf(err, errlen, "out of memory");
-		goto done;
-	}
 	for(i = 0; i < w->b.auds; i++){
 		if(w->b.aud[i].lsn < lo) lo = w->b.aud[i].lsn;
 		if(w->b.aud[i].lsn > hi) hi = w->b.aud[i].lsn;
 	}
-	if(!vg_pg_exec(w->conn, "SELECT pg_advisory_xact_lock(727384102); "
-			"SELECT set_config('vitalgate.audit_chained', txid_current()::text, true)", err, errlen)){
-		goto done;
-	}
-	/* A replay after a crash: what this journal already stored. */
-	vg_sbuf_reset(&q);
+	vg_sbuf_init(&q);
 	vg_sbuf_printf(&q, "SELECT lsn FROM audit_log WHERE journal_id = '%s' AND lsn BETWEEN %" PRIu64 " AND %" PRIu64,
 			jid, lo, hi);
 	if(!vg_sbuf_ok(&q)){
+		vg_sbuf_free(&q);
 		snprintf(err, errlen, "out of memory");
-		goto done;
+		return false;
 	}
 	r = PQexec(w->conn, q.p);
+	vg_sbuf_free(&q);
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), err, errlen);
 		PQclear(r);
-		goto done;
+		return false;
 	}
 	for(k = 0; k < (size_t)PQntuples(r); k++){
 		uint64_t have = strtoull(PQgetvalue(r, (int)k, 0), NULL, 10);
@@ -902,60 +885,95 @@ static bool write_audit(struct vg_pgwriter *w, char *err, size_t errlen)
 		}
 	}
 	PQclear(r);
+	*nnew = 0;
 	for(i = 0; i < w->b.auds; i++){
-		nids += skip[i] ? 0 : 1;
+		*nnew += skip[i] ? 0 : 1;
 	}
-	if(nids == 0){
-		ok = true;
-		goto done;
-	}
-	r = PQexec(w->conn, "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1");
+	return true;
+}
+
+/* The hash at the end of the chain (all zero for an empty table). */
+static bool audit_chain_end(struct vg_pgwriter *w, uint8_t prev[32], char *err, size_t errlen)
+{
+	PGresult *r = PQexec(w->conn, "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1");
+
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), err, errlen);
 		PQclear(r);
-		goto done;
+		return false;
 	}
-	memset(prev, 0, sizeof(prev));
+	memset(prev, 0, 32);
 	if(PQntuples(r) == 1){
 		size_t n = 0;
 		unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &n);
-		if(raw && n == sizeof(prev)){
-			memcpy(prev, raw, sizeof(prev));
+		if(raw && n == 32){
+			memcpy(prev, raw, 32);
 		}
 		PQfreemem(raw);
 	}
 	PQclear(r);
-	vg_sbuf_reset(&q);
-	vg_sbuf_printf(&q, "SELECT nextval('audit_log_id_seq') FROM generate_series(1, %zu)", nids);
+	return true;
+}
+
+/* n ids from audit_log's sequence, ascending (journal order is chain
+ * order); *ids is the caller's to free. */
+static bool audit_take_ids(struct vg_pgwriter *w, size_t n, int64_t **ids, char *err, size_t errlen)
+{
+	struct vg_sbuf q;
+	PGresult *r;
+	size_t k;
+
+	vg_sbuf_init(&q);
+	vg_sbuf_printf(&q, "SELECT nextval('audit_log_id_seq') FROM generate_series(1, %zu)", n);
 	if(!vg_sbuf_ok(&q)){
+		vg_sbuf_free(&q);
 		snprintf(err, errlen, "out of memory");
-		goto done;
+		return false;
 	}
 	r = PQexec(w->conn, q.p);
-	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || (size_t)PQntuples(r) != nids){
+	vg_sbuf_free(&q);
+	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || (size_t)PQntuples(r) != n){
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), err, errlen);
 		PQclear(r);
-		goto done;
+		return false;
 	}
-	ids = malloc(nids * sizeof(*ids));
-	if(ids == NULL){
+	*ids = malloc(n * sizeof(**ids));
+	if(*ids == NULL){
 		PQclear(r);
 		snprintf(err, errlen, "out of memory");
-		goto done;
+		return false;
 	}
-	for(k = 0; k < nids; k++){
-		ids[k] = strtoll(PQgetvalue(r, (int)k, 0), NULL, 10);
+	for(k = 0; k < n; k++){
+		(*ids)[k] = strtoll(PQgetvalue(r, (int)k, 0), NULL, 10);
 	}
 	PQclear(r);
-	/* Journal order is chain order; ids ascend with it. */
-	for(k = 1; k < nids; k++){
-		int64_t x = ids[k];
+	for(k = 1; k < n; k++){
+		int64_t x = (*ids)[k];
 		size_t m = k;
-		while(m > 0 && ids[m - 1] > x){
-			ids[m] = ids[m - 1];
+		while(m > 0 && (*ids)[m - 1] > x){
+			(*ids)[m] = (*ids)[m - 1];
 			m--;
 		}
-		ids[m] = x;
+		(*ids)[m] = x;
+	}
+	return true;
+}
+
+/* The COPY rows of the new audit records, each chained to the previous
+ * one: hash = SHA-256(prev || canonical row), starting from prev. */
+static bool audit_chain_rows(struct vg_pgwriter *w, const char *jid, const bool *skip, const int64_t *ids,
+		uint8_t prev[32], struct vg_sbuf *data, char *err, size_t errlen)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct vg_sbuf canon;
+	uint8_t hash[32];
+	size_t i, k;
+	bool ok = false;
+
+	vg_sbuf_init(&canon);
+	if(md == NULL){
+		snprintf(err, errlen, "out of memory");
+		goto done;
 	}
 	for(i = 0, k = 0; i < w->b.auds; i++){
 		const struct aud_row *a = &w->b.aud[i];
@@ -967,44 +985,77 @@ static bool write_audit(struct vg_pgwriter *w, char *err, size_t errlen)
 		audit_canonical(&canon, ids[k], a, jid);
 		if(!vg_sbuf_ok(&canon)
 				|| EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1
-				|| EVP_DigestUpdate(md, prev, sizeof(prev)) != 1
+				|| EVP_DigestUpdate(md, prev, 32) != 1
 				|| EVP_DigestUpdate(md, canon.p, canon.len) != 1
 				|| EVP_DigestFinal_ex(md, hash, &hl) != 1){
 			snprintf(err, errlen, "cannot hash an audit row");
 			goto done;
 		}
 		vg_rfc3339(a->at_ms, at, sizeof(at));
-		vg_sbuf_i64(&data, ids[k]);
-		vg_sbuf_printf(&data, "\t%s\tbroker\t%s", at, vg_audit_event_name(a->event));
-		put_text_or_null_c(&data, a->identity);
-		put_text_or_null_c(&data, a->client_id);
-		put_text_or_null_c(&data, a->address);
-		vg_sbuf_puts(&data, "\t\\N\t");
-		vg_sbuf_copy_text(&data, a->detail, strlen(a->detail));
-		vg_sbuf_printf(&data, "\t%s\t", jid);
-		vg_sbuf_u64(&data, a->lsn);
-		vg_sbuf_putc(&data, '\t');
-		vg_sbuf_copy_bytea(&data, prev, sizeof(prev));
-		vg_sbuf_putc(&data, '\t');
-		vg_sbuf_copy_bytea(&data, hash, sizeof(hash));
-		vg_sbuf_putc(&data, '\n');
-		memcpy(prev, hash, sizeof(prev));
+		vg_sbuf_i64(data, ids[k]);
+		vg_sbuf_printf(data, "\t%s\tbroker\t%s", at, vg_audit_event_name(a->event));
+		put_text_or_null_c(data, a->identity);
+		put_text_or_null_c(data, a->client_id);
+		put_text_or_null_c(data, a->address);
+		vg_sbuf_puts(data, "\t\\N\t");
+		vg_sbuf_copy_text(data, a->detail, strlen(a->detail));
+		vg_sbuf_printf(data, "\t%s\t", jid);
+		vg_sbuf_u64(data, a->lsn);
+		vg_sbuf_putc(data, '\t');
+		vg_sbuf_copy_bytea(data, prev, 32);
+		vg_sbuf_putc(data, '\t');
+		vg_sbuf_copy_bytea(data, hash, sizeof(hash));
+		vg_sbuf_putc(data, '\n');
+		memcpy(prev, hash, 32);
 		k++;
 	}
-	if(!vg_sbuf_ok(&data)){
+	ok = vg_sbuf_ok(data);
+	if(!ok){
+		snprintf(err, errlen, "out of memory");
+	}
+done:
+	EVP_MD_CTX_free(md);
+	vg_sbuf_free(&canon);
+	return ok;
+}
+
+/* Chains the batch's audit rows in C and COPYs them (see migration 003):
+ * one lock, one head lookup and one sequence query per batch instead of a
+ * trigger run per row. Rows a replay already stored are skipped. */
+static bool write_audit(struct vg_pgwriter *w, char *err, size_t errlen)
+{
+	const char *jid = vg_journal_id(w->o.journal);
+	uint8_t prev[32];
+	struct vg_sbuf data;
+	size_t nnew = 0;
+	int64_t *ids = NULL;
+	bool *skip = calloc(w->b.auds, sizeof(*skip));
+	bool ok = false;
+
+	vg_sbuf_init(&data);
+	if(skip == NULL){
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
-	ok = copy_in(w, "COPY audit_log (id, at, source, event, identity, client_id, address, actor, detail, "
+	if(!vg_pg_exec(w->conn, "SELECT pg_advisory_xact_lock(727384102); "
+			"SELECT set_config('vitalgate.audit_chained', txid_current()::text, true)", err, errlen)
+			|| !audit_find_stored(w, jid, skip, &nnew, err, errlen)){
+		goto done;
+	}
+	if(nnew == 0){
+		ok = true;
+		goto done;
+	}
+	ok = audit_chain_end(w, prev, err, errlen)
+		&& audit_take_ids(w, nnew, &ids, err, errlen)
+		&& audit_chain_rows(w, jid, skip, ids, prev, &data, err, errlen)
+		&& copy_in(w, "COPY audit_log (id, at, source, event, identity, client_id, address, actor, detail, "
 			"journal_id, lsn, prev_hash, hash) FROM STDIN", &data, err, errlen)
 		&& vg_pg_exec(w->conn, "SELECT set_config('vitalgate.audit_chained', '', true)", err, errlen);
 done:
-	EVP_MD_CTX_free(md);
 	free(ids);
 	free(skip);
-	vg_sbuf_free(&canon);
 	vg_sbuf_free(&data);
-	vg_sbuf_free(&q);
 	return ok;
 }
 
@@ -1090,10 +1141,10 @@ static void startup_tasks(struct vg_pgwriter *w)
 	int i, n;
 
 	if(!vg_outbox_post_alert_state(w->conn, w->o.completions, w->o.news2_max_age_s, line, sizeof(line))){
-		wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: cannot read the open alerts of the previous run: %s", line);
+		wlog(w, VG_LOG_WARNING, "Vitalgate writer: cannot read the open alerts of the previous run: %s", line);
 	}
 	if(!vg_outbox_post_pending(w->conn, w->o.completions, &posted, line, sizeof(line))){
-		wlog(w, MOSQ_LOG_WARNING, "Vitalgate writer: cannot read pending alert events: %s", line);
+		wlog(w, VG_LOG_WARNING, "Vitalgate writer: cannot read pending alert events: %s", line);
 	}
 
 	r = PQexec(w->conn, "SELECT b.device_id, (extract(epoch FROM m.at) * 1000)::bigint FROM bed_assignments b "
@@ -1189,7 +1240,7 @@ static void *writer_main(void *arg)
 				/* Nothing after this record is written until a build that
 				 * knows its fields reads it: loud, and nothing lost. */
 				atomic_store(&w->lag_ms, vg_now_ms() - w->rs->received_ms);
-				if(w->blocked_log_ms == 0 || vg_mono_ms() - w->blocked_log_ms >= 10000){
+				if(vg_ratelimit_take(&w->blocked_log, vg_mono_ms(), NULL)){
 					char ids[160];
 					size_t len = 0;
 					int id;
@@ -1199,13 +1250,12 @@ static void *writer_main(void *arg)
 							len += (size_t)snprintf(ids + len, sizeof(ids) - len, "%s%d", len ? ", " : "", id);
 						}
 					}
-					wlog(w, MOSQ_LOG_ERR, "Vitalgate ALARM: journal record lsn %" PRIu64 " (segment %016" PRIx64
+					wlog(w, VG_LOG_ERR, "Vitalgate ALARM: journal record lsn %" PRIu64 " (segment %016" PRIx64
 							".vgj, offset %" PRIu64 ", samples of device %.*s) names vitals field id %s, which this "
 							"build's schema does not know (written by a newer Vitalgate, or the field was removed "
 							"since): the writer stops before it and nothing after it reaches PostgreSQL; run a "
 							"build that knows the field (docs/adding-a-vital.md)", stop_lsn, (uint64_t)stop_at.seg,
 							(uint64_t)stop_at.off, (int)w->rs->device.n, w->rs->device.p, ids);
-					w->blocked_log_ms = vg_mono_ms();
 				}
 				if(is_stopping(w)){
 					break;
@@ -1215,9 +1265,8 @@ static void *writer_main(void *arg)
 			}
 			if(taken == 0 && stop == ADD_NO_MEMORY){
 				/* Not even one record fits in memory now: wait, read it again. */
-				if(vg_mono_ms() - w->oom_log_ms >= 10000){
-					wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: out of memory reading the journal; retrying");
-					w->oom_log_ms = vg_mono_ms();
+				if(vg_ratelimit_take(&w->oom_log, vg_mono_ms(), NULL)){
+					wlog(w, VG_LOG_ERR, "Vitalgate writer: out of memory reading the journal; retrying");
 				}
 				if(is_stopping(w)){
 					break;
@@ -1261,11 +1310,11 @@ static void *writer_main(void *arg)
 		}
 		atomic_fetch_add(&w->batch_failures, 1);
 		if(PQstatus(w->conn) != CONNECTION_OK){
-			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: lost PostgreSQL while writing (%s); the batch stays queued", err);
+			wlog(w, VG_LOG_ERR, "Vitalgate writer: lost PostgreSQL while writing (%s); the batch stays queued", err);
 			w->announced_down = true;
 			post_db_state(w, false);
 		}else{
-			wlog(w, MOSQ_LOG_ERR, "Vitalgate writer: batch of lsn %" PRIu64 "..%" PRIu64 " failed (%s); retrying",
+			wlog(w, VG_LOG_ERR, "Vitalgate writer: batch of lsn %" PRIu64 "..%" PRIu64 " failed (%s); retrying",
 					w->b.first_lsn, w->b.last_lsn, err);
 		}
 		disconnect(w);
@@ -1295,6 +1344,8 @@ int vg_pgwriter_start(struct vg_pgwriter **out, const struct vg_pgwriter_opts *o
 		return -1;
 	}
 	w->o = *o;
+	vg_ratelimit_init(&w->oom_log, 1, 10000);
+	vg_ratelimit_init(&w->blocked_log, 1, 10000);
 	w->conninfo = strdup(o->conninfo);
 	w->rs = malloc(sizeof(*w->rs));
 	vg_sbuf_init(&w->b.vit);

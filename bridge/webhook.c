@@ -47,11 +47,10 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <mosquitto.h>
-#include <mosquitto_broker.h>
 #include <openssl/rand.h>
 
 #include "vg_completion.h"
+#include "vg_log.h"
 #include "vg_smap.h"
 #include "vg_util.h"
 #include "whsign.h"
@@ -458,18 +457,18 @@ static void give_up(struct vg_webhook *w, struct wh_job *j, int outcome, long st
 	long long secs = (long long)((vg_now_ms() - j->since_ms) / 1000);
 
 	if(outcome == VG_WH_REFUSED && w->o.channel == VG_WH_CHANNEL_MIRROR){
-		vg_post_log(w->o.completions, MOSQ_LOG_ERR, "Vitalgate ALARM: mirror batch %s refused by the endpoint (%s) on %d "
+		vg_post_log(w->o.completions, VG_LOG_ERR, "Vitalgate ALARM: mirror batch %s refused by the endpoint (%s) on %d "
 				"attempts; given up (the samples are in PostgreSQL)", j->event_id, e, j->attempts);
 	}else if(outcome == VG_WH_REFUSED){
-		vg_post_log(w->o.completions, MOSQ_LOG_ERR, "Vitalgate ALARM: webhook %s refused by the endpoint (%s) on %d "
+		vg_post_log(w->o.completions, VG_LOG_ERR, "Vitalgate ALARM: webhook %s refused by the endpoint (%s) on %d "
 				"attempts (webhook_max_rejects); dead-lettered so its bed's later events proceed: see the core's log "
 				"for why, then `vitalgate-admin webhook redrive %s`", j->event_id, e, j->attempts, j->event_id);
 	}else if(w->o.channel == VG_WH_CHANNEL_MIRROR){
-		vg_post_log(w->o.completions, MOSQ_LOG_ERR,
+		vg_post_log(w->o.completions, VG_LOG_ERR,
 				"Vitalgate ALARM: mirror batch %s undelivered after %d attempts over %lld s (%s); given up "
 				"(the samples are in PostgreSQL)", j->event_id, j->attempts, secs, e);
 	}else{
-		vg_post_log(w->o.completions, MOSQ_LOG_ERR,
+		vg_post_log(w->o.completions, VG_LOG_ERR,
 				"Vitalgate ALARM: webhook %s undelivered after %d attempts over %lld s (%s); dead-lettered, "
 				"re-drive it with `vitalgate-admin webhook redrive`", j->event_id, j->attempts, secs, e);
 	}
@@ -521,10 +520,10 @@ static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 	}
 	if(ans == VG_WH_ANS_GONE){
 		if(!w->disabled && w->o.channel == VG_WH_CHANNEL_MIRROR){
-			vg_post_log(w->o.completions, MOSQ_LOG_ERR,
+			vg_post_log(w->o.completions, VG_LOG_ERR,
 					"Vitalgate ALARM: the mirror endpoint answered 410 Gone; mirroring is stopped until the next start");
 		}else if(!w->disabled){
-			vg_post_log(w->o.completions, MOSQ_LOG_ERR,
+			vg_post_log(w->o.completions, VG_LOG_ERR,
 					"Vitalgate ALARM: the webhook endpoint answered 410 Gone; webhook delivery is disabled until "
 					"`vitalgate-admin webhook enable` (alerts still go to MQTT and stay pending in alert_events)");
 		}
@@ -544,13 +543,13 @@ static void finish_attempt(struct vg_webhook *w, CURL *easy, CURLcode res)
 	if(ans == VG_WH_ANS_REFUSED){
 		/* A few quick tries (a receiver's hiccup), then the dead letter. */
 		delay = backoff_ms(j->rejects, w->o.backoff_max_ms);
-		vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: %s %s attempt %d refused (%s; %d of %d); "
+		vg_post_log(w->o.completions, VG_LOG_WARNING, "Vitalgate: %s %s attempt %d refused (%s; %d of %d); "
 				"retrying in %lld ms", channel_what(w), j->event_id, j->attempts, e, j->rejects, w->o.max_rejects,
 				(long long)delay);
 	}else{
 		delay = j->retry_after_ms >= 0 && res == CURLE_OK ? j->retry_after_ms : backoff_ms(j->attempts, w->o.backoff_max_ms);
 		if(j->attempts == 1 || j->attempts % 10 == 0){
-			vg_post_log(w->o.completions, MOSQ_LOG_WARNING, res != CURLE_OK
+			vg_post_log(w->o.completions, VG_LOG_WARNING, res != CURLE_OK
 					? "Vitalgate: %s %s attempt %d failed (%s); retrying in %lld ms"
 					: "Vitalgate: %s %s attempt %d got %s; retrying in %lld ms",
 					channel_what(w), j->event_id, j->attempts, e, (long long)delay);
@@ -611,7 +610,7 @@ static void maybe_reload_secrets(struct vg_webhook *w)
 	}
 	w->secret_st = st;
 	if(vg_whsecrets_load(w->secret_path, &fresh, err, sizeof(err)) != 0){
-		vg_post_log(w->o.completions, MOSQ_LOG_ERR, "Vitalgate: %s changed but cannot be used (%s); "
+		vg_post_log(w->o.completions, VG_LOG_ERR, "Vitalgate: %s changed but cannot be used (%s); "
 				"still signing with the previous secrets",
 				w->o.channel == VG_WH_CHANNEL_MIRROR ? "mirror_secret_file" : "webhook_secret_file", err);
 		return;
@@ -619,7 +618,7 @@ static void maybe_reload_secrets(struct vg_webhook *w)
 	vg_whsecrets_wipe(&w->secrets);
 	w->secrets = fresh;
 	vg_whsecrets_wipe(&fresh);
-	vg_post_log(w->o.completions, MOSQ_LOG_NOTICE, "Vitalgate: %s secrets reloaded from %s (%d secret(s))",
+	vg_post_log(w->o.completions, VG_LOG_NOTICE, "Vitalgate: %s secrets reloaded from %s (%d secret(s))",
 			w->o.channel == VG_WH_CHANNEL_MIRROR ? "mirror" : "webhook",
 			w->secret_path, w->secrets.n);
 }
@@ -647,7 +646,7 @@ static void *webhook_main(void *arg)
 			nx = list->next;
 			if(list->type == JOB_ENABLE){
 				if(w->disabled){
-					vg_post_log(w->o.completions, MOSQ_LOG_NOTICE, "Vitalgate: webhook delivery enabled again");
+					vg_post_log(w->o.completions, VG_LOG_NOTICE, "Vitalgate: webhook delivery enabled again");
 				}
 				w->disabled = false;
 				job_free(j);
@@ -851,10 +850,10 @@ void vg_webhook_stop(struct vg_webhook *w, int drain_ms)
 		job_free((struct wh_job *)list);
 	}
 	if(left && w->o.channel == VG_WH_CHANNEL_MIRROR){
-		vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: %d mirror batch(es) undelivered at shutdown "
+		vg_post_log(w->o.completions, VG_LOG_WARNING, "Vitalgate: %d mirror batch(es) undelivered at shutdown "
 				"(the samples are in PostgreSQL)", left);
 	}else if(left){
-		vg_post_log(w->o.completions, MOSQ_LOG_WARNING, "Vitalgate: %d webhook event(s) undelivered at shutdown; "
+		vg_post_log(w->o.completions, VG_LOG_WARNING, "Vitalgate: %d webhook event(s) undelivered at shutdown; "
 				"they stay pending in alert_events and are delivered after the next start", left);
 	}
 	if(w->probe){
@@ -870,4 +869,14 @@ void vg_webhook_stop(struct vg_webhook *w, int drain_ms)
 	free(w->secret_path);
 	free(w->url);
 	free(w);
+}
+
+int vg_webhook_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void vg_webhook_global_cleanup(void)
+{
+	curl_global_cleanup();
 }

@@ -56,6 +56,11 @@ enum vg_wh_answer {
  * meaningless). */
 enum vg_wh_answer vg_webhook_classify(bool answered, long status);
 
+/* Broker thread, at init before any sender starts (and cleanup after the
+ * last one stopped): libcurl's global state. Returns 0 or -1. */
+int vg_webhook_global_init(void);
+void vg_webhook_global_cleanup(void);
+
 int vg_webhook_start(struct vg_webhook **out, const struct vg_webhook_opts *o, char *err, size_t errlen);
 /* Broker thread. Queues one event; order_key groups events that must be
  * delivered in order (one bed); created_ms (wall clock) is when the event

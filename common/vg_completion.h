@@ -5,9 +5,12 @@
  * publish to $SYS topics): they push completions, and the TICK callback
  * drains the queue on the broker thread and acts on each one.
  *
+ * Every completion type is defined here, so the broker thread (plugin/)
+ * reads worker results without including worker headers.
+ *
  * Thread: vg_post_* from any worker; consumers on the broker thread.
  * Memory: the poster allocates, the consumer (TICK) frees with
- * vg_completion_free.
+ * vg_completion_free, after taking (and NULLing) what it keeps.
  */
 #ifndef VG_COMPLETION_H
 #define VG_COMPLETION_H
@@ -17,19 +20,47 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vg_alertcfg.h"
+#include "vg_crl.h"
+#include "vg_ident.h"
 #include "vg_queue.h"
 
 enum vg_completion_type {
 	VG_C_LOG = 1,          /* struct vg_c_log */
-	VG_C_IDENTS,           /* struct vg_c_idents (defined by idsync.h) */
+	VG_C_IDENTS,           /* struct vg_c_idents */
 	VG_C_WEBHOOK,          /* struct vg_c_webhook */
 	VG_C_DB_STATE,         /* struct vg_c_db_state */
-	VG_C_ALERT_CFG,        /* struct vg_c_alert_cfg (idsync.h) */
+	VG_C_ALERT_CFG,        /* struct vg_c_alert_cfg */
 	VG_C_REDELIVER,        /* struct vg_c_redeliver: pending outbox events */
 	VG_C_WEBHOOK_CMD,      /* struct vg_c_webhook_cmd */
 	VG_C_LAST_SEEN,        /* struct vg_c_last_seen: devices active before a restart */
 	VG_C_ALERT_STATE,      /* struct vg_c_alert_state: open alerts, NEWS2 inputs */
-	VG_C_CRL,              /* struct vg_c_crl (crlsync.h): plugin_opt_crl_file was rewritten */
+	VG_C_CRL,              /* struct vg_c_crl: plugin_opt_crl_file was rewritten */
+};
+
+/* Identities from PostgreSQL (bridge/idsync.c): a full snapshot or the
+ * changes named by notifications. */
+struct vg_c_idents {
+	struct vg_job base;         /* type VG_C_IDENTS */
+	bool full;                  /* a complete snapshot: drop what it lacks */
+	size_t n;
+	struct vg_ident **items;    /* entries (NULL once taken by the consumer) */
+	size_t ndel;
+	char (*deleted)[VG_ID_MAX + 1];
+};
+
+/* Alert thresholds and bed settings (bridge/idsync.c; the consumer takes
+ * cfg and sets it to NULL). */
+struct vg_c_alert_cfg {
+	struct vg_job base;         /* type VG_C_ALERT_CFG */
+	struct vg_alert_cfg *cfg;
+};
+
+/* plugin_opt_crl_file was rewritten (bridge/crlsync.c); the consumer takes
+ * set and sets it to NULL. */
+struct vg_c_crl {
+	struct vg_job base;         /* type VG_C_CRL */
+	struct vg_crl_set *set;     /* what the file now holds */
 };
 
 /* Alert state from before a restart, read from PostgreSQL once the journal
@@ -90,7 +121,7 @@ struct vg_c_last_seen {
 
 struct vg_c_log {
 	struct vg_job base;
-	int level;             /* MOSQ_LOG_* */
+	int level;             /* VG_LOG_* (vg_log.h) */
 	char msg[];
 };
 
@@ -118,6 +149,12 @@ struct vg_c_db_state {
 	bool up;
 	int64_t lag_ms;        /* writer: oldest uncommitted record age */
 };
+
+/* Frees a completion of any type and what it still owns. */
+void vg_completion_free(struct vg_job *job);
+/* The same for one type. */
+void vg_c_idents_free(struct vg_c_idents *c);
+void vg_c_alert_state_free(struct vg_c_alert_state *c);
 
 /* Worker threads: posts a log line (formatted now, logged on TICK). Never
  * blocks; when the queue is full the line is dropped and counted in the

@@ -47,6 +47,7 @@
  */
 #include "vg_journal.h"
 #include "vg_crc32c.h"
+#include "vg_log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -70,9 +71,6 @@
 #define REC_MAGIC 0x524a4756u /* "VGJR" little-endian */
 #define REC_HDR 24u
 #define WAKE_BYTES (64u * 1024u)
-#define LOG_ERR 8       /* MOSQ_LOG_ERR */
-#define LOG_WARNING 4   /* MOSQ_LOG_WARNING */
-#define LOG_NOTICE 2    /* MOSQ_LOG_NOTICE */
 
 struct vg_journal {
 	char *dir;
@@ -357,13 +355,13 @@ static void load_checkpoint(struct vg_journal *j)
 	}
 	buf[n] = '\0';
 	if(sscanf(buf, "%llx %llx %llx", &seg, &off, &crc) != 3){
-		jlog(j, LOG_WARNING, "Vitalgate journal: %s/checkpoint unreadable, replaying from the oldest segment", j->dir);
+		jlog(j, VG_LOG_WARNING, "Vitalgate journal: %s/checkpoint unreadable, replaying from the oldest segment", j->dir);
 		return;
 	}
 	put_le64(raw, seg);
 	put_le64(raw + 8, off);
 	if(vg_crc32c(0, raw, sizeof(raw)) != (uint32_t)crc){
-		jlog(j, LOG_WARNING, "Vitalgate journal: %s/checkpoint fails its checksum, replaying from the oldest segment", j->dir);
+		jlog(j, VG_LOG_WARNING, "Vitalgate journal: %s/checkpoint fails its checksum, replaying from the oldest segment", j->dir);
 		return;
 	}
 	j->committed.seg = seg;
@@ -491,7 +489,7 @@ static void sync_failed(struct vg_journal *j, const char *what, uint64_t seg, in
 	}
 	pthread_mutex_unlock(&j->lock);
 	if(first){
-		jlog(j, LOG_ERR, "Vitalgate ALARM: journal %s of segment %016" PRIx64 " in %s failed (%s): what was "
+		jlog(j, VG_LOG_ERR, "Vitalgate ALARM: journal %s of segment %016" PRIx64 " in %s failed (%s): what was "
 				"acknowledged may not be on disk; refusing every sample (backpressure) until a fresh segment syncs "
 				"and PostgreSQL holds everything appended before", what, seg, j->dir, strerror(err));
 	}
@@ -513,7 +511,7 @@ static void check_recovered(struct vg_journal *j)
 	}
 	pthread_mutex_unlock(&j->lock);
 	if(recovered){
-		jlog(j, LOG_NOTICE, "Vitalgate journal: fdatasync works again on a fresh segment and PostgreSQL holds "
+		jlog(j, VG_LOG_NOTICE, "Vitalgate journal: fdatasync works again on a fresh segment and PostgreSQL holds "
 				"everything appended before the failure; accepting again");
 	}
 }
@@ -686,7 +684,7 @@ int vg_journal_open(struct vg_journal **out, const struct vg_journal_opts *o, ch
 	atomic_store(&j->segments, count);
 	j->first_seg = count ? min : max + 1;
 	if(count){
-		jlog(j, LOG_NOTICE, "Vitalgate journal: %" PRIu64 " segment(s), %" PRIu64 " bytes to replay from %s",
+		jlog(j, VG_LOG_NOTICE, "Vitalgate journal: %" PRIu64 " segment(s), %" PRIu64 " bytes to replay from %s",
 				count, bytes, j->dir);
 	}
 	/* Always append to a fresh segment: a torn tail from a crash stays at
@@ -1296,13 +1294,13 @@ int vg_journal_read(struct vg_journal_reader *r, struct vg_journal_rec *rec, int
 			if(nxt == r->seg){
 				return 0;
 			}
-			jlog(j, LOG_WARNING, "Vitalgate journal: segment %016" PRIx64 " is missing, continuing at %016" PRIx64, r->seg, nxt);
+			jlog(j, VG_LOG_WARNING, "Vitalgate journal: segment %016" PRIx64 " is missing, continuing at %016" PRIx64, r->seg, nxt);
 			r->seg = nxt;
 			r->off = SEG_HDR;
 			continue;
 		}else if(rc < 0){
 			seg_name(r->seg, name, sizeof(name));
-			jlog(j, LOG_ERR, "Vitalgate journal: cannot open %s/%s: %s", j->dir, name, strerror(errno));
+			jlog(j, VG_LOG_ERR, "Vitalgate journal: cannot open %s/%s: %s", j->dir, name, strerror(errno));
 			return -1;
 		}
 		limit = (r->seg == active_seg) ? active_end : file_size(r->fd);
@@ -1321,7 +1319,7 @@ int vg_journal_read(struct vg_journal_reader *r, struct vg_journal_rec *rec, int
 			if(rc == 0){
 				nxt = resync(r, r->off, limit);
 				atomic_fetch_add(&j->corrupt_skips, 1);
-				jlog(j, LOG_WARNING, "Vitalgate journal: corrupt record in %s/%s at offset %" PRIu64
+				jlog(j, VG_LOG_WARNING, "Vitalgate journal: corrupt record in %s/%s at offset %" PRIu64
 						", skipped %" PRIu64 " bytes", j->dir, name, r->off, nxt - r->off);
 				r->off = nxt;
 				continue;
@@ -1333,13 +1331,13 @@ int vg_journal_read(struct vg_journal_reader *r, struct vg_journal_rec *rec, int
 				nxt = resync(r, r->off, limit);
 				if(nxt < limit){
 					atomic_fetch_add(&j->corrupt_skips, 1);
-					jlog(j, LOG_WARNING, "Vitalgate journal: corrupt record in %s/%s at offset %" PRIu64
+					jlog(j, VG_LOG_WARNING, "Vitalgate journal: corrupt record in %s/%s at offset %" PRIu64
 							", skipped %" PRIu64 " bytes", j->dir, name, r->off, nxt - r->off);
 					r->off = nxt;
 					continue;
 				}
 				atomic_fetch_add(&j->corrupt_skips, 1);
-				jlog(j, LOG_WARNING, "Vitalgate journal: torn record at the end of %s/%s at offset %" PRIu64
+				jlog(j, VG_LOG_WARNING, "Vitalgate journal: torn record at the end of %s/%s at offset %" PRIu64
 						" (%" PRIu64 " bytes), skipped", j->dir, name, r->off, limit - r->off);
 				r->off = limit;
 				continue;
@@ -1436,7 +1434,7 @@ int vg_journal_commit(struct vg_journal *j, struct vg_journal_pos upto)
 	/* Checkpoints are cheap but not free: at most five a second. */
 	if(!deleted && now - j->last_ckpt_ms >= 200){
 		if(save_checkpoint(j, upto) != 0){
-			jlog(j, LOG_WARNING, "Vitalgate journal: cannot write %s/checkpoint: %s", j->dir, strerror(errno));
+			jlog(j, VG_LOG_WARNING, "Vitalgate journal: cannot write %s/checkpoint: %s", j->dir, strerror(errno));
 		}
 		j->last_ckpt_ms = now;
 	}

@@ -58,7 +58,7 @@ enum {
 
 /* Log hook: the journal never logs by itself (workers must not call the
  * broker's logger); it reports through this function, on the calling
- * thread. level uses MOSQ_LOG_* values. */
+ * thread. level is a VG_LOG_* value (vg_log.h). */
 typedef void (*vg_journal_log_fn)(void *arg, int level, const char *msg);
 
 struct vg_journal_opts {

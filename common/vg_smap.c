@@ -158,3 +158,40 @@ void *vg_smap_del(struct vg_smap *m, const char *key)
 	}
 	return val;
 }
+
+void *vg_smap_get_or_add(struct vg_smap *m, const char *key, size_t size, bool *added)
+{
+	void *val = vg_smap_get(m, key);
+	int err;
+
+	if(added){
+		*added = false;
+	}
+	if(val){
+		return val;
+	}
+	val = calloc(1, size);
+	if(val == NULL){
+		return NULL;
+	}
+	vg_smap_put(m, key, val, &err);
+	if(err){
+		free(val);
+		return NULL;
+	}
+	if(added){
+		*added = true;
+	}
+	return val;
+}
+
+void *vg_smap_next(const struct vg_smap *m, size_t *pos, const char **key)
+{
+	for(; *pos < m->cap; (*pos)++){
+		if(m->slots[*pos].key){
+			*key = m->slots[*pos].key;
+			return m->slots[(*pos)++].val;
+		}
+	}
+	return NULL;
+}

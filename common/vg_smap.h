@@ -1,7 +1,8 @@
 /*
  * vg_smap: a string-keyed hash map (open addressing, linear probing,
  * backward-shift deletion) from short keys to caller-owned pointers.
- * Used for the per-bed alert state.
+ * Used for the broker's per-identity, per-device, per-bed and per-ward
+ * state, and the webhook sender's bookkeeping.
  *
  * Thread: one owner. Memory: owns copies of the keys and its slot array;
  * values belong to the caller (vg_smap_destroy can free them).
@@ -9,6 +10,7 @@
 #ifndef VG_SMAP_H
 #define VG_SMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct vg_smap_slot {
@@ -30,5 +32,13 @@ void *vg_smap_get(const struct vg_smap *m, const char *key);
  * out of memory. */
 void *vg_smap_put(struct vg_smap *m, const char *key, void *val, int *err);
 void *vg_smap_del(struct vg_smap *m, const char *key);
+/* The value of key; when there is none, a new zeroed one of size bytes is
+ * allocated (calloc) and added, and *added (may be NULL) says so. NULL when
+ * out of memory. The map's values are then freed by the caller (usually
+ * through vg_smap_destroy's free_val). */
+void *vg_smap_get_or_add(struct vg_smap *m, const char *key, size_t size, bool *added);
+/* Iteration: the value of the next entry at or after *pos (start at 0), its
+ * key in *key; NULL at the end. The map must not change meanwhile. */
+void *vg_smap_next(const struct vg_smap *m, size_t *pos, const char **key);
 
 #endif

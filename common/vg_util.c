@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 static bool id_char(unsigned char c)
@@ -129,19 +128,6 @@ bool vg_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 	}
 	*out = (int64_t)v;
 	return true;
-}
-
-bool vg_parse_bool(const char *s, bool *out)
-{
-	if(!strcasecmp(s, "true") || !strcmp(s, "1") || !strcasecmp(s, "yes") || !strcasecmp(s, "on")){
-		*out = true;
-		return true;
-	}
-	if(!strcasecmp(s, "false") || !strcmp(s, "0") || !strcasecmp(s, "no") || !strcasecmp(s, "off")){
-		*out = false;
-		return true;
-	}
-	return false;
 }
 
 void vg_sanitize(char *dst, size_t cap, const char *src)

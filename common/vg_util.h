@@ -46,7 +46,6 @@ bool vg_concat(char *dst, size_t cap, ...) __attribute__((sentinel));
 /* Strict parsers: whole string, base 10, range-checked. Return false on
  * any junk, overflow, or an out-of-range value. */
 bool vg_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
-bool vg_parse_bool(const char *s, bool *out);
 
 /* FNV-1a (64 bits) of n bytes: the hash of the in-memory tables. */
 uint64_t vg_fnv1a(const void *p, size_t n);

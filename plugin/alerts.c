@@ -10,9 +10,17 @@
  * scratch; should the scratch still refuse an event, the caller rolls the
  * whole message back (state and events never diverge).
  *
- * Thread: broker thread. Memory: the bed map and its beds, each device's
- * alert block (vg_devrt.alerts), the configuration; events are written into
- * the plugin's event scratch (vg->ev, vg->evbuf), reused for every message.
+ * The lifecycle rules (levels, margins, hold times, when a device is
+ * silent) are pure functions in common/vg_alert_rules.c; this file feeds
+ * them the samples, each bed's NEWS2 (beds.c) and each device's history
+ * (devices.c), names raised alerts, and turns their steps into events:
+ * journalled by the caller, then published, handed to the ward's open-alert
+ * list (stations.c) and to the webhook sender (delivery.c).
+ *
+ * Thread: broker thread. Memory: each device's alert block (allocated here
+ * on its first alert, kept in struct vg_device and freed by devices.c), the
+ * configuration; events are written into the event scratch
+ * (vg->alerts.ev, vg->alerts.evbuf), reused for every message.
  */
 #include "alerts.h"
 
@@ -25,15 +33,17 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "ingest.h"
+#include "beds.h"
+#include "delivery.h"
+#include "devices.h"
 #include "stations.h"
 #include "vg_alertnet.h"
 #include "vg_completion.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
+#include "vg_sample_json.h"
 #include "vg_secret.h"
 #include "vg_smap.h"
-#include "webhook.h"
 
 /* The vitals, their margins (an alert resolves only once the value is back
  * inside by it, and has stayed there for alert_hold_s), units and the NEWS2
@@ -47,7 +57,7 @@ static int vital_field(int v)
 
 static const struct vg_thr *thresholds(const struct vg_plugin *vg, const char *ward)
 {
-	const struct vg_alert_cfg *c = vg->acfg;
+	const struct vg_alert_cfg *c = vg->alerts.cfg;
 	size_t i;
 
 	if(ward[0]){
@@ -60,96 +70,31 @@ static const struct vg_thr *thresholds(const struct vg_plugin *vg, const char *w
 	return c->def;
 }
 
-static uint8_t bed_scale(const struct vg_plugin *vg, const char *key)
+int vg_alerts_init(struct vg_alerts *a)
 {
-	size_t i;
-
-	for(i = 0; i < vg->acfg->nscale2; i++){
-		if(!strcmp(vg->acfg->scale2[i], key)){
-			return 2;
-		}
-	}
-	return 1;
-}
-
-static void free_bed(void *p)
-{
-	free(p);
-}
-
-int vg_alerts_init(struct vg_plugin *vg)
-{
-	vg->acfg = calloc(1, sizeof(*vg->acfg));
-	vg->evbuf = malloc(VG_EVBUF_BYTES);
-	if(vg->acfg == NULL || vg->evbuf == NULL || vg_smap_init(&vg->beds, 256) != 0){
+	vg_ratelimit_init(&a->coalesce_log, 1, 10000);
+	a->cfg = calloc(1, sizeof(*a->cfg));
+	a->evbuf = malloc(VG_EVBUF_BYTES);
+	if(a->cfg == NULL || a->evbuf == NULL){
 		return -1;
 	}
-	vg_alert_cfg_defaults(vg->acfg);
+	vg_alert_cfg_defaults(a->cfg);
 	return 0;
 }
 
-void vg_alerts_free(struct vg_plugin *vg)
+void vg_alerts_free(struct vg_alerts *a)
 {
-	vg_smap_destroy(&vg->beds, free_bed);
-	vg_alert_cfg_free(vg->acfg);
-	vg->acfg = NULL;
-	free(vg->evbuf);
-	vg->evbuf = NULL;
+	vg_alert_cfg_free(a->cfg);
+	a->cfg = NULL;
+	free(a->evbuf);
+	a->evbuf = NULL;
 }
 
 void vg_alerts_set_config(struct vg_plugin *vg, struct vg_alert_cfg *cfg)
 {
-	size_t i;
-	char key[2 * (VG_ID_MAX + 1)];
-
-	vg_alert_cfg_free(vg->acfg);
-	vg->acfg = cfg;
-	for(i = 0; i < vg->beds.cap; i++){
-		struct vg_bed *b = vg->beds.slots[i].val;
-		if(vg->beds.slots[i].key && b){
-			snprintf(key, sizeof(key), "%s/%s", b->ward, b->bed);
-			b->spo2_scale = bed_scale(vg, key);
-		}
-	}
-}
-
-static struct vg_bed *bed_by_key(struct vg_plugin *vg, const char *ward, const char *bed, bool create)
-{
-	char key[2 * (VG_ID_MAX + 1)];
-	struct vg_bed *b;
-	int err;
-
-	if(ward[0] == '\0'){
-		return NULL;
-	}
-	vg_concat(key, sizeof(key), ward, "/", bed, (char *)NULL);
-	b = vg_smap_get(&vg->beds, key);
-	if(b || !create){
-		return b;
-	}
-	b = calloc(1, sizeof(*b));
-	if(b == NULL){
-		return NULL;
-	}
-	vg_strlcpy(b->ward, ward, sizeof(b->ward));
-	vg_strlcpy(b->bed, bed, sizeof(b->bed));
-	b->spo2_scale = bed_scale(vg, key);
-	vg_smap_put(&vg->beds, key, b, &err);
-	if(err){
-		free(b);
-		return NULL;
-	}
-	return b;
-}
-
-static struct vg_bed *bed_of(struct vg_plugin *vg, const struct vg_ident *e, bool create)
-{
-	return bed_by_key(vg, e->ward, e->bed, create);
-}
-
-const struct vg_bed *vg_alerts_bed(struct vg_plugin *vg, const struct vg_ident *e)
-{
-	return bed_of(vg, e, false);
+	vg_alert_cfg_free(vg->alerts.cfg);
+	vg->alerts.cfg = cfg;
+	vg_beds_apply_settings(&vg->beds, cfg);
 }
 
 /* ---- events --------------------------------------------------------------- */
@@ -171,16 +116,25 @@ static void new_alert_id(struct vg_alert_st *a, const char *kind, const char *sc
 	vg_hex_decode(digest, sizeof(a->id), a->id);
 }
 
-/* Makes a an active alert with a new id, before its alert.raised (no
- * event yet: add_event counts the alert's transitions as they are sent). */
-static void start_alert(struct vg_alert_st *a, const char *kind, const char *scope, int level, int64_t now_ms, uint64_t seq)
+/* Notes a rule's step in net; a raised alert gets its id first (its
+ * events are counted by add_event as they are sent). */
+static void note_step(struct vg_alertnet *net, enum vg_alert_step step, struct vg_alert_st *a, const char *kind,
+		const char *scope, int64_t now_ms, uint64_t seq, int tag)
 {
-	new_alert_id(a, kind, scope, now_ms, seq);
-	a->active = true;
-	a->level = (uint8_t)level;
-	a->transitions = 0;
-	a->calm_since_ms = 0;
-	a->calm_level = 0;
+	switch(step){
+		case VG_ALERT_RAISE:
+			new_alert_id(a, kind, scope, now_ms, seq);
+			vg_alertnet_raise(net, a->level, tag);
+			break;
+		case VG_ALERT_LEVEL:
+			vg_alertnet_level(net, a->level, tag);
+			break;
+		case VG_ALERT_RESOLVE:
+			vg_alertnet_resolve(net, tag);
+			break;
+		default:
+			break;
+	}
 }
 
 /* Copies s into the event buffer; returns a view of the copy. */
@@ -188,14 +142,14 @@ static struct vg_str ev_str(struct vg_plugin *vg, const char *s, size_t n)
 {
 	struct vg_str v = { "", 0 };
 
-	if(s == NULL || vg->evbuf_len + n + 1 > VG_EVBUF_BYTES){
+	if(s == NULL || vg->alerts.evbuf_len + n + 1 > VG_EVBUF_BYTES){
 		return v;
 	}
-	memcpy(vg->evbuf + vg->evbuf_len, s, n);
-	vg->evbuf[vg->evbuf_len + n] = '\0';
-	v.p = vg->evbuf + vg->evbuf_len;
+	memcpy(vg->alerts.evbuf + vg->alerts.evbuf_len, s, n);
+	vg->alerts.evbuf[vg->alerts.evbuf_len + n] = '\0';
+	v.p = vg->alerts.evbuf + vg->alerts.evbuf_len;
 	v.n = n;
-	vg->evbuf_len += n + 1;
+	vg->alerts.evbuf_len += n + 1;
 	return v;
 }
 
@@ -254,26 +208,7 @@ static void emit_number(struct vg_json *j, const char *key, int vital, double v)
 	}
 }
 
-void vg_alerts_json_news2(struct vg_json *j, const struct vg_news2_result *r, int scale)
-{
-	int p;
-
-	vg_json_obj_open_key(j, "news2");
-	vg_json_i64(j, "score", r->score);
-	vg_json_str(j, "band", vg_news2_band_name(r->band));
-	vg_json_obj_open_key(j, "points");
-	for(p = 0; p < VG_N2_COUNT; p++){
-		if(r->points[p] >= 0){
-			vg_json_i64(j, vg_fields[vg_news2_field[p]].key, r->points[p]);
-		}
-	}
-	vg_json_obj_close(j);
-	vg_json_i64(j, "parameters", r->parameters);
-	vg_json_i64(j, "scale", scale);
-	vg_json_obj_close(j);
-}
-
-/* Builds the event (body JSON, ids) into vg->ev and counts it in a's
+/* Builds the event (body JSON, ids) into vg->alerts.ev and counts it in a's
  * transitions (its event id derives from the alert id and that count).
  * Returns false, changing nothing, when the scratch refuses it; the caller
  * then undoes the state change the event reports. */
@@ -284,7 +219,7 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	char jbuf[EV_BODY_MAX], aid[32], key[64], digest[65], evid[72], ts[32], okey[2 * (VG_ID_MAX + 1) + 8];
 	const char *dev_id = sp->dev ? sp->dev->id : sp->device_id;
 
-	if(vg->nev >= VG_REC_MAX_EVENTS){
+	if(vg->alerts.nev >= VG_REC_MAX_EVENTS){
 		return false;
 	}
 	alert_id_str(a, aid);
@@ -323,7 +258,7 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 			emit_number(&j, "threshold", sp->vital, sp->threshold);
 		}
 	}else if(sp->kind == VG_AK_NEWS2 && sp->n2){
-		vg_alerts_json_news2(&j, sp->n2, sp->scale);
+		vg_sample_json_news2(&j, sp->n2, sp->scale);
 	}else if(sp->kind == VG_AK_SILENT){
 		vg_json_str(&j, "reason", sp->reason);
 		if(sp->last_seen_ms > 0){
@@ -353,12 +288,12 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	vg_json_obj_close(&j);
 	vg_json_obj_close(&j);
 	/* Room for all of it, or nothing is copied. */
-	if(!vg_json_ok(&j) || vg->evbuf_len + strlen(evid) + strlen(aid) + strlen(sp->severity) + strlen(okey)
+	if(!vg_json_ok(&j) || vg->alerts.evbuf_len + strlen(evid) + strlen(aid) + strlen(sp->severity) + strlen(okey)
 			+ strlen(sp->ward) + (sp->ward[0] ? strlen(sp->bed) : 0) + (dev_id ? strlen(dev_id) : 0) + j.len + 8
 			> VG_EVBUF_BYTES){
 		return false;
 	}
-	ev = &vg->ev[vg->nev];
+	ev = &vg->alerts.ev[vg->alerts.nev];
 	memset(ev, 0, sizeof(*ev));
 	ev->event_id = ev_cstr(vg, evid);
 	ev->alert_id = ev_cstr(vg, aid);
@@ -371,46 +306,32 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	ev->type = sp->type;
 	ev->kind = sp->kind;
 	ev->created_ms = now_ms;
-	vg->nev++;
+	vg->alerts.nev++;
 	a->transitions++;
 	return true;
 }
 
 void vg_alerts_discard(struct vg_plugin *vg)
 {
-	vg->nev = 0;
-	vg->evbuf_len = 0;
-	vg->ev_coalesced = 0;
-	vg->ev_coalesced_from = NULL;
+	vg->alerts.nev = 0;
+	vg->alerts.evbuf_len = 0;
+	vg->alerts.coalesced = 0;
+	vg->alerts.coalesced_from = NULL;
 }
 
 void vg_alerts_emit(struct vg_plugin *vg)
 {
 	char topic[VG_ID_MAX + 16];
-	int i, rc;
+	int i;
 
-	for(i = 0; i < vg->nev; i++){
-		const struct vg_rec_event *ev = &vg->ev[i];
+	for(i = 0; i < vg->alerts.nev; i++){
+		const struct vg_rec_event *ev = &vg->alerts.ev[i];
 		if(ev->ward.n){
 			snprintf(topic, sizeof(topic), "wards/%s/alerts", ev->ward.p);
 			mosquitto_broker_publish_copy(NULL, topic, (int)ev->body.n, ev->body.p, 1, false, NULL);
 			vg_stations_on_alert(vg, ev);
 		}
-		if(vg->webhook){
-			rc = vg_webhook_submit(vg->webhook, ev->event_id.p, ev->order_key.p, ev->body.p, ev->body.n, ev->created_ms, ev->created_ms);
-			if(rc != 0){
-				int64_t now = vg_mono_ms();
-				vg->stats.webhook_queue_full++;
-				vg->webhook_backlog = true;
-				/* One line per 10 s at most: a storm would flood the log. */
-				if(now - vg->wh_full_log_ms >= 10000){
-					mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: webhook queue full; %s and any more events "
-							"stay pending in alert_events and are redelivered when the queue has room "
-							"(%" PRIu64 " so far; webhooks/queue_full)", ev->event_id.p, vg->stats.webhook_queue_full);
-					vg->wh_full_log_ms = now;
-				}
-			}
-		}
+		vg_delivery_submit(vg, ev);
 		if(ev->type == VG_AT_RAISED){
 			vg->stats.alerts_raised++;
 		}else if(ev->type == VG_AT_RESOLVED){
@@ -423,16 +344,14 @@ void vg_alerts_emit(struct vg_plugin *vg)
 				ev->ward.n ? " at " : "", ev->ward.n ? ev->ward.p : "", ev->ward.n ? "/" : "", ev->ward.n ? ev->bed.p : "",
 				ev->severity.p);
 	}
-	if(vg->ev_coalesced){
-		int64_t now = vg_mono_ms();
-		vg->stats.alerts_coalesced += vg->ev_coalesced;
+	if(vg->alerts.coalesced){
+		vg->stats.alerts_coalesced += vg->alerts.coalesced;
 		/* One line per 10 s at most: a flapping sensor would flood the log.
 		 * Ids and counts only, never the values. */
-		if(now - vg->coalesce_log_ms >= 10000){
+		if(vg_ratelimit_take(&vg->alerts.coalesce_log, vg_mono_ms(), NULL)){
 			mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: %u alert transition(s) of one message from %s coalesced "
-					"into its net alert event(s) (%" PRIu64 " so far; alerts/coalesced)", vg->ev_coalesced,
-					vg->ev_coalesced_from ? vg->ev_coalesced_from : "-", vg->stats.alerts_coalesced);
-			vg->coalesce_log_ms = now;
+					"into its net alert event(s) (%" PRIu64 " so far; alerts/coalesced)", vg->alerts.coalesced,
+					vg->alerts.coalesced_from ? vg->alerts.coalesced_from : "-", vg->stats.alerts_coalesced);
 		}
 	}
 	vg_alerts_discard(vg);
@@ -440,34 +359,32 @@ void vg_alerts_emit(struct vg_plugin *vg)
 
 /* ---- snapshot / restore -------------------------------------------------- */
 
-void vg_alerts_snapshot(struct vg_plugin *vg, struct vg_ident *e, struct vg_alert_snap *snap)
+void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_device *rt,
+		struct vg_alert_snap *snap)
 {
-	struct vg_devrt *rt = e->rt;
 
-	snap->nev = vg->nev;
-	snap->evbuf_len = vg->evbuf_len;
-	snap->ev_coalesced = vg->ev_coalesced;
+	snap->nev = vg->alerts.nev;
+	snap->evbuf_len = vg->alerts.evbuf_len;
+	snap->ev_coalesced = vg->alerts.coalesced;
 	snap->had_dev = rt && rt->alerts;
 	if(snap->had_dev){
 		snap->dev = *rt->alerts;
 	}
 	snap->last_seen_ms = rt ? rt->last_seen_ms : 0;
 	snap->disconnected_ms = rt ? rt->disconnected_ms : 0;
-	snap->bed = bed_of(vg, e, false);
+	snap->bed = vg_beds_find(&vg->beds, e->ward, e->bed);
 	snap->had_bed = snap->bed != NULL;
 	if(snap->had_bed){
 		snap->bed_copy = *snap->bed;
 	}
 }
 
-void vg_alerts_restore(struct vg_plugin *vg, struct vg_ident *e, const struct vg_alert_snap *snap)
+void vg_alerts_restore(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *rt,
+		const struct vg_alert_snap *snap)
 {
-	struct vg_devrt *rt = e->rt;
-	char key[2 * (VG_ID_MAX + 1)];
-
-	vg->nev = snap->nev;
-	vg->evbuf_len = snap->evbuf_len;
-	vg->ev_coalesced = snap->ev_coalesced;
+	vg->alerts.nev = snap->nev;
+	vg->alerts.evbuf_len = snap->evbuf_len;
+	vg->alerts.coalesced = snap->ev_coalesced;
 	if(rt){
 		if(snap->had_dev){
 			*rt->alerts = snap->dev;
@@ -480,15 +397,14 @@ void vg_alerts_restore(struct vg_plugin *vg, struct vg_ident *e, const struct vg
 	}
 	if(snap->had_bed){
 		*snap->bed = snap->bed_copy;
-	}else if(e->ward[0]){
-		snprintf(key, sizeof(key), "%s/%s", e->ward, e->bed);
-		free(vg_smap_del(&vg->beds, key));
+	}else{
+		vg_beds_remove(&vg->beds, e->ward, e->bed);
 	}
 }
 
 /* ---- threshold alerts ------------------------------------------------------ */
 
-static struct vg_dev_alerts *dev_alerts(struct vg_devrt *rt)
+static struct vg_dev_alerts *dev_alerts(struct vg_device *rt)
 {
 	if(rt->alerts == NULL){
 		rt->alerts = calloc(1, sizeof(*rt->alerts));
@@ -506,26 +422,18 @@ static double vital_value(const struct vg_sample *s, int v)
 /* One sample's value of vital v against the ward's thresholds: moves the
  * device's alert state and notes the transition in net (tag: the sample's
  * index in the message). Returns false when out of memory. */
-static bool eval_threshold(struct vg_plugin *vg, struct vg_ident *e, struct vg_alertnet *net, int v,
-		const struct vg_sample *s, int tag, int64_t now_ms)
+static bool eval_threshold(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *rt,
+		struct vg_alertnet *net, int v, const struct vg_sample *s, int tag, int64_t now_ms)
 {
 	const struct vg_thr *t = &thresholds(vg, e->ward)[v];
-	struct vg_devrt *rt = e->rt;
 	struct vg_dev_alerts *da;
 	struct vg_alert_st *a;
 	double value = vital_value(s, v);
-	int level = 0;
-	bool calm;
-	int64_t hold = vg->cfg.alert_hold_s * 1000;
+	enum vg_alert_step step;
 	char scope[160];
 
-	if(t->low_on && value <= t->low){
-		level = 1;
-	}else if(t->high_on && value >= t->high){
-		level = 2;
-	}
 	a = rt->alerts ? &rt->alerts->thr[v] : NULL;
-	if(level == 0 && (a == NULL || !a->active)){
+	if((a == NULL || !a->active) && vg_alert_threshold_level(t, value) == 0){
 		return true; /* the common case: nothing to do, nothing allocated */
 	}
 	da = dev_alerts(rt);
@@ -533,35 +441,11 @@ static bool eval_threshold(struct vg_plugin *vg, struct vg_ident *e, struct vg_a
 		return false;
 	}
 	a = &da->thr[v];
-	if(!a->active){
+	step = vg_alert_threshold_step(a, t, vg_vitals[v].margin, value, now_ms, vg->cfg.alert_hold_s * 1000);
+	if(step == VG_ALERT_RAISE){
 		snprintf(scope, sizeof(scope), "%s/%s", e->id, vg_fields[vital_field(v)].key);
-		start_alert(a, "threshold", scope, level, now_ms, s->val[VG_F_SEQ].u);
-		vg_alertnet_raise(net, (uint8_t)level, tag);
-		return true;
 	}
-	if(level != 0 && level != a->level){
-		/* Crossed from one side straight to the other. */
-		a->level = (uint8_t)level;
-		a->calm_since_ms = 0;
-		vg_alertnet_level(net, (uint8_t)level, tag);
-		return true;
-	}
-	/* Calm = back inside the thresholds by the vital's margin (or the
-	 * threshold was switched off meanwhile). */
-	calm = level == 0
-		&& (!t->low_on || value > t->low + vg_vitals[v].margin)
-		&& (!t->high_on || value < t->high - vg_vitals[v].margin);
-	if(!calm){
-		a->calm_since_ms = 0;
-		return true;
-	}
-	if(a->calm_since_ms == 0){
-		a->calm_since_ms = now_ms;
-	}
-	if(now_ms - a->calm_since_ms >= hold){
-		a->active = false;
-		vg_alertnet_resolve(net, tag);
-	}
+	note_step(net, step, a, "threshold", scope, now_ms, s->val[VG_F_SEQ].u, tag);
 	return true;
 }
 
@@ -578,95 +462,15 @@ static const char *band_severity(int band)
 static void eval_news2(struct vg_plugin *vg, struct vg_bed *b, struct vg_alertnet *net, uint64_t seq, int tag,
 		int64_t now_ms)
 {
-	struct vg_news2_input in;
-	struct vg_alert_st *a = &b->news2;
-	int64_t max_age = vg->cfg.news2_max_age_s * 1000;
-	int64_t hold = vg->cfg.alert_hold_s * 1000;
-	int band, p;
+	enum vg_alert_step step;
 	char scope[160];
 
-	memset(&in, 0, sizeof(in));
-	for(p = 0; p < VG_N2_COUNT; p++){
-		/* Parameters older than news2_max_age_s do not count. */
-		if(b->p[p].has && now_ms - b->p[p].at_ms <= max_age){
-			in.have |= 1u << p;
-		}
-	}
-	in.rr = (int)b->p[VG_N2_RR].v;
-	in.spo2 = (int)b->p[VG_N2_SPO2].v;
-	in.oxygen = b->p[VG_N2_AIR_O2].v != 0;
-	in.sbp = (int)b->p[VG_N2_SBP].v;
-	in.pulse = (int)b->p[VG_N2_PULSE].v;
-	in.avpu = (char)b->p[VG_N2_CONSC].v;
-	in.temp = b->p[VG_N2_TEMP].v;
-	in.spo2_scale = b->spo2_scale;
-	vg_news2_score(&in, &b->last);
-
-	/* An alert at an aggregate band of medium or high; a single parameter
-	 * scoring 3 (low-medium) is what the threshold alerts report. */
-	band = b->last.band >= VG_N2_BAND_MEDIUM ? (int)b->last.band : 0;
-	if(!a->active){
-		if(band == 0){
-			return;
-		}
+	vg_bed_score(b, now_ms, vg->cfg.news2_max_age_s * 1000);
+	step = vg_alert_news2_step(&b->news2, (int)b->last.band, now_ms, vg->cfg.alert_hold_s * 1000);
+	if(step == VG_ALERT_RAISE){
 		snprintf(scope, sizeof(scope), "%s/%s", b->ward, b->bed);
-		start_alert(a, "news2", scope, band, now_ms, seq);
-		vg_alertnet_raise(net, (uint8_t)band, tag);
-		return;
 	}
-	if(band > a->level){
-		/* Escalation is immediate. */
-		a->level = (uint8_t)band;
-		a->calm_since_ms = 0;
-		vg_alertnet_level(net, (uint8_t)band, tag);
-		return;
-	}
-	if(band == a->level){
-		a->calm_since_ms = 0;
-		return;
-	}
-	/* Lower than the alert's level: de-escalate or resolve once it held. */
-	if(a->calm_since_ms == 0 || band > a->calm_level){
-		a->calm_since_ms = a->calm_since_ms ? a->calm_since_ms : now_ms;
-		a->calm_level = (uint8_t)band;
-	}
-	if(now_ms - a->calm_since_ms < hold){
-		return;
-	}
-	if(a->calm_level == 0){
-		a->active = false;
-		vg_alertnet_resolve(net, tag);
-	}else{
-		a->level = a->calm_level;
-		vg_alertnet_level(net, a->level, tag);
-	}
-	a->calm_since_ms = 0;
-}
-
-static void update_bed(struct vg_bed *b, const struct vg_sample *s)
-{
-	int64_t at = s->val[VG_F_TS].i;
-	int p, f;
-
-	for(p = 0; p < VG_N2_COUNT; p++){
-		f = vg_news2_field[p];
-		if(!VG_SAMPLE_HAS(s, f)){
-			continue;
-		}
-		/* The latest measurement wins, whichever device sent it; an older
-		 * sample arriving late does not overwrite a newer one. */
-		if(b->p[p].has && b->p[p].at_ms > at){
-			continue;
-		}
-		b->p[p].has = true;
-		b->p[p].at_ms = at;
-		switch(vg_fields[f].type){
-			case VG_T_NUMBER: b->p[p].v = s->val[f].d; break;
-			case VG_T_BOOL: b->p[p].v = s->val[f].b ? 1 : 0; break;
-			case VG_T_ENUM: b->p[p].v = (unsigned char)s->val[f].c; break;
-			default: b->p[p].v = (double)s->val[f].u; break;
-		}
-	}
+	note_step(net, step, &b->news2, "news2", scope, now_ms, seq, tag);
 }
 
 /* ---- a message's net events --------------------------------------------------- */
@@ -724,7 +528,7 @@ static bool emit_slot(struct vg_plugin *vg, const struct vg_alertnet *net, struc
 			return false;
 		}
 	}
-	vg->ev_coalesced += vg_alertnet_coalesced(net, n);
+	vg->alerts.coalesced += vg_alertnet_coalesced(net, n);
 	return true;
 }
 
@@ -733,10 +537,9 @@ static bool emit_slot(struct vg_plugin *vg, const struct vg_alertnet *net, struc
 /* Resolves e's open silent alert with its alert.resolved event (why: "data
  * again", or why the device left its bed). Returns 1 when resolved, 0 when
  * none is open, -1 (nothing changed) when the event scratch refused it. */
-static int resolve_silent(struct vg_plugin *vg, struct vg_ident *e, const char *why, int64_t last_seen_ms,
-		int64_t now_ms)
+static int resolve_silent(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *rt, const char *why,
+		int64_t last_seen_ms, int64_t now_ms)
 {
-	struct vg_devrt *rt = e->rt;
 	struct ev_spec sp;
 	struct vg_alert_st *a;
 
@@ -761,9 +564,9 @@ static int resolve_silent(struct vg_plugin *vg, struct vg_ident *e, const char *
 	return 1;
 }
 
-int vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct vg_sample *s, int n, int64_t now_ms)
+int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *rt,
+		const struct vg_sample *s, int n, int64_t now_ms)
 {
-	struct vg_devrt *rt = e->rt;
 	struct vg_alertnet thr[VG_V_COUNT], n2;
 	struct vg_alert_st thr_prior[VG_V_COUNT], n2_prior;
 	struct slot_ctx c;
@@ -774,10 +577,10 @@ int vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct 
 		return MOSQ_ERR_SUCCESS;
 	}
 	rt->disconnected_ms = 0; /* a sample proves the device is connected */
-	if(resolve_silent(vg, e, "data again", now_ms, now_ms) < 0){
+	if(resolve_silent(vg, e, rt, "data again", now_ms, now_ms) < 0){
 		return MOSQ_ERR_UNKNOWN;
 	}
-	b = bed_of(vg, e, true);
+	b = vg_beds_get(&vg->beds, e->ward, e->bed, vg->alerts.cfg);
 	if(b == NULL && e->ward[0]){
 		return MOSQ_ERR_NOMEM; /* the bed's NEWS2 could not be judged */
 	}
@@ -796,12 +599,12 @@ int vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct 
 	}
 	for(i = 0; i < n; i++){
 		for(v = 0; v < VG_V_COUNT; v++){
-			if(VG_SAMPLE_HAS(&s[i], vital_field(v)) && !eval_threshold(vg, e, &thr[v], v, &s[i], i, now_ms)){
+			if(VG_SAMPLE_HAS(&s[i], vital_field(v)) && !eval_threshold(vg, e, rt, &thr[v], v, &s[i], i, now_ms)){
 				return MOSQ_ERR_NOMEM;
 			}
 		}
 		if(b){
-			update_bed(b, &s[i]);
+			vg_bed_take_sample(b, &s[i]);
 		}
 	}
 	if(b){
@@ -838,41 +641,22 @@ int vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct 
 			return MOSQ_ERR_UNKNOWN;
 		}
 	}
-	if(vg->ev_coalesced){
-		vg->ev_coalesced_from = e->id;
+	if(vg->alerts.coalesced){
+		vg->alerts.coalesced_from = e->id;
 	}
 	return MOSQ_ERR_SUCCESS;
 }
 
-void vg_alerts_on_connect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms)
-{
-	(void)vg;
-	(void)now_ms;
-	if(e->rt){
-		e->rt->disconnected_ms = 0;
-	}
-}
-
-void vg_alerts_on_disconnect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms)
-{
-	struct vg_devrt *rt = vg_ingest_devrt(e);
-
-	(void)vg;
-	if(rt && e->role == VG_ROLE_DEVICE && e->ward[0]){
-		rt->disconnected_ms = now_ms;
-	}
-}
-
-/* Journals the events in vg->ev as one record (priority class), then
+/* Journals the events in vg->alerts.ev as one record (priority class), then
  * emits them; on failure discards them. Returns the journal's result. */
 static int journal_and_emit(struct vg_plugin *vg)
 {
 	struct vg_wbuf w;
 	int rc;
 
-	vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
-	rc = vg_rec_encode_alerts(&w, vg->ev, vg->nev)
-		? vg_journal_append_class(vg->journal, VG_JOURNAL_CLASS_PRIORITY, VG_REC_ALERTS, w.p, (uint32_t)w.len, NULL)
+	vg_wbuf_init(&w, vg->scratch.recbuf, vg->scratch.recbuf_cap);
+	rc = vg_rec_encode_alerts(&w, vg->alerts.ev, vg->alerts.nev)
+		? vg_journal_append_class(vg->workers.journal, VG_JOURNAL_CLASS_PRIORITY, VG_REC_ALERTS, w.p, (uint32_t)w.len, NULL)
 		: VG_JOURNAL_TOOBIG;
 	if(rc == VG_JOURNAL_OK){
 		vg_alerts_emit(vg);
@@ -882,22 +666,23 @@ static int journal_and_emit(struct vg_plugin *vg)
 	return rc;
 }
 
-void vg_alerts_device_left(struct vg_plugin *vg, struct vg_ident *e, const char *why, int64_t now_ms)
+void vg_alerts_device_left(struct vg_plugin *vg, const struct vg_ident *e, const char *why, int64_t now_ms)
 {
+	struct vg_device *rt = vg_devices_find(&vg->devices, e->id);
 	struct vg_alert_st saved;
 	int r;
 
-	if(vg->nev != 0 || e->rt == NULL || e->rt->alerts == NULL){
+	if(vg->alerts.nev != 0 || rt == NULL || rt->alerts == NULL){
 		return;
 	}
-	saved = e->rt->alerts->silent;
-	r = resolve_silent(vg, e, why, e->rt->last_seen_ms, now_ms);
+	saved = rt->alerts->silent;
+	r = resolve_silent(vg, e, rt, why, rt->last_seen_ms, now_ms);
 	if(r == 0){
 		return;
 	}
 	if(r < 0 || journal_and_emit(vg) != VG_JOURNAL_OK){
 		vg_alerts_discard(vg);
-		e->rt->alerts->silent = saved;
+		rt->alerts->silent = saved;
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal the end of %s's silent alert (%s left its bed); "
 				"it stays open", e->id, why);
 	}
@@ -906,14 +691,14 @@ void vg_alerts_device_left(struct vg_plugin *vg, struct vg_ident *e, const char 
 /* The silent alerts raised in one pass, until journalled: what to undo. */
 struct silent_batch {
 	int n;
-	struct vg_ident *dev[VG_REC_MAX_EVENTS];
+	struct vg_device *dev[VG_REC_MAX_EVENTS];
 	struct vg_alert_st saved[VG_REC_MAX_EVENTS];
 	bool fresh_block[VG_REC_MAX_EVENTS];
 };
 
 static void silent_undo(struct silent_batch *sb, int k)
 {
-	struct vg_devrt *rt = sb->dev[k]->rt;
+	struct vg_device *rt = sb->dev[k];
 
 	if(sb->fresh_block[k]){
 		free(rt->alerts);
@@ -950,33 +735,29 @@ static bool silent_flush(struct vg_plugin *vg, struct silent_batch *sb)
 void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 {
 	int64_t silence = vg->cfg.silence_s * 1000, grace = vg->cfg.disconnect_grace_s * 1000;
-	size_t i;
+	size_t pos = 0;
 	struct silent_batch sb;
+	struct vg_device *rt;
+	const char *id;
 
-	if(now_ms - vg->alerts_tick_ms < 1000 || vg->nev != 0){
+	if(now_ms - vg->alerts.tick_ms < 1000 || vg->alerts.nev != 0){
 		return;
 	}
-	vg->alerts_tick_ms = now_ms;
+	vg->alerts.tick_ms = now_ms;
 	sb.n = 0;
-	for(i = 0; i < vg->ids.cap; i++){
-		struct vg_ident *e = vg->ids.slots[i];
-		struct vg_devrt *rt;
+	while((rt = vg_devices_next(&vg->devices, &pos, &id)) != NULL){
+		const struct vg_ident *e = vg_idtable_find(&vg->ids.table, id);
 		struct vg_dev_alerts *da;
 		struct ev_spec sp;
-		const char *reason = NULL;
+		const char *reason;
 
-		if(e == NULL || e->role != VG_ROLE_DEVICE || e->ward[0] == '\0' || e->revoked || e->rt == NULL){
+		if(e == NULL || e->role != VG_ROLE_DEVICE || e->ward[0] == '\0' || e->revoked){
 			continue;
 		}
-		rt = e->rt;
 		if(rt->alerts && rt->alerts->silent.active){
 			continue;
 		}
-		if(rt->disconnected_ms && now_ms - rt->disconnected_ms >= grace){
-			reason = "disconnected";
-		}else if(rt->last_seen_ms && now_ms - rt->last_seen_ms >= silence){
-			reason = "no data";
-		}
+		reason = vg_alert_silent_due(rt->last_seen_ms, rt->disconnected_ms, now_ms, silence, grace);
 		if(reason == NULL){
 			continue;
 		}
@@ -986,9 +767,10 @@ void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 			continue; /* out of memory: nothing changed, next second */
 		}
 		sb.saved[sb.n] = da->silent;
-		sb.dev[sb.n] = e;
+		sb.dev[sb.n] = rt;
 		sb.n++;
-		start_alert(&da->silent, "silent", e->id, 1, now_ms, 0);
+		vg_alert_start(&da->silent, 1);
+		new_alert_id(&da->silent, "silent", e->id, now_ms, 0);
 		memset(&sp, 0, sizeof(sp));
 		sp.type = VG_AT_RAISED;
 		sp.kind = VG_AK_SILENT;
@@ -1024,17 +806,17 @@ static bool parse_alert_id(const char *s, uint8_t id[12])
  * when its device is gone. */
 static struct vg_alert_st *slot_of(struct vg_plugin *vg, const struct vg_open_alert *o, struct vg_ident **dev)
 {
-	struct vg_devrt *rt;
+	struct vg_device *rt;
 	struct vg_dev_alerts *da;
 	struct vg_bed *b;
 	int v;
 
-	*dev = o->device[0] ? vg_idtable_find(&vg->ids, o->device) : NULL;
+	*dev = o->device[0] ? vg_idtable_find(&vg->ids.table, o->device) : NULL;
 	if(o->kind == VG_AK_NEWS2){
-		b = bed_by_key(vg, o->ward, o->bed, true);
+		b = vg_beds_get(&vg->beds, o->ward, o->bed, vg->alerts.cfg);
 		return b ? &b->news2 : NULL;
 	}
-	if(*dev == NULL || (*dev)->role != VG_ROLE_DEVICE || (rt = vg_ingest_devrt(*dev)) == NULL
+	if(*dev == NULL || (*dev)->role != VG_ROLE_DEVICE || (rt = vg_devices_get(&vg->devices, (*dev)->id)) == NULL
 			|| (da = dev_alerts(rt)) == NULL){
 		return NULL;
 	}
@@ -1072,7 +854,7 @@ static void close_stale(struct vg_plugin *vg, const struct vg_open_alert *o, con
 	if(o->kind == VG_AK_SILENT){
 		sp.reason = why;
 	}
-	if(vg->nev == VG_REC_MAX_EVENTS && journal_and_emit(vg) != VG_JOURNAL_OK){
+	if(vg->alerts.nev == VG_REC_MAX_EVENTS && journal_and_emit(vg) != VG_JOURNAL_OK){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal the closing of alerts of the previous run");
 	}
 	if(!add_event(vg, &st, &sp, now_ms)){
@@ -1089,7 +871,7 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 
 	for(i = 0; i < c->nparams; i++){
 		const struct vg_bed_param *bp = &c->params[i];
-		struct vg_bed *b = bed_by_key(vg, bp->ward, bp->bed, true);
+		struct vg_bed *b = vg_beds_get(&vg->beds, bp->ward, bp->bed, vg->alerts.cfg);
 		if(b == NULL || bp->param < 0 || bp->param >= VG_N2_COUNT
 				|| (b->p[bp->param].has && b->p[bp->param].at_ms >= bp->at_ms)){
 			continue; /* this run already has a newer value */
@@ -1128,7 +910,7 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 			restored++;
 		}
 	}
-	if(vg->nev && journal_and_emit(vg) != VG_JOURNAL_OK){
+	if(vg->alerts.nev && journal_and_emit(vg) != VG_JOURNAL_OK){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal the closing of alerts of the previous run");
 	}
 	if(restored || closed || params){

@@ -11,7 +11,7 @@
  * escalation is immediate, de-escalation and resolution need the better
  * state to hold for alert_hold_s (and thresholds a margin as well).
  *
- * Events are produced into the plugin's event scratch (vg->ev), journalled
+ * Events are produced into the plugin's event scratch (vg->alerts.ev), journalled
  * by the caller (with the samples that caused them, in the priority class),
  * and only then emitted: published on wards/<ward>/alerts and queued for the
  * webhook. If journalling fails the caller restores the snapshot taken
@@ -25,14 +25,35 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "idtable.h"
+#include "beds.h"
+#include "vg_alert_rules.h"
 #include "vg_alertcfg.h"
 #include "vg_alertnet.h"
+#include "vg_ident.h"
 #include "vg_news2.h"
+#include "vg_ratelimit.h"
+#include "vg_rec.h"
 #include "vg_util.h"
 #include "vg_vitals.h"
 
 struct vg_plugin;
+struct vg_device;
+
+/* The event scratch: a message's events, their strings and bodies. */
+#define VG_EVBUF_BYTES (96 * 1024)
+
+/* alerts.c's state. */
+struct vg_alerts {
+	struct vg_alert_cfg *cfg;       /* thresholds, SpO2 scale 2 beds */
+	struct vg_rec_event ev[VG_REC_MAX_EVENTS]; /* events of this message (or TICK pass) */
+	int nev;
+	char *evbuf;                    /* their strings and bodies */
+	size_t evbuf_len;
+	uint32_t coalesced;             /* transitions these events coalesced */
+	const char *coalesced_from;     /* the device whose message it was (until emitted) */
+	struct vg_ratelimit coalesce_log; /* "coalesced": once every 10 s */
+	int64_t tick_ms;                /* last silent-device check */
+};
 
 /* At most this many events come out of one message: the silent alert's
  * end, and each threshold slot and the bed's NEWS2 with their net
@@ -42,37 +63,11 @@ struct vg_plugin;
  * (its body, ids, keys and names). */
 #define VG_ALERT_EVENT_MAX_BYTES 2560
 
-/* Per-alert lifecycle state (32 bytes). */
-struct vg_alert_st {
-	bool active;
-	uint8_t level;          /* threshold: 1 low, 2 high; news2: band; silent: 1 */
-	uint8_t calm_level;     /* the better level seen since calm_since_ms */
-	uint8_t pad;
-	uint16_t transitions;   /* events sent so far (event ids derive from it) */
-	int64_t calm_since_ms;  /* 0: not calm */
-	uint8_t id[12];         /* alert id (96 bits), rendered "al_<hex>" */
-};
-
-/* Per-device alert state, allocated on the device's first alert. */
+/* Per-device alert state, allocated on the device's first alert (kept in
+ * its struct vg_device, devices.h, which frees it). */
 struct vg_dev_alerts {
 	struct vg_alert_st thr[VG_V_COUNT];
 	struct vg_alert_st silent;
-};
-
-/* Per-bed state (NEWS2 inputs and alert), keyed "ward/bed". */
-struct vg_bed {
-	char ward[VG_ID_MAX + 1];
-	char bed[VG_ID_MAX + 1];
-	struct {
-		bool has;
-		int64_t at_ms;
-		double v;
-	} p[VG_N2_COUNT];
-	uint8_t spo2_scale;
-	struct vg_alert_st news2;
-	struct vg_news2_result last;   /* NEWS2 after the latest sample */
-	char shown_device[VG_ID_MAX + 1]; /* who published the retained bed sample */
-	int64_t shown_ts;              /* its measured time */
 };
 
 /* What vg_alerts_snapshot saves and vg_alerts_restore puts back. */
@@ -89,44 +84,37 @@ struct vg_alert_snap {
 	int64_t disconnected_ms;
 };
 
-int vg_alerts_init(struct vg_plugin *vg);
-void vg_alerts_free(struct vg_plugin *vg);
+int vg_alerts_init(struct vg_alerts *a);
+void vg_alerts_free(struct vg_alerts *a);
 /* TICK: replaces the configuration (takes ownership of cfg). */
 void vg_alerts_set_config(struct vg_plugin *vg, struct vg_alert_cfg *cfg);
 
-/* Ingest path (the ACL WRITE check of vitals/), in this order: snapshot; on_samples (events go to vg->ev);
- * journal the samples with vg->ev; on success emit, on failure restore.
+/* Ingest path (the ACL WRITE check of vitals/), in this order: snapshot; on_samples (events go to vg->alerts.ev);
+ * journal the samples with vg->alerts.ev; on success emit, on failure restore.
  * on_samples evaluates every sample and puts each alert slot's net
- * transitions over the message into vg->ev (at most
+ * transitions over the message into vg->alerts.ev (at most
  * VG_ALERTS_MAX_PER_MESSAGE events; the transitions in between are counted
  * as coalesced). It returns MOSQ_ERR_SUCCESS, or an error (out of memory,
  * an event the scratch refused) after which the caller must restore the
  * snapshot and refuse the message: state and events never diverge. */
-void vg_alerts_snapshot(struct vg_plugin *vg, struct vg_ident *e, struct vg_alert_snap *snap);
-int vg_alerts_on_samples(struct vg_plugin *vg, struct vg_ident *e, const struct vg_sample *s, int n, int64_t now_ms);
-void vg_alerts_restore(struct vg_plugin *vg, struct vg_ident *e, const struct vg_alert_snap *snap);
-/* Publishes and queues for the webhook every event in vg->ev, counts (and
+void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_device *dev,
+		struct vg_alert_snap *snap);
+int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *dev,
+		const struct vg_sample *s, int n, int64_t now_ms);
+void vg_alerts_restore(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *dev,
+		const struct vg_alert_snap *snap);
+/* Publishes and queues for the webhook every event in vg->alerts.ev, counts (and
  * logs, at most every 10 s) the transitions they coalesced, then clears it. */
 void vg_alerts_emit(struct vg_plugin *vg);
-/* Clears vg->ev without emitting. */
+/* Clears vg->alerts.ev without emitting. */
 void vg_alerts_discard(struct vg_plugin *vg);
 
-/* Writes "news2": {score, band, points, parameters, scale}. */
-struct vg_json;
-void vg_alerts_json_news2(struct vg_json *j, const struct vg_news2_result *r, int scale);
-
-/* The bed's NEWS2 after the latest sample (NULL if the device has no bed). */
-const struct vg_bed *vg_alerts_bed(struct vg_plugin *vg, const struct vg_ident *e);
-
-/* Connection events of devices (silent-device detection). */
-void vg_alerts_on_connect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms);
-void vg_alerts_on_disconnect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms);
 /* TICK: the device left its bed (unassigned, moved, revoked, deleted; e is
  * the entry before the change). An open silent-device alert for that bed
  * is resolved (why: "unassigned", "moved", "revoked", "deleted"): nobody
  * is expected to send from it any more, and stations must not keep showing
  * it. */
-void vg_alerts_device_left(struct vg_plugin *vg, struct vg_ident *e, const char *why, int64_t now_ms);
+void vg_alerts_device_left(struct vg_plugin *vg, const struct vg_ident *e, const char *why, int64_t now_ms);
 
 /* TICK: continues the open alerts of the previous run and restores the
  * beds' NEWS2 inputs (read from PostgreSQL at start). */

@@ -1,7 +1,7 @@
 /*
  * audit: security events into the journal (see audit.h).
  *
- * Records are encoded into vg->audit_buf and journalled by vg_audit_flush.
+ * Records are encoded into vg->audit.buf and journalled by vg_audit_flush.
  * No record is ever dropped for lack of room: before encoding one, the
  * buffer is flushed unless it has room for the largest record the encoder
  * can produce (VG_REC_AUDIT_MAX: the encoder cuts every field to its bound,
@@ -13,14 +13,13 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
 #include "vg_plugin.h"
 #include "vg_util.h"
-
-#define NOISY_PER_SECOND 50
 
 _Static_assert(VG_AUDIT_BUF_BYTES >= VG_REC_AUDIT_MAX, "the audit buffer must hold the largest audit record");
 
@@ -31,7 +30,7 @@ static void record(struct vg_plugin *vg, enum vg_audit_event ev, const char *ide
 	char detail[VG_REC_AUDIT_DETAIL_MAX + 1];
 	struct vg_wbuf w;
 
-	if(vg->audit_buf == NULL){
+	if(vg->audit.buf == NULL){
 		return;
 	}
 	vg_sanitize(id, sizeof(id), identity);
@@ -46,10 +45,10 @@ static void record(struct vg_plugin *vg, enum vg_audit_event ev, const char *ide
 	 * one writev on TICK (or when it fills), so a reconnect storm costs
 	 * one system call per loop pass, not one per client. Room for the
 	 * largest record first, whatever this one turns out to be. */
-	if(vg->audit_n == VG_AUDIT_BUF_RECORDS || VG_AUDIT_BUF_BYTES - vg->audit_len < VG_REC_AUDIT_MAX){
+	if(vg->audit.n == VG_AUDIT_BUF_RECORDS || VG_AUDIT_BUF_BYTES - vg->audit.len < VG_REC_AUDIT_MAX){
 		vg_audit_flush(vg);
 	}
-	vg_wbuf_init(&w, vg->audit_buf + vg->audit_len, VG_AUDIT_BUF_BYTES - vg->audit_len);
+	vg_wbuf_init(&w, vg->audit.buf + vg->audit.len, VG_AUDIT_BUF_BYTES - vg->audit.len);
 	if(!vg_rec_encode_audit(&w, vg_now_ms(), (uint8_t)ev, id, cid, addr, detail)){
 		/* Cannot happen (the room was made above); counted and said if it does. */
 		vg->stats.audit_unrecorded++;
@@ -57,31 +56,44 @@ static void record(struct vg_plugin *vg, enum vg_audit_event ev, const char *ide
 				vg_audit_event_name(ev), (unsigned long long)vg->stats.audit_unrecorded);
 		return;
 	}
-	vg->audit_offs[vg->audit_n] = (uint32_t)vg->audit_len;
-	vg->audit_lens[vg->audit_n] = (uint32_t)w.len;
-	vg->audit_n++;
-	vg->audit_len += w.len;
+	vg->audit.offs[vg->audit.n] = (uint32_t)vg->audit.len;
+	vg->audit.lens[vg->audit.n] = (uint32_t)w.len;
+	vg->audit.n++;
+	vg->audit.len += w.len;
+}
+
+int vg_audit_init(struct vg_audit *a)
+{
+	vg_ratelimit_init(&a->noisy, VG_AUDIT_NOISY_PER_SECOND, 1000);
+	a->buf = malloc(VG_AUDIT_BUF_BYTES);
+	return a->buf ? 0 : -1;
+}
+
+void vg_audit_free(struct vg_audit *a)
+{
+	free(a->buf);
+	a->buf = NULL;
 }
 
 void vg_audit_flush(struct vg_plugin *vg)
 {
 	int rc;
 
-	if(vg->audit_n == 0){
+	if(vg->audit.n == 0){
 		return;
 	}
-	rc = vg_journal_append_batch(vg->journal, VG_JOURNAL_CLASS_PRIORITY, VG_REC_AUDIT, vg->audit_buf,
-			vg->audit_offs, vg->audit_lens, vg->audit_n);
+	rc = vg_journal_append_batch(vg->workers.journal, VG_JOURNAL_CLASS_PRIORITY, VG_REC_AUDIT, vg->audit.buf,
+			vg->audit.offs, vg->audit.lens, vg->audit.n);
 	if(rc != VG_JOURNAL_OK){
-		vg->stats.audit_unrecorded += (uint64_t)vg->audit_n;
+		vg->stats.audit_unrecorded += (uint64_t)vg->audit.n;
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %d audit event(s) could not be journalled (%s); %llu so far",
-				vg->audit_n, rc == VG_JOURNAL_FULL ? "journal full" : "write failed",
+				vg->audit.n, rc == VG_JOURNAL_FULL ? "journal full" : "write failed",
 				(unsigned long long)vg->stats.audit_unrecorded);
 	}else{
-		vg->stats.audit_events += (uint64_t)vg->audit_n;
+		vg->stats.audit_events += (uint64_t)vg->audit.n;
 	}
-	vg->audit_n = 0;
-	vg->audit_len = 0;
+	vg->audit.n = 0;
+	vg->audit.len = 0;
 }
 
 void vg_audit(struct vg_plugin *vg, enum vg_audit_event ev, const char *identity, const char *client_id,
@@ -94,20 +106,26 @@ void vg_audit(struct vg_plugin *vg, enum vg_audit_event ev, const char *identity
 	va_end(ap);
 }
 
+/* The summary row of the noisy events a closed second did not record. */
+static void summarise(struct vg_plugin *vg, unsigned long missed)
+{
+	if(missed){
+		vg_audit(vg, VG_AUDIT_SUPPRESSED, NULL, NULL, NULL,
+				"%lu further refusals/denials in the last second were not recorded one by one", missed);
+	}
+}
+
 void vg_audit_noisy(struct vg_plugin *vg, enum vg_audit_event ev, const char *identity, const char *client_id,
 		const char *address, const char *fmt, ...)
 {
 	va_list ap;
-	int64_t now = vg_mono_ms();
+	unsigned long missed;
+	bool take = vg_ratelimit_take(&vg->audit.noisy, vg_mono_ms(), &missed);
 
-	if(now - vg->audit_window_ms >= 1000){
-		vg_audit_tick(vg, now);
-	}
-	if(vg->audit_window_count >= NOISY_PER_SECOND){
-		vg->audit_suppressed++;
+	summarise(vg, missed);
+	if(!take){
 		return;
 	}
-	vg->audit_window_count++;
 	va_start(ap, fmt);
 	record(vg, ev, identity, client_id, address, fmt, ap);
 	va_end(ap);
@@ -115,14 +133,5 @@ void vg_audit_noisy(struct vg_plugin *vg, enum vg_audit_event ev, const char *id
 
 void vg_audit_tick(struct vg_plugin *vg, int64_t now_ms)
 {
-	if(now_ms - vg->audit_window_ms < 1000){
-		return;
-	}
-	if(vg->audit_suppressed){
-		vg_audit(vg, VG_AUDIT_SUPPRESSED, NULL, NULL, NULL,
-				"%lu further refusals/denials in the last second were not recorded one by one", vg->audit_suppressed);
-		vg->audit_suppressed = 0;
-	}
-	vg->audit_window_ms = now_ms;
-	vg->audit_window_count = 0;
+	summarise(vg, vg_ratelimit_roll(&vg->audit.noisy, now_ms));
 }

@@ -17,9 +17,28 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vg_ratelimit.h"
 #include "vg_rec.h"
 
 struct vg_plugin;
+
+/* Noisy events recorded one by one per second, at most. */
+#define VG_AUDIT_NOISY_PER_SECOND 50
+#define VG_AUDIT_BUF_BYTES (64 * 1024)
+#define VG_AUDIT_BUF_RECORDS 256
+
+/* audit.c's state: records not yet journalled. */
+struct vg_audit {
+	uint8_t *buf;
+	size_t len;
+	uint32_t offs[VG_AUDIT_BUF_RECORDS];
+	uint32_t lens[VG_AUDIT_BUF_RECORDS];
+	int n;
+	struct vg_ratelimit noisy;      /* noisy events: 50 a second */
+};
+
+int vg_audit_init(struct vg_audit *a);
+void vg_audit_free(struct vg_audit *a);
 
 /* Records one event. identity/client_id/address may be NULL; untrusted
  * strings are sanitised here. */

@@ -1,27 +1,25 @@
 /*
  * auth: BASIC_AUTH, ACL_CHECK and DISCONNECT, answered from the in-memory
- * identity table (idtable.c) without blocking.
+ * identity table (identities.c) and sessions (sessions.c) without blocking.
  *
- * Topic rules (docs/security.md, from the contract):
- *   vitals/<device>                    write: that device (not retained)
- *                                      read/subscribe: service
- *   devices/<device>/...               read/subscribe: that device, service
- *                                      (today: .../rejections)
- *   wards/<ward>/...                   read/subscribe: stations of <ward>, service
- *   $SYS/broker/vitalgate/...          read/subscribe: service (the plugin's
- *                                      own figures, stats.c)
- * The broker itself publishes rejections, ward topics and the figures (no
- * ACL applies to its own publishes); clients never write into devices/ or
- * wards/. Everything else is foreign: refused with others=deny, allowed
- * with others=defer (Mosquitto 2.0.11 denies a check that every plugin
- * defers, so defer mode must grant foreign topics itself).
+ * Topic rules (docs/security.md, from the contract) are the pure function
+ * vg_acl_decide (common/vg_acl.c): vitals/<device> is written by that
+ * device and read by services, devices/<device>/... read by that device
+ * and services, wards/<ward>/... by that ward's stations and services,
+ * $SYS/broker/vitalgate/... by services. The broker itself publishes
+ * rejections, ward topics and the figures (no ACL applies to its own
+ * publishes). Everything else is foreign: refused with others=deny,
+ * allowed with others=defer (Mosquitto 2.0.11 denies a check that every
+ * plugin defers, so defer mode must grant foreign topics itself). This
+ * file decides what that function cannot see: which identity the client
+ * is, whether it is revoked, whether the client is its live session.
  *
  * Live sessions. Each identity has at most one client that logged in as it
- * through Vitalgate (vg_devrt.live): set when BASIC_AUTH accepts it (a
- * newer login replaces it: a takeover), or, on a listener with
- * use_identity_as_username (Mosquitto 2.0.11 skips BASIC_AUTH there), when
- * the ACL check first validates its certificate; cleared by its
- * DISCONNECT. Every grant of an identity's rights requires ed->client to
+ * through Vitalgate (struct vg_session.live, sessions.h): set when
+ * BASIC_AUTH accepts it (a newer login replaces it: a takeover), or, on a
+ * listener with use_identity_as_username (Mosquitto 2.0.11 skips
+ * BASIC_AUTH there), when the ACL check first validates its certificate;
+ * cleared by its DISCONNECT. Every grant of an identity's rights requires ed->client to
  * be that live session, one pointer compare. So a client that merely
  * carries an identity's name never has its rights: a password_file or
  * anonymous session from before the identity existed (others=defer), a
@@ -34,23 +32,25 @@
  * connected, with no DISCONNECT before them. A rejected sample is denied:
  * the device sees 0x87, a will is dropped.
  *
- * The per-message read check (every message, every subscriber) is one hash
- * lookup, one pointer compare and a few byte compares: O(1), no allocation.
+ * The per-message read check (every message, every subscriber) is two hash
+ * lookups (the identity, its session), one pointer compare and a few byte
+ * compares: O(1), no allocation.
  *
  * Authentication (BASIC_AUTH): by secret, or on a TLS listener with
  * require_certificate, by the client certificate's CN (no password). Either
  * way the client id must equal the identity. With others=defer a CONNECT
  * that Vitalgate would leave to other authentication is refused when its
  * client id names a Vitalgate identity. Repeated failures are throttled: a
- * known identity's budgets live in its runtime state, others' and every
+ * known identity's budgets live in its session state, others' and every
  * address's in the tables of throttle.c; every decision is audited
  * (audit.c).
  *
- * Thread: broker thread. Memory: a device's runtime state on its first
- * login (vg_ingest_devrt); nothing per message (the certificate's CN is
- * copied into a stack buffer).
+ * Thread: broker thread. Memory: an identity's session state on its first
+ * login (sessions.c); nothing per message (the certificate's CN is copied
+ * into a stack buffer).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/x509.h>
@@ -59,163 +59,17 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "auth.h"
 #include "audit.h"
 #include "crl.h"
+#include "devices.h"
 #include "ingest.h"
+#include "sessions.h"
+#include "vg_acl.h"
 #include "vg_plugin.h"
 
-enum ns {
-	NS_FOREIGN = 0,
-	NS_VITALS,
-	NS_DEVICES,
-	NS_WARDS,
-	NS_SYS,         /* $SYS/broker/vitalgate[/...]: services only */
-};
-
-#define VG_SYS_ROOT "$SYS/broker/vitalgate"
-
-/* Which of Vitalgate's namespaces a topic (or filter) belongs to. A filter
- * whose first level is a wildcard may match any namespace: NS_WARDS is
- * returned as the strictest answer by the caller's choice (see
- * filter_reaches_ours). */
-static enum ns topic_ns(const char *t, const char **rest)
-{
-	if(!strncmp(t, "vitals/", 7)){
-		*rest = t + 7;
-		return NS_VITALS;
-	}
-	if(!strncmp(t, "devices/", 8)){
-		*rest = t + 8;
-		return NS_DEVICES;
-	}
-	if(!strncmp(t, "wards/", 6)){
-		*rest = t + 6;
-		return NS_WARDS;
-	}
-	*rest = t;
-	if(!strncmp(t, VG_SYS_ROOT, sizeof(VG_SYS_ROOT) - 1)
-			&& (t[sizeof(VG_SYS_ROOT) - 1] == '/' || t[sizeof(VG_SYS_ROOT) - 1] == '\0')){
-		/* A filter with a wildcard above this level ("$SYS/#") is foreign:
-		 * granted, and the read check keeps these topics from it. */
-		return NS_SYS;
-	}
-	if(!strcmp(t, "vitals") || !strcmp(t, "devices") || !strcmp(t, "wards")){
-		return NS_WARDS; /* the bare namespace root: treat as ours */
-	}
-	return NS_FOREIGN;
-}
-
-/* A subscription filter that starts with a wildcard ("#", "+/...") can
- * match Vitalgate's topics. */
-static bool filter_starts_wild(const char *f)
-{
-	return f[0] == '#' || (f[0] == '+' && (f[1] == '/' || f[1] == '\0'));
-}
-
-/* Length of the first topic level of s. */
-static size_t level_len(const char *s)
-{
-	const char *slash = strchr(s, '/');
-
-	return slash ? (size_t)(slash - s) : strlen(s);
-}
-
-/* True if rest is "<id>/..." (the identity's own subtree). */
-static bool is_under(const char *rest, const char *id)
-{
-	size_t n = strlen(id);
-
-	return !strncmp(rest, id, n) && rest[n] == '/';
-}
-
-static int foreign(const struct vg_plugin *vg)
-{
-	return vg->cfg.others == VG_OTHERS_DEFER ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
-}
-
-/* Strips "$share/<group>/" from a shared subscription filter. */
-static const char *strip_share(const char *t)
-{
-	const char *p;
-
-	if(strncmp(t, "$share/", 7) != 0){
-		return t;
-	}
-	p = strchr(t + 7, '/');
-	return p ? p + 1 : t + strlen(t);
-}
-
-static int check_device(const struct vg_plugin *vg, const struct vg_ident *e, int access, const char *topic, bool retain)
-{
-	const char *rest;
-	enum ns ns = topic_ns(topic, &rest);
-
-	switch(access){
-		case MOSQ_ACL_WRITE:
-			if(ns == NS_VITALS){
-				return (!retain && !strcmp(rest, e->id)) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
-			}
-			return ns == NS_FOREIGN ? foreign(vg) : MOSQ_ERR_ACL_DENIED;
-		case MOSQ_ACL_SUBSCRIBE:
-			if(filter_starts_wild(topic)){
-				return MOSQ_ERR_ACL_DENIED;
-			}
-			/* A device's filter must name its own subtree, as a read does. */
-			__attribute__((fallthrough));
-		case MOSQ_ACL_READ:
-			if(ns == NS_DEVICES){
-				return is_under(rest, e->id) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
-			}
-			return ns == NS_FOREIGN ? foreign(vg) : MOSQ_ERR_ACL_DENIED;
-	}
-	return MOSQ_ERR_ACL_DENIED;
-}
-
-static int check_station(const struct vg_plugin *vg, const struct vg_ident *e, int access, const char *topic)
-{
-	const char *rest;
-	enum ns ns = topic_ns(topic, &rest);
-	size_t n;
-
-	switch(access){
-		case MOSQ_ACL_WRITE:
-			return ns == NS_FOREIGN ? foreign(vg) : MOSQ_ERR_ACL_DENIED;
-		case MOSQ_ACL_SUBSCRIBE:
-			if(filter_starts_wild(topic)){
-				return MOSQ_ERR_ACL_DENIED;
-			}
-			/* wards/<one of mine>/..., the ward level literal, as a read. */
-			__attribute__((fallthrough));
-		case MOSQ_ACL_READ:
-			if(ns != NS_WARDS){
-				return ns == NS_FOREIGN ? foreign(vg) : MOSQ_ERR_ACL_DENIED;
-			}
-			n = level_len(rest);
-			if(n == 0 || memchr(rest, '+', n) || memchr(rest, '#', n)){
-				return MOSQ_ERR_ACL_DENIED;
-			}
-			return vg_ident_has_ward(e, rest, n) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
-	}
-	return MOSQ_ERR_ACL_DENIED;
-}
-
-static int check_service(const struct vg_plugin *vg, int access, const char *topic)
-{
-	const char *rest;
-	enum ns ns = topic_ns(topic, &rest);
-
-	switch(access){
-		case MOSQ_ACL_WRITE:
-			return ns == NS_FOREIGN ? foreign(vg) : MOSQ_ERR_ACL_DENIED;
-		case MOSQ_ACL_SUBSCRIBE:
-		case MOSQ_ACL_READ:
-			if(ns != NS_FOREIGN || filter_starts_wild(topic) || !strncmp(topic, "$SYS/", 5)){
-				return MOSQ_ERR_SUCCESS;
-			}
-			return foreign(vg);
-	}
-	return MOSQ_ERR_ACL_DENIED;
-}
+_Static_assert(VG_ACL_READ == MOSQ_ACL_READ && VG_ACL_WRITE == MOSQ_ACL_WRITE && VG_ACL_SUBSCRIBE == MOSQ_ACL_SUBSCRIBE
+		&& VG_ACL_UNSUBSCRIBE == MOSQ_ACL_UNSUBSCRIBE, "vg_acl's access kinds are Mosquitto's");
 
 static const char *access_name(int access)
 {
@@ -227,21 +81,43 @@ static const char *access_name(int access)
 	return "access";
 }
 
+int vg_auth_init(struct vg_auth *a)
+{
+	vg_ratelimit_init(&a->log, 20, 1000);
+	/* Throttling: 5 failures a minute per username, 20 per address, then
+	 * refusals for 10 s doubling up to 5 min (docs/security.md). */
+	a->kicks = calloc(VG_MAX_KICKS, sizeof(*a->kicks));
+	if(a->kicks == NULL
+			|| vg_throttle_init(&a->thr_user, 8192, 5, 60000, 10000, 300000) != 0
+			|| vg_throttle_init(&a->thr_addr, 8192, 20, 60000, 10000, 300000) != 0){
+		return -1;
+	}
+	return 0;
+}
+
+void vg_auth_free(struct vg_auth *a)
+{
+	vg_throttle_free(&a->thr_user);
+	vg_throttle_free(&a->thr_addr);
+	free(a->kicks);
+	a->kicks = NULL;
+}
+
 void vg_kick_later(struct vg_plugin *vg, const char *client_id, const char *why)
 {
 	size_t i;
 
-	if(client_id == NULL || vg->nkicks >= VG_MAX_KICKS){
+	if(client_id == NULL || vg->auth.nkicks >= VG_MAX_KICKS){
 		return;
 	}
-	for(i = 0; i < vg->nkicks; i++){
-		if(!strncmp(vg->kicks[i].client_id, client_id, VG_ID_MAX)){
+	for(i = 0; i < vg->auth.nkicks; i++){
+		if(!strncmp(vg->auth.kicks[i].client_id, client_id, VG_ID_MAX)){
 			return;
 		}
 	}
-	vg_sanitize(vg->kicks[vg->nkicks].client_id, sizeof(vg->kicks[0].client_id), client_id);
-	vg_strlcpy(vg->kicks[vg->nkicks].why, why, sizeof(vg->kicks[0].why));
-	vg->nkicks++;
+	vg_sanitize(vg->auth.kicks[vg->auth.nkicks].client_id, sizeof(vg->auth.kicks[0].client_id), client_id);
+	vg_strlcpy(vg->auth.kicks[vg->auth.nkicks].why, why, sizeof(vg->auth.kicks[0].why));
+	vg->auth.nkicks++;
 }
 
 static int deny(struct vg_plugin *vg, const struct mosquitto_evt_acl_check *ed, const char *identity, const char *why)
@@ -263,20 +139,20 @@ static int deny(struct vg_plugin *vg, const struct mosquitto_evt_acl_check *ed, 
 
 /* Counts a client as the identity's live session (a takeover replaces
  * the previous one, which stays counted once). */
-static void live_set(struct vg_plugin *vg, const struct vg_ident *e, struct vg_devrt *rt, const struct mosquitto *client)
+static void live_set(struct vg_plugin *vg, const struct vg_ident *e, struct vg_session *ses, const struct mosquitto *client)
 {
-	if(rt->live == NULL){
+	if(ses->live == NULL){
 		vg->stats.connected[e->role & 3]++;
 	}
-	rt->live = client;
+	ses->live = client;
 }
 
-static bool live_clear(struct vg_plugin *vg, const struct vg_ident *e)
+static bool live_clear(struct vg_plugin *vg, const struct vg_ident *e, struct vg_session *ses)
 {
-	if(e->rt == NULL || e->rt->live == NULL){
+	if(ses == NULL || ses->live == NULL){
 		return false;
 	}
-	e->rt->live = NULL;
+	ses->live = NULL;
 	vg->stats.connected[e->role & 3]--;
 	return true;
 }
@@ -295,10 +171,10 @@ static const char *adopt_cert_login(struct vg_plugin *vg, struct vg_ident *e, st
 {
 	char cn[VG_ID_MAX + 1];
 	bool bad = false;
-	struct vg_devrt *rt;
+	struct vg_session *ses = vg_sessions_find(&vg->sessions, e->id);
 	struct vg_cert_id certid;
 
-	if(e->rt && e->rt->live){
+	if(ses && ses->live){
 		return "session did not log in as this identity";
 	}
 	if(!cert_cn(client, cn, sizeof(cn), &bad) || bad || strcmp(cn, e->id) != 0){
@@ -310,14 +186,14 @@ static const char *adopt_cert_login(struct vg_plugin *vg, struct vg_ident *e, st
 	if(vg_crl_login_revoked(vg, client, &certid)){
 		return "certificate revoked (CRL)";
 	}
-	rt = vg_ingest_devrt(e);
-	if(rt == NULL){
+	ses = vg_sessions_get(&vg->sessions, e->id);
+	if(ses == NULL){
 		return "out of memory";
 	}
-	rt->cert = certid;
-	live_set(vg, e, rt, client);
+	ses->cert = certid;
+	live_set(vg, e, ses, client);
 	vg->stats.auth_ok++;
-	vg_alerts_on_connect(vg, e, vg_now_ms());
+	vg_devices_on_connect(&vg->devices, e);
 	vg_audit(vg, VG_AUDIT_CONNECT, e->id, cid, mosquitto_client_address(client), "%s by certificate (listener without login check)",
 			e->role == VG_ROLE_DEVICE ? "device" : e->role == VG_ROLE_STATION ? "station" : "service");
 	return NULL;
@@ -327,76 +203,51 @@ int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
 	struct vg_plugin *vg = userdata;
-	const char *user = mosquitto_client_username(ed->client);
+	const char *user;
 	struct vg_ident *e;
-	const char *topic = ed->topic;
-	const char *rest;
+	const struct vg_session *ses;
 	const char *cid;
 	const char *why;
-	enum ns ns;
-	int rc;
+	bool defer = vg->cfg.others == VG_OTHERS_DEFER;
 
 	(void)event;
 	if(ed->access == MOSQ_ACL_UNSUBSCRIBE){
 		return MOSQ_ERR_SUCCESS;
 	}
-	if(ed->access == MOSQ_ACL_SUBSCRIBE){
-		topic = strip_share(topic);
-	}
-	e = user ? vg_idtable_find(&vg->ids, user) : NULL;
+	user = mosquitto_client_username(ed->client);
+	e = user ? vg_idtable_find(&vg->ids.table, user) : NULL;
 	if(e == NULL){
-		/* Not one of ours (anonymous or another plugin's client): only
-		 * foreign topics, and only in defer mode. Read checks keep our
-		 * namespaces closed even under a wide "#" or "$SYS/#". */
-		if(vg->cfg.others == VG_OTHERS_DEFER){
-			ns = topic_ns(topic, &rest);
-			if(ns == NS_FOREIGN || (ed->access == MOSQ_ACL_SUBSCRIBE && filter_starts_wild(topic))){
-				return MOSQ_ERR_SUCCESS;
-			}
-			return deny(vg, ed, user, ns == NS_SYS ? "Vitalgate's figures are for services" : "not a Vitalgate identity");
+		if(!defer){
+			/* Deny mode: only a certificate login (use_identity_as_username,
+			 * which skips BASIC_AUTH) can get here with an unknown name. */
+			vg_kick_later(vg, mosquitto_client_id(ed->client), "unknown identity");
 		}
-		/* Deny mode: only a certificate login (use_identity_as_username,
-		 * which skips BASIC_AUTH) can get here with an unknown name. */
-		vg_kick_later(vg, mosquitto_client_id(ed->client), "unknown identity");
-		return deny(vg, ed, user, "unknown identity");
-	}
-	if(e->revoked){
+	}else if(e->revoked){
 		vg_kick_later(vg, mosquitto_client_id(ed->client), "identity revoked");
 		return deny(vg, ed, e->id, "identity revoked");
-	}
-	if(e->rt == NULL || e->rt->live != ed->client){
-		/* The rare path: the hot one is the pointer compare above. */
-		cid = mosquitto_client_id(ed->client);
-		why = adopt_cert_login(vg, e, ed->client, cid);
-		if(why){
-			/* TICK spares the live session of that client id, if any. */
-			vg_kick_later(vg, cid, why);
-			return deny(vg, ed, e->id, why);
+	}else{
+		ses = vg_sessions_find(&vg->sessions, e->id);
+		if(ses == NULL || ses->live != ed->client){
+			/* The rare path: the hot one is the pointer compare above. */
+			cid = mosquitto_client_id(ed->client);
+			why = adopt_cert_login(vg, e, ed->client, cid);
+			if(why){
+				/* TICK spares the live session of that client id, if any. */
+				vg_kick_later(vg, cid, why);
+				return deny(vg, ed, e->id, why);
+			}
 		}
 	}
-	switch(e->role){
-		case VG_ROLE_DEVICE:
-			rc = check_device(vg, e, ed->access, topic, ed->retain);
-			if(rc == MOSQ_ERR_SUCCESS && ed->access == MOSQ_ACL_WRITE && topic_ns(topic, &rest) == NS_VITALS){
-				/* Its own vitals topic: the sample is ingested now (see
-				 * the header); a rejection denies the publish. */
-				return vg_ingest_acl_write(vg, e, ed);
-			}
-			break;
-		case VG_ROLE_STATION:
-			rc = check_station(vg, e, ed->access, topic);
-			break;
-		case VG_ROLE_SERVICE:
-			rc = check_service(vg, ed->access, topic);
-			break;
+	switch(vg_acl_decide(e, defer, ed->access, ed->topic, ed->retain, &why)){
+		case VG_ACL_ALLOW:
+			return MOSQ_ERR_SUCCESS;
+		case VG_ACL_INGEST:
+			/* A device's own vitals topic: the sample is ingested now (see
+			 * the header); a rejection denies the publish. */
+			return vg_ingest_acl_write(vg, e, ed);
 		default:
-			rc = MOSQ_ERR_ACL_DENIED;
+			return deny(vg, ed, e ? e->id : user, why);
 	}
-	if(rc != MOSQ_ERR_SUCCESS){
-		return deny(vg, ed, e->id, ed->retain && ed->access == MOSQ_ACL_WRITE ? "retained publish or topic outside the role's scope"
-				: "topic outside the role's scope");
-	}
-	return rc;
 }
 
 /* Copies the CN of the client's certificate into cn; false if there is no
@@ -443,214 +294,245 @@ static uint64_t addr_hash(const char *addr)
 /* At most 20 refusal lines a second in the log; the audit trail has all. */
 static bool auth_log_budget(struct vg_plugin *vg)
 {
-	int64_t now = vg_mono_ms();
+	unsigned long missed;
+	bool take = vg_ratelimit_take(&vg->auth.log, vg_mono_ms(), &missed);
 
-	if(now - vg->auth_log_window_ms >= 1000){
-		if(vg->auth_log_suppressed){
-			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %lu more refused connection(s) not logged in the last second",
-					vg->auth_log_suppressed);
-		}
-		vg->auth_log_window_ms = now;
-		vg->auth_log_count = 0;
-		vg->auth_log_suppressed = 0;
+	if(missed){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %lu more refused connection(s) not logged in the last second",
+				missed);
 	}
-	if(vg->auth_log_count < 20){
-		vg->auth_log_count++;
-		return true;
-	}
-	vg->auth_log_suppressed++;
-	return false;
+	return take;
 }
 
 /* The budget a login attempt under known identity e from addr is counted
  * in: the device's own last good address has its own, so a stranger
  * elsewhere cannot lock it out, and its own address is still throttled. */
-static struct vg_throttle_state *user_budget(struct vg_devrt *rt, const char *addr, bool *home)
+static struct vg_throttle_state *user_budget(struct vg_session *ses, const char *addr, bool *home)
 {
-	*home = addr && rt->last_ok_addr_hash && rt->last_ok_addr_hash == addr_hash(addr);
-	return *home ? &rt->thr_home : &rt->thr_away;
+	*home = addr && ses->last_ok_addr_hash && ses->last_ok_addr_hash == addr_hash(addr);
+	return *home ? &ses->thr_home : &ses->thr_away;
+}
+
+/* One login attempt, as BASIC_AUTH sees it. */
+struct login {
+	struct mosquitto *client;
+	const char *clientid;
+	const char *addr;
+	const char *identity;              /* the username, or the certificate's CN */
+	struct vg_ident *e;                /* the identity, when known */
+	struct vg_session *ses;            /* its session state */
+	struct vg_throttle_state *budget;  /* the identity's budget this attempt counts in */
+	bool home;                         /* from the identity's last good address */
+	bool again;                        /* the live session asked again (SIGHUP) */
+	bool count_failure;                /* a refusal counts towards throttling */
+	int64_t now;                       /* monotonic */
+};
+
+/* Refuses the attempt: audited (noisy budget), logged (20 a second), and
+ * unless it is not to count, counted towards throttling its name and its
+ * address. Returns MOSQ_ERR_AUTH. */
+static int refuse(struct vg_plugin *vg, const struct login *l, const char *why)
+{
+	char u[VG_ID_MAX + 1], c[VG_ID_MAX + 1];
+	const char *who = l->e ? l->e->id : l->identity;
+	const char *from = l->home ? " from its last good address" : "";
+	int64_t until = 0;
+
+	vg->stats.auth_fail++;
+	vg_sanitize(u, sizeof(u), who);
+	vg_sanitize(c, sizeof(c), l->clientid);
+	vg_audit_noisy(vg, VG_AUDIT_REFUSED, who, l->clientid, l->addr, "%s", why);
+	if(auth_log_budget(vg)){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: refused connection of \"%s\" (client id \"%s\") from %s: %s",
+				who ? u : "(none)", c, l->addr ? l->addr : "?", why);
+	}
+	if(!l->count_failure || l->again){
+		return MOSQ_ERR_AUTH;
+	}
+	/* A known identity's budget is its own (never evicted); an unknown
+	 * name's is in the table. */
+	if(l->budget ? vg_throttle_state_fail(&vg->auth.thr_user.policy, l->budget, l->now, &until)
+			: (who && vg_throttle_fail(&vg->auth.thr_user, u, l->now, &until))){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling username \"%s\"%s for %lld s after repeated failures",
+				u, from, (long long)((until - l->now + 999) / 1000));
+		vg_audit(vg, VG_AUDIT_THROTTLE, who, NULL, l->addr, "username throttled%s for %lld s",
+				from, (long long)((until - l->now + 999) / 1000));
+	}
+	if(l->addr && vg_throttle_fail(&vg->auth.thr_addr, l->addr, l->now, &until)){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling address %s for %lld s after repeated failures",
+				l->addr, (long long)((until - l->now + 999) / 1000));
+		vg_audit(vg, VG_AUDIT_THROTTLE, NULL, NULL, l->addr, "address throttled for %lld s",
+				(long long)((until - l->now + 999) / 1000));
+	}
+	return MOSQ_ERR_AUTH;
+}
+
+/* Accepts the attempt: the client becomes the identity's live session. */
+static int accept_login(struct vg_plugin *vg, const struct login *l, bool by_cert, const struct vg_cert_id *certid)
+{
+	struct vg_session *ses = l->ses;
+	const struct vg_ident *e = l->e;
+
+	if(l->addr && !l->home){
+		/* A new good address: its budget starts afresh. */
+		ses->last_ok_addr_hash = addr_hash(l->addr);
+		vg_throttle_state_ok(&ses->thr_home);
+	}
+	vg_throttle_state_ok(l->home ? &ses->thr_home : &ses->thr_away);
+	ses->cert = *certid;
+	vg_devices_on_connect(&vg->devices, e);
+	vg->stats.auth_ok++;
+	/* The live session from now on (a takeover: the previous one loses
+	 * every right before Mosquitto even disconnects it). */
+	live_set(vg, e, ses, l->client);
+	vg_audit(vg, VG_AUDIT_CONNECT, e->id, l->clientid, l->addr, "%s by %s", e->role == VG_ROLE_DEVICE ? "device"
+			: e->role == VG_ROLE_STATION ? "station" : "service", by_cert ? "certificate" : "secret");
+	return MOSQ_ERR_SUCCESS;
 }
 
 int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
 	struct vg_plugin *vg = userdata;
-	const char *clientid = mosquitto_client_id(ed->client);
-	const char *addr = mosquitto_client_address(ed->client);
-	const char *identity = ed->username;
-	struct vg_ident *e = NULL;
-	struct vg_devrt *rt = NULL;
-	struct vg_throttle_state *budget = NULL;
+	struct login l;
 	struct vg_cert_id certid;
-	const char *why;
 	char cn[VG_ID_MAX + 1];
-	bool by_cert, bad_cert = false, count_failure = true, home = false, again = false;
-	int64_t now = vg_mono_ms(), until = 0;
+	bool by_cert, bad_cert = false;
+	int64_t until = 0;
 
 	(void)event;
+	memset(&l, 0, sizeof(l));
+	l.client = ed->client;
+	l.clientid = mosquitto_client_id(ed->client);
+	l.addr = mosquitto_client_address(ed->client);
+	l.identity = ed->username;
+	l.count_failure = true;
+	l.now = vg_mono_ms();
 	by_cert = cert_cn(ed->client, cn, sizeof(cn), &bad_cert);
 	if(by_cert && !bad_cert){
-		identity = cn;
+		l.identity = cn;
 	}
-	e = identity && (!by_cert || !bad_cert) ? vg_idtable_find(&vg->ids, identity) : NULL;
+	l.e = l.identity && (!by_cert || !bad_cert) ? vg_idtable_find(&vg->ids.table, l.identity) : NULL;
 	/* Mosquitto asks again for every connected client on a reload
 	 * (SIGHUP): the live session is checked, not counted, throttled or
 	 * audited a second time. */
-	again = e && e->rt && e->rt->live == ed->client;
-	if(!again && addr && vg_throttle_blocked(&vg->thr_addr, addr, now, &until)){
-		why = "address throttled after repeated failures";
-		count_failure = false;
+	l.ses = l.e ? vg_sessions_find(&vg->sessions, l.e->id) : NULL;
+	l.again = l.ses && l.ses->live == ed->client;
+	if(!l.again && l.addr && vg_throttle_blocked(&vg->auth.thr_addr, l.addr, l.now, &until)){
+		l.count_failure = false;
 		vg->stats.auth_throttled++;
-		goto refuse;
+		return refuse(vg, &l, "address throttled after repeated failures");
 	}
-	if(by_cert){
-		if(bad_cert){
-			why = "client certificate has no usable CN";
-			goto refuse;
-		}
-		if(ed->username && strcmp(ed->username, cn) != 0){
-			why = "username differs from the certificate CN";
-			goto refuse;
-		}
+	if(by_cert && bad_cert){
+		return refuse(vg, &l, "client certificate has no usable CN");
 	}
-	if(e == NULL && vg->cfg.others == VG_OTHERS_DEFER && !by_cert){
+	if(by_cert && ed->username && strcmp(ed->username, cn) != 0){
+		return refuse(vg, &l, "username differs from the certificate CN");
+	}
+	if(l.e == NULL && vg->cfg.others == VG_OTHERS_DEFER && !by_cert){
 		/* Left to the broker's other authentication, unless the client id
 		 * is one of ours: that CONNECT would take over the identity's
 		 * session whatever the other authentication says. */
-		if(clientid && vg_idtable_find(&vg->ids, clientid)){
-			why = "client id belongs to a Vitalgate identity (session takeover refused)";
-			goto refuse;
+		if(l.clientid && vg_idtable_find(&vg->ids.table, l.clientid)){
+			return refuse(vg, &l, "client id belongs to a Vitalgate identity (session takeover refused)");
 		}
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
-	if(identity == NULL){
-		why = "no username";
-		goto refuse;
+	if(l.identity == NULL){
+		return refuse(vg, &l, "no username");
 	}
-	if(e == NULL){
-		if(!vg->ids_loaded){
-			why = "identities not loaded yet";
-			count_failure = false;
-		}else{
-			why = "unknown identity";
-		}
-		goto refuse;
+	if(l.e == NULL){
+		l.count_failure = vg->ids.loaded;
+		return refuse(vg, &l, vg->ids.loaded ? "unknown identity" : "identities not loaded yet");
 	}
-	rt = vg_ingest_devrt(e);
-	if(rt == NULL){
-		why = "out of memory";
-		count_failure = false;
-		goto refuse;
+	l.ses = vg_sessions_get(&vg->sessions, l.e->id);
+	if(l.ses == NULL){
+		l.count_failure = false;
+		return refuse(vg, &l, "out of memory");
 	}
-	budget = user_budget(rt, addr, &home);
-	if(!again && vg_throttle_state_blocked(budget, now, &until)){
-		why = home ? "username throttled after repeated failures from its last good address"
-			: "username throttled after repeated failures";
-		count_failure = false;
+	l.budget = user_budget(l.ses, l.addr, &l.home);
+	if(!l.again && vg_throttle_state_blocked(l.budget, l.now, &until)){
+		l.count_failure = false;
 		vg->stats.auth_throttled++;
-		goto refuse;
+		return refuse(vg, &l, l.home ? "username throttled after repeated failures from its last good address"
+				: "username throttled after repeated failures");
 	}
-	if(e->revoked){
-		why = "identity revoked";
-		goto refuse;
+	if(l.e->revoked){
+		return refuse(vg, &l, "identity revoked");
 	}
-	if(clientid == NULL || strcmp(clientid, e->id) != 0){
+	if(l.clientid == NULL || strcmp(l.clientid, l.e->id) != 0){
 		/* Otherwise a holder of any valid secret could take over another
 		 * identity's session by reusing its client id. */
-		why = "client id differs from the identity (session takeover refused)";
-		goto refuse;
+		return refuse(vg, &l, "client id differs from the identity (session takeover refused)");
 	}
 	if(!by_cert && (ed->password == NULL
-			|| !vg_secret_verify(vg->hasher, e->salt, e->hash, ed->password, strlen(ed->password)))){
-		why = "wrong secret";
-		goto refuse;
+			|| !vg_secret_verify(vg->scratch.hasher, l.e->salt, l.e->hash, ed->password, strlen(ed->password)))){
+		return refuse(vg, &l, "wrong secret");
 	}
-	if(again){
+	if(l.again){
 		return MOSQ_ERR_SUCCESS;
 	}
 	memset(&certid, 0, sizeof(certid));
 	if(by_cert && vg_crl_login_revoked(vg, ed->client, &certid)){
 		/* The handshake checks the CRL too; this covers one made with the
 		 * previous CRL while Mosquitto reloads its listeners. */
-		why = "certificate revoked (CRL)";
-		goto refuse;
+		return refuse(vg, &l, "certificate revoked (CRL)");
 	}
-	if(by_cert && ed->username == NULL && mosquitto_set_username(ed->client, e->id) != MOSQ_ERR_SUCCESS){
+	if(by_cert && ed->username == NULL && mosquitto_set_username(ed->client, l.e->id) != MOSQ_ERR_SUCCESS){
 		/* ACL checks look the identity up by username. */
-		why = "out of memory setting the username";
-		count_failure = false;
-		goto refuse;
+		l.count_failure = false;
+		return refuse(vg, &l, "out of memory setting the username");
 	}
-	if(addr && !home){
-		/* A new good address: its budget starts afresh. */
-		rt->last_ok_addr_hash = addr_hash(addr);
-		vg_throttle_state_ok(&rt->thr_home);
-	}
-	vg_throttle_state_ok(home ? &rt->thr_home : &rt->thr_away);
-	rt->cert = certid;
-	vg_alerts_on_connect(vg, e, vg_now_ms());
-	vg->stats.auth_ok++;
-	/* The live session from now on (a takeover: the previous one loses
-	 * every right before Mosquitto even disconnects it). */
-	live_set(vg, e, rt, ed->client);
-	vg_audit(vg, VG_AUDIT_CONNECT, e->id, clientid, addr, "%s by %s", e->role == VG_ROLE_DEVICE ? "device"
-			: e->role == VG_ROLE_STATION ? "station" : "service", by_cert ? "certificate" : "secret");
-	return MOSQ_ERR_SUCCESS;
+	return accept_login(vg, &l, by_cert, &certid);
+}
 
-refuse:
-	vg->stats.auth_fail++;
-	{
-		char u[VG_ID_MAX + 1], c[VG_ID_MAX + 1];
-		const char *who = e ? e->id : identity;
-		vg_sanitize(u, sizeof(u), who);
-		vg_sanitize(c, sizeof(c), clientid);
-		vg_audit_noisy(vg, VG_AUDIT_REFUSED, who, clientid, addr, "%s", why);
-		if(auth_log_budget(vg)){
-			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: refused connection of \"%s\" (client id \"%s\") from %s: %s",
-					who ? u : "(none)", c, addr ? addr : "?", why);
+void vg_auth_apply_kicks(struct vg_plugin *vg)
+{
+	size_t i;
+
+	for(i = 0; i < vg->auth.nkicks; i++){
+		/* Never the live session of an identity: whatever was denied came
+		 * from an older client with that id (a will checked after its
+		 * DISCONNECT or at a takeover), and the id now belongs to a client
+		 * that logged in properly. */
+		if(vg_auth_is_live(vg, vg->auth.kicks[i].client_id)){
+			continue;
 		}
-		if(count_failure && !again){
-			/* A known identity's budget is its own (never evicted); an
-			 * unknown name's is in the table. */
-			if(budget ? vg_throttle_state_fail(&vg->thr_user.policy, budget, now, &until)
-					: (who && vg_throttle_fail(&vg->thr_user, u, now, &until))){
-				mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling username \"%s\"%s for %lld s after repeated failures",
-						u, home ? " from its last good address" : "", (long long)((until - now + 999) / 1000));
-				vg_audit(vg, VG_AUDIT_THROTTLE, who, NULL, addr, "username throttled%s for %lld s",
-						home ? " from its last good address" : "", (long long)((until - now + 999) / 1000));
-			}
-			if(addr && vg_throttle_fail(&vg->thr_addr, addr, now, &until)){
-				mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling address %s for %lld s after repeated failures",
-						addr, (long long)((until - now + 999) / 1000));
-				vg_audit(vg, VG_AUDIT_THROTTLE, NULL, NULL, addr, "address throttled for %lld s", (long long)((until - now + 999) / 1000));
-			}
+		if(mosquitto_kick_client_by_clientid(vg->auth.kicks[i].client_id, false) == MOSQ_ERR_SUCCESS){
+			vg->stats.kicks++;
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: disconnecting client %s (%s)",
+					vg->auth.kicks[i].client_id, vg->auth.kicks[i].why);
+			vg_audit(vg, VG_AUDIT_KICK, NULL, vg->auth.kicks[i].client_id, NULL, "%s", vg->auth.kicks[i].why);
 		}
 	}
-	return MOSQ_ERR_AUTH;
+	vg->auth.nkicks = 0;
 }
 
 void vg_auth_forget_connections(struct vg_plugin *vg, const char *id)
 {
-	struct vg_ident *e = vg_idtable_find(&vg->ids, id);
+	struct vg_ident *e = vg_idtable_find(&vg->ids.table, id);
 
 	if(e){
-		live_clear(vg, e);
+		live_clear(vg, e, vg_sessions_find(&vg->sessions, e->id));
 	}
 }
 
-void vg_auth_reset_throttle(struct vg_ident *e)
+void vg_auth_reset_throttle(struct vg_plugin *vg, const char *id)
 {
-	if(e->rt){
-		vg_throttle_state_ok(&e->rt->thr_home);
-		vg_throttle_state_ok(&e->rt->thr_away);
+	struct vg_session *ses = vg_sessions_find(&vg->sessions, id);
+
+	if(ses){
+		vg_throttle_state_ok(&ses->thr_home);
+		vg_throttle_state_ok(&ses->thr_away);
 	}
 }
 
 bool vg_auth_is_live(const struct vg_plugin *vg, const char *id)
 {
-	const struct vg_ident *e = vg_idtable_find(&vg->ids, id);
+	const struct vg_ident *e = vg_idtable_find(&vg->ids.table, id);
+	const struct vg_session *ses = e ? vg_sessions_find(&vg->sessions, e->id) : NULL;
 
-	return e && e->rt && e->rt->live;
+	return ses && ses->live;
 }
 
 int vg_auth_disconnect_cb(int event, void *event_data, void *userdata)
@@ -660,21 +542,23 @@ int vg_auth_disconnect_cb(int event, void *event_data, void *userdata)
 	const char *cid = mosquitto_client_id(ed->client);
 	const char *user = mosquitto_client_username(ed->client);
 	struct vg_ident *e;
+	struct vg_session *ses;
 
 	(void)event;
 	/* A live session always has its identity as username; look by client
 	 * id too in case Mosquitto already dropped the username. */
-	e = vg_idtable_find(&vg->ids, user ? user : cid);
-	if(e == NULL || e->rt == NULL || e->rt->live != ed->client){
+	e = vg_idtable_find(&vg->ids.table, user ? user : cid);
+	ses = e ? vg_sessions_find(&vg->sessions, e->id) : NULL;
+	if(ses == NULL || ses->live != ed->client){
 		/* Not a Vitalgate session (a client refused at CONNECT, another
 		 * application's, a taken-over one): nothing to record. */
 		return MOSQ_ERR_SUCCESS;
 	}
-	live_clear(vg, e);
+	live_clear(vg, e, ses);
 	vg_audit(vg, VG_AUDIT_DISCONNECT, e->id, e->id, mosquitto_client_address(ed->client), "disconnected");
 	/* Starts the disconnect grace time of a silent-device alert. (2.0.11
 	 * reports no reason, so a clean DISCONNECT counts too: a device off
 	 * the network monitors nobody; unassign it to take it out of use.) */
-	vg_alerts_on_disconnect(vg, e, vg_now_ms());
+	vg_devices_on_disconnect(&vg->devices, e, vg_now_ms());
 	return MOSQ_ERR_SUCCESS;
 }

@@ -8,7 +8,7 @@
  * reloads.
  *
  * Thread: broker thread. Memory: the plugin owns the current CRL set
- * (vg->crls), replaced whole when a new one arrives.
+ * (vg->crl.set), replaced whole when a new one arrives.
  */
 #ifndef VG_PLUGIN_CRL_H
 #define VG_PLUGIN_CRL_H
@@ -21,6 +21,13 @@
 struct vg_plugin;
 struct vg_c_crl;
 struct mosquitto;
+
+/* crl.c's state. */
+struct vg_crls {
+	struct vg_crl_set *set;         /* plugin_opt_crl_file's CRLs, or NULL */
+	int kick_in;                    /* TICKs until revoked sessions are kicked */
+	bool own_reload;                /* the pending SIGHUP is crl.c's */
+};
 
 /* At start, with plugin_opt_crl_file: loads it (it must hold at least one
  * CRL that parses; `vitalgate-admin cert crl --out` makes the first) and

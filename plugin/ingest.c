@@ -16,14 +16,14 @@
  * What a rejection costs the journal and the database is bounded per
  * device: a record keeps the first 512 bytes of the payload, its length and
  * SHA-256; each device may have rejection_records_per_min records a minute
- * (GCRA in its vg_devrt); beyond that its rejections are counted and
+ * (GCRA in its struct vg_device); beyond that its rejections are counted and
  * written as one summary record per device every 10 s; and rejection
  * records have their own journal budget (VG_JOURNAL_CLASS_REJECTION), so
  * no amount of invalid traffic takes the room samples and alerts need.
  *
  * Thread: broker thread. Memory: decode output, record and JSON buffers are
  * the plugin's reused scratch space; the only allocation is a device's
- * runtime state on its first sample (or first rejection).
+ * runtime state (devices.c) on its first sample (or first rejection).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,8 +34,10 @@
 #include <mosquitto_broker.h>
 
 #include "alerts.h"
+#include "devices.h"
 #include "ingest.h"
 #include "mirror.h"
+#include "sessions.h"
 #include "stations.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
@@ -43,7 +45,6 @@
 #include "vg_secret.h"
 #include "vg_util.h"
 
-#define SEQ_WINDOW 64
 #define REJ_SUMMARY_MS 10000   /* a device's uncounted rejections are summarised this often */
 
 /* A message's record (its samples and every alert event they cause) always
@@ -52,102 +53,28 @@ _Static_assert(VG_MAX_BATCH * (4 + VG_FIELD_COUNT * 8) + 3 * (VG_ID_MAX + 2) + 1
 		+ 1 + VG_ALERTS_MAX_PER_MESSAGE * (VG_ALERT_EVENT_MAX_BYTES + 32) <= VG_RECBUF_BYTES,
 		"VG_RECBUF_BYTES holds any message with its alert events");
 
-enum seq_class {
-	SEQ_NEW,          /* provably never accepted */
-	SEQ_DUP,          /* accepted before: acknowledge, store nothing */
-	SEQ_UNPROVEN,     /* no history (fresh start), at or below what the first
-	                   * message of this run reached, or older than the window */
-};
-
-/* The broker knows only what it accepted since it started: a seq at or
- * below the floor (the first message's highest) may have been stored by an
- * earlier run, so it is not "new" even when its window bit is clear. The
- * writer checks every such row against the table (and enforces (device,
- * seq) uniqueness by itself anyway: bridge/pgwriter.c). */
-static enum seq_class seq_classify(const struct vg_devrt *rt, uint64_t seq)
-{
-	uint64_t d;
-
-	if(!rt->seq_known){
-		return SEQ_UNPROVEN;
-	}
-	if(seq > rt->seq_hwm){
-		return SEQ_NEW;
-	}
-	d = rt->seq_hwm - seq;
-	if(d < SEQ_WINDOW && ((rt->seq_window >> d) & 1u)){
-		return SEQ_DUP;
-	}
-	if(d >= SEQ_WINDOW || seq <= rt->seq_floor){
-		return SEQ_UNPROVEN;
-	}
-	return SEQ_NEW;
-}
-
-static void seq_mark(struct vg_devrt *rt, uint64_t seq)
-{
-	uint64_t shift, d;
-
-	if(!rt->seq_known){
-		rt->seq_known = true;
-		rt->seq_hwm = seq;
-		rt->seq_window = 1;
-		return;
-	}
-	if(seq > rt->seq_hwm){
-		shift = seq - rt->seq_hwm;
-		rt->seq_window = shift >= SEQ_WINDOW ? 1 : (rt->seq_window << shift) | 1u;
-		rt->seq_hwm = seq;
-		return;
-	}
-	d = rt->seq_hwm - seq;
-	if(d < SEQ_WINDOW){
-		rt->seq_window |= (uint64_t)1 << d;
-	}
-}
-
-/* Marks the samples of an accepted message; the first one of the run sets
- * the floor. */
-static void seq_mark_accepted(struct vg_devrt *rt, const struct vg_sample *s, int n)
-{
-	bool first = !rt->seq_known;
-	int i;
-
-	for(i = 0; i < n; i++){
-		seq_mark(rt, s[i].val[VG_F_SEQ].u);
-	}
-	if(first && rt->seq_known){
-		rt->seq_floor = rt->seq_hwm;
-	}
-}
-
-struct vg_devrt *vg_ingest_devrt(struct vg_ident *e)
-{
-	if(e->rt == NULL){
-		e->rt = calloc(1, sizeof(*e->rt));
-	}
-	return e->rt;
-}
-
 /* Logging every rejection of a misbehaving device would flood the log: at
  * most 20 lines a second, then one summary line. */
 static bool log_budget(struct vg_plugin *vg, int64_t now_ms)
 {
-	if(now_ms - vg->rej_log_window_ms >= 1000){
-		if(vg->rej_log_suppressed){
-			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %lu more rejection(s) not logged in the last second",
-					vg->rej_log_suppressed);
-		}
-		vg->rej_log_window_ms = now_ms;
-		vg->rej_log_count = 0;
-		vg->rej_log_suppressed = 0;
+	unsigned long missed;
+	bool take = vg_ratelimit_take(&vg->ingest.rej_log, now_ms, &missed);
+
+	if(missed){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %lu more rejection(s) not logged in the last second", missed);
 	}
-	if(vg->rej_log_count < 20){
-		vg->rej_log_count++;
-		return true;
-	}
-	vg->rej_log_suppressed++;
-	return false;
+	return take;
+}
+
+int vg_ingest_init(struct vg_ingest *in, const struct vg_time_policy *tp)
+{
+	vg_ratelimit_init(&in->rej_log, 20, 1000);
+	return vg_decoder_init(&in->dec, tp);
+}
+
+void vg_ingest_free(struct vg_ingest *in)
+{
+	vg_decoder_free(&in->dec);
 }
 
 bool vg_ward_in_shadow(const struct vg_plugin *vg, const char *ward)
@@ -164,11 +91,11 @@ bool vg_ward_in_shadow(const struct vg_plugin *vg, const char *ward)
 
 /* The device's budget of rejection records (GCRA): rejection_records_per_min
  * a minute, in bursts of as many. */
-static bool rejection_budget_take(const struct vg_plugin *vg, struct vg_devrt *rt, int64_t mono_ms)
+static bool rejection_budget_take(const struct vg_plugin *vg, struct vg_device *dev, int64_t mono_ms)
 {
 	int64_t rate = vg->cfg.rejection_records_per_min;
 	int64_t t = 60000 / rate, tau = (rate - 1) * t;
-	int64_t tat = rt->rej_tat_ms > mono_ms ? rt->rej_tat_ms : mono_ms;
+	int64_t tat = dev->rej_tat_ms > mono_ms ? dev->rej_tat_ms : mono_ms;
 
 	if(t < 1){
 		t = 1;
@@ -176,20 +103,20 @@ static bool rejection_budget_take(const struct vg_plugin *vg, struct vg_devrt *r
 	if(tat - mono_ms > tau){
 		return false;
 	}
-	rt->rej_tat_ms = tat + t;
+	dev->rej_tat_ms = tat + t;
 	return true;
 }
 
-static void count_unrecorded(struct vg_plugin *vg, struct vg_devrt *rt, enum vg_reason reason, int64_t now_ms)
+static void count_unrecorded(struct vg_plugin *vg, struct vg_device *dev, enum vg_reason reason, int64_t now_ms)
 {
-	if(rt->rej_unrecorded == 0){
-		rt->rej_unrecorded_ms = now_ms;
-		vg->rej_pending++;
+	if(dev->rej_unrecorded == 0){
+		dev->rej_unrecorded_ms = now_ms;
+		vg->ingest.rej_pending++;
 	}
-	if(rt->rej_unrecorded < UINT32_MAX){
-		rt->rej_unrecorded++;
+	if(dev->rej_unrecorded < UINT32_MAX){
+		dev->rej_unrecorded++;
 	}
-	rt->rej_reasons |= 1u << reason;
+	dev->rej_reasons |= 1u << reason;
 }
 
 /* The rejections table's row for this rejection, through the journal:
@@ -199,31 +126,31 @@ static void count_unrecorded(struct vg_plugin *vg, struct vg_devrt *rt, enum vg_
 static void record_rejection(struct vg_plugin *vg, struct vg_ident *e, const struct vg_verdict *v,
 		const void *payload, size_t len, int64_t now_ms)
 {
-	struct vg_devrt *rt = vg_ingest_devrt(e);
+	struct vg_device *dev = vg_devices_get(&vg->devices, e->id);
 	uint8_t sha[VG_HASH_LEN];
 	struct vg_wbuf w;
 	int rc = VG_JOURNAL_TOOBIG;
 
-	if(rt != NULL && !rejection_budget_take(vg, rt, vg_mono_ms())){
+	if(dev != NULL && !rejection_budget_take(vg, dev, vg_mono_ms())){
 		vg->stats.rejections_rate_limited++;
-		if(rt->rej_unrecorded == 0 && log_budget(vg, now_ms)){
+		if(dev->rej_unrecorded == 0 && log_budget(vg, now_ms)){
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %s sends more than %" PRId64 " rejected messages a minute; "
 					"further rejections are counted and summarised every %d s", e->id,
 					vg->cfg.rejection_records_per_min, REJ_SUMMARY_MS / 1000);
 		}
-		count_unrecorded(vg, rt, v->reason, now_ms);
+		count_unrecorded(vg, dev, v->reason, now_ms);
 		return;
 	}
-	vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
-	if(vg_hasher_sha256(vg->hasher, payload, len, sha) == 0
+	vg_wbuf_init(&w, vg->scratch.recbuf, vg->scratch.recbuf_cap);
+	if(vg_hasher_sha256(vg->scratch.hasher, payload, len, sha) == 0
 			&& vg_rec_encode_rejection(&w, e->id, now_ms, v, payload, len, sha)){
-		rc = vg_journal_append_class(vg->journal, VG_JOURNAL_CLASS_REJECTION, VG_REC_REJECTION, w.p,
+		rc = vg_journal_append_class(vg->workers.journal, VG_JOURNAL_CLASS_REJECTION, VG_REC_REJECTION, w.p,
 				(uint32_t)w.len, NULL);
 	}
 	if(rc != VG_JOURNAL_OK){
 		vg->stats.journal_unrecorded_rejections++;
-		if(rt != NULL){
-			count_unrecorded(vg, rt, v->reason, now_ms);
+		if(dev != NULL){
+			count_unrecorded(vg, dev, v->reason, now_ms);
 		}
 	}
 }
@@ -232,41 +159,41 @@ void vg_ingest_rejection_summaries(struct vg_plugin *vg, int64_t now_ms, bool al
 {
 	struct vg_rec_rejection_summary sum;
 	struct vg_wbuf w;
-	size_t i;
+	struct vg_device *dev;
+	const char *id;
+	size_t pos = 0;
 	uint64_t pending = 0;
 
-	if(vg->rej_pending == 0 || vg->journal == NULL){
+	if(vg->ingest.rej_pending == 0 || vg->workers.journal == NULL){
 		return;
 	}
-	for(i = 0; i < vg->ids.cap; i++){
-		struct vg_ident *e = vg->ids.slots[i];
-		struct vg_devrt *rt = e ? e->rt : NULL;
-		if(rt == NULL || rt->rej_unrecorded == 0){
+	while((dev = vg_devices_next(&vg->devices, &pos, &id)) != NULL){
+		if(dev->rej_unrecorded == 0){
 			continue;
 		}
-		if(!all && now_ms - rt->rej_unrecorded_ms < REJ_SUMMARY_MS){
+		if(!all && now_ms - dev->rej_unrecorded_ms < REJ_SUMMARY_MS){
 			pending++;
 			continue;
 		}
-		sum.device.p = e->id;
-		sum.device.n = strlen(e->id);
-		sum.from_ms = rt->rej_unrecorded_ms;
+		sum.device.p = id;
+		sum.device.n = strlen(id);
+		sum.from_ms = dev->rej_unrecorded_ms;
 		sum.to_ms = now_ms;
-		sum.count = rt->rej_unrecorded;
-		sum.reasons = rt->rej_reasons;
-		vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
+		sum.count = dev->rej_unrecorded;
+		sum.reasons = dev->rej_reasons;
+		vg_wbuf_init(&w, vg->scratch.recbuf, vg->scratch.recbuf_cap);
 		if(!vg_rec_encode_rejection_summary(&w, &sum)
-				|| vg_journal_append_class(vg->journal, VG_JOURNAL_CLASS_REJECTION, VG_REC_REJECTION_SUMMARY, w.p,
+				|| vg_journal_append_class(vg->workers.journal, VG_JOURNAL_CLASS_REJECTION, VG_REC_REJECTION_SUMMARY, w.p,
 					(uint32_t)w.len, NULL) != VG_JOURNAL_OK){
 			pending++;   /* no room yet: counted on, tried again */
 			continue;
 		}
 		vg->stats.rejection_summaries++;
-		rt->rej_unrecorded = 0;
-		rt->rej_reasons = 0;
+		dev->rej_unrecorded = 0;
+		dev->rej_reasons = 0;
 	}
 	/* Recounted: a device removed with its count pending stops counting. */
-	vg->rej_pending = pending;
+	vg->ingest.rej_pending = pending;
 }
 
 int vg_ingest_reject(struct vg_plugin *vg, struct vg_ident *e, const struct vg_verdict *v,
@@ -291,7 +218,7 @@ int vg_ingest_reject(struct vg_plugin *vg, struct vg_ident *e, const struct vg_v
 	}
 	vg->stats.rejected[v->reason]++;
 
-	vg_json_init(&j, vg->jsonbuf, vg->jsonbuf_cap);
+	vg_json_init(&j, vg->scratch.jsonbuf, vg->scratch.jsonbuf_cap);
 	vg_json_obj_open(&j);
 	if(v->has_seq){
 		vg_json_u64(&j, "seq", v->seq);
@@ -362,6 +289,7 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 	struct mosquitto_evt_message *ed = event_data;
 	struct vg_plugin *vg = userdata;
 	const struct vg_ident *e;
+	const struct vg_session *ses;
 
 	(void)event;
 	if(strncmp(ed->topic, "vitals/", 7) != 0){
@@ -371,8 +299,9 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 	 * which every client publish passes. Only a client Mosquitto exempts
 	 * from ACL checks (an outgoing bridge of this broker) gets here
 	 * otherwise: it is no device's live session. */
-	e = vg_idtable_find(&vg->ids, ed->topic + 7);
-	if(e == NULL || e->role != VG_ROLE_DEVICE || e->rt == NULL || e->rt->live != ed->client){
+	e = vg_idtable_find(&vg->ids.table, ed->topic + 7);
+	ses = e ? vg_sessions_find(&vg->sessions, e->id) : NULL;
+	if(e == NULL || e->role != VG_ROLE_DEVICE || ses == NULL || ses->live != ed->client){
 		return MOSQ_ERR_ACL_DENIED;
 	}
 	return MOSQ_ERR_SUCCESS;
@@ -380,7 +309,7 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 
 int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct mosquitto_evt_acl_check *ed)
 {
-	struct vg_devrt *rt;
+	struct vg_device *dev;
 	struct vg_verdict v;
 	struct vg_wbuf w;
 	enum vg_reason r;
@@ -391,12 +320,12 @@ int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct m
 	struct vg_alert_snap snap;
 
 	now_ms = vg_now_ms();
-	r = vg_vitals_decode(&vg->dec, ed->payload, ed->payloadlen, now_ms, vg->samples, &n, &v);
+	r = vg_vitals_decode(&vg->ingest.dec, ed->payload, ed->payloadlen, now_ms, vg->ingest.samples, &n, &v);
 	if(r != VG_R_OK){
 		return vg_ingest_reject(vg, e, &v, ed->payload, ed->payloadlen, now_ms);
 	}
-	rt = vg_ingest_devrt(e);
-	if(rt == NULL){
+	dev = vg_devices_get(&vg->devices, e->id);
+	if(dev == NULL){
 		memset(&v, 0, sizeof(v));
 		v.reason = VG_R_INTERNAL;
 		v.field = -1;
@@ -408,15 +337,15 @@ int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct m
 	/* Keep only samples not accepted before; a QoS retransmit or a device
 	 * resend is acknowledged and stored once. */
 	for(i = 0; i < n; i++){
-		enum seq_class c = seq_classify(rt, vg->samples[i].val[VG_F_SEQ].u);
-		if(c == SEQ_DUP){
+		enum vg_seq_class c = vg_device_seq_classify(dev, vg->ingest.samples[i].val[VG_F_SEQ].u);
+		if(c == VG_SEQ_DUP){
 			continue;
 		}
-		if(c == SEQ_UNPROVEN){
+		if(c == VG_SEQ_UNPROVEN){
 			flags |= VG_REC_F_NEEDS_CHECK;
 		}
 		if(nnew != i){
-			vg->samples[nnew] = vg->samples[i];
+			vg->ingest.samples[nnew] = vg->ingest.samples[i];
 		}
 		nnew++;
 	}
@@ -431,26 +360,26 @@ int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct m
 	 * thing a full journal refuses). If evaluation or the append fails,
 	 * nothing happened: the state goes back to the snapshot and the device
 	 * keeps the message and resends it. */
-	vg_alerts_snapshot(vg, e, &snap);
-	rt->last_seen_ms = now_ms;
-	rt->disconnected_ms = 0;
-	arc = vg_alerts_on_samples(vg, e, vg->samples, nnew, now_ms);
+	vg_alerts_snapshot(vg, e, dev, &snap);
+	dev->last_seen_ms = now_ms;
+	dev->disconnected_ms = 0;
+	arc = vg_alerts_on_samples(vg, e, dev, vg->ingest.samples, nnew, now_ms);
 
 	rc = VG_JOURNAL_OK;
 	if(arc == MOSQ_ERR_SUCCESS){
-		vg_wbuf_init(&w, vg->recbuf, vg->recbuf_cap);
-		rc = vg_rec_encode_samples_events(&w, e->id, e->ward, e->bed, now_ms, flags, vg->samples, nnew, vg->ev, vg->nev)
-			? vg_journal_append_class(vg->journal, vg->nev ? VG_JOURNAL_CLASS_PRIORITY : VG_JOURNAL_CLASS_BULK,
+		vg_wbuf_init(&w, vg->scratch.recbuf, vg->scratch.recbuf_cap);
+		rc = vg_rec_encode_samples_events(&w, e->id, e->ward, e->bed, now_ms, flags, vg->ingest.samples, nnew, vg->alerts.ev, vg->alerts.nev)
+			? vg_journal_append_class(vg->workers.journal, vg->alerts.nev ? VG_JOURNAL_CLASS_PRIORITY : VG_JOURNAL_CLASS_BULK,
 					VG_REC_SAMPLES, w.p, (uint32_t)w.len, NULL)
 			: VG_JOURNAL_TOOBIG;
 	}
 	if(arc != MOSQ_ERR_SUCCESS || rc != VG_JOURNAL_OK){
-		vg_alerts_restore(vg, e, &snap);
+		vg_alerts_restore(vg, e, dev, &snap);
 		memset(&v, 0, sizeof(v));
 		v.field = -1;
 		v.index = -1;
 		v.has_seq = true;
-		v.seq = vg->samples[0].val[VG_F_SEQ].u;
+		v.seq = vg->ingest.samples[0].val[VG_F_SEQ].u;
 		if(arc != MOSQ_ERR_SUCCESS){
 			v.reason = VG_R_INTERNAL;
 			snprintf(v.detail, sizeof(v.detail), "the broker could not record this message's alerts; keep it and retry");
@@ -464,12 +393,12 @@ int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct m
 		return vg_ingest_reject(vg, e, &v, ed->payload, ed->payloadlen, now_ms);
 	}
 
-	seq_mark_accepted(rt, vg->samples, nnew);
+	vg_device_seq_accept(dev, vg->ingest.samples, nnew);
 	vg->stats.accepted_msgs++;
 	vg->stats.accepted_samples += (uint64_t)nnew;
 	vg->stats.duplicate_samples += (uint64_t)(n - nnew);
 	vg_alerts_emit(vg);
-	vg_stations_on_samples(vg, e, vg->samples, nnew, now_ms);
-	vg_mirror_on_samples(vg, e, vg->samples, nnew, now_ms);
+	vg_stations_on_samples(vg, e, vg->ingest.samples, nnew, now_ms);
+	vg_mirror_on_samples(vg, e, vg->ingest.samples, nnew, now_ms);
 	return MOSQ_ERR_SUCCESS;
 }

@@ -10,11 +10,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "idtable.h"
+#include "vg_ident.h"
+#include "vg_ratelimit.h"
 #include "vg_vitals.h"
 
 struct vg_plugin;
 struct mosquitto_evt_acl_check;
+
+/* ingest.c's state. */
+struct vg_ingest {
+	struct vg_decoder dec;          /* the decoder and its zone, reused */
+	struct vg_sample samples[VG_MAX_BATCH]; /* decode output */
+	struct vg_ratelimit rej_log;    /* rejections: 20 log lines a second */
+	uint64_t rej_pending;           /* devices with rejections to summarise */
+};
+
+int vg_ingest_init(struct vg_ingest *in, const struct vg_time_policy *tp);
+void vg_ingest_free(struct vg_ingest *in);
+
+/* MOSQ_EVT_MESSAGE (plugin.c registers it): refuses vitals/ from a client
+ * no ACL check saw. */
+int vg_ingest_message_cb(int event, void *event_data, void *userdata);
 
 /* The ACL WRITE check of a device's own vitals/<id> topic (auth.c): decode
  * and validate, drop seqs already accepted, detect alerts, journal, publish
@@ -23,13 +39,9 @@ struct mosquitto_evt_acl_check;
  * is the device whose live session ed->client is. */
 int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct mosquitto_evt_acl_check *ed);
 
-/* Returns the device's runtime state, creating it on first use (NULL when
- * out of memory). */
-struct vg_devrt *vg_ingest_devrt(struct vg_ident *e);
-
 /* Publishes the rejection record, journals the audit row (within the
  * device's rejection_records_per_min; beyond it counts it for the device's
- * next summary: e's runtime state is created if needed), counts and logs,
+ * next summary: its state in devices.c is created if needed), counts and logs,
  * and returns MOSQ_ERR_ACL_DENIED (what the ACL check returns: 0x87); or,
  * for an invalid sample from a device of a ward in shadow mode, only counts
  * and logs, and returns MOSQ_ERR_SUCCESS so the message is delivered. */

@@ -2,7 +2,7 @@
  * mirror: batches accepted samples for the legacy Node.js ingest endpoint.
  *
  * The broker thread appends each accepted sample as a JSON object (the
- * bed-vitals shape, vg_sample_json) to one preallocated buffer; TICK sends
+ * bed-vitals shape, common/vg_sample_json.c) to one preallocated buffer; TICK sends
  * the batch when it is 200 ms old (or at once when the buffer is full) as
  *   {"type":"vitals.batch","timestamp":...,"data":{"samples":[...]}}
  * through a second webhook sender (bridge/webhook.c, channel "mirror"):
@@ -26,9 +26,9 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "stations.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
+#include "vg_sample_json.h"
 #include "webhook.h"
 
 #define MIRROR_BUF (512 * 1024)
@@ -39,8 +39,8 @@ int vg_mirror_start(struct vg_plugin *vg, char *err, size_t errlen)
 {
 	struct vg_webhook_opts o;
 
-	vg->mbuf = malloc(MIRROR_BUF);
-	if(vg->mbuf == NULL){
+	vg->mirror.buf = malloc(MIRROR_BUF);
+	if(vg->mirror.buf == NULL){
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -54,9 +54,9 @@ int vg_mirror_start(struct vg_plugin *vg, char *err, size_t errlen)
 	o.dead_after_ms = vg->cfg.webhook_dead_after_s * 1000;
 	o.backoff_max_ms = vg->cfg.webhook_backoff_max_s * 1000;
 	o.max_rejects = (int)vg->cfg.webhook_max_rejects;
-	o.completions = &vg->completions;
+	o.completions = &vg->workers.completions;
 	o.channel = VG_WH_CHANNEL_MIRROR;
-	return vg_webhook_start(&vg->mirror, &o, err, errlen);
+	return vg_webhook_start(&vg->workers.mirror, &o, err, errlen);
 }
 
 static void flush(struct vg_plugin *vg, int64_t now_ms)
@@ -64,24 +64,23 @@ static void flush(struct vg_plugin *vg, int64_t now_ms)
 	char id[64];
 	int rc;
 
-	if(vg->mcount == 0){
+	if(vg->mirror.count == 0){
 		return;
 	}
-	memcpy(vg->mbuf + vg->mlen, MIRROR_TAIL, sizeof(MIRROR_TAIL)); /* room kept by append */
-	vg->mlen += sizeof(MIRROR_TAIL) - 1;
-	snprintf(id, sizeof(id), "msg_mirror_%" PRIx64 "_%" PRIu64, (uint64_t)vg->mstart_wall_ms, ++vg->mseq);
-	rc = vg_webhook_submit(vg->mirror, id, "mirror", vg->mbuf, vg->mlen, now_ms, now_ms);
+	memcpy(vg->mirror.buf + vg->mirror.len, MIRROR_TAIL, sizeof(MIRROR_TAIL)); /* room kept by append */
+	vg->mirror.len += sizeof(MIRROR_TAIL) - 1;
+	snprintf(id, sizeof(id), "msg_mirror_%" PRIx64 "_%" PRIu64, (uint64_t)vg->mirror.start_wall_ms, ++vg->mirror.seq);
+	rc = vg_webhook_submit(vg->workers.mirror, id, "mirror", vg->mirror.buf, vg->mirror.len, now_ms, now_ms);
 	if(rc != VG_QUEUE_OK){
 		vg->stats.mirror_dropped++;
-		if(now_ms - vg->mdrop_log_ms >= 10000){
-			vg->mdrop_log_ms = now_ms;
+		if(vg_ratelimit_take(&vg->mirror.drop_log, now_ms, NULL)){
 			mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: mirror queue full (the legacy endpoint is not keeping "
 					"up); dropped a batch of %d sample(s) (%" PRIu64 " batches dropped so far; the samples are in PostgreSQL)",
-					vg->mcount, vg->stats.mirror_dropped);
+					vg->mirror.count, vg->stats.mirror_dropped);
 		}
 	}
-	vg->mlen = 0;
-	vg->mcount = 0;
+	vg->mirror.len = 0;
+	vg->mirror.count = 0;
 }
 
 /* Starts a batch: the envelope up to the samples array. */
@@ -90,32 +89,32 @@ static void open_batch(struct vg_plugin *vg, int64_t now_ms)
 	char ts[32];
 
 	vg_rfc3339(now_ms, ts, sizeof(ts));
-	vg->mlen = (size_t)snprintf(vg->mbuf, MIRROR_BUF, "{\"type\":\"vitals.batch\",\"timestamp\":\"%s\",\"data\":{\"samples\":[", ts);
-	vg->mstart_ms = vg_mono_ms();
-	vg->mstart_wall_ms = now_ms;
+	vg->mirror.len = (size_t)snprintf(vg->mirror.buf, MIRROR_BUF, "{\"type\":\"vitals.batch\",\"timestamp\":\"%s\",\"data\":{\"samples\":[", ts);
+	vg->mirror.start_ms = vg_mono_ms();
+	vg->mirror.start_wall_ms = now_ms;
 }
 
 static bool append(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_sample *s, int64_t now_ms)
 {
 	struct vg_json j;
-	size_t comma = vg->mcount > 0 ? 1 : 0;
+	size_t comma = vg->mirror.count > 0 ? 1 : 0;
 
-	if(vg->mcount == 0){
+	if(vg->mirror.count == 0){
 		open_batch(vg, now_ms);
 	}
 	/* Room for a comma, this sample, the closing tail and its NUL. */
-	vg_json_init(&j, vg->mbuf + vg->mlen + comma, MIRROR_BUF - vg->mlen - comma - sizeof(MIRROR_TAIL));
+	vg_json_init(&j, vg->mirror.buf + vg->mirror.len + comma, MIRROR_BUF - vg->mirror.len - comma - sizeof(MIRROR_TAIL));
 	vg_json_obj_open(&j);
-	vg_sample_json(&j, e, s, now_ms);
+	vg_sample_json_write(&j, e->id, e->ward, e->bed, s, now_ms);
 	vg_json_obj_close(&j);
 	if(!vg_json_ok(&j)){
 		return false;
 	}
 	if(comma){
-		vg->mbuf[vg->mlen] = ',';
+		vg->mirror.buf[vg->mirror.len] = ',';
 	}
-	vg->mlen += comma + j.len;
-	vg->mcount++;
+	vg->mirror.len += comma + j.len;
+	vg->mirror.count++;
 	return true;
 }
 
@@ -124,7 +123,7 @@ void vg_mirror_on_samples(struct vg_plugin *vg, const struct vg_ident *e, const 
 {
 	int i;
 
-	if(vg->mirror == NULL){
+	if(vg->workers.mirror == NULL){
 		return;
 	}
 	for(i = 0; i < n; i++){
@@ -140,18 +139,18 @@ void vg_mirror_on_samples(struct vg_plugin *vg, const struct vg_ident *e, const 
 
 void vg_mirror_tick(struct vg_plugin *vg, int64_t now_ms)
 {
-	if(vg->mirror && vg->mcount > 0 && vg_mono_ms() - vg->mstart_ms >= MIRROR_AGE_MS){
+	if(vg->workers.mirror && vg->mirror.count > 0 && vg_mono_ms() - vg->mirror.start_ms >= MIRROR_AGE_MS){
 		flush(vg, now_ms);
 	}
 }
 
 void vg_mirror_stop(struct vg_plugin *vg)
 {
-	if(vg->mirror){
+	if(vg->workers.mirror){
 		flush(vg, vg_now_ms());
-		vg_webhook_stop(vg->mirror, 2000);
-		vg->mirror = NULL;
+		vg_webhook_stop(vg->workers.mirror, 2000);
+		vg->workers.mirror = NULL;
 	}
-	free(vg->mbuf);
-	vg->mbuf = NULL;
+	free(vg->mirror.buf);
+	vg->mirror.buf = NULL;
 }

@@ -11,10 +11,22 @@
 
 #include <stdint.h>
 
-#include "idtable.h"
+#include "vg_ident.h"
+#include "vg_ratelimit.h"
 #include "vg_vitals.h"
 
 struct vg_plugin;
+
+/* mirror.c's state (the sender itself is a worker: vg_plugin.workers). */
+struct vg_mirror {
+	char *buf;                      /* the batch being built */
+	size_t len;
+	int count;
+	int64_t start_ms;               /* monotonic start of the batch */
+	int64_t start_wall_ms;
+	uint64_t seq;
+	struct vg_ratelimit drop_log;   /* "mirror queue full": once every 10 s */
+};
 
 /* At start, when mirror_url is set: the batch buffer and the sender.
  * Returns 0, or -1 with a message in err. */

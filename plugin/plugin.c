@@ -12,13 +12,15 @@
  *   MOSQ_EVT_MESSAGE     ingest.c  refuses vitals/ from clients no ACL
  *                                  check saw (an outgoing bridge)
  *   MOSQ_EVT_TICK        tick.c    apply worker results (identities, logs)
+ *   MOSQ_EVT_RELOAD      reload.c  SIGHUP: re-read the reloadable options
  * Worker threads started here: the PostgreSQL writer (bridge/pgwriter.c),
- * the identity sync (bridge/idsync.c), the webhook sender
- * (bridge/webhook.c), and the journal's syncer (common/vg_journal.c).
- * Start at docs/ARCHITECTURE.md for the whole picture.
+ * the identity sync (bridge/idsync.c), the webhook and mirror senders
+ * (bridge/webhook.c), the metrics endpoint (bridge/httpd.c), and the
+ * journal's syncer (common/vg_journal.c). Start at docs/ARCHITECTURE.md
+ * for the whole picture; vg_plugin.h says which module owns which state.
  *
  * Thread: broker thread. Memory: the vg_plugin struct owns everything;
- * mosquitto_plugin_cleanup releases it.
+ * mosquitto_plugin_cleanup releases it (state_free, each module's free).
  */
 #include <errno.h>
 #include <pwd.h>
@@ -27,26 +29,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
-#include "audit.h"
-#include "crl.h"
-#include "idcache.h"
+#include "httpd.h"
 #include "idsync.h"
-#include "ingest.h"
-#include "metrics.h"
-#include "mirror.h"
 #include "pgwriter.h"
-#include "reload.h"
-#include "stations.h"
 #include "vg_completion.h"
+#include "vg_log.h"
 #include "vg_plugin.h"
 #include "webhook.h"
 
 #define VG_EXPORT __attribute__((visibility("default")))
+
+/* Lines from workers and the journal carry VG_LOG_* levels (common/vg_log.h)
+ * and are logged as they are: the two sets must agree. */
+_Static_assert(VG_LOG_INFO == MOSQ_LOG_INFO && VG_LOG_NOTICE == MOSQ_LOG_NOTICE && VG_LOG_WARNING == MOSQ_LOG_WARNING
+		&& VG_LOG_ERR == MOSQ_LOG_ERR && VG_LOG_DEBUG == MOSQ_LOG_DEBUG, "VG_LOG_* are MOSQ_LOG_*");
 
 /* Mosquitto started as root drops to its own user but keeps HOME=/root;
  * libpq then fails every TLS connection on ~/.postgresql/postgresql.crt
@@ -77,7 +77,7 @@ static void journal_log(void *arg, int level, const char *msg)
 {
 	struct vg_plugin *vg = arg;
 
-	vg_post_log(&vg->completions, level, "%s", msg);
+	vg_post_log(&vg->workers.completions, level, "%s", msg);
 }
 
 VG_EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
@@ -92,138 +92,157 @@ VG_EXPORT int mosquitto_plugin_version(int supported_version_count, const int *s
 	return -1;
 }
 
+/* The callbacks plugin.c registers, all on the broker thread. */
+static const struct {
+	int event;
+	MOSQ_FUNC_generic_callback cb;
+} callbacks[] = {
+	{ MOSQ_EVT_BASIC_AUTH, vg_auth_basic_cb },
+	{ MOSQ_EVT_ACL_CHECK, vg_auth_acl_cb },
+	{ MOSQ_EVT_MESSAGE, vg_ingest_message_cb },
+	{ MOSQ_EVT_TICK, vg_tick_cb },
+	{ MOSQ_EVT_DISCONNECT, vg_auth_disconnect_cb },
+	{ MOSQ_EVT_RELOAD, vg_reload_cb },
+};
+
+static int register_callbacks(struct vg_plugin *vg)
+{
+	size_t i;
+
+	for(i = 0; i < sizeof(callbacks) / sizeof(callbacks[0]); i++){
+		if(mosquitto_callback_register(vg->pid, callbacks[i].event, callbacks[i].cb, NULL, vg) != MOSQ_ERR_SUCCESS){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot register callbacks");
+			return MOSQ_ERR_UNKNOWN;
+		}
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+static void unregister_callbacks(struct vg_plugin *vg)
+{
+	size_t i;
+
+	for(i = 0; i < sizeof(callbacks) / sizeof(callbacks[0]); i++){
+		mosquitto_callback_unregister(vg->pid, callbacks[i].event, callbacks[i].cb, NULL);
+	}
+}
+
 static void stop_workers(struct vg_plugin *vg)
 {
-	vg_metrics_stop(vg->metrics);
-	vg->metrics = NULL;
+	vg_httpd_stop(vg->workers.httpd);
+	vg->workers.httpd = NULL;
 	vg_mirror_stop(vg);
 	/* Buffered audit events, and the counts of rejections not recorded one
 	 * by one, go to the journal before the writer drains it. */
-	if(vg->journal){
+	if(vg->workers.journal){
 		vg_audit_flush(vg);
 		vg_ingest_rejection_summaries(vg, vg_now_ms(), true);
 	}
 	/* Order: the webhook worker delivers what it can (bounded) and its
 	 * outcomes are journalled; then the writer drains the journal into
 	 * PostgreSQL (bounded); then the journal syncs and closes. */
-	if(vg->webhook){
-		vg_webhook_stop(vg->webhook, 2000);
-		vg->webhook = NULL;
+	if(vg->workers.webhook){
+		vg_webhook_stop(vg->workers.webhook, 2000);
+		vg->workers.webhook = NULL;
 		vg_tick_drain(vg);
 	}
-	if(vg->idsync){
-		vg_idsync_stop(vg->idsync);
-		vg->idsync = NULL;
+	if(vg->workers.idsync){
+		vg_idsync_stop(vg->workers.idsync);
+		vg->workers.idsync = NULL;
 	}
-	if(vg->writer){
-		vg_pgwriter_stop(vg->writer, 5000);
-		vg->writer = NULL;
+	if(vg->workers.writer){
+		vg_pgwriter_stop(vg->workers.writer, 5000);
+		vg->workers.writer = NULL;
 	}
-	if(vg->journal){
-		vg_journal_close(vg->journal);
-		vg->journal = NULL;
+	if(vg->workers.journal){
+		vg_journal_close(vg->workers.journal);
+		vg->workers.journal = NULL;
 	}
+}
+
+/* Frees what state_init allocated (safe on a zeroed struct, and after a
+ * partial state_init). */
+static void state_free(struct vg_plugin *vg)
+{
+	vg_identities_free(&vg->ids);
+	vg_sessions_free(&vg->sessions);
+	vg_devices_free(&vg->devices);
+	vg_beds_free(&vg->beds);
+	vg_auth_free(&vg->auth);
+	vg_audit_free(&vg->audit);
+	vg_alerts_free(&vg->alerts);
+	vg_stations_free(&vg->stations);
+	vg_ingest_free(&vg->ingest);
+	vg_crl_stop(vg);
+	vg_hasher_free(vg->scratch.hasher);
+	free(vg->scratch.recbuf);
+	free(vg->scratch.jsonbuf);
 }
 
 static void plugin_free(struct vg_plugin *vg)
 {
 	stop_workers(vg);
 	vg_tick_drain(vg);
-	vg_queue_destroy(&vg->completions);
-	vg_idtable_destroy(&vg->ids);
-	vg_alerts_free(vg);
-	vg_stations_free(vg);
-	vg_crl_stop(vg);
-	vg_throttle_free(&vg->thr_user);
-	vg_throttle_free(&vg->thr_addr);
-	free(vg->kicks);
-	free(vg->audit_buf);
-	vg_hasher_free(vg->hasher);
-	vg_decoder_free(&vg->dec);
-	free(vg->recbuf);
-	free(vg->jsonbuf);
+	vg_queue_destroy(&vg->workers.completions);
+	state_free(vg);
 	vg_reload_free(vg);
 	vg_config_free(&vg->cfg);
 	free(vg);
 }
 
-VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
-		struct mosquitto_opt *opts, int opt_count)
+/* The plugin_opt_* options and the listeners they must go with. */
+static int configure(struct vg_plugin *vg, struct mosquitto_opt *opts, int opt_count)
 {
-	struct vg_plugin *vg;
-	struct vg_time_policy tp;
-	struct vg_journal_opts jo;
-	struct vg_pgwriter_opts wo;
 	char err[512];
-	char jdir[4096];
-	char cache[4096];
-	long cached;
-	int rc = MOSQ_ERR_UNKNOWN;
-	bool queue_ready = false;
 
-	vg = calloc(1, sizeof(*vg));
-	if(vg == NULL){
-		return MOSQ_ERR_NOMEM;
-	}
-	vg->pid = identifier;
-	vg->db_up = true;
-	fix_home();
 	vg_reload_init(vg);
-	if(vg_config_parse(&vg->cfg, opts, opt_count, err, sizeof(err)) != 0){
+	if(vg_config_parse(&vg->cfg, opts, opt_count, err, sizeof(err)) != 0
+			|| vg_reload_check_listeners(vg, err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: configuration error: %s", err);
-		rc = MOSQ_ERR_INVAL;
-		goto error;
-	}
-	if(vg_reload_check_listeners(vg, err, sizeof(err)) != 0){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: configuration error: %s", err);
-		rc = MOSQ_ERR_INVAL;
-		goto error;
+		return MOSQ_ERR_INVAL;
 	}
 	if(vg_config_cleartext_warning(&vg->cfg, err, sizeof(err))){
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: WARNING: %s", err);
 	}
-	if(vg_queue_init(&vg->completions, (size_t)vg->cfg.queue_capacity) != 0){
-		goto error;
-	}
-	queue_ready = true;
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* Every module's state on the broker thread, and the scratch buffers. */
+static int state_init(struct vg_plugin *vg)
+{
+	struct vg_time_policy tp;
+	char err[512];
+
 	if(vg_crl_start(vg, err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: configuration error: %s", err);
-		rc = MOSQ_ERR_INVAL;
-		goto error;
-	}
-	if(vg_idtable_init(&vg->ids, 1024) != 0){
-		goto error;
-	}
-	/* Throttling: 5 failures a minute per username, 20 per address, then
-	 * refusals for 10 s doubling up to 5 min (docs/security.md). */
-	vg->kicks = calloc(VG_MAX_KICKS, sizeof(*vg->kicks));
-	vg->audit_buf = malloc(VG_AUDIT_BUF_BYTES);
-	if(vg->kicks == NULL || vg->audit_buf == NULL
-			|| vg_throttle_init(&vg->thr_user, 8192, 5, 60000, 10000, 300000) != 0
-			|| vg_throttle_init(&vg->thr_addr, 8192, 20, 60000, 10000, 300000) != 0){
-		rc = MOSQ_ERR_NOMEM;
-		goto error;
-	}
-	vg->hasher = vg_hasher_new();
-	if(vg_alerts_init(vg) != 0 || vg_stations_init(vg) != 0){
-		rc = MOSQ_ERR_NOMEM;
-		goto error;
+		return MOSQ_ERR_INVAL;
 	}
 	tp.max_future_ms = vg->cfg.ts_max_future_s * 1000;
 	tp.max_past_ms = vg->cfg.ts_max_past_s * 1000;
-	vg->recbuf_cap = VG_RECBUF_BYTES;
-	vg->recbuf = malloc(vg->recbuf_cap);
-	vg->jsonbuf_cap = 16 * 1024;
-	vg->jsonbuf = malloc(vg->jsonbuf_cap);
-	if(vg->hasher == NULL || vg->recbuf == NULL || vg->jsonbuf == NULL || vg_decoder_init(&vg->dec, &tp) != 0){
+	vg->tick.db_up = true;
+	vg_delivery_init(&vg->delivery);
+	vg->scratch.hasher = vg_hasher_new();
+	vg->scratch.recbuf_cap = VG_RECBUF_BYTES;
+	vg->scratch.recbuf = malloc(vg->scratch.recbuf_cap);
+	vg->scratch.jsonbuf_cap = 16 * 1024;
+	vg->scratch.jsonbuf = malloc(vg->scratch.jsonbuf_cap);
+	if(vg->scratch.hasher == NULL || vg->scratch.recbuf == NULL || vg->scratch.jsonbuf == NULL
+			|| vg_identities_init(&vg->ids) != 0 || vg_sessions_init(&vg->sessions, 1024) != 0
+			|| vg_devices_init(&vg->devices, 1024) != 0 || vg_beds_init(&vg->beds, 256) != 0
+			|| vg_auth_init(&vg->auth) != 0 || vg_audit_init(&vg->audit) != 0 || vg_alerts_init(&vg->alerts) != 0
+			|| vg_stations_init(&vg->stations) != 0 || vg_ingest_init(&vg->ingest, &tp) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: out of memory at start");
-		rc = MOSQ_ERR_NOMEM;
-		goto error;
+		return MOSQ_ERR_NOMEM;
 	}
-	if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot initialise libcurl");
-		goto error;
-	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* spool_dir/journal: opened (locked, replayed position found) before any
+ * worker that reads it starts. */
+static int journal_open(struct vg_plugin *vg)
+{
+	struct vg_journal_opts jo;
+	char err[512], jdir[4096];
 
 	snprintf(jdir, sizeof(jdir), "%s/journal", vg->cfg.spool_dir);
 	memset(&jo, 0, sizeof(jo));
@@ -233,101 +252,136 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 	jo.sync_ms = (int)vg->cfg.journal_sync_ms;
 	jo.log = journal_log;
 	jo.log_arg = vg;
-	if(vg_journal_open(&vg->journal, &jo, err, sizeof(err)) != 0){
+	if(vg_journal_open(&vg->workers.journal, &jo, err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: plugin_opt_spool_dir: %s", err);
-		goto error;
+		return MOSQ_ERR_UNKNOWN;
 	}
+	return MOSQ_ERR_SUCCESS;
+}
 
-	/* Identities saved by the last run: the broker can authenticate before
-	 * PostgreSQL answers (or while it is down). */
-	snprintf(cache, sizeof(cache), "%s/identities.cache", vg->cfg.spool_dir);
-	cached = vg_idcache_read(cache, &vg->ids, err, sizeof(err));
-	if(cached < 0){
-		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: ignoring the identity cache: %s", err);
-	}else if(cached > 0){
-		vg->ids_loaded = true;
-		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %ld identities loaded from %s until PostgreSQL answers", cached, cache);
+static int start_webhook(struct vg_plugin *vg)
+{
+	struct vg_webhook_opts ho;
+	char err[512];
+
+	memset(&ho, 0, sizeof(ho));
+	ho.url = vg->cfg.webhook_url;
+	ho.secret_file = vg->cfg.webhook_secret_file;
+	ho.ca_file = vg->cfg.webhook_ca_file;
+	ho.timeout_ms = (long)vg->cfg.webhook_timeout_ms;
+	ho.parallel = (int)vg->cfg.webhook_parallel;
+	ho.queue_capacity = (size_t)vg->cfg.queue_capacity;
+	ho.dead_after_ms = vg->cfg.webhook_dead_after_s * 1000;
+	ho.backoff_max_ms = vg->cfg.webhook_backoff_max_s * 1000;
+	ho.max_rejects = (int)vg->cfg.webhook_max_rejects;
+	ho.completions = &vg->workers.completions;
+	if(vg_webhook_start(&vg->workers.webhook, &ho, err, sizeof(err)) != 0){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: plugin_opt_webhook_secret_file: %s", err);
+		return MOSQ_ERR_INVAL;
 	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* The worker threads (bridge/): the writer, the identity sync (which keeps
+ * cache_path), and with their options the webhook and mirror senders and
+ * the metrics endpoint. */
+static int start_workers(struct vg_plugin *vg, const char *cache_path)
+{
+	struct vg_pgwriter_opts wo;
+	char err[512];
 
 	memset(&wo, 0, sizeof(wo));
 	wo.conninfo = vg->cfg.db_conninfo;
-	wo.journal = vg->journal;
-	wo.completions = &vg->completions;
+	wo.journal = vg->workers.journal;
+	wo.completions = &vg->workers.completions;
 	wo.batch_rows = (int)vg->cfg.writer_batch_rows;
 	wo.max_past_s = vg->cfg.ts_max_past_s;
 	wo.news2_max_age_s = (int)vg->cfg.news2_max_age_s;
-	if(vg_pgwriter_start(&vg->writer, &wo, err, sizeof(err)) != 0){
+	if(vg_pgwriter_start(&vg->workers.writer, &wo, err, sizeof(err)) != 0
+			|| vg_idsync_start(&vg->workers.idsync, vg->cfg.db_conninfo, cache_path, vg->cfg.crl_file,
+				&vg->workers.completions, err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
-		goto error;
+		return MOSQ_ERR_UNKNOWN;
 	}
-	if(vg_idsync_start(&vg->idsync, vg->cfg.db_conninfo, cache, vg->cfg.crl_file, &vg->completions, err, sizeof(err)) != 0){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
-		goto error;
+	if(vg->cfg.webhook_url && start_webhook(vg) != MOSQ_ERR_SUCCESS){
+		return MOSQ_ERR_INVAL;
 	}
-	if(vg->cfg.webhook_url){
-		struct vg_webhook_opts ho;
-		memset(&ho, 0, sizeof(ho));
-		ho.url = vg->cfg.webhook_url;
-		ho.secret_file = vg->cfg.webhook_secret_file;
-		ho.ca_file = vg->cfg.webhook_ca_file;
-		ho.timeout_ms = (long)vg->cfg.webhook_timeout_ms;
-		ho.parallel = (int)vg->cfg.webhook_parallel;
-		ho.queue_capacity = (size_t)vg->cfg.queue_capacity;
-		ho.dead_after_ms = vg->cfg.webhook_dead_after_s * 1000;
-		ho.backoff_max_ms = vg->cfg.webhook_backoff_max_s * 1000;
-		ho.max_rejects = (int)vg->cfg.webhook_max_rejects;
-		ho.completions = &vg->completions;
-		if(vg_webhook_start(&vg->webhook, &ho, err, sizeof(err)) != 0){
-			mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: plugin_opt_webhook_secret_file: %s", err);
-			rc = MOSQ_ERR_INVAL;
-			goto error;
-		}
-	}
-
 	if(vg->cfg.mirror_url && vg_mirror_start(vg, err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: plugin_opt_mirror_url: %s", err);
-		rc = MOSQ_ERR_INVAL;
-		goto error;
+		return MOSQ_ERR_INVAL;
 	}
-	if(vg->cfg.metrics_port > 0 && vg_metrics_start(&vg->metrics, vg->cfg.metrics_address, (int)vg->cfg.metrics_port,
+	if(vg->cfg.metrics_port > 0 && vg_httpd_start(&vg->workers.httpd, vg->cfg.metrics_address, (int)vg->cfg.metrics_port,
 			err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
-		rc = MOSQ_ERR_INVAL;
+		return MOSQ_ERR_INVAL;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+		struct mosquitto_opt *opts, int opt_count)
+{
+	struct vg_plugin *vg;
+	char cache[4096];
+	int rc;
+
+	vg = calloc(1, sizeof(*vg));
+	if(vg == NULL){
+		return MOSQ_ERR_NOMEM;
+	}
+	vg->pid = identifier;
+	fix_home();
+	rc = configure(vg, opts, opt_count);
+	if(rc != MOSQ_ERR_SUCCESS){
+		vg_reload_free(vg);
+		vg_config_free(&vg->cfg);
+		free(vg);
+		return rc;
+	}
+	if(vg_queue_init(&vg->workers.completions, (size_t)vg->cfg.queue_capacity) != 0){
+		vg_reload_free(vg);
+		vg_config_free(&vg->cfg);
+		free(vg);
+		return MOSQ_ERR_UNKNOWN;
+	}
+	rc = state_init(vg);
+	if(rc != MOSQ_ERR_SUCCESS){
 		goto error;
 	}
-
-	if(mosquitto_callback_register(vg->pid, MOSQ_EVT_BASIC_AUTH, vg_auth_basic_cb, NULL, vg)
-			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_ACL_CHECK, vg_auth_acl_cb, NULL, vg)
-			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_MESSAGE, vg_ingest_message_cb, NULL, vg)
-			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_TICK, vg_tick_cb, NULL, vg)
-			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_DISCONNECT, vg_auth_disconnect_cb, NULL, vg)
-			|| mosquitto_callback_register(vg->pid, MOSQ_EVT_RELOAD, vg_reload_cb, NULL, vg)){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot register callbacks");
+	if(vg_webhook_global_init() != 0){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot initialise libcurl");
+		rc = MOSQ_ERR_UNKNOWN;
+		goto error;
+	}
+	rc = journal_open(vg);
+	if(rc != MOSQ_ERR_SUCCESS){
+		goto error;
+	}
+	/* Identities saved by the last run: the broker can authenticate before
+	 * PostgreSQL answers (or while it is down). */
+	snprintf(cache, sizeof(cache), "%s/identities.cache", vg->cfg.spool_dir);
+	vg_identities_load_cache(&vg->ids, cache);
+	rc = start_workers(vg, cache);
+	if(rc != MOSQ_ERR_SUCCESS){
+		goto error;
+	}
+	rc = register_callbacks(vg);
+	if(rc != MOSQ_ERR_SUCCESS){
 		goto error;
 	}
 	/* Log what the journal said while opening (replay size, ...). */
 	vg_tick_drain(vg);
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: started (journal %s, others=%s, webhooks %s, mirror %s, "
 			"metrics %s, %zu shadow ward(s))",
-			vg_journal_id(vg->journal), vg->cfg.others == VG_OTHERS_DEFER ? "defer" : "deny",
-			vg->webhook ? "on" : "off", vg->mirror ? "on" : "off", vg->metrics ? "on" : "off", vg->cfg.nshadow);
+			vg_journal_id(vg->workers.journal), vg->cfg.others == VG_OTHERS_DEFER ? "defer" : "deny",
+			vg->workers.webhook ? "on" : "off", vg->workers.mirror ? "on" : "off", vg->workers.httpd ? "on" : "off",
+			vg->cfg.nshadow);
 	*userdata = vg;
 	return MOSQ_ERR_SUCCESS;
 
 error:
-	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_BASIC_AUTH, vg_auth_basic_cb, NULL);
-	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_ACL_CHECK, vg_auth_acl_cb, NULL);
-	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_MESSAGE, vg_ingest_message_cb, NULL);
-	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_TICK, vg_tick_cb, NULL);
-	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_DISCONNECT, vg_auth_disconnect_cb, NULL);
-	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_RELOAD, vg_reload_cb, NULL);
-	if(queue_ready){
-		plugin_free(vg);
-	}else{
-		vg_reload_free(vg);
-		vg_config_free(&vg->cfg);
-		free(vg);
-	}
+	unregister_callbacks(vg);
+	plugin_free(vg);
 	return rc;
 }
 
@@ -340,14 +394,9 @@ VG_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opt
 	if(vg == NULL){
 		return MOSQ_ERR_SUCCESS;
 	}
-	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_BASIC_AUTH, vg_auth_basic_cb, NULL);
-	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_ACL_CHECK, vg_auth_acl_cb, NULL);
-	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_MESSAGE, vg_ingest_message_cb, NULL);
-	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_TICK, vg_tick_cb, NULL);
-	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_DISCONNECT, vg_auth_disconnect_cb, NULL);
-	mosquitto_callback_unregister(vg->pid, MOSQ_EVT_RELOAD, vg_reload_cb, NULL);
+	unregister_callbacks(vg);
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: stopping (writing the journal out to PostgreSQL)");
 	plugin_free(vg);
-	curl_global_cleanup();
+	vg_webhook_global_cleanup();
 	return MOSQ_ERR_SUCCESS;
 }

@@ -57,17 +57,17 @@ void vg_reload_init(struct vg_plugin *vg)
 {
 	Dl_info info;
 
-	vg->conf_path = conf_path_from_cmdline();
+	vg->reload.conf_path = conf_path_from_cmdline();
 	if(dladdr((void *)&vg_reload_init, &info) && info.dli_fname){
-		vg->so_path = realpath(info.dli_fname, NULL);
+		vg->reload.so_path = realpath(info.dli_fname, NULL);
 	}
 }
 
 void vg_reload_free(struct vg_plugin *vg)
 {
-	free(vg->conf_path);
-	free(vg->so_path);
-	vg->conf_path = vg->so_path = NULL;
+	free(vg->reload.conf_path);
+	free(vg->reload.so_path);
+	vg->reload.conf_path = vg->reload.so_path = NULL;
 }
 
 int vg_reload_check_listeners(struct vg_plugin *vg, char *err, size_t errlen)
@@ -75,7 +75,7 @@ int vg_reload_check_listeners(struct vg_plugin *vg, char *err, size_t errlen)
 	struct vg_listener *l = NULL;
 	int n = 0, rc;
 
-	if(vg->conf_path == NULL){
+	if(vg->reload.conf_path == NULL){
 		if(vg->cfg.crl_file){
 			snprintf(err, errlen, "plugin_opt_crl_file needs the broker started with -c <file> (to find the listener "
 					"whose crlfile it is)");
@@ -83,7 +83,7 @@ int vg_reload_check_listeners(struct vg_plugin *vg, char *err, size_t errlen)
 		}
 		return 0; /* Mosquitto's defaults: no TLS listener */
 	}
-	if(vg_config_read_listeners(vg->conf_path, &l, &n, err, errlen) != 0){
+	if(vg_config_read_listeners(vg->reload.conf_path, &l, &n, err, errlen) != 0){
 		return -1;
 	}
 	rc = vg_config_check_listeners(l, n, vg->cfg.crl_file, err, errlen);
@@ -125,19 +125,19 @@ int vg_reload_cb(int event, void *event_data, void *userdata)
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: WARNING: %s", err);
 	}
 	/* Whatever happens to the file, re-read what lives elsewhere. */
-	vg_idsync_request_reload(vg->idsync);
-	if(vg->webhook){
-		vg_webhook_recheck_secrets(vg->webhook);
+	vg_idsync_request_reload(vg->workers.idsync);
+	if(vg->workers.webhook){
+		vg_webhook_recheck_secrets(vg->workers.webhook);
 	}
-	if(vg->mirror){
-		vg_webhook_recheck_secrets(vg->mirror);
+	if(vg->workers.mirror){
+		vg_webhook_recheck_secrets(vg->workers.mirror);
 	}
-	if(vg->conf_path == NULL || vg->so_path == NULL){
+	if(vg->reload.conf_path == NULL || vg->reload.so_path == NULL){
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: reload: the broker was started without -c <file>; "
 				"plugin options cannot be re-read (thresholds, identities and webhook secrets were)");
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
-	if(vg_config_read_file(&fresh, vg->conf_path, vg->so_path, err, sizeof(err)) != 0){
+	if(vg_config_read_file(&fresh, vg->reload.conf_path, vg->reload.so_path, err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: reload refused, the running configuration stays: %s", err);
 		vg_config_free(&fresh);
 		vg->stats.reloads_refused++;
@@ -145,11 +145,11 @@ int vg_reload_cb(int event, void *event_data, void *userdata)
 	}
 	applied = vg_config_apply_reloadable(&vg->cfg, &fresh, note, vg);
 	vg_config_free(&fresh);
-	vg->dec.time.max_future_ms = vg->cfg.ts_max_future_s * 1000;
-	vg->dec.time.max_past_ms = vg->cfg.ts_max_past_s * 1000;
+	vg->ingest.dec.time.max_future_ms = vg->cfg.ts_max_future_s * 1000;
+	vg->ingest.dec.time.max_past_ms = vg->cfg.ts_max_past_s * 1000;
 	vg->stats.reloads++;
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: reloaded %s (%d option(s) changed; identities, thresholds "
-			"and webhook secrets re-read)", vg->conf_path, applied);
+			"and webhook secrets re-read)", vg->reload.conf_path, applied);
 	/* Other plugins' reload callbacks run too. */
 	return MOSQ_ERR_PLUGIN_DEFER;
 }

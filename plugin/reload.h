@@ -9,6 +9,12 @@
 
 struct vg_plugin;
 
+/* reload.c's state. */
+struct vg_reload {
+	char *conf_path;                /* the broker's -c file */
+	char *so_path;                  /* this plugin's file */
+};
+
 /* At start: remembers the broker's configuration file and this plugin's path. */
 void vg_reload_init(struct vg_plugin *vg);
 void vg_reload_free(struct vg_plugin *vg);

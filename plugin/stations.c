@@ -4,7 +4,10 @@
  * Per-sample cost: one JSON rendering into the reused JSON scratch and one
  * mosquitto_broker_publish_copy. Open alerts are kept per ward in a small
  * array (a ward has tens of open alerts, not thousands) and republished at
- * most once per TICK.
+ * most once per TICK. The bed's shown sample is per-bed state (beds.c).
+ *
+ * Memory: the per-ward lists and their copies of each open alert's last
+ * event (vg_plugin.stations).
  */
 #include "stations.h"
 
@@ -15,9 +18,10 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "alerts.h"
+#include "beds.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
+#include "vg_sample_json.h"
 #include "vg_sbuf.h"
 #include "vg_smap.h"
 
@@ -46,14 +50,14 @@ static void free_ward(void *p)
 	free(w);
 }
 
-int vg_stations_init(struct vg_plugin *vg)
+int vg_stations_init(struct vg_stations *st)
 {
-	return vg_smap_init(&vg->ward_alerts, 32);
+	return vg_smap_init(&st->wards, 32);
 }
 
-void vg_stations_free(struct vg_plugin *vg)
+void vg_stations_free(struct vg_stations *st)
 {
-	vg_smap_destroy(&vg->ward_alerts, free_ward);
+	vg_smap_destroy(&st->wards, free_ward);
 }
 
 static void bed_topic(char *out, size_t len, const char *ward, const char *bed)
@@ -61,48 +65,16 @@ static void bed_topic(char *out, size_t len, const char *ward, const char *bed)
 	vg_concat(out, len, "wards/", ward, "/beds/", bed, "/vitals", (char *)NULL);
 }
 
-void vg_sample_json(struct vg_json *j, const struct vg_ident *e, const struct vg_sample *s, int64_t now_ms)
-{
-	char ts[32];
-	int f;
-
-	vg_json_str(j, "device_id", e->id);
-	vg_json_str(j, "ward", e->ward);
-	vg_json_str(j, "bed", e->bed);
-	vg_json_u64(j, "seq", s->val[VG_F_SEQ].u);
-	vg_rfc3339(s->val[VG_F_TS].i, ts, sizeof(ts));
-	vg_json_str(j, "measured_at", ts);
-	vg_rfc3339(now_ms, ts, sizeof(ts));
-	vg_json_str(j, "received_at", ts);
-	for(f = 0; f < VG_FIELD_COUNT; f++){
-		const struct vg_field_def *d = &vg_fields[f];
-		if(!d->measurement || !VG_SAMPLE_HAS(s, f)){
-			continue;
-		}
-		switch(d->type){
-			case VG_T_NUMBER: vg_json_fixed(j, d->key, s->val[f].d, 1); break;
-			case VG_T_BOOL: vg_json_bool(j, d->key, s->val[f].b); break;
-			case VG_T_ENUM: vg_json_strn(j, d->key, &s->val[f].c, 1); break;
-			case VG_T_INT64: vg_json_i64(j, d->key, s->val[f].i); break;
-			default: vg_json_u64(j, d->key, s->val[f].u); break;
-		}
-	}
-}
-
 void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_sample *s, int n,
 		int64_t now_ms)
 {
-	char key[2 * (VG_ID_MAX + 1)], topic[2 * VG_ID_MAX + 32];
+	char topic[2 * VG_ID_MAX + 32];
 	const struct vg_sample *latest = &s[0];
 	struct vg_bed *b;
 	struct vg_json j;
 	int i;
 
-	if(e->ward[0] == '\0'){
-		return;
-	}
-	vg_concat(key, sizeof(key), e->ward, "/", e->bed, (char *)NULL);
-	b = vg_smap_get(&vg->beds, key);
+	b = vg_beds_find(&vg->beds, e->ward, e->bed);
 	if(b == NULL){
 		return;
 	}
@@ -115,11 +87,11 @@ void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, cons
 	if(b->shown_device[0] && latest->val[VG_F_TS].i < b->shown_ts){
 		return;
 	}
-	vg_json_init(&j, vg->jsonbuf, vg->jsonbuf_cap);
+	vg_json_init(&j, vg->scratch.jsonbuf, vg->scratch.jsonbuf_cap);
 	vg_json_obj_open(&j);
-	vg_sample_json(&j, e, latest, now_ms);
+	vg_sample_json_write(&j, e->id, e->ward, e->bed, latest, now_ms);
 	if(b->last.parameters > 0){
-		vg_alerts_json_news2(&j, &b->last, b->spo2_scale);
+		vg_sample_json_news2(&j, &b->last, b->spo2_scale);
 	}else{
 		vg_json_null(&j, "news2");
 	}
@@ -137,14 +109,9 @@ void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, cons
 
 void vg_stations_device_left(struct vg_plugin *vg, const char *id, const char *ward, const char *bed)
 {
-	char key[2 * (VG_ID_MAX + 1)], topic[2 * VG_ID_MAX + 32];
-	struct vg_bed *b;
+	char topic[2 * VG_ID_MAX + 32];
+	struct vg_bed *b = vg_beds_find(&vg->beds, ward, bed);
 
-	if(ward[0] == '\0'){
-		return;
-	}
-	vg_concat(key, sizeof(key), ward, "/", bed, (char *)NULL);
-	b = vg_smap_get(&vg->beds, key);
 	if(b == NULL || strcmp(b->shown_device, id) != 0){
 		return; /* another device's sample is what the bed shows */
 	}
@@ -158,21 +125,11 @@ void vg_stations_device_left(struct vg_plugin *vg, const char *id, const char *w
 
 static struct ward_alerts *ward_of(struct vg_plugin *vg, const char *ward)
 {
-	struct ward_alerts *w = vg_smap_get(&vg->ward_alerts, ward);
-	int err;
+	bool added;
+	struct ward_alerts *w = vg_smap_get_or_add(&vg->stations.wards, ward, sizeof(*w), &added);
 
-	if(w){
-		return w;
-	}
-	w = calloc(1, sizeof(*w));
-	if(w == NULL){
-		return NULL;
-	}
-	vg_strlcpy(w->ward, ward, sizeof(w->ward));
-	vg_smap_put(&vg->ward_alerts, w->ward, w, &err);
-	if(err){
-		free(w);
-		return NULL;
+	if(w && added){
+		vg_strlcpy(w->ward, ward, sizeof(w->ward));
 	}
 	return w;
 }
@@ -195,7 +152,7 @@ static void set_open(struct vg_plugin *vg, const char *ward, const char *alert_i
 			memmove(&w->a[i], &w->a[i + 1], (w->n - i - 1) * sizeof(w->a[0]));
 			w->n--;
 			w->dirty = true;
-			vg->ward_alerts_dirty = true;
+			vg->stations.dirty = true;
 		}
 		return;
 	}
@@ -224,7 +181,7 @@ static void set_open(struct vg_plugin *vg, const char *ward, const char *alert_i
 	w->a[i].body = copy;
 	w->a[i].len = len;
 	w->dirty = true;
-	vg->ward_alerts_dirty = true;
+	vg->stations.dirty = true;
 }
 
 void vg_stations_on_alert(struct vg_plugin *vg, const struct vg_rec_event *ev)
@@ -271,15 +228,15 @@ void vg_stations_tick(struct vg_plugin *vg, int64_t now_ms)
 {
 	size_t i;
 
-	if(!vg->ward_alerts_dirty){
+	if(!vg->stations.dirty){
 		return;
 	}
-	vg->ward_alerts_dirty = false;
-	for(i = 0; i < vg->ward_alerts.cap; i++){
-		struct ward_alerts *w = vg->ward_alerts.slots[i].val;
-		if(vg->ward_alerts.slots[i].key && w && w->dirty){
+	vg->stations.dirty = false;
+	for(i = 0; i < vg->stations.wards.cap; i++){
+		struct ward_alerts *w = vg->stations.wards.slots[i].val;
+		if(vg->stations.wards.slots[i].key && w && w->dirty){
 			publish_ward(vg, w, now_ms);
-			vg->ward_alerts_dirty |= w->dirty; /* out of memory: try again */
+			vg->stations.dirty |= w->dirty; /* out of memory: try again */
 		}
 	}
 }

@@ -17,21 +17,21 @@
 
 #include <stdint.h>
 
-#include "idtable.h"
+#include "vg_ident.h"
 #include "vg_rec.h"
+#include "vg_smap.h"
 #include "vg_vitals.h"
 
 struct vg_plugin;
 
-struct vg_json;
+/* stations.c's state. */
+struct vg_stations {
+	struct vg_smap wards;           /* ward -> its open alerts */
+	bool dirty;                     /* a ward's list changed since TICK */
+};
 
-/* Writes a sample's normalized keys (device_id, ward, bed, seq,
- * measured_at, received_at, the measurements) into an open JSON object:
- * the bed vitals and the mirror share this shape. */
-void vg_sample_json(struct vg_json *j, const struct vg_ident *e, const struct vg_sample *s, int64_t now_ms);
-
-int vg_stations_init(struct vg_plugin *vg);
-void vg_stations_free(struct vg_plugin *vg);
+int vg_stations_init(struct vg_stations *st);
+void vg_stations_free(struct vg_stations *st);
 
 /* Ingest, after the samples were journalled: publishes the bed's latest
  * sample (the newest ts of the message; an older one than what the bed

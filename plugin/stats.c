@@ -14,6 +14,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "httpd.h"
 #include "pgwriter.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
@@ -100,7 +101,7 @@ void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_f
 			"Summary rows journalled for rejections counted instead of recorded", s->rejection_summaries);
 	{
 		struct vg_journal_stats js;
-		vg_journal_get_stats(vg->journal, &js);
+		vg_journal_get_stats(vg->workers.journal, &js);
 		GAUGE("journal/bytes", "vitalgate_journal_bytes", "Bytes in the local journal (not yet released)", js.disk_bytes);
 		GAUGE("journal/rejection_bytes", "vitalgate_journal_rejection_bytes",
 				"Of those, bytes of rejection records (their own budget)", js.rejection_bytes);
@@ -116,38 +117,38 @@ void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_f
 	}
 	{
 		struct vg_webhook_health wh, mh;
-		if(vg->webhook){
-			vg_webhook_get_health(vg->webhook, &wh);
+		if(vg->workers.webhook){
+			vg_webhook_get_health(vg->workers.webhook, &wh);
 		}
-		if(vg->mirror){
-			vg_webhook_get_health(vg->mirror, &mh);
+		if(vg->workers.mirror){
+			vg_webhook_get_health(vg->workers.mirror, &mh);
 		}
 		/* One family's series stay together (the exposition format). */
 		fig(&em, "queue/completions", "vitalgate_queue_depth", VG_FIG_GAUGE, "Items waiting in an in-memory queue",
-				"queue", "completions", vg_queue_depth(&vg->completions), 1);
-		if(vg->webhook){
+				"queue", "completions", vg_queue_depth(&vg->workers.completions), 1);
+		if(vg->workers.webhook){
 			fig(&em, "queue/webhook", "vitalgate_queue_depth", VG_FIG_GAUGE, "", "queue", "webhook", wh.held + wh.queued, 1);
 		}
-		if(vg->mirror){
+		if(vg->workers.mirror){
 			fig(&em, "queue/mirror", "vitalgate_queue_depth", VG_FIG_GAUGE, "", "queue", "mirror", mh.held + mh.queued, 1);
 		}
-		if(vg->webhook){
+		if(vg->workers.webhook){
 			fig(&em, "webhooks/reachable", "vitalgate_endpoint_reachable", VG_FIG_GAUGE,
 					"1 when the endpoint's last answer or idle probe succeeded", "endpoint", "webhook",
 					wh.reach == VG_WH_REACH_OK, 1);
 		}
-		if(vg->mirror){
+		if(vg->workers.mirror){
 			fig(&em, "mirror/reachable", "vitalgate_endpoint_reachable", VG_FIG_GAUGE,
-					vg->webhook ? "" : "1 when the endpoint's last answer or idle probe succeeded", "endpoint", "mirror",
+					vg->workers.webhook ? "" : "1 when the endpoint's last answer or idle probe succeeded", "endpoint", "mirror",
 					mh.reach == VG_WH_REACH_OK, 1);
 		}
 	}
-	if(vg->writer){
+	if(vg->workers.writer){
 		struct vg_pgwriter_stats w;
 		uint64_t cum = 0;
 		char le[32];
 		int i;
-		vg_pgwriter_get_stats(vg->writer, &w);
+		vg_pgwriter_get_stats(vg->workers.writer, &w);
 		COUNTER("writer/rows", "vitalgate_writer_rows_total", "Sample rows committed to PostgreSQL", w.rows_committed);
 		COUNTER("writer/duplicates", "vitalgate_writer_duplicate_rows_total", "Rows PostgreSQL already had (replays)", w.rows_duplicate);
 		COUNTER("writer/rejections", "vitalgate_writer_rejection_rows_total", "Rejection rows committed", w.rejections_committed);
@@ -175,8 +176,8 @@ void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_f
 				w.batch_us_sum, 1e-6);
 		fig(&em, "writer/batch_us/count", "vitalgate_writer_batch_duration_seconds_count", VG_FIG_HISTOGRAM, "", NULL, NULL, cum, 1);
 	}
-	GAUGE("database/up", "vitalgate_database_up", "1 while the writer reaches PostgreSQL", vg->db_up ? 1 : 0);
-	GAUGE("identities", "vitalgate_identities", "Identities loaded", vg->ids.count);
+	GAUGE("database/up", "vitalgate_database_up", "1 while the writer reaches PostgreSQL", vg->tick.db_up ? 1 : 0);
+	GAUGE("identities", "vitalgate_identities", "Identities loaded", vg->ids.table.count);
 }
 
 static void put_sys(void *ctx, const struct vg_fig *f)
@@ -287,12 +288,12 @@ int vg_stats_health(struct vg_plugin *vg, struct vg_sbuf *b)
 	struct vg_pgwriter_stats w;
 	struct vg_json j;
 	char buf[2560];
-	bool ok = true, db_ok = vg->db_up;
+	bool ok = true, db_ok = vg->tick.db_up;
 	int64_t lag = 0;
 
 	memset(&w, 0, sizeof(w));
-	if(vg->writer){
-		vg_pgwriter_get_stats(vg->writer, &w);
+	if(vg->workers.writer){
+		vg_pgwriter_get_stats(vg->workers.writer, &w);
 		lag = w.lag_ms > 0 ? w.lag_ms : 0;
 	}
 	vg_json_init(&j, buf, sizeof(buf));
@@ -303,19 +304,19 @@ int vg_stats_health(struct vg_plugin *vg, struct vg_sbuf *b)
 	vg_json_obj_open_key(&j, "writer");
 	vg_json_fixed(&j, "lag_seconds", (double)lag / 1000.0, 3);
 	vg_json_i64(&j, "max_lag_seconds", vg->cfg.health_max_lag_s);
-	vg_json_u64(&j, "journal_bytes", vg_journal_disk_bytes(vg->journal));
+	vg_json_u64(&j, "journal_bytes", vg_journal_disk_bytes(vg->workers.journal));
 	vg_json_obj_close(&j);
 	{
 		/* The journal refuses samples: after a failed sync, or while its
 		 * filesystem is full. */
 		struct vg_journal_stats js;
-		vg_journal_get_stats(vg->journal, &js);
+		vg_journal_get_stats(vg->workers.journal, &js);
 		vg_json_obj_open_key(&j, "journal");
 		if(js.unsafe){
 			vg_json_str(&j, "state", "unsafe");
 			vg_json_str(&j, "error", js.unsafe_error);
 			ok = false;
-		}else if(vg->jfull_alarm_ms){
+		}else if(vg->tick.jfull_alarm_ms){
 			vg_json_str(&j, "state", "disk_full");
 			ok = false;
 		}else{
@@ -323,8 +324,8 @@ int vg_stats_health(struct vg_plugin *vg, struct vg_sbuf *b)
 		}
 		vg_json_obj_close(&j);
 	}
-	health_endpoint(&j, "webhook", vg->webhook, &ok);
-	health_endpoint(&j, "mirror", vg->mirror, &ok);
+	health_endpoint(&j, "webhook", vg->workers.webhook, &ok);
+	health_endpoint(&j, "mirror", vg->workers.mirror, &ok);
 	if(!db_ok || lag > vg->cfg.health_max_lag_s * 1000){
 		ok = false;
 	}
@@ -335,4 +336,15 @@ int vg_stats_health(struct vg_plugin *vg, struct vg_sbuf *b)
 		vg_sbuf_putc(b, '\n');
 	}
 	return ok ? 200 : 503;
+}
+
+int vg_stats_render(void *ctx, int doc, struct vg_sbuf *b)
+{
+	struct vg_plugin *vg = ctx;
+
+	if(doc == VG_HTTPD_METRICS){
+		vg_stats_prometheus(vg, b);
+		return 200;
+	}
+	return vg_stats_health(vg, b);
 }

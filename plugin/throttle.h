@@ -9,7 +9,7 @@
  * brute-force attempt slows nobody else.
  *
  * Budgets live in two places:
- *  - a known identity keeps its own two in its runtime state (idtable.h),
+ *  - a known identity keeps its own two in its session state (sessions.h),
  *    found in O(1) with the identity and never forgotten;
  *  - everything else (client addresses, usernames Vitalgate does not know)
  *    lives in a table (struct vg_throttle) with a fixed number of slots (no

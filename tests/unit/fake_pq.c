@@ -14,7 +14,7 @@
 
 #include <libpq-fe.h>
 
-#include "migrations.h"
+#include "vg_migrations.h"
 
 /* With -Wl,--wrap=malloc the test's own failures must not reach the fake:
  * __real_malloc is then the C library's. Without that wrap it is not

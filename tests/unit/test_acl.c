@@ -92,6 +92,12 @@ int mosquitto_set_username(struct mosquitto *client, const char *username)
 	return MOSQ_ERR_SUCCESS;
 }
 
+int mosquitto_kick_client_by_clientid(const char *client_id, bool with_will)
+{
+	(void)client_id, (void)with_will;
+	return MOSQ_ERR_SUCCESS;
+}
+
 void mosquitto_log_printf(int level, const char *fmt, ...)
 {
 	(void)level;
@@ -114,16 +120,6 @@ void vg_audit_noisy(struct vg_plugin *vg, enum vg_audit_event ev, const char *id
 	denials++;
 }
 
-void vg_alerts_on_connect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms)
-{
-	(void)vg, (void)e, (void)now_ms;
-}
-
-void vg_alerts_on_disconnect(struct vg_plugin *vg, struct vg_ident *e, int64_t now_ms)
-{
-	(void)vg, (void)e, (void)now_ms;
-}
-
 bool vg_crl_login_revoked(struct vg_plugin *vg, struct mosquitto *client, struct vg_cert_id *id)
 {
 	(void)vg, (void)client;
@@ -140,14 +136,6 @@ int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct m
 	return MOSQ_ERR_SUCCESS;
 }
 
-struct vg_devrt *vg_ingest_devrt(struct vg_ident *e)
-{
-	if(e->rt == NULL){
-		e->rt = calloc(1, sizeof(*e->rt));
-	}
-	return e->rt;
-}
-
 /* ---- helpers ---- */
 static struct vg_ident *add(struct vg_plugin *vg, const char *id, int role, const char *ward)
 {
@@ -162,14 +150,29 @@ static struct vg_ident *add(struct vg_plugin *vg, const char *id, int role, cons
 		vg_strlcpy(e->ward, ward, sizeof(e->ward));
 		vg_strlcpy(e->bed, "B1", sizeof(e->bed));
 	}
-	CHECK(vg_idtable_put(&vg->ids, e) == 0);
+	CHECK(vg_idtable_put(&vg->ids.table, e) == 0);
 	return e;
 }
 
 /* Makes client the identity's live session (what BASIC_AUTH does). */
-static void go_live(struct vg_ident *e, struct fake_client *client)
+static void go_live(struct vg_plugin *vg, struct vg_ident *e, struct fake_client *client)
 {
-	vg_ingest_devrt(e)->live = (const struct mosquitto *)(void *)client;
+	vg_sessions_get(&vg->sessions, e->id)->live = (const struct mosquitto *)(void *)client;
+}
+
+static void plugin_init(struct vg_plugin *vg, size_t n)
+{
+	CHECK(vg_idtable_init(&vg->ids.table, n) == 0);
+	CHECK(vg_sessions_init(&vg->sessions, 16) == 0);
+	CHECK(vg_devices_init(&vg->devices, 16) == 0);
+}
+
+static void plugin_free(struct vg_plugin *vg)
+{
+	vg_idtable_destroy(&vg->ids.table);
+	vg_sessions_free(&vg->sessions);
+	vg_devices_free(&vg->devices);
+	free(vg);
 }
 
 static int acl(struct vg_plugin *vg, struct fake_client *client, int access, const char *topic)
@@ -203,13 +206,13 @@ static double read_cost(size_t n, long rounds, long *allocated)
 	double t0, t1;
 	int bad = 0;
 
-	CHECK(vg_idtable_init(&vg->ids, 1024) == 0);
+	plugin_init(vg, 1024);
 	for(i = 0; i < n; i++){
 		snprintf(id, sizeof(id), "dev-%zu", i);
 		add(vg, id, VG_ROLE_DEVICE, "3W");
 	}
-	go_live(add(vg, "core", VG_ROLE_SERVICE, NULL), &svc);
-	go_live(add(vg, "st-3w", VG_ROLE_STATION, "3W"), &st);
+	go_live(vg, add(vg, "core", VG_ROLE_SERVICE, NULL), &svc);
+	go_live(vg, add(vg, "st-3w", VG_ROLE_STATION, "3W"), &st);
 	for(i = 0; i < 64; i++){
 		snprintf(topics[i], sizeof(topics[i]), "vitals/dev-%zu", (i * 7919) % n);
 	}
@@ -222,8 +225,7 @@ static double read_cost(size_t n, long rounds, long *allocated)
 	t1 = now_ns();
 	*allocated = allocs - before;
 	CHECK_INT(bad, 0);
-	vg_idtable_destroy(&vg->ids);
-	free(vg);
+	plugin_free(vg);
 	return (t1 - t0) / (double)(rounds * 2);
 }
 
@@ -237,13 +239,13 @@ int main(void)
 	long alloc_small, alloc_big;
 	double small, big;
 
-	CHECK(vg_idtable_init(&vg->ids, 64) == 0);
-	vg->kicks = calloc(VG_MAX_KICKS, sizeof(*vg->kicks));
+	plugin_init(vg, 64);
+	vg->auth.kicks = calloc(VG_MAX_KICKS, sizeof(*vg->auth.kicks));
 	vg->cfg.others = VG_OTHERS_DEFER;
 	a = add(vg, "dev-a", VG_ROLE_DEVICE, "3W");
 	add(vg, "core", VG_ROLE_SERVICE, NULL);
-	go_live(a, &dev);
-	go_live(vg_idtable_find(&vg->ids, "core"), &svc);
+	go_live(vg, a, &dev);
+	go_live(vg, vg_idtable_find(&vg->ids.table, "core"), &svc);
 
 	/* The live session has the identity's rights; its publish is ingested
 	 * by the ACL check itself. */
@@ -257,7 +259,7 @@ int main(void)
 	CHECK_INT(acl(vg, &older, MOSQ_ACL_READ, "devices/dev-a/rejections"), MOSQ_ERR_ACL_DENIED);
 	CHECK_INT(acl(vg, &stale_svc, MOSQ_ACL_READ, "vitals/dev-a"), MOSQ_ERR_ACL_DENIED);
 	/* ...and the kick it queues spares the live session of that id. */
-	CHECK(vg->nkicks >= 1 && !strcmp(vg->kicks[0].client_id, "dev-a"));
+	CHECK(vg->auth.nkicks >= 1 && !strcmp(vg->auth.kicks[0].client_id, "dev-a"));
 	CHECK(vg_auth_is_live(vg, "dev-a"));
 	/* 12.6: a password_file session named like an identity created after
 	 * it logged in never gains its rights, foreign topics included. */
@@ -278,9 +280,8 @@ int main(void)
 	CHECK_INT(acl(vg, &dev, MOSQ_ACL_SUBSCRIBE, "$SYS/#"), MOSQ_ERR_ACL_DENIED);
 	CHECK_INT(acl(vg, &svc, MOSQ_ACL_READ, "$SYS/broker/vitalgate/samples/accepted"), MOSQ_ERR_SUCCESS);
 	CHECK(denials > 0);
-	vg_idtable_destroy(&vg->ids);
-	free(vg->kicks);
-	free(vg);
+	free(vg->auth.kicks);
+	plugin_free(vg);
 
 	/* O(1) read checks, no allocation: a million checks (after a warm-up)
 	 * with 1,000 and with 100,000 identities. */

@@ -1,5 +1,5 @@
 /*
- * Unit tests for plugin/idcache.c: a table survives a write/read round
+ * Unit tests for common/vg_idcache.c: a table survives a write/read round
  * trip; a corrupt or truncated file is refused whole; a missing file is 0.
  */
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "idcache.h"
+#include "vg_idcache.h"
 #include "vgtest.h"
 
 static struct vg_ident *mk(const char *id, uint8_t role, uint16_t nwards)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "vg_journal.h"
+#include "vg_log.h"
 #include "vgtest.h"
 
 #define SEG_HDR 16
@@ -628,7 +629,7 @@ static void test_corrupt_payload_skipped(void)
 	li = log_find(&lc, "corrupt", "0000000000000001.vgj", where);
 	CHECK(li >= 0);
 	CHECK(li >= 0 && strstr(lc.msg[li], dir) != NULL);
-	CHECK(li >= 0 && lc.levels[li] == 4);   /* MOSQ_LOG_WARNING */
+	CHECK(li >= 0 && lc.levels[li] == VG_LOG_WARNING);
 	{
 		/* It names how much was skipped: exactly record 3. */
 		char skipped[64];

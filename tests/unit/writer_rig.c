@@ -282,7 +282,7 @@ void rig_drain(struct rig *g)
 			snprintf(n->msg, sizeof(n->msg), "%s", n->up ? "DB up" : "DB down");
 		}
 		if(job->type == VG_C_ALERT_STATE){
-			vg_alert_state_free((struct vg_c_alert_state *)job);
+			vg_c_alert_state_free((struct vg_c_alert_state *)job);
 		}else{
 			free(job);
 		}

@@ -1,11 +1,11 @@
 /*
- * idcache: identity table snapshot file (see idcache.h).
+ * vg_idcache: identity table snapshot file (see vg_idcache.h).
  * Format: "VGIDC001" | u32 count | count x entry | u32 crc32c of all that.
  * Entry: str8 id | u8 role | u8 revoked | 16 salt | 32 hash | str8 ward |
  * str8 bed | u16 nwards | nwards x str8 ward. Integers little-endian.
  * Thread: any. Memory: temporary buffers only.
  */
-#include "idcache.h"
+#include "vg_idcache.h"
 
 #include <errno.h>
 #include <fcntl.h>

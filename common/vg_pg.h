@@ -1,11 +1,13 @@
 /*
- * pgconn: libpq helpers shared by the writer, the identity sync and the
- * admin CLI.
+ * vg_pg: libpq helpers shared by the writer and the identity sync (worker
+ * threads) and the admin CLI. A library of its own (vg_pg, with the
+ * embedded migrations, vg_migrations.h): code on the broker thread never
+ * links libpq (tests/check-layers.mjs checks it).
  *
  * Thread: any; a PGconn belongs to the thread that opened it.
  */
-#ifndef VG_PGCONN_H
-#define VG_PGCONN_H
+#ifndef VG_PG_H
+#define VG_PG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,11 +22,6 @@ PGconn *vg_pg_connect(const char *conninfo, const char *application_name, char *
 /* Runs sql (no parameters); true if it succeeded. On failure err holds
  * "SQLSTATE: message" on one line. */
 bool vg_pg_exec(PGconn *c, const char *sql, char *err, size_t errlen);
-
-/* True if the error class means "try again later" (connection lost,
- * server shutting down, out of resources, serialization failure) rather
- * than a problem with the data or the schema. */
-bool vg_pg_retryable(const char *sqlstate);
 
 /* Copies PQerrorMessage/PQresultErrorMessage onto one line. */
 void vg_pg_errline(const char *msg, char *out, size_t outlen);

@@ -1,7 +1,9 @@
 /*
- * metrics: the HTTP endpoint for /metrics (Prometheus text exposition
- * 0.0.4) and /health (JSON; 200 when the database is reachable, the writer
- * keeps up, the journal accepts and the webhook endpoints answer, else 503).
+ * httpd: the HTTP endpoint for /metrics (Prometheus text exposition 0.0.4)
+ * and /health (JSON; 200 when the database is reachable, the writer keeps
+ * up, the journal accepts and the webhook endpoints answer, else 503). The
+ * documents are rendered on the broker thread by plugin/stats.c, through
+ * the render callback TICK passes to vg_httpd_tick.
  *
  * DESIGN
  *  - One server thread runs a poll(2) loop over non-blocking sockets: the
@@ -32,12 +34,12 @@
  *  - Anything but GET/HEAD of the two paths is 400/404/405. Bound to
  *    metrics_address (loopback by default).
  *
- * Thread: vg_metrics_start/stop and vg_metrics_tick on the broker thread;
+ * Thread: vg_httpd_start/stop and vg_httpd_tick on the broker thread;
  * the server thread owns the sockets and the connection table. Memory: the
  * documents live as long as the endpoint; a connection's response buffer
  * lives until it is closed.
  */
-#include "metrics.h"
+#include "httpd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,8 +54,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "stats.h"
-#include "vg_plugin.h"
 #include "vg_sbuf.h"
 #include "vg_util.h"
 
@@ -68,7 +68,7 @@
 #define KEEP_WARM_MS 10000
 #define EMFILE_PAUSE_MS 100
 
-enum doc_kind { DOC_METRICS = 0, DOC_HEALTH = 1, DOC__COUNT };
+enum doc_kind { DOC_METRICS = VG_HTTPD_METRICS, DOC_HEALTH = VG_HTTPD_HEALTH, DOC__COUNT };
 
 /* One rendered document. */
 struct doc {
@@ -97,7 +97,7 @@ struct conn {
 	size_t sent;
 };
 
-struct vg_metrics {
+struct vg_httpd {
 	int lfd;
 	int stopfd;                /* eventfd: stop */
 	int wakefd;                /* eventfd: TICK rendered a document */
@@ -148,7 +148,7 @@ static void respond(struct conn *c, int status, const char *type, const char *bo
 }
 
 /* Answers from the document's current rendering (mu held by the caller). */
-static void respond_doc(struct vg_metrics *m, struct conn *c, int64_t now)
+static void respond_doc(struct vg_httpd *m, struct conn *c, int64_t now)
 {
 	struct doc *d = &m->docs[c->kind];
 
@@ -161,7 +161,7 @@ static void respond_doc(struct vg_metrics *m, struct conn *c, int64_t now)
 }
 
 /* A complete request head: parse it, then answer now or wait for TICK. */
-static void handle_request(struct vg_metrics *m, struct conn *c, int64_t now)
+static void handle_request(struct vg_httpd *m, struct conn *c, int64_t now)
 {
 	char method[8], path[128];
 	struct doc *d;
@@ -186,7 +186,7 @@ static void handle_request(struct vg_metrics *m, struct conn *c, int64_t now)
 		return;
 	}
 	d = &m->docs[c->kind];
-	atomic_store(&d->asked_ms, now);   /* keeps it warm (vg_metrics_tick) */
+	atomic_store(&d->asked_ms, now);   /* keeps it warm (vg_httpd_tick) */
 	pthread_mutex_lock(&m->mu);
 	if(d->rendered_ms != 0 && now - d->rendered_ms <= FRESH_MS){
 		respond_doc(m, c, now);
@@ -199,7 +199,7 @@ static void handle_request(struct vg_metrics *m, struct conn *c, int64_t now)
 	pthread_mutex_unlock(&m->mu);
 }
 
-static void on_readable(struct vg_metrics *m, struct conn *c, int64_t now)
+static void on_readable(struct vg_httpd *m, struct conn *c, int64_t now)
 {
 	ssize_t n = recv(c->fd, c->req + c->len, sizeof(c->req) - 1 - c->len, 0);
 
@@ -243,7 +243,7 @@ static void on_writable(struct conn *c)
 /* A slot for a new connection; at the bound, the oldest connection still
  * reading its request is closed to make room. NULL if every slot holds a
  * complete request. */
-static struct conn *free_slot(struct vg_metrics *m)
+static struct conn *free_slot(struct vg_httpd *m)
 {
 	struct conn *oldest = NULL;
 	int i;
@@ -263,7 +263,7 @@ static struct conn *free_slot(struct vg_metrics *m)
 	return oldest;
 }
 
-static void accept_all(struct vg_metrics *m, int64_t now)
+static void accept_all(struct vg_httpd *m, int64_t now)
 {
 	for(;;){
 		struct conn *c;
@@ -291,7 +291,7 @@ static void accept_all(struct vg_metrics *m, int64_t now)
 }
 
 /* TICK rendered something: answer the connections waiting for it. */
-static void on_rendered(struct vg_metrics *m, int64_t now)
+static void on_rendered(struct vg_httpd *m, int64_t now)
 {
 	uint64_t v;
 	int i;
@@ -316,7 +316,7 @@ static void on_rendered(struct vg_metrics *m, int64_t now)
 
 /* Deadlines: a request not complete in time is closed unanswered; a wait
  * for TICK gets the previous rendering; a response not taken is dropped. */
-static void expire(struct vg_metrics *m, int64_t now)
+static void expire(struct vg_httpd *m, int64_t now)
 {
 	int i;
 
@@ -336,9 +336,9 @@ static void expire(struct vg_metrics *m, int64_t now)
 	}
 }
 
-static void *metrics_main(void *arg)
+static void *httpd_main(void *arg)
 {
-	struct vg_metrics *m = arg;
+	struct vg_httpd *m = arg;
 	struct pollfd *p = m->pfd;
 	int *slot = m->pslot;
 
@@ -413,9 +413,9 @@ static void *metrics_main(void *arg)
 
 /* ---- broker thread ------------------------------------------------------ */
 
-int vg_metrics_start(struct vg_metrics **out, const char *addr, int port, char *err, size_t errlen)
+int vg_httpd_start(struct vg_httpd **out, const char *addr, int port, char *err, size_t errlen)
 {
-	struct vg_metrics *m;
+	struct vg_httpd *m;
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	int one = 1, i;
@@ -468,7 +468,7 @@ int vg_metrics_start(struct vg_metrics **out, const char *addr, int port, char *
 		atomic_init(&m->docs[i].asked_ms, 0);
 	}
 	pthread_mutex_init(&m->mu, NULL);
-	if(pthread_create(&m->thread, NULL, metrics_main, m) != 0){
+	if(pthread_create(&m->thread, NULL, httpd_main, m) != 0){
 		snprintf(err, errlen, "cannot start the metrics thread");
 		pthread_mutex_destroy(&m->mu);
 		goto error;
@@ -492,10 +492,10 @@ error:
 	return -1;
 }
 
-void vg_metrics_tick(struct vg_metrics *m, struct vg_plugin *vg)
+void vg_httpd_tick(struct vg_httpd *m, vg_httpd_render_fn render, void *ctx)
 {
 	int64_t now;
-	bool render[DOC__COUNT];
+	bool due[DOC__COUNT];
 	bool any = false;
 	int i;
 
@@ -505,9 +505,9 @@ void vg_metrics_tick(struct vg_metrics *m, struct vg_plugin *vg)
 	now = vg_mono_ms();
 	for(i = 0; i < DOC__COUNT; i++){
 		struct doc *d = &m->docs[i];
-		render[i] = atomic_exchange(&d->wanted, false)
+		due[i] = atomic_exchange(&d->wanted, false)
 			|| (now - atomic_load(&d->asked_ms) < KEEP_WARM_MS && now - d->tick_rendered_ms >= REFRESH_MS);
-		any |= render[i];
+		any |= due[i];
 	}
 	if(!any){
 		return;
@@ -515,16 +515,11 @@ void vg_metrics_tick(struct vg_metrics *m, struct vg_plugin *vg)
 	pthread_mutex_lock(&m->mu);
 	for(i = 0; i < DOC__COUNT; i++){
 		struct doc *d = &m->docs[i];
-		if(!render[i]){
+		if(!due[i]){
 			continue;
 		}
 		vg_sbuf_reset(&d->body);
-		if(i == DOC_METRICS){
-			vg_stats_prometheus(vg, &d->body);
-			d->status = 200;
-		}else{
-			d->status = vg_stats_health(vg, &d->body);
-		}
+		d->status = render(ctx, i, &d->body);
 		d->rendered_ms = d->tick_rendered_ms = now;
 		d->gen++;
 	}
@@ -537,7 +532,7 @@ void vg_metrics_tick(struct vg_metrics *m, struct vg_plugin *vg)
 	}
 }
 
-void vg_metrics_stop(struct vg_metrics *m)
+void vg_httpd_stop(struct vg_httpd *m)
 {
 	uint64_t one = 1;
 	int i;

@@ -1,8 +1,8 @@
 /*
- * idtable: open-addressing hash table of identities (see idtable.h).
- * Thread: broker thread only (vg_ident_new/free: any). Memory: owns entries.
+ * vg_idtable: open-addressing hash table of identities (see vg_idtable.h).
+ * Thread: one owner per table. Memory: owns its entries.
  */
-#include "idtable.h"
+#include "vg_idtable.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -12,34 +12,6 @@ static uint64_t hash_id(const char *s, size_t n)
 	uint64_t h = vg_fnv1a(s, n);
 
 	return h ^ (h >> 29);
-}
-
-struct vg_ident *vg_ident_new(uint16_t nwards)
-{
-	return calloc(1, sizeof(struct vg_ident) + (size_t)nwards * (VG_ID_MAX + 1));
-}
-
-struct vg_ident *vg_ident_clone(const struct vg_ident *e)
-{
-	size_t sz = sizeof(struct vg_ident) + (size_t)e->nwards * (VG_ID_MAX + 1);
-	struct vg_ident *c = malloc(sz);
-
-	if(c){
-		memcpy(c, e, sz);
-		c->rt = NULL;
-	}
-	return c;
-}
-
-void vg_ident_free(struct vg_ident *e)
-{
-	if(e){
-		if(e->rt){
-			free(e->rt->alerts);
-		}
-		free(e->rt);
-		free(e);
-	}
 }
 
 int vg_idtable_init(struct vg_idtable *t, size_t cap_hint)
@@ -145,12 +117,7 @@ int vg_idtable_put(struct vg_idtable *t, struct vg_ident *e)
 	}
 	i = slot_of(t, e->id, n, &found);
 	if(found){
-		struct vg_ident *old = t->slots[i];
-		if(e->rt == NULL){
-			e->rt = old->rt;
-			old->rt = NULL;
-		}
-		vg_ident_free(old);
+		vg_ident_free(t->slots[i]);
 	}else{
 		t->count++;
 	}
@@ -189,16 +156,4 @@ bool vg_idtable_remove(struct vg_idtable *t, const char *id)
 		}
 	}
 	return true;
-}
-
-bool vg_ident_has_ward(const struct vg_ident *e, const char *w, size_t n)
-{
-	uint16_t i;
-
-	for(i = 0; i < e->nwards; i++){
-		if(strncmp(e->wards[i], w, n) == 0 && e->wards[i][n] == '\0'){
-			return true;
-		}
-	}
-	return false;
 }

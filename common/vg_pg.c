@@ -1,7 +1,7 @@
 /*
- * pgconn: libpq helpers (see pgconn.h). Thread: any. Memory: none owned.
+ * vg_pg: libpq helpers (see vg_pg.h). Thread: any. Memory: none owned.
  */
-#include "pgconn.h"
+#include "vg_pg.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -64,19 +64,4 @@ bool vg_pg_exec(PGconn *c, const char *sql, char *err, size_t errlen)
 	}
 	PQclear(r);
 	return ok;
-}
-
-bool vg_pg_retryable(const char *sqlstate)
-{
-	if(sqlstate == NULL || sqlstate[0] == '\0'){
-		return true;    /* no server answer: a connection problem */
-	}
-	return !strncmp(sqlstate, "08", 2)     /* connection exception */
-		|| !strncmp(sqlstate, "53", 2)     /* insufficient resources */
-		|| !strncmp(sqlstate, "57", 2)     /* operator intervention */
-		|| !strncmp(sqlstate, "58", 2)     /* system error */
-		|| !strcmp(sqlstate, "40001")      /* serialization failure */
-		|| !strcmp(sqlstate, "40P01")      /* deadlock */
-		|| !strcmp(sqlstate, "55P03")      /* lock not available */
-		|| !strcmp(sqlstate, "25P02");     /* in failed transaction */
 }

@@ -1,5 +1,5 @@
 /*
- * idcache: the identity table saved in spool_dir/identities.cache, so that
+ * vg_idcache: the identity table saved in spool_dir/identities.cache, so that
  * a broker restarted while PostgreSQL is unreachable still authenticates
  * the devices it knew (docs/security.md explains the trade-off: a
  * revocation made while both were down takes effect when PostgreSQL is back).
@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "idtable.h"
+#include "vg_idtable.h"
 
 /* Writes every entry of t to path. Returns 0 or -1 with err set. */
 int vg_idcache_write(const char *path, const struct vg_idtable *t, char *err, size_t errlen);
