@@ -14,7 +14,7 @@
 //  - A Node.js webhook receiver (bridge/node verifies the signatures).
 // Every child is recorded; an exit/signal hook SIGKILLs any still alive.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, chownSync, existsSync, rmSync, readFileSync, appendFileSync, copyFileSync, renameSync, readdirSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, chownSync, existsSync, rmSync, readFileSync, appendFileSync, copyFileSync, renameSync, readdirSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
 import http, { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import net from 'node:net';
@@ -81,16 +81,44 @@ export async function waitFor(fn, { timeout = 10000, interval = 25, what = 'cond
   }
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
+// Ports for the servers a test starts. Not the kernel's "any free port":
+// those come from the ephemeral range (ip_local_port_range, 32768-60999),
+// where every outgoing connection of every concurrent test also takes its
+// source port, so a port free a moment ago can be taken before mosquitto
+// binds it (seen as "Address already in use" under ctest -j2). Instead a
+// random port below that range, reserved across concurrent test processes
+// by a lock file (created exclusively; a lock older than an hour is stale),
+// and checked free on every interface.
+const PORT_LOCKS = path.join(os.tmpdir(), 'vg-test-ports');
+const PORT_LOW = 10000;
+const PORT_HIGH = 32000;
+
+function canListen(port) {
+  return new Promise((resolve) => {
     const s = net.createServer();
     s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen({ port, host: '0.0.0.0', exclusive: true }, () => s.close(() => resolve(true)));
   });
+}
+
+export async function freePort() {
+  mkdirSync(PORT_LOCKS, { recursive: true, mode: 0o1777 });
+  for (let i = 0; i < 500; i++) {
+    const port = PORT_LOW + Math.floor(Math.random() * (PORT_HIGH - PORT_LOW));
+    const lock = path.join(PORT_LOCKS, String(port));
+    try {
+      if (Date.now() - statSync(lock).mtimeMs < 3600e3) continue;
+      rmSync(lock, { force: true });
+    } catch { /* no lock: free to take */ }
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
+    } catch {
+      continue; // another test process took it first
+    }
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`freePort: no free port in ${PORT_LOW}-${PORT_HIGH} after 500 tries`);
 }
 
 function exitOf(child, timeout) {

@@ -34,7 +34,7 @@
 #include <mosquitto.h>
 
 #include "fake_pq.h"
-#include "migrations.h"
+#include "vg_migrations.h"
 #include "pgwriter.h"
 #include "vg_completion.h"
 #include "writer_rig.h"
