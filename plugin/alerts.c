@@ -872,14 +872,9 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 	for(i = 0; i < c->nparams; i++){
 		const struct vg_bed_param *bp = &c->params[i];
 		struct vg_bed *b = vg_beds_get(&vg->beds, bp->ward, bp->bed, vg->alerts.cfg);
-		if(b == NULL || bp->param < 0 || bp->param >= VG_N2_COUNT
-				|| (b->p[bp->param].has && b->p[bp->param].at_ms >= bp->at_ms)){
-			continue; /* this run already has a newer value */
+		if(b != NULL && vg_bed_restore_param(b, bp->param, bp->at_ms, bp->v)){
+			params++; /* unless this run already has a newer value */
 		}
-		b->p[bp->param].has = true;
-		b->p[bp->param].at_ms = bp->at_ms;
-		b->p[bp->param].v = bp->v;
-		params++;
 	}
 	for(i = 0; i < c->nalerts; i++){
 		const struct vg_open_alert *o = &c->alerts[i];
@@ -906,7 +901,7 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 			a->calm_since_ms = 0;
 			a->calm_level = 0;
 			memcpy(a->id, id, sizeof(id));
-			vg_stations_open_alert(vg, o->ward, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
+			vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
 			restored++;
 		}
 	}
