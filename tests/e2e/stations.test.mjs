@@ -95,6 +95,7 @@ test('a station that connects gets its whole ward in one retained frame: every b
   // Nothing else under the ward is retained per bed (bed_topics is off).
   const all = await retained('wards/5N/#');
   assert.deepEqual([...all.keys()].filter((t) => t !== 'wards/5N/alerts/active'), ['wards/5N/vitals']);
+  assert.deepEqual(Object.keys(f).sort(), ['beds', 'frame_seq', 'updated_at', 'ward']); // bridge/node's WardFrame
   assert.equal(f.ward, '5N');
   assert.ok(Number.isInteger(f.frame_seq) && f.frame_seq >= 1);
   assert.ok(Math.abs(Date.parse(f.updated_at) - Date.now()) < 10000);
