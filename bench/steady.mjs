@@ -44,7 +44,8 @@ const spread = (xs) => { const s = xs.filter((x) => x !== null && x !== undefine
 
 // perf record of the broker's main thread for `seconds`, then perf-split.
 async function perfSplit(pid, seconds, msgs) {
-  const data = path.join(bench.root, `perf-${pid}.data`);
+  // VG_PERF_DIR keeps the recording (perf report -i ... for a closer look).
+  const data = path.join(process.env.VG_PERF_DIR ?? bench.root, `perf-${pid}.data`);
   const rec = spawn('perf', ['record', '-q', '-o', data, '--call-graph', 'dwarf', '-F', '2000', '-t', String(pid), '--', 'sleep', String(seconds)],
     { stdio: 'ignore' });
   await new Promise((r) => rec.on('exit', r));

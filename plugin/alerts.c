@@ -359,7 +359,7 @@ void vg_alerts_emit(struct vg_plugin *vg)
 
 /* ---- snapshot / restore -------------------------------------------------- */
 
-void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_device *rt,
+void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *rt,
 		struct vg_alert_snap *snap)
 {
 
@@ -372,7 +372,7 @@ void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, const st
 	}
 	snap->last_seen_ms = rt ? rt->last_seen_ms : 0;
 	snap->disconnected_ms = rt ? rt->disconnected_ms : 0;
-	snap->bed = vg_beds_find(&vg->beds, e->ward, e->bed);
+	snap->bed = rt ? vg_beds_find_cached(&vg->beds, e->ward, e->bed, &rt->bed) : vg_beds_find(&vg->beds, e->ward, e->bed);
 	snap->had_bed = snap->bed != NULL;
 	if(snap->had_bed){
 		snap->bed_copy = *snap->bed;
@@ -580,7 +580,10 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 	if(resolve_silent(vg, e, rt, "data again", now_ms, now_ms) < 0){
 		return MOSQ_ERR_UNKNOWN;
 	}
-	b = vg_beds_get(&vg->beds, e->ward, e->bed, vg->alerts.cfg);
+	b = vg_beds_find_cached(&vg->beds, e->ward, e->bed, &rt->bed);
+	if(b == NULL){
+		b = vg_beds_get(&vg->beds, e->ward, e->bed, vg->alerts.cfg);
+	}
 	if(b == NULL && e->ward[0]){
 		return MOSQ_ERR_NOMEM; /* the bed's NEWS2 could not be judged */
 	}

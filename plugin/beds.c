@@ -47,6 +47,20 @@ struct vg_bed *vg_beds_find(const struct vg_beds *b, const char *ward, const cha
 	return vg_smap_get(&b->map, key);
 }
 
+struct vg_bed *vg_beds_find_cached(const struct vg_beds *b, const char *ward, const char *bed, struct vg_bed **cache)
+{
+	struct vg_bed *c = *cache;
+
+	if(c && !strcmp(c->bed, bed) && !strcmp(c->ward, ward)){
+		return c;
+	}
+	c = vg_beds_find(b, ward, bed);
+	if(c){
+		*cache = c;
+	}
+	return c;
+}
+
 /* One allocation: the bed, then its ward and bed names. */
 static struct vg_bed *new_bed(const char *ward, const char *bed)
 {

@@ -55,6 +55,12 @@ int vg_beds_init(struct vg_beds *b, size_t cap_hint);
 void vg_beds_free(struct vg_beds *b);
 /* The bed, or NULL (none yet, or ward ""). No allocation. */
 struct vg_bed *vg_beds_find(const struct vg_beds *b, const char *ward, const char *bed);
+/* vg_beds_find through a cache of the last bed found (a device keeps its
+ * own): no lookup while *cache is still ward/bed. Only a bed that exists is
+ * cached, and a bed that exists stays until cleanup (vg_beds_remove frees
+ * only a bed created by the very message it rolls back, before anyone
+ * found it), so the pointer stays good. */
+struct vg_bed *vg_beds_find_cached(const struct vg_beds *b, const char *ward, const char *bed, struct vg_bed **cache);
 /* The bed, created on first use with its SpO2 scale from cfg; NULL for
  * ward "" or out of memory. */
 struct vg_bed *vg_beds_get(struct vg_beds *b, const char *ward, const char *bed, const struct vg_alert_cfg *cfg);

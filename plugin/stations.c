@@ -227,15 +227,15 @@ static void publish_bed_topic(struct vg_plugin *vg, const struct vg_ident *e, co
 
 /* ---- samples ------------------------------------------------------------------ */
 
-void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_sample *s, int n,
-		int64_t now_ms)
+void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct vg_bed **bed_cache,
+		const struct vg_sample *s, int n, int64_t now_ms)
 {
 	const struct vg_sample *latest = &s[0];
 	struct frame_slot *fs;
 	struct vg_bed *b;
 	int i;
 
-	b = vg_beds_find(&vg->beds, e->ward, e->bed);
+	b = vg_beds_find_cached(&vg->beds, e->ward, e->bed, bed_cache);
 	if(b == NULL || (fs = slot_get(vg, b)) == NULL){
 		return;
 	}

@@ -52,9 +52,11 @@ void vg_stations_free(struct vg_stations *st);
 /* Ingest, after the samples were journalled: the message's newest sample
  * (by ts) becomes what the bed shows in its ward's next frame, unless the
  * bed shows a newer one (a late sample is stored, not shown); the ward's
- * frame is due. With bed_topics, also publishes v1's per-bed topic. */
-void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_sample *s, int n,
-		int64_t now_ms);
+ * frame is due. With bed_topics, also publishes v1's per-bed topic.
+ * bed_cache: the device's (vg_beds_find_cached). */
+struct vg_bed;
+void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct vg_bed **bed_cache,
+		const struct vg_sample *s, int n, int64_t now_ms);
 
 /* TICK: a device is no longer at ward/bed; if the bed shows its sample, the
  * bed leaves the next frame (unless it has open alerts: then it stays,
