@@ -42,6 +42,10 @@ async function measured(broker, argv) {
 }
 
 const bench = await Bench.start({ noBroker: true });
+// Each Vitalgate broker starts from an empty vitals table: at start the
+// broker reads back the beds' NEWS2 inputs and the devices last seen, which
+// would put the previous run's beds into this one's idle memory.
+const fresh = () => bench.pg.query('TRUNCATE vitals, vitals_seq_hwm');
 try {
   log(`provisioning ${opt.devices} devices`);
   const creds = bench.importDevices(Array.from({ length: opt.devices }, (_, i) => `cap-${i} C${i % 50} B${i}`));
@@ -60,6 +64,7 @@ try {
     const bare = await measured(b, ['--anonymous', '--clients', String(opt.devices), ...traffic]);
     await b.stop();
     log(`round ${round}: Mosquitto + Vitalgate`);
+    await fresh();
     const p = await Broker.start(bench.root, { ...bench.brokerOpts, ...quiet, spoolDir: bench.newSpool(`spool-${round}`) });
     await bench.waitIdentity(p.port, creds.at(-1).id, creds.at(-1).secret);
     const vg = await measured(p, ['--creds', credFile, ...traffic]);
@@ -68,6 +73,7 @@ try {
     const b2 = await Broker.start(bench.root, { ...quiet, noPlugin: true });
     const bareConn = await measured(b2, ['--anonymous', '--clients', String(opt.devices), ...silent]);
     await b2.stop();
+    await fresh();
     const p2 = await Broker.start(bench.root, { ...bench.brokerOpts, ...quiet, spoolDir: bench.newSpool(`spool-silent-${round}`) });
     await bench.waitIdentity(p2.port, creds.at(-1).id, creds.at(-1).secret);
     const vgConn = await measured(p2, ['--creds', credFile, ...silent]);

@@ -569,6 +569,7 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 {
 	struct vg_alertnet thr[VG_V_COUNT], n2;
 	struct vg_alert_st thr_prior[VG_V_COUNT], n2_prior;
+	struct vg_news2_result n2r;
 	struct slot_ctx c;
 	struct vg_bed *b;
 	int i, v;
@@ -636,7 +637,8 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 		c.base.vital = 0;
 		c.base.ward = b->ward;
 		c.base.bed = b->bed;
-		c.base.n2 = &b->last;
+		vg_bed_news2(b, &n2r);
+		c.base.n2 = &n2r;
 		c.base.scale = b->spo2_scale;
 		c.vital = -1;
 		c.t = NULL;

@@ -169,6 +169,7 @@ bool vg_bed_restore_param(struct vg_bed *b, int param, int64_t at_ms, double v)
 
 void vg_bed_score(struct vg_bed *b, int64_t now_ms, int64_t max_age_ms)
 {
+	struct vg_news2_result r;
 	struct vg_news2_input in;
 	int p;
 
@@ -187,5 +188,26 @@ void vg_bed_score(struct vg_bed *b, int64_t now_ms, int64_t max_age_ms)
 	in.avpu = (char)b->p[VG_N2_CONSC].v;
 	in.temp = b->p[VG_N2_TEMP].v;
 	in.spo2_scale = b->spo2_scale;
-	vg_news2_score(&in, &b->last);
+	vg_news2_score(&in, &r);
+	/* Kept packed: points -1..3, score 0..20, band and count tiny. */
+	for(p = 0; p < VG_N2_COUNT; p++){
+		b->last.points[p] = (int8_t)r.points[p];
+	}
+	b->last.score = (uint8_t)r.score;
+	b->last.parameters = (uint8_t)r.parameters;
+	b->last.band = (uint8_t)r.band;
+	b->last.any_three = r.any_three;
+}
+
+void vg_bed_news2(const struct vg_bed *b, struct vg_news2_result *out)
+{
+	int p;
+
+	for(p = 0; p < VG_N2_COUNT; p++){
+		out->points[p] = b->last.points[p];
+	}
+	out->score = b->last.score;
+	out->parameters = b->last.parameters;
+	out->band = (enum vg_news2_band)b->last.band;
+	out->any_three = b->last.any_three;
 }

@@ -38,7 +38,11 @@ struct vg_bed {
 		int64_t at_ms;
 		double v;
 	} p[VG_N2_COUNT];
-	struct vg_news2_result last;   /* NEWS2 after the latest sample */
+	struct {                       /* NEWS2 after the latest sample (vg_bed_news2 unpacks it) */
+		int8_t points[VG_N2_COUNT];
+		uint8_t score, parameters, band;
+		bool any_three;
+	} last;
 	struct vg_alert_st news2;      /* the bed's NEWS2 alert */
 	uint8_t spo2_scale;
 	/* stations.c: the ward whose frame shows this bed, and the bed's slot
@@ -80,5 +84,7 @@ bool vg_bed_restore_param(struct vg_bed *b, int param, int64_t at_ms, double v);
 /* Scores the bed's NEWS2 from the values measured within max_age_ms of
  * now_ms into b->last. */
 void vg_bed_score(struct vg_bed *b, int64_t now_ms, int64_t max_age_ms);
+/* b->last as vg_news2 returned it. */
+void vg_bed_news2(const struct vg_bed *b, struct vg_news2_result *out);
 
 #endif

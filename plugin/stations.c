@@ -3,20 +3,23 @@
  *
  * A ward (struct vg_stations_ward) holds an array of frame slots, one per
  * bed its frame shows (a bed with a sample, or with open alerts); the bed
- * (beds.h) knows its slot. A sample copies itself into the slot and marks
- * it dirty: nothing is written per sample. On TICK a changed ward whose
- * last frame is at least station_frame_ms old gets a new frame: each dirty
- * slot is written (sample and NEWS2), each clean one is copied from the
- * ward's previous frame (the slot remembers where its part is), the bed's
- * open alerts follow; the frame is published (QoS 0, retained) and kept as
- * the copy source of the next one.
+ * (beds.h) knows its slot. Each slot has one block: while the bed waits for
+ * its next frame, the newest sample (binary, struct pending); once a frame
+ * wrote it, the bed's written part of the frame (its sample and NEWS2 as
+ * JSON). A sample copies itself into the block: nothing is written per
+ * sample. On TICK a changed ward whose last frame is at least
+ * station_frame_ms old gets a new frame: a pending slot is written (and its
+ * block keeps what was written), a written one is copied as it is, the
+ * bed's open alerts follow; the frame is published (QoS 0, retained) and
+ * forgotten. So a bed costs one block (its part of a frame) however often
+ * its devices send, and a bed that did not change is never written again.
  *
  * Open alerts are kept per ward in a small array (a ward has tens of open
  * alerts, not thousands), each with its bed; the list is republished on
  * wards/<ward>/alerts/active at most once per TICK.
  *
- * Memory: the wards, their slot arrays, alert lists (copies of each open
- * alert's last event) and last frames (vg_plugin.stations); the frame
+ * Memory: the wards, their slot arrays and the slots' blocks, alert lists
+ * (copies of each open alert's last event) (vg_plugin.stations); the frame
  * being assembled is reused.
  */
 #include "stations.h"
@@ -35,6 +38,14 @@
 #include "vg_sbuf.h"
 #include "vg_smap.h"
 
+/* Frames published by one TICK, at most (at least one frame): the wards'
+ * frames fall due together (their first samples came together), and
+ * assembling and queueing all of them in one loop pass would stall every
+ * client for it and hold every frame's copy at once until Mosquitto's next
+ * pass. The rest go in the passes that follow (a fraction of a millisecond
+ * apart under load), and the wards drift apart. */
+#define FRAME_TICK_BYTES (128 * 1024)
+
 struct open_alert {
 	char alert_id[32];
 	struct vg_bed *bed;         /* NULL: the alert names no bed */
@@ -42,16 +53,30 @@ struct open_alert {
 	size_t len;
 };
 
+/* A slot's block while its bed waits for the next frame. */
+struct pending {
+	struct vg_sample s;
+	int64_t received_ms;
+	char device[VG_ID_MAX + 1];
+};
+
+enum slot_state {
+	SLOT_EMPTY = 0,             /* no sample: written as nulls (open alerts keep the bed shown) */
+	SLOT_PENDING,               /* the block holds a struct pending, not written yet */
+	SLOT_WRITTEN,               /* the block holds the bed's written part, len bytes */
+};
+
+/* The start of a written part: the device id follows (ids need no escape). */
+#define PART_PREFIX "{\"sample\":{\"device_id\":\""
+
 /* A bed as its ward's frame shows it. */
 struct frame_slot {
 	struct vg_bed *bed;
-	struct vg_sample s;         /* the newest sample (has_sample) */
-	int64_t received_ms;        /* when it was accepted */
-	uint32_t off, len;          /* its written part in the ward's last frame (len 0: none) */
+	char *blk;                  /* see slot_state */
+	int64_t shown_ts;           /* the sample's measured time (a late one does not replace it) */
+	uint16_t len, cap;          /* the written part's length; the block's size */
 	uint16_t nalerts;           /* open alerts of the bed */
-	bool has_sample;
-	bool dirty;                 /* changed since its part was written */
-	char device[VG_ID_MAX + 1]; /* whose sample it is */
+	uint8_t state;              /* enum slot_state */
 };
 
 struct vg_stations_ward {
@@ -61,8 +86,6 @@ struct vg_stations_ward {
 	bool changed;               /* in vg_stations.changed: a frame is due */
 	struct frame_slot *slots;
 	uint32_t nslots, slots_cap;
-	char *frame;                /* the last frame published */
-	size_t frame_len, frame_cap;
 	uint64_t frame_seq;         /* frames published this run */
 	int64_t frame_mono_ms;      /* when */
 	char ward[VG_ID_MAX + 1];
@@ -77,8 +100,10 @@ static void free_ward(void *p)
 		free(w->a[i].body);
 	}
 	free(w->a);
+	for(i = 0; i < w->nslots; i++){
+		free(w->slots[i].blk);
+	}
 	free(w->slots);
-	free(w->frame);
 	free(w);
 }
 
@@ -156,7 +181,7 @@ static struct frame_slot *slot_get(struct vg_plugin *vg, struct vg_bed *b)
 		return NULL;
 	}
 	if(w->nslots == w->slots_cap){
-		uint32_t cap = w->slots_cap ? w->slots_cap * 2 : 8;
+		uint32_t cap = w->slots_cap < 64 ? w->slots_cap + 16 : w->slots_cap + w->slots_cap / 4;
 		void *p = realloc(w->slots, cap * sizeof(w->slots[0]));
 		if(p == NULL){
 			return NULL;
@@ -167,7 +192,6 @@ static struct frame_slot *slot_get(struct vg_plugin *vg, struct vg_bed *b)
 	fs = &w->slots[w->nslots];
 	memset(fs, 0, sizeof(*fs));
 	fs->bed = b;
-	fs->dirty = true;
 	b->frame = w;
 	b->frame_slot = w->nslots++;
 	return fs;
@@ -181,7 +205,7 @@ static void slot_drop_if_empty(struct vg_bed *b)
 	struct frame_slot *fs = slot_of(b);
 	uint32_t k;
 
-	if(fs == NULL || fs->has_sample || fs->nalerts){
+	if(fs == NULL || fs->state != SLOT_EMPTY || fs->nalerts){
 		return;
 	}
 	k = b->frame_slot;
@@ -192,6 +216,44 @@ static void slot_drop_if_empty(struct vg_bed *b)
 	w->nslots--;
 	b->frame = NULL;
 	b->frame_slot = 0;
+}
+
+/* The block at least n bytes (its content kept); false when out of memory. */
+static bool slot_reserve(struct frame_slot *fs, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if(n <= fs->cap){
+		return true;
+	}
+	cap = (n + 31) & ~(size_t)31;
+	if(cap > UINT16_MAX || (p = realloc(fs->blk, cap)) == NULL){
+		return false;
+	}
+	fs->blk = p;
+	fs->cap = (uint16_t)cap;
+	return true;
+}
+
+/* Whose sample the slot shows (n bytes at the result), or NULL. */
+static const char *slot_device(const struct frame_slot *fs, size_t *n)
+{
+	const char *id, *end;
+
+	switch(fs->state){
+		case SLOT_PENDING:
+			id = ((const struct pending *)(const void *)fs->blk)->device;
+			*n = strlen(id);
+			return id;
+		case SLOT_WRITTEN:
+			id = fs->blk + sizeof(PART_PREFIX) - 1;
+			end = memchr(id, '"', (size_t)(fs->blk + fs->len - id));
+			*n = end ? (size_t)(end - id) : 0;
+			return end ? id : NULL;
+		default:
+			return NULL;
+	}
 }
 
 /* ---- v1 per-bed topics (bed_topics) ------------------------------------------ */
@@ -205,13 +267,15 @@ static void publish_bed_topic(struct vg_plugin *vg, const struct vg_ident *e, co
 		const struct vg_sample *latest, int64_t now_ms)
 {
 	char topic[2 * VG_ID_MAX + 32];
+	struct vg_news2_result n2;
 	struct vg_json j;
 
 	vg_json_init(&j, vg->scratch.jsonbuf, vg->scratch.jsonbuf_cap);
 	vg_json_obj_open(&j);
 	vg_sample_json_write(&j, e->id, e->ward, e->bed, latest, now_ms);
 	if(b->last.parameters > 0){
-		vg_sample_json_news2(&j, &b->last, b->spo2_scale);
+		vg_bed_news2(b, &n2);
+		vg_sample_json_news2(&j, &n2, b->spo2_scale);
 	}else{
 		vg_json_null(&j, "news2");
 	}
@@ -232,6 +296,7 @@ void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, stru
 {
 	const struct vg_sample *latest = &s[0];
 	struct frame_slot *fs;
+	struct pending *p;
 	struct vg_bed *b;
 	int i;
 
@@ -244,19 +309,20 @@ void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, stru
 			latest = &s[i];
 		}
 	}
-	/* The bed's NEWS2 moved with the message whatever it shows. */
-	fs->dirty = true;
-	ward_changed(vg, b->frame);
 	/* A late sample (older than what the bed shows) does not replace it. */
-	if(fs->has_sample && latest->val[VG_F_TS].i < fs->s.val[VG_F_TS].i){
+	if(fs->state != SLOT_EMPTY && latest->val[VG_F_TS].i < fs->shown_ts){
 		return;
 	}
-	fs->s = *latest;
-	fs->received_ms = now_ms;
-	fs->has_sample = true;
-	if(strcmp(fs->device, e->id) != 0){
-		vg_strlcpy(fs->device, e->id, sizeof(fs->device));
+	if(!slot_reserve(fs, sizeof(struct pending))){
+		return;
 	}
+	p = (struct pending *)(void *)fs->blk;
+	p->s = *latest;
+	p->received_ms = now_ms;
+	vg_strlcpy(p->device, e->id, sizeof(p->device));
+	fs->shown_ts = latest->val[VG_F_TS].i;
+	fs->state = SLOT_PENDING;
+	ward_changed(vg, b->frame);
 	if(vg->cfg.bed_topics){
 		publish_bed_topic(vg, e, b, latest, now_ms);
 	}
@@ -267,13 +333,18 @@ void vg_stations_device_left(struct vg_plugin *vg, const char *id, const char *w
 	char topic[2 * VG_ID_MAX + 32];
 	struct vg_bed *b = vg_beds_find(&vg->beds, ward, bed);
 	struct frame_slot *fs = b ? slot_of(b) : NULL;
+	const char *shown;
+	size_t n;
 
-	if(fs == NULL || !fs->has_sample || strcmp(fs->device, id) != 0){
+	shown = fs ? slot_device(fs, &n) : NULL;
+	if(shown == NULL || n != strlen(id) || memcmp(shown, id, n) != 0){
 		return; /* another device's sample is what the bed shows */
 	}
-	fs->has_sample = false;
-	fs->device[0] = '\0';
-	fs->dirty = true;
+	fs->state = SLOT_EMPTY;
+	fs->shown_ts = 0;
+	free(fs->blk);              /* a bed nobody sends from keeps no block */
+	fs->blk = NULL;
+	fs->cap = fs->len = 0;
 	ward_changed(vg, b->frame);
 	slot_drop_if_empty(b);
 	if(vg->cfg.bed_topics){
@@ -409,33 +480,36 @@ static void publish_alert_list(struct vg_plugin *vg, struct vg_stations_ward *w,
 
 /* ---- frames ------------------------------------------------------------------- */
 
-/* Writes a slot's sample and NEWS2 ("{"sample":...,"news2":..." : the
- * bed's object without its alerts and closing brace) into the frame. */
-static void write_slot(struct vg_plugin *vg, struct vg_sbuf *f, const struct vg_stations_ward *w,
-		const struct frame_slot *fs)
+/* Writes a pending slot's sample and NEWS2 ("{"sample":...,"news2":...":
+ * the bed's object without its alerts and closing brace) into the frame,
+ * and keeps what it wrote in the slot's block. */
+static void write_slot(struct vg_plugin *vg, struct vg_sbuf *f, const struct vg_stations_ward *w, struct frame_slot *fs)
 {
 	const struct vg_bed *b = fs->bed;
+	const struct pending *p = (const struct pending *)(const void *)fs->blk;
+	struct vg_news2_result n2;
 	struct vg_json j;
 
 	vg_json_init(&j, vg->scratch.jsonbuf, vg->scratch.jsonbuf_cap);
 	vg_json_obj_open(&j);
-	if(fs->has_sample){
-		vg_json_obj_open_key(&j, "sample");
-		vg_sample_json_write(&j, fs->device, w->ward, b->bed, &fs->s, fs->received_ms);
-		vg_json_obj_close(&j);
-	}else{
-		vg_json_null(&j, "sample");
-	}
-	if(fs->has_sample && b->last.parameters > 0){
-		vg_sample_json_news2(&j, &b->last, b->spo2_scale);
+	vg_json_obj_open_key(&j, "sample");
+	vg_sample_json_write(&j, p->device, w->ward, b->bed, &p->s, p->received_ms);
+	vg_json_obj_close(&j);
+	if(b->last.parameters > 0){
+		vg_bed_news2(b, &n2);
+		vg_sample_json_news2(&j, &n2, b->spo2_scale);
 	}else{
 		vg_json_null(&j, "news2");
 	}
-	if(vg_json_ok(&j)){
-		vg_sbuf_put(f, j.buf, j.len);
-	}else{
-		vg_sbuf_puts(f, "{\"sample\":null,\"news2\":null"); /* cannot happen: a sample's JSON is bounded */
+	/* The part starts with PART_PREFIX: slot_device reads the id there. */
+	if(!vg_json_ok(&j) || j.len > UINT16_MAX || !slot_reserve(fs, j.len)){
+		vg_sbuf_puts(f, "{\"sample\":null,\"news2\":null"); /* out of memory: written next frame */
+		return;
 	}
+	vg_sbuf_put(f, j.buf, j.len);
+	memcpy(fs->blk, j.buf, j.len);
+	fs->len = (uint16_t)j.len;
+	fs->state = SLOT_WRITTEN;
 }
 
 /* The bed's open alerts: each one's last event, as on alerts/active. */
@@ -476,7 +550,6 @@ static bool publish_frame(struct vg_plugin *vg, struct vg_stations_ward *w, int6
 	vg_sbuf_puts(f, "\",\"beds\":{");
 	for(k = 0; k < w->nslots; k++){
 		struct frame_slot *fs = &w->slots[k];
-		size_t at;
 
 		if(k){
 			vg_sbuf_putc(f, ',');
@@ -484,52 +557,34 @@ static bool publish_frame(struct vg_plugin *vg, struct vg_stations_ward *w, int6
 		vg_sbuf_putc(f, '"');
 		vg_sbuf_puts(f, fs->bed->bed);
 		vg_sbuf_puts(f, "\":");
-		at = f->len;
-		if(fs->dirty || fs->len == 0){
-			write_slot(vg, f, w, fs);
-		}else{
-			vg_sbuf_put(f, w->frame + fs->off, fs->len);
+		switch(fs->state){
+			case SLOT_PENDING:
+				write_slot(vg, f, w, fs);
+				break;
+			case SLOT_WRITTEN:
+				vg_sbuf_put(f, fs->blk, fs->len);
+				break;
+			default:
+				vg_sbuf_puts(f, "{\"sample\":null,\"news2\":null");
+				break;
 		}
-		/* Where its part will be in w->frame (copied from f below). */
-		fs->off = (uint32_t)at;
-		fs->len = (uint32_t)(f->len - at);
 		write_slot_alerts(f, w, fs);
 	}
 	vg_sbuf_puts(f, "}}");
-	if(!vg_sbuf_ok(f) || f->len > UINT32_MAX){
-		for(k = 0; k < w->nslots; k++){
-			w->slots[k].len = 0;    /* the offsets point nowhere: write each again */
-		}
+	/* (A slot written above keeps its part even if this frame fails: the
+	 * next one copies it.) */
+	if(!vg_sbuf_ok(f) || f->len > INT32_MAX){
 		vg_sbuf_reset(f);
 		return false;
 	}
-	/* Kept as the next frame's copy source, at its size (a ward's frames
-	 * are about as big from one to the next). */
-	if(w->frame_cap < f->len || w->frame_cap > f->len + f->len / 4 + 4096){
-		size_t cap = f->len + f->len / 8;
-		char *p = realloc(w->frame, cap);
-		if(p == NULL){
-			for(k = 0; k < w->nslots; k++){
-				w->slots[k].len = 0;
-			}
-			return false;
-		}
-		w->frame = p;
-		w->frame_cap = cap;
-	}
-	memcpy(w->frame, f->p, f->len);
-	w->frame_len = f->len;
-	for(k = 0; k < w->nslots; k++){
-		w->slots[k].dirty = false;
-	}
 	vg_concat(topic, sizeof(topic), "wards/", w->ward, "/vitals", (char *)NULL);
-	if(mosquitto_broker_publish_copy(NULL, topic, (int)w->frame_len, w->frame, 0, true, NULL) != MOSQ_ERR_SUCCESS){
+	if(mosquitto_broker_publish_copy(NULL, topic, (int)f->len, f->p, 0, true, NULL) != MOSQ_ERR_SUCCESS){
 		return false;
 	}
 	w->frame_seq++;
 	w->frame_mono_ms = mono_ms;
 	vg->stats.frames++;
-	vg->stats.frame_bytes += w->frame_len;
+	vg->stats.frame_bytes += f->len;
 	return true;
 }
 
@@ -537,6 +592,7 @@ void vg_stations_tick(struct vg_plugin *vg, int64_t now_ms, int64_t mono_ms)
 {
 	struct vg_stations *st = &vg->stations;
 	int64_t next = INT64_MAX;
+	uint64_t bytes = vg->stats.frame_bytes;
 	size_t i, j;
 
 	if(st->alerts_dirty){
@@ -556,6 +612,11 @@ void vg_stations_tick(struct vg_plugin *vg, int64_t now_ms, int64_t mono_ms)
 		struct vg_stations_ward *w = st->changed[i];
 		int64_t due = w->frame_seq ? w->frame_mono_ms + vg->cfg.station_frame_ms : 0;
 
+		if(mono_ms >= due && vg->stats.frame_bytes - bytes >= FRAME_TICK_BYTES){
+			next = mono_ms;          /* this pass did its share: the next one goes on */
+			st->changed[j++] = w;
+			continue;
+		}
 		if(mono_ms >= due && publish_frame(vg, w, now_ms, mono_ms)){
 			w->changed = false;
 			continue;
