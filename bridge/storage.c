@@ -12,9 +12,11 @@
  *   take over within one interval when the leader's connection goes. The
  *   SQL functions also serialise on a transaction lock of their own, so a
  *   second caller (an operator, a test) is merely slower, never wrong.
- * - A pass: CALL vitalgate_rollup(now, ROLLUP_CHUNK_MIN) until it is not
- *   behind, then vitalgate_retention(now, retention_days,
- *   rollup_retention_days), then reads how far the rollups are behind.
+ * - A pass: vitalgate_retention(now, retention_days, rollup_retention_days)
+ *   (first: nothing is rolled up that is about to be dropped), then CALL
+ *   vitalgate_rollup(now, ROLLUP_CHUNK_MIN) until it is not behind (at
+ *   most MAX_CALLS times; the next pass follows at once while behind), then
+ *   reads how far the rollups are behind.
  *   `now` is this thread's wall clock, passed as a parameter: the
  *   functions never read the database's clock, so tests move time by
  *   passing another one.
@@ -61,6 +63,7 @@ struct vg_storage {
 	PGcancel *cancel;              /* under lock: the connection's, while one is open */
 	PGconn *conn;
 	bool leader;
+	bool behind;                   /* the last rollup call said more minutes wait */
 	struct vg_ratelimit err_log;   /* error lines: once a minute */
 	struct vg_ratelimit busy_log;
 
@@ -235,6 +238,7 @@ static bool rollups(struct vg_storage *s, const char *now_txt)
 		behind = !strcmp(PQgetvalue(r, 0, 3), "t");
 		PQclear(r);
 	}
+	s->behind = behind;
 	atomic_fetch_add(&s->rollup_minutes, minutes);
 	atomic_fetch_add(&s->rollup_rows, rows);
 	atomic_fetch_add(&s->rollup_recomputed, again);
@@ -297,21 +301,24 @@ static bool lag(struct vg_storage *s, const char *now_txt)
 	return true;
 }
 
-static void pass(struct vg_storage *s)
+/* One pass; true when the rollups are still behind (run again at once). */
+static bool pass(struct vg_storage *s)
 {
 	char now_txt[40];
 	int64_t now = vg_now_ms();
 
 	if(!ensure_connected(s) || !take_lead(s)){
-		return;
+		return false;
 	}
 	vg_rfc3339(now, now_txt, sizeof(now_txt));
-	if(rollups(s, now_txt) && retention(s, now_txt) && lag(s, now_txt)){
+	/* Retention first: nothing is rolled up that is about to be dropped. */
+	if(retention(s, now_txt) && rollups(s, now_txt) && lag(s, now_txt)){
 		atomic_fetch_add(&s->runs, 1);
 		atomic_store(&s->last_run_ms, now);
-		return;
+		return s->behind;
 	}
 	disconnect(s);
+	return false;
 }
 
 static void *storage_main(void *arg)
@@ -319,7 +326,9 @@ static void *storage_main(void *arg)
 	struct vg_storage *s = arg;
 
 	do{
-		pass(s);
+		while(pass(s) && !stopping(s)){
+			/* catching up: no pause between passes */
+		}
 	}while(nap(s, s->o.interval_s * 1000));
 	disconnect(s);
 	return NULL;

@@ -128,7 +128,7 @@ CREATE OR REPLACE PROCEDURE vitalgate_rollup(p_now timestamptz, p_max_minutes in
 LANGUAGE plpgsql AS $$
 DECLARE
     horizon timestamptz := date_bin('1 minute', p_now - interval '1 minute', timestamptz 'epoch');
-    first_day timestamptz;
+    first_day timestamptz;  -- where the very first call starts
     closed timestamptz;
     rolled timestamptz;
     upto timestamptz;
@@ -143,11 +143,12 @@ BEGIN
     behind := false;
     -- 1. Close the minutes up to the horizon.
     PERFORM pg_advisory_xact_lock(727384103);
-    SELECT min(to_date(substr(c2.relname, 8), 'YYYYMMDD'))::timestamp AT TIME ZONE 'UTC' INTO first_day
-        FROM pg_inherits i JOIN pg_class c2 ON c2.oid = i.inhrelid
-        WHERE i.inhparent = 'vitals'::regclass AND c2.relname ~ '^vitals_[0-9]{8}$';
-    UPDATE vitalgate_rollup_state SET until = least(COALESCE(first_day, horizon), horizon)
-        WHERE name = 'rolled' AND until IS NULL;
+    -- The first call starts at the oldest sample kept.
+    IF (SELECT until IS NULL FROM vitalgate_rollup_state WHERE name = 'rolled') THEN
+        first_day := date_bin('1 minute', vitalgate_oldest('vitals', 'measured_at'), timestamptz 'epoch');
+        UPDATE vitalgate_rollup_state SET until = least(COALESCE(first_day, horizon), horizon)
+            WHERE name = 'rolled' AND until IS NULL;
+    END IF;
     UPDATE vitalgate_rollup_state SET until = horizon WHERE name = 'closed' AND (until IS NULL OR until < horizon);
     COMMIT;
     -- 2. Roll up [rolled, upto) and the late marks below upto.
