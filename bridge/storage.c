@@ -325,6 +325,7 @@ static void *storage_main(void *arg)
 {
 	struct vg_storage *s = arg;
 
+	pthread_setname_np(pthread_self(), "vg-storage"); /* top -H, the benchmarks */
 	do{
 		while(pass(s) && !stopping(s)){
 			/* catching up: no pause between passes */
