@@ -32,6 +32,10 @@ struct vg_admin_args {
 	const char *ca_key;
 	const char *days;
 	const char *out;
+	const char *since;
+	const char *until;
+	const char *patient;
+	const char *news2_max_age;
 	const char *pos[4];
 	int npos;
 };
@@ -61,5 +65,13 @@ bool vg_admin_alerts_is_command(const char *cmd);
 int vg_admin_cert_validate(const struct vg_admin_args *a);
 int vg_admin_cert_run(PGconn *c, const struct vg_admin_args *a);
 bool vg_admin_cert_is_command(const char *cmd);
+
+/* cmd_fhir.c: export fhir. */
+int vg_admin_fhir_validate(const struct vg_admin_args *a);
+int vg_admin_fhir_run(PGconn *c, const struct vg_admin_args *a);
+
+/* cmd_storage.c: the storage report. */
+int vg_admin_storage_validate(const struct vg_admin_args *a);
+int vg_admin_storage_run(PGconn *c, const struct vg_admin_args *a);
 
 #endif

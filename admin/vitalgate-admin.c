@@ -56,6 +56,9 @@ static void usage(void)
 		"  cert crl --ca-cert <file> --ca-key <file> [--days <n>] [--out <file>]\n"
 		"                                              signs the CA's CRL (default 30 days); brokers apply it\n"
 		"  cert list                                   revoked certificates and stored CRLs\n"
+		"  export fhir --since <T> [--until <T>] [--ward <ward> | --patient <id>] [--news2-max-age <s>] [--out <file>]\n"
+		"                                              FHIR R4 Observations as NDJSON (T: RFC 3339, or 24h, 30m, 7d back)\n"
+		"  storage                                     bytes and oldest row kept per table; rollup progress\n"
 		"Connection: --db, else $VITALGATE_DB, else libpq's PG* variables.\n");
 }
 
@@ -98,6 +101,14 @@ static int parse_args(int argc, char **argv, struct vg_admin_args *a)
 			slot = &a->days;
 		}else if(!strcmp(s, "--out")){
 			slot = &a->out;
+		}else if(!strcmp(s, "--since")){
+			slot = &a->since;
+		}else if(!strcmp(s, "--until")){
+			slot = &a->until;
+		}else if(!strcmp(s, "--patient")){
+			slot = &a->patient;
+		}else if(!strcmp(s, "--news2-max-age")){
+			slot = &a->news2_max_age;
 		}else if(!strcmp(s, "--help") || !strcmp(s, "-h")){
 			usage();
 			exit(0);
@@ -614,6 +625,16 @@ static int validate(const struct vg_admin_args *a)
 	if(vg_admin_cert_is_command(cmd)){
 		return vg_admin_cert_validate(a);
 	}
+	if(!strcmp(cmd, "export")){
+		if(a->cert || a->serial || a->ca_cert || a->ca_key || a->days || a->low || a->high || a->status
+				|| a->identity || a->limit){
+			return vg_admin_fail_usage("export fhir takes --since, --until, --ward or --patient, --news2-max-age, --out");
+		}
+		return vg_admin_fhir_validate(a);
+	}
+	if(a->since || a->until || a->patient || a->news2_max_age){
+		return vg_admin_fail_usage("--since, --until, --patient and --news2-max-age are for export fhir");
+	}
 	if(a->cert || a->serial || a->ca_cert || a->ca_key || a->days || a->out){
 		return vg_admin_fail_usage("--cert, --serial, --ca-cert, --ca-key, --days and --out are for cert commands");
 	}
@@ -622,6 +643,12 @@ static int validate(const struct vg_admin_args *a)
 	}
 	if(a->low || a->high || a->status){
 		return vg_admin_fail_usage("--low, --high and --status are for threshold and webhook commands");
+	}
+	if(!strcmp(cmd, "storage")){
+		if(a->identity || a->limit){
+			return vg_admin_fail_usage("storage takes no options");
+		}
+		return vg_admin_storage_validate(a);
 	}
 	if(!strcmp(cmd, "migrate") || !strcmp(cmd, "list")){
 		if(a->npos != 1 || a->ward || a->bed || a->wards){
@@ -739,6 +766,10 @@ int main(int argc, char **argv)
 		rc = vg_admin_alerts_run(c, &a);
 	}else if(vg_admin_cert_is_command(a.pos[0])){
 		rc = vg_admin_cert_run(c, &a);
+	}else if(!strcmp(a.pos[0], "export")){
+		rc = vg_admin_fhir_run(c, &a);
+	}else if(!strcmp(a.pos[0], "storage")){
+		rc = vg_admin_storage_run(c, &a);
 	}else{
 		rc = cmd_identity(c, &a);
 	}

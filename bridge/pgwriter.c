@@ -15,6 +15,12 @@
  *     vitals_seq_hwm; INSERT INTO vitals SELECT ... ; raise the marks;
  *     COPY vg_stage_rejections; INSERT INTO rejections ...; COMMIT
  *   and only then vg_journal_commit(position after the batch).
+ * - Rollups (migration 008, bridge/storage.c): the batch reads the bound
+ *   of the minutes already closed for the per-minute rollups FOR SHARE
+ *   and marks each (device, minute) it stores below it in
+ *   vitals_rollup_dirty, in the same transaction, so a late sample (a
+ *   replay, a device's buffered batch) is rolled up again. In the common
+ *   case no row is below it and the mark costs nothing.
  * - (device_id, seq) unique on its own: `vitals` is partitioned by
  *   measured_at, so its unique index also holds measured_at and cannot
  *   see the same seq with another ts in another partition. The database
@@ -772,16 +778,25 @@ static void build_insert_sql(struct vg_sbuf *s)
 	vg_sbuf_puts(s, " FROM (SELECT DISTINCT ON (device_id, seq) * FROM vg_stage_vitals ORDER BY device_id, seq, n) s "
 			"JOIN vitals_seq_hwm h ON h.device_id = s.device_id "
 			"WHERE (s.seq > h.seq AND NOT s.chk) OR NOT EXISTS (SELECT 1 FROM vitals v "
-			"WHERE v.device_id = s.device_id AND v.seq = s.seq) ON CONFLICT DO NOTHING RETURNING 1), "
+			"WHERE v.device_id = s.device_id AND v.seq = s.seq) ON CONFLICT DO NOTHING RETURNING device_id, measured_at), "
 			"raise AS (UPDATE vitals_seq_hwm h SET seq = m.seq FROM (SELECT device_id, max(seq) AS seq "
-			"FROM vg_stage_vitals GROUP BY device_id) m WHERE h.device_id = m.device_id AND m.seq > h.seq) "
+			"FROM vg_stage_vitals GROUP BY device_id) m WHERE h.device_id = m.device_id AND m.seq > h.seq), "
+			/* Samples of minutes already closed for the rollups (a replay,
+			 * a device's late batch): their rollup is computed again. */
+			"late AS (INSERT INTO vitals_rollup_dirty (device_id, minute) "
+			"SELECT DISTINCT device_id, date_bin('1 minute', measured_at, timestamptz 'epoch') FROM ins "
+			"WHERE measured_at < (SELECT until FROM vitalgate_rollup_state WHERE name = 'closed') "
+			"ON CONFLICT (device_id, minute) DO UPDATE SET marks = vitals_rollup_dirty.marks + 1) "
 			"SELECT count(*) FROM ins");
 }
 
 /* Before it: a mark for every device new to the table (its highest stored
  * seq, -1 if none), then the batch's devices' marks locked in device_id
- * order. (A separate statement: the INSERT's snapshot must be taken after
- * the locks, so that it sees what a writer we waited for committed.) */
+ * order, then the rollups' 'closed' bound locked FOR SHARE (migration 008:
+ * vitalgate_rollup() moves it only between batches, so each sample of a
+ * closed minute is marked for a new rollup in the INSERT below). (A
+ * separate statement: the INSERT's snapshot must be taken after the locks,
+ * so that it sees what a writer we waited for committed.) */
 static const char hwm_lock_sql[] =
 	"INSERT INTO vitals_seq_hwm (device_id, seq) "
 	"SELECT d.device_id, COALESCE((SELECT max(v.seq) FROM vitals v WHERE v.device_id = d.device_id), -1) "
@@ -789,7 +804,8 @@ static const char hwm_lock_sql[] =
 	"WHERE NOT EXISTS (SELECT 1 FROM vitals_seq_hwm h WHERE h.device_id = d.device_id) "
 	"ORDER BY d.device_id ON CONFLICT (device_id) DO NOTHING; "
 	"SELECT 1 FROM vitals_seq_hwm WHERE device_id IN (SELECT device_id FROM vg_stage_vitals) "
-	"ORDER BY device_id FOR UPDATE";
+	"ORDER BY device_id FOR UPDATE; "
+	"SELECT 1 FROM vitalgate_rollup_state WHERE name = 'closed' FOR SHARE";
 
 /* Runs sql and adds the rows it affected (or, for a query, the number in
  * its one row) to *count. */

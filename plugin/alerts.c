@@ -39,6 +39,7 @@
 #include "stations.h"
 #include "vg_alertnet.h"
 #include "vg_completion.h"
+#include "vg_fhir.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
 #include "vg_sample_json.h"
@@ -186,6 +187,8 @@ struct ev_spec {
 	int64_t measured_ms;
 	/* transitions of the same slot in the same message folded into this event */
 	uint32_t coalesced;
+	/* the key of the sample's FHIR Observation the event is about (common/vg_fhir.h), or NULL */
+	const char *obs_key;
 };
 
 /* An event's body is at most EV_BODY_MAX bytes; with its ids, keys and
@@ -275,6 +278,14 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 		vg_json_u64(&j, "seq", sp->seq);
 		vg_rfc3339(sp->measured_ms, ms, sizeof(ms));
 		vg_json_str(&j, "measured_at", ms);
+	}
+	if(sp->obs_key && dev_id && (sp->seq || sp->measured_ms)){
+		/* The export's id for that sample's Observation (docs/fhir.md). */
+		char oid[VG_FHIR_ID_MAX + 1], ref[VG_FHIR_ID_MAX + 16];
+		if(vg_fhir_observation_id(oid, dev_id, sp->seq, sp->obs_key)){
+			snprintf(ref, sizeof(ref), "Observation/%s", oid);
+			vg_json_str(&j, "observation", ref);
+		}
 	}
 	if(sp->type == VG_AT_RESOLVED){
 		vg_json_str(&j, "resolved_at", ts);
@@ -492,6 +503,25 @@ struct slot_ctx {
 	const struct vg_thr *t;    /* threshold: its bounds */
 };
 
+/* The FHIR Observation of sample s an event is about: the vital's (its
+ * panel's: blood pressure) for a threshold alert; for NEWS2 (vital < 0)
+ * the sample's NEWS2 Observation, which the export writes for samples
+ * carrying a NEWS2 parameter only. NULL when there is none. */
+static const char *observation_key(const struct vg_sample *s, int vital)
+{
+	int p;
+
+	if(vital >= 0){
+		return vg_fhir_obs_key(vital_field(vital));
+	}
+	for(p = 0; p < VG_N2_COUNT; p++){
+		if(VG_SAMPLE_HAS(s, vg_news2_field[p])){
+			return VG_FHIR_NEWS2_KEY;
+		}
+	}
+	return NULL;
+}
+
 /* Sends one slot's net events for the message (vg_alertnet_plan): about
  * the slot's current alert through a; about the alert open before the
  * message, when a new one replaced it in a, through prior (its state before
@@ -516,6 +546,7 @@ static bool emit_slot(struct vg_plugin *vg, const struct vg_alertnet *net, struc
 			if(c->vital >= 0){
 				sp.value = vital_value(&c->s[pe->tag], c->vital);
 			}
+			sp.obs_key = observation_key(&c->s[pe->tag], c->vital);
 		}
 		if(c->vital >= 0 && pe->level){
 			sp.direction = pe->level == 1 ? "low" : "high";

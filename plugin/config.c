@@ -105,6 +105,12 @@ static const struct opt_def opt_table[] = {
 		"/health answers 503 when the oldest sample not yet in PostgreSQL is older than this", true },
 	{ "stats_interval_s", OPT_INT, OFF(stats_interval_s), false, "10", 0, 3600,
 		"how often counters are published (retained) under $SYS/broker/vitalgate/; 0 disables", true },
+	{ "retention_days", OPT_INT, OFF(retention_days), false, "30", 0, 36500,
+		"raw `vitals` day partitions that ended this many days ago are dropped (0: kept forever); raised, with a warning, to ts_max_past_s plus 2 days when shorter, so retention never drops a partition the writer still fills (docs/operations.md#storage-retention-and-rollups)", false },
+	{ "rollup_retention_days", OPT_INT, OFF(rollup_retention_days), false, "400", 0, 36500,
+		"per-minute rollups (`vitals_rollup_1m`: count, min, max, mean per device, minute and vital) are kept this many days, dropped by whole months (0: kept forever)", false },
+	{ "storage_interval_s", OPT_INT, OFF(storage_interval_s), false, "60", 0, 86400,
+		"how often the storage worker rolls up the closed minutes and applies retention; with several brokers on one database one of them does it at a time; 0: this broker does none", false },
 	{ "crl_file", OPT_PATH_FILE, OFF(crl_file), false, NULL, 0, 0,
 		"the certificate revocation list a certificate listener's `crlfile` names: kept equal to the CRLs `vitalgate-admin cert crl` stores in PostgreSQL (written atomically, then the broker reloads its listeners, and clients on a newly revoked certificate are disconnected); its folder must be writable by the broker's user (docs/security.md)", false },
 };

@@ -63,6 +63,9 @@ struct vg_config {
 	int64_t webhook_max_rejects;
 	bool allow_cleartext;        /* http:// webhook_url / mirror_url beyond loopback */
 	int64_t rejection_records_per_min;
+	int64_t retention_days;       /* raw vitals partitions older are dropped; 0: never */
+	int64_t rollup_retention_days; /* per-minute rollups older are dropped; 0: never */
+	int64_t storage_interval_s;   /* the storage worker's period; 0: this broker runs none */
 };
 
 /* Parses options into cfg (defaults first). Returns 0, or -1 with a

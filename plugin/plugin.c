@@ -14,7 +14,8 @@
  *   MOSQ_EVT_TICK        tick.c    apply worker results (identities, logs)
  *   MOSQ_EVT_RELOAD      reload.c  SIGHUP: re-read the reloadable options
  * Worker threads started here: the PostgreSQL writer (bridge/pgwriter.c),
- * the identity sync (bridge/idsync.c), the webhook and mirror senders
+ * the identity sync (bridge/idsync.c), the storage upkeep (rollups and
+ * retention, bridge/storage.c), the webhook and mirror senders
  * (bridge/webhook.c), the metrics endpoint (bridge/httpd.c), and the
  * journal's syncer (common/vg_journal.c). Start at docs/ARCHITECTURE.md
  * for the whole picture; vg_plugin.h says which module owns which state.
@@ -36,6 +37,7 @@
 #include "httpd.h"
 #include "idsync.h"
 #include "pgwriter.h"
+#include "storage.h"
 #include "vg_completion.h"
 #include "vg_log.h"
 #include "vg_plugin.h"
@@ -146,6 +148,8 @@ static void stop_workers(struct vg_plugin *vg)
 		vg->workers.webhook = NULL;
 		vg_tick_drain(vg);
 	}
+	vg_storage_stop(vg->workers.storage);
+	vg->workers.storage = NULL;
 	if(vg->workers.idsync){
 		vg_idsync_stop(vg->workers.idsync);
 		vg->workers.idsync = NULL;
@@ -283,8 +287,8 @@ static int start_webhook(struct vg_plugin *vg)
 }
 
 /* The worker threads (bridge/): the writer, the identity sync (which keeps
- * cache_path), and with their options the webhook and mirror senders and
- * the metrics endpoint. */
+ * cache_path), and with their options the storage upkeep, the webhook and
+ * mirror senders and the metrics endpoint. */
 static int start_workers(struct vg_plugin *vg, const char *cache_path)
 {
 	struct vg_pgwriter_opts wo;
@@ -302,6 +306,25 @@ static int start_workers(struct vg_plugin *vg, const char *cache_path)
 				&vg->workers.completions, err, sizeof(err)) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
 		return MOSQ_ERR_UNKNOWN;
+	}
+	if(vg->cfg.storage_interval_s > 0){
+		/* Samples may be ts_max_past_s old: their partition must outlive that. */
+		int64_t floor_days = (vg->cfg.ts_max_past_s + 2 * 86400 + 86399) / 86400;
+		if(vg->cfg.retention_days > 0 && vg->cfg.retention_days < floor_days){
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: plugin_opt_retention_days %lld raised to %lld: samples may "
+					"be plugin_opt_ts_max_past_s (%lld s) old, and retention must not drop a partition the writer still fills",
+					(long long)vg->cfg.retention_days, (long long)floor_days, (long long)vg->cfg.ts_max_past_s);
+			vg->cfg.retention_days = floor_days;
+		}
+		struct vg_storage_opts so = {
+			.conninfo = vg->cfg.db_conninfo, .completions = &vg->workers.completions,
+			.interval_s = vg->cfg.storage_interval_s, .retention_days = vg->cfg.retention_days,
+			.rollup_retention_days = vg->cfg.rollup_retention_days,
+		};
+		if(vg_storage_start(&vg->workers.storage, &so, err, sizeof(err)) != 0){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
+			return MOSQ_ERR_UNKNOWN;
+		}
 	}
 	if(vg->cfg.webhook_url && start_webhook(vg) != MOSQ_ERR_SUCCESS){
 		return MOSQ_ERR_INVAL;

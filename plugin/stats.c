@@ -16,6 +16,7 @@
 
 #include "httpd.h"
 #include "pgwriter.h"
+#include "storage.h"
 #include "vg_json.h"
 #include "vg_plugin.h"
 #include "webhook.h"
@@ -177,6 +178,32 @@ void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_f
 		fig(&em, "writer/batch_us/sum", "vitalgate_writer_batch_duration_seconds_sum", VG_FIG_HISTOGRAM, "", NULL, NULL,
 				w.batch_us_sum, 1e-6);
 		fig(&em, "writer/batch_us/count", "vitalgate_writer_batch_duration_seconds_count", VG_FIG_HISTOGRAM, "", NULL, NULL, cum, 1);
+	}
+	if(vg->workers.storage){
+		struct vg_storage_stats st;
+		vg_storage_get_stats(vg->workers.storage, &st);
+		GAUGE("storage/leader", "vitalgate_storage_leader",
+				"1 while this broker does the rollups and retention (one broker per database at a time)", st.leader ? 1 : 0);
+		fig(&em, "storage/passes", "vitalgate_storage_passes_total", VG_FIG_COUNTER,
+				"Storage upkeep passes (rollups, then retention), by result", "result", "ok", st.runs, 1);
+		fig(&em, "storage/errors", "vitalgate_storage_passes_total", VG_FIG_COUNTER, "", "result", "error", st.errors, 1);
+		fig(&em, "storage/last_run_ms", "vitalgate_storage_last_pass_timestamp_seconds", VG_FIG_GAUGE,
+				"Wall-clock time of the last completed storage upkeep pass", NULL, NULL,
+				(uint64_t)(st.last_run_ms > 0 ? st.last_run_ms : 0), 1e-3);
+		COUNTER("storage/rollup_minutes", "vitalgate_rollup_minutes_total", "Minutes rolled up into vitals_rollup_1m",
+				st.rollup_minutes);
+		COUNTER("storage/rollup_rows", "vitalgate_rollup_rows_total", "Rows written to vitals_rollup_1m", st.rollup_rows);
+		COUNTER("storage/rollup_recomputed", "vitalgate_rollup_recomputed_total",
+				"Device-minutes rolled up again after late samples", st.rollup_recomputed);
+		fig(&em, "storage/rollup_lag_ms", "vitalgate_rollup_lag_seconds", VG_FIG_GAUGE,
+				"How far behind the clock the rolled-up minutes end (about 60 to 60 + storage_interval_s when current)",
+				NULL, NULL, (uint64_t)(st.rollup_lag_ms > 0 ? st.rollup_lag_ms : 0), 1e-3);
+		COUNTER("storage/partitions_dropped", "vitalgate_retention_partitions_dropped_total",
+				"Partitions dropped by retention (raw vitals days, rollup months)", st.partitions_dropped);
+		COUNTER("storage/rows_deleted", "vitalgate_retention_rows_deleted_total",
+				"Rows past retention deleted from the default partitions", st.rows_deleted);
+		COUNTER("storage/busy", "vitalgate_retention_busy_total",
+				"Partition drops put off because another session used the partition", st.busy);
 	}
 	GAUGE("database/up", "vitalgate_database_up", "1 while the writer reaches PostgreSQL", vg->tick.db_up ? 1 : 0);
 	GAUGE("identities", "vitalgate_identities", "Identities loaded", vg->ids.table.count);

@@ -73,6 +73,7 @@ struct vg_workers {
 	struct vg_webhook *webhook;     /* NULL without webhook_url */
 	struct vg_webhook *mirror;      /* NULL without mirror_url */
 	struct vg_httpd *httpd;         /* the /metrics and /health endpoint, NULL without metrics_port */
+	struct vg_storage *storage;     /* rollups and retention, NULL with storage_interval_s 0 */
 };
 
 /* Buffers reused by every message (plugin.c allocates them at start). */

@@ -8,6 +8,8 @@
 //  - each column accepts the schema's bounds (and every enum value) and
 //    refuses just outside them (probed with inserts, rolled back), and the
 //    rule dbp_below_sbp holds;
+//  - `vitals_rollup_1m` has <key>_n, _min, _max, _mean for each numeric
+//    measurement (migration 008: the per-minute rollups);
 //  - `alert_thresholds` accepts every vital that has threshold alerts.
 // Migrations are history: a mismatch is fixed by a new migration, and the
 // message says which one to write (docs/adding-a-vital.md).
@@ -41,7 +43,7 @@ const files = sources.flatMap((src) => (statSync(src).isDirectory()
   .sort((a, b) => path.basename(a).localeCompare(path.basename(b)));
 const next = String(Math.max(0, ...files.map((f) => Number(path.basename(f).slice(0, 3)))) + 1).padStart(3, '0');
 
-const FIXED = ['device_id', 'seq', 'measured_at', 'received_at', 'ward', 'bed'];
+const FIXED = ['device_id', 'seq', 'measured_at', 'received_at', 'ward', 'bed', 'patient_id', 'encounter_id'];
 const problems = [];
 
 function checkClause(f) {
@@ -101,6 +103,20 @@ try {
       if (!FIXED.includes(name) && !s.measurements.some((f) => f.key === name) && !retired.has(name)) {
         problems.push(`vitals.${name} is not a measurement of ${schemaPath}: a removed field belongs in retired_fields `
           + '(its column may stay, for history), or drop the column in a new migration');
+      }
+    }
+
+    // ---- the per-minute rollup's columns of each numeric measurement
+    const rcols = new Map((await c.query(`SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+      FROM pg_attribute a WHERE a.attrelid = 'vitals_rollup_1m'::regclass AND a.attnum > 0 AND NOT a.attisdropped`)).rows
+      .map((r) => [r.name, r.type]));
+    for (const f of s.measurements.filter((m) => m.type === 'uint' || m.type === 'number')) {
+      const want = { [`${f.key}_n`]: 'integer', [`${f.key}_min`]: f.sql, [`${f.key}_max`]: f.sql, [`${f.key}_mean`]: 'real' };
+      const wrong = Object.entries(want).filter(([k, t]) => rcols.get(k) !== t);
+      if (wrong.length) {
+        problems.push(`vitals_rollup_1m lacks ${wrong.map(([k, t]) => `${k} ${t}`).join(', ')} (the per-minute rollup of ${f.key}): `
+          + `write schemas/sql/${next}_${f.key}.sql with\n  ALTER TABLE vitals_rollup_1m ${Object.entries(want)
+            .map(([k, t]) => `ADD COLUMN IF NOT EXISTS ${k} ${t}`).join(', ')};`);
       }
     }
 

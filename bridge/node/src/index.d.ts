@@ -59,6 +59,12 @@ export interface AlertData {
   resolved_at?: string;
   /** Present when > 0: transitions of this alert inside the same message (batch) folded into this event. */
   coalesced?: number;
+  /**
+   * The FHIR Observation (as `vitalgate-admin export fhir` writes it) of the sample the event is about:
+   * "Observation/<id>" (threshold: the vital's, blood pressure's panel; news2: the sample's NEWS2 Observation).
+   * Absent for silent devices. See observationIds().
+   */
+  observation?: string;
 }
 
 // ------------------------------------------------------------------ vitals
@@ -310,3 +316,17 @@ export interface RequestWithBody extends IncomingMessage {
 export declare function middleware<S extends SeenStore = SeenStore>(
   options: HandlerOptions<S>,
 ): (req: RequestWithBody, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+// ------------------------------------------------------------------ FHIR
+
+/** Measurements exported as components of a panel: sbp and dbp in the blood pressure panel 'bp'. */
+export declare const FHIR_PANELS: Readonly<Record<string, string>>;
+
+/**
+ * The id `vitalgate-admin export fhir` gives the Observation `key` (a measurement such as 'hr', a panel
+ * such as 'bp', or 'news2') of the sample (device, seq): stable across exports (docs/fhir.md).
+ */
+export declare function fhirObservationId(device: string, seq: number | bigint | string, key: string): string;
+
+/** The ids of the FHIR Observations an alert event refers to ([] for a silent device). */
+export declare function observationIds(event: { data?: Partial<AlertData> | null } | null | undefined): string[];

@@ -12,6 +12,7 @@
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 
 export { WebhookVerificationError };
+export { FHIR_PANELS, fhirObservationId, observationIds } from './fhir.js';
 
 export const EVENT_TYPES = Object.freeze(['alert.raised', 'alert.updated', 'alert.resolved', 'vitals.batch']);
 
