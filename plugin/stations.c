@@ -110,12 +110,16 @@ static void free_ward(void *p)
 int vg_stations_init(struct vg_stations *st)
 {
 	vg_sbuf_init(&st->frame);
+	if(vg_smap_init(&st->alert_wards, 64) != 0){
+		return -1;
+	}
 	return vg_smap_init(&st->wards, 32);
 }
 
 void vg_stations_free(struct vg_stations *st)
 {
 	vg_smap_destroy(&st->wards, free_ward);
+	vg_smap_destroy(&st->alert_wards, NULL);
 	free(st->changed);
 	st->changed = NULL;
 	st->nchanged = st->changed_cap = 0;
@@ -382,28 +386,59 @@ static void alert_bed_remove(struct vg_bed *b)
 	}
 }
 
-/* Sets (body != NULL) or removes (body == NULL) one open alert. */
+static void list_changed(struct vg_plugin *vg, struct vg_stations_ward *w)
+{
+	w->alerts_dirty = true;
+	vg->stations.alerts_dirty = true;
+	ward_changed(vg, w);
+}
+
+/* Takes open alert i out of the ward's list. */
+static void open_remove(struct vg_plugin *vg, struct vg_stations_ward *w, size_t i)
+{
+	vg_smap_del(&vg->stations.alert_wards, w->a[i].alert_id);
+	alert_bed_remove(w->a[i].bed);
+	free(w->a[i].body);
+	memmove(&w->a[i], &w->a[i + 1], (w->n - i - 1) * sizeof(w->a[0]));
+	w->n--;
+	list_changed(vg, w);
+}
+
+static size_t open_find(const struct vg_stations_ward *w, const char *alert_id)
+{
+	size_t i;
+
+	for(i = 0; i < w->n && strcmp(w->a[i].alert_id, alert_id); i++){
+	}
+	return i;
+}
+
+/* Sets (body != NULL) or removes (body == NULL) one open alert. An alert
+ * belongs to the ward and bed its latest event names: one whose device
+ * moved leaves its old ward's list (and bed) with its first event from the
+ * new place, its end included. */
 static void set_open(struct vg_plugin *vg, const char *ward, const char *bed, const char *alert_id, const char *body,
 		size_t len)
 {
-	struct vg_stations_ward *w = ward_of(vg, ward);
+	struct vg_stations_ward *w = ward_of(vg, ward), *was;
 	size_t i;
 	char *copy = NULL;
+	int err;
 
 	if(w == NULL){
 		return;
 	}
-	for(i = 0; i < w->n && strcmp(w->a[i].alert_id, alert_id); i++){
+	if(bed == NULL){
+		bed = "";
 	}
+	was = vg_smap_get(&vg->stations.alert_wards, alert_id);
+	if(was && was != w && (i = open_find(was, alert_id)) < was->n){
+		open_remove(vg, was, i);
+	}
+	i = open_find(w, alert_id);
 	if(body == NULL){
 		if(i < w->n){
-			alert_bed_remove(w->a[i].bed);
-			free(w->a[i].body);
-			memmove(&w->a[i], &w->a[i + 1], (w->n - i - 1) * sizeof(w->a[0]));
-			w->n--;
-			w->alerts_dirty = true;
-			vg->stations.alerts_dirty = true;
-			ward_changed(vg, w);
+			open_remove(vg, w, i);
 		}
 		return;
 	}
@@ -424,17 +459,23 @@ static void set_open(struct vg_plugin *vg, const char *ward, const char *bed, co
 			w->a = p;
 			w->cap = cap;
 		}
+		vg_smap_put(&vg->stations.alert_wards, alert_id, w, &err);
+		if(err){
+			free(copy);
+			return;
+		}
 		vg_strlcpy(w->a[i].alert_id, alert_id, sizeof(w->a[i].alert_id));
 		w->a[i].body = NULL;
 		w->a[i].bed = alert_bed_add(vg, ward, bed);
 		w->n++;
+	}else if(w->a[i].bed == NULL ? bed[0] != '\0' : strcmp(w->a[i].bed->bed, bed) != 0){
+		alert_bed_remove(w->a[i].bed);        /* its device moved within the ward */
+		w->a[i].bed = alert_bed_add(vg, ward, bed);
 	}
 	free(w->a[i].body);
 	w->a[i].body = copy;
 	w->a[i].len = len;
-	w->alerts_dirty = true;
-	vg->stations.alerts_dirty = true;
-	ward_changed(vg, w);
+	list_changed(vg, w);
 }
 
 void vg_stations_on_alert(struct vg_plugin *vg, const struct vg_rec_event *ev)

@@ -39,6 +39,7 @@ struct vg_stations_ward;
 /* stations.c's state. */
 struct vg_stations {
 	struct vg_smap wards;           /* ward -> struct vg_stations_ward */
+	struct vg_smap alert_wards;     /* open alert id -> the ward whose list has it */
 	struct vg_stations_ward **changed; /* wards whose frame is due a republish */
 	size_t nchanged, changed_cap;
 	int64_t next_due_ms;            /* monotonic: the earliest of their due times */

@@ -269,6 +269,23 @@ test('a bed whose device left stays in the frame, without a sample, while it has
   await frameWhere((x) => !('B8' in x.beds) && x.beds.B9?.sample.hr === 70, 'B8 gone, B9 shown');
 });
 
+test('an alert whose device moved to another ward leaves the old ward\'s list and frame with its next event', async () => {
+  const d = await device('m5n-30', '5N', 'B30');
+  await send(d, { hr: 155 });
+  await frameWhere((x) => x.beds.B30?.alerts.length === 1, 'B30 alerting');
+  const mark = bench.broker.mark();
+  assert.equal(bench.admin(['device', 'assign', 'm5n-30', '--ward', '6S', '--bed', 'B30']).code, 0);
+  await bench.broker.waitLog(/m5n-30 now at 6S\/B30/, 3000, mark);
+  // Still open (its device is elsewhere now, the alert was not resolved).
+  let f = await frameWhere((x) => x.beds.B30?.sample === null, 'B30 without its sample');
+  assert.equal(f.beds.B30.alerts.length, 1);
+  // It ends in 6S: 5N's list and frame forget it.
+  await send(d, { hr: 70 });
+  f = await frameWhere((x) => !('B30' in x.beds), 'B30 gone from 5N\'s frame');
+  const active = (await retained('wards/5N/alerts/active')).get('wards/5N/alerts/active');
+  assert.ok(!active.alerts.some((e) => e.data.device_id === 'm5n-30'), '5N\'s list forgot it');
+});
+
 test('the ward\'s open alerts are retained on wards/<ward>/alerts/active', async () => {
   const d = devs['m5n-3'];
   await send(d, { hr: 150 });
