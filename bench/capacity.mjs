@@ -9,6 +9,10 @@
 // RSS is read from /proc/<pid>/status: idle (listening; for Vitalgate after
 // every identity is loaded, which is memory per *provisioned* device, shown
 // apart) and the highest value while every device is connected and sending.
+// Each round also runs both brokers again (fresh) with the devices connected
+// but all but silent (0.001 Hz: a handful of beds): that peak is the
+// connection's share, and sending minus it the occupied bed's (every device
+// has a bed of its own here; 50 wards with a frame each).
 //
 //   node bench/capacity.mjs [--devices 19000] [--seconds 20] [--rounds 2] [--json out.json]
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -38,6 +42,10 @@ async function measured(broker, argv) {
 }
 
 const bench = await Bench.start({ noBroker: true });
+// Each Vitalgate broker starts from an empty vitals table: at start the
+// broker reads back the beds' NEWS2 inputs and the devices last seen, which
+// would put the previous run's beds into this one's idle memory.
+const fresh = () => bench.pg.query('TRUNCATE vitals, vitals_seq_hwm');
 try {
   log(`provisioning ${opt.devices} devices`);
   const creds = bench.importDevices(Array.from({ length: opt.devices }, (_, i) => `cap-${i} C${i % 50} B${i}`));
@@ -45,8 +53,9 @@ try {
   writeFileSync(credFile, `${creds.map((c) => `${c.id} ${c.secret}`).join('\n')}\n`);
   bench.pg.pin(1);
   const quiet = { logTypes: ['error', 'warning'], readyByTcp: true, cpu: 0, workerCpu: 1 };
-  const traffic = ['--rate', '1', '--qos', '1', '--duration', String(opt.seconds), '--connect-rate', '2000',
-    '--max-clients', String(opt.devices)];
+  const common = ['--qos', '1', '--duration', String(opt.seconds), '--connect-rate', '2000', '--max-clients', String(opt.devices)];
+  const traffic = ['--rate', '1', ...common];
+  const silent = ['--rate', '0.001', ...common];
   const rounds = [];
   let bareIdle = 0;
   for (let round = 1; round <= opt.rounds; round++) {
@@ -55,15 +64,28 @@ try {
     const bare = await measured(b, ['--anonymous', '--clients', String(opt.devices), ...traffic]);
     await b.stop();
     log(`round ${round}: Mosquitto + Vitalgate`);
+    await fresh();
     const p = await Broker.start(bench.root, { ...bench.brokerOpts, ...quiet, spoolDir: bench.newSpool(`spool-${round}`) });
     await bench.waitIdentity(p.port, creds.at(-1).id, creds.at(-1).secret);
     const vg = await measured(p, ['--creds', credFile, ...traffic]);
     await p.stop();
+    log(`round ${round}: both again, connected and silent`);
+    const b2 = await Broker.start(bench.root, { ...quiet, noPlugin: true });
+    const bareConn = await measured(b2, ['--anonymous', '--clients', String(opt.devices), ...silent]);
+    await b2.stop();
+    await fresh();
+    const p2 = await Broker.start(bench.root, { ...bench.brokerOpts, ...quiet, spoolDir: bench.newSpool(`spool-silent-${round}`) });
+    await bench.waitIdentity(p2.port, creds.at(-1).id, creds.at(-1).secret);
+    const vgConn = await measured(p2, ['--creds', credFile, ...silent]);
+    await p2.stop();
     bareIdle = bare.idle;
     const r = {
       round,
       bare_bytes_per_device: bare.perDevice, vitalgate_bytes_per_device: vg.perDevice,
       plugin_bytes_per_device: vg.perDevice - bare.perDevice,
+      plugin_bytes_per_connection: vgConn.perDevice - bareConn.perDevice,
+      plugin_bytes_per_bed: (vg.perDevice - vgConn.perDevice) - (bare.perDevice - bareConn.perDevice),
+      connected_bytes_per_device: { bare: bareConn.perDevice, vitalgate: vgConn.perDevice },
       idle_rss: { bare: bare.idle, vitalgate: vg.idle },
       peak_rss: { bare: bare.peak, vitalgate: vg.peak },
       samples: { bare: bare.r.samples_published, vitalgate: vg.r.samples_published },
@@ -78,6 +100,8 @@ try {
     median: {
       bare_bytes_per_device: m('bare_bytes_per_device'), vitalgate_bytes_per_device: m('vitalgate_bytes_per_device'),
       plugin_bytes_per_device: m('plugin_bytes_per_device'),
+      plugin_bytes_per_connection: m('plugin_bytes_per_connection'),
+      plugin_bytes_per_bed: m('plugin_bytes_per_bed'),
       plugin_idle_bytes_per_provisioned_device: (vgIdle - bareIdle) / opt.devices,
     },
   };
@@ -87,6 +111,8 @@ try {
   console.log('| --- | --- | --- |');
   console.log(`| broker RSS per connected device | ${md.bare_bytes_per_device.toFixed(0)} B | ${md.vitalgate_bytes_per_device.toFixed(0)} B |`);
   console.log(`| added by the plugin per connected device | - | **${md.plugin_bytes_per_device.toFixed(0)} B** |`);
+  console.log(`| of which the connection (connected, silent) | - | ${md.plugin_bytes_per_connection.toFixed(0)} B |`);
+  console.log(`| of which the occupied bed (sending at 1 Hz minus silent, beyond bare's own difference) | - | ${md.plugin_bytes_per_bed.toFixed(0)} B |`);
   console.log(`| plugin RSS per provisioned device, idle (identity table) | - | ${md.plugin_idle_bytes_per_provisioned_device.toFixed(0)} B |`);
   if (opt.json) {
     mkdirSync(path.dirname(opt.json), { recursive: true });

@@ -1,10 +1,17 @@
 #!/usr/bin/env node
-// Reconnect storm: N devices connect to a freshly started broker, all at
-// once and paced, with their real credentials (Mosquitto + Vitalgate) and
-// anonymously (bare Mosquitto, same config minus the plugin), alternating in
-// the same run. Prints the time to the last CONNACK, medians and the ratio.
+// Reconnect storm: N devices connect to a freshly started broker at the
+// broker's own speed, with their real credentials (Mosquitto + Vitalgate:
+// secret check, throttle tables, audit trail) and anonymously (bare
+// Mosquitto, same config minus the plugin), alternating in the same run:
+//  - all at once (every CONNECT sent as fast as vgload can open sockets);
+//  - with --inflight N CONNECTs in flight (a new one as each CONNACK comes:
+//    the rate is the broker's);
+//  - paced at --paced connects/s, only when given (a paced storm measures
+//    the pacing, not the broker).
+// Prints the time to the last CONNACK, medians and the ratio, and the
+// broker thread's CPU per connect.
 //
-//   node bench/storm.mjs [--devices 10000] [--rounds 5] [--paced 2000] [--json out.json]
+//   node bench/storm.mjs [--devices 10000] [--rounds 5] [--inflight 64] [--paced 0] [--json out.json]
 //
 // The broker's thread has core 0 to itself; vgload, PostgreSQL and the
 // plugin's worker threads share core 1 (on a real server the database and
@@ -17,13 +24,15 @@ import path from 'node:path';
 import { Bench, Broker, vgload, cpuOf } from '../tests/lib/bench.mjs';
 
 const args = process.argv.slice(2);
-const opt = { devices: 10000, rounds: 5, paced: 2000, json: null };
+const opt = { devices: 10000, rounds: 5, inflight: 64, paced: 0, json: null };
 for (let i = 0; i < args.length; i++) {
   const k = args[i].replace(/^--/, '');
   opt[k] = k === 'json' ? args[++i] : Number(args[++i]);
 }
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const log = (m) => process.stderr.write(`storm: ${m}\n`);
+const MODES = ['all-at-once', ...(opt.inflight > 0 ? ['inflight'] : []), ...(opt.paced > 0 ? ['paced'] : [])];
+const modeName = (mode) => (mode === 'paced' ? `paced ${opt.paced}/s` : mode === 'inflight' ? `${opt.inflight} in flight` : 'all at once');
 
 
 const bench = await Bench.start({ noBroker: true });
@@ -38,8 +47,9 @@ try {
   Object.assign(bare, { root: bench.root, lines: [] });
   const results = [];
   for (let round = 1; round <= opt.rounds; round++) {
-    for (const mode of ['all-at-once', 'paced']) {
-      const rate = mode === 'paced' ? ['--connect-rate', String(opt.paced)] : ['--connect-rate', '0'];
+    for (const mode of MODES) {
+      const rate = mode === 'paced' ? ['--connect-rate', String(opt.paced)]
+        : mode === 'inflight' ? ['--connect-rate', '0', '--connect-inflight', String(opt.inflight)] : ['--connect-rate', '0'];
       // Bare Mosquitto, anonymous.
       const b = await Broker.start(bench.root, { ...quiet, noPlugin: true });
       const cb0 = cpuOf(b.proc.pid);
@@ -65,7 +75,7 @@ try {
     }
   }
   const summary = {};
-  for (const mode of ['all-at-once', 'paced']) {
+  for (const mode of MODES) {
     const rs = results.filter((r) => r.mode === mode);
     const mb = median(rs.map((r) => r.bare));
     const mv = median(rs.map((r) => r.vitalgate));
@@ -74,12 +84,12 @@ try {
       vitalgate_main_cpu_us: median(rs.map((r) => r.vitalgate_main_cpu_us_per_connect)),
       vitalgate_worker_cpu_us: median(rs.map((r) => r.vitalgate_worker_cpu_us_per_connect)) };
   }
-  const out = { bench: 'reconnect-storm', devices: opt.devices, rounds: opt.rounds, paced_rate: opt.paced, results, summary };
+  const out = { bench: 'reconnect-storm', devices: opt.devices, rounds: opt.rounds, inflight: opt.inflight, paced_rate: opt.paced, results, summary };
   console.log(`\nReconnect storm, ${opt.devices} devices, ${opt.rounds} rounds (median time to the last CONNACK)`);
   console.log('| connects | bare Mosquitto (anonymous) | Mosquitto + Vitalgate (credentials) | ratio (median) | ratio per round | broker-thread CPU per connect, bare / Vitalgate | Vitalgate worker CPU per connect |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const [mode, s] of Object.entries(summary)) {
-    console.log(`| ${mode === 'paced' ? `paced ${opt.paced}/s` : 'all at once'} | ${s.bare_ms.toFixed(0)} ms | ${s.vitalgate_ms.toFixed(0)} ms | ${s.ratio.toFixed(2)} | ${s.ratios.map((x) => x.toFixed(2)).join(', ')} | ${s.bare_cpu_us.toFixed(0)} µs / ${s.vitalgate_main_cpu_us.toFixed(0)} µs | ${s.vitalgate_worker_cpu_us.toFixed(0)} µs |`);
+    console.log(`| ${modeName(mode)} | ${s.bare_ms.toFixed(0)} ms | ${s.vitalgate_ms.toFixed(0)} ms | ${s.ratio.toFixed(2)} | ${s.ratios.map((x) => x.toFixed(2)).join(', ')} | ${s.bare_cpu_us.toFixed(0)} µs / ${s.vitalgate_main_cpu_us.toFixed(0)} µs | ${s.vitalgate_worker_cpu_us.toFixed(0)} µs |`);
   }
   if (opt.json) {
     mkdirSync(path.dirname(opt.json), { recursive: true });

@@ -239,6 +239,7 @@ struct conn {
 	struct infl *infl;    /* device, QoS 1: INFL slots by pid % INFL */
 	struct rec *ring;     /* device: RING */
 	struct rec *aring;    /* alerting device: ARING */
+	uint64_t *fseen;      /* station: per device, the newest seq a ward frame showed it (+1; 0: none) */
 };
 
 struct opts {
@@ -251,6 +252,7 @@ struct opts {
 	const char *id_prefix;
 	long max_clients;
 	double connect_rate;
+	long connect_inflight;  /* devices between their first connect attempt and CONNACK, at most (0: no limit) */
 	double connect_timeout;
 	int syn_retries;
 	int keepalive;
@@ -293,6 +295,10 @@ struct stats {
 	uint64_t unmatched;
 	uint64_t retained;
 	uint64_t alert_deliveries;
+	uint64_t frames;                    /* ward frames (wards/<ward>/vitals) the stations received */
+	uint64_t frame_bytes;
+	uint64_t frame_samples;             /* samples seen in a frame for the first time (by that station) */
+	uint64_t frame_unmatched;           /* ... whose send time was no longer known */
 	uint64_t device_deliveries;         /* PUBLISHes a device received */
 	uint64_t disconnects;
 	uint64_t server_disconnect_codes[256];
@@ -303,6 +309,7 @@ struct stats {
 	struct hist puback;                 /* µs */
 	struct hist d2s;                    /* µs */
 	struct hist alert;                  /* µs */
+	struct hist frame;                  /* µs: a sample's send to its first frame at a station */
 };
 
 struct vgl {
@@ -331,6 +338,7 @@ struct vgl {
 	uint64_t pub_k;
 	size_t next_start;                  /* connect pacing cursor */
 	size_t sta_pending, dev_pending;
+	size_t dev_connecting;              /* devices started and not yet resolved */
 	size_t nclosing;                    /* C_CLOSING with the socket open */
 	uint64_t inflight_total;
 	uint64_t seq_base;
@@ -1203,6 +1211,9 @@ static void resolve(struct vgl *L, struct conn *c)
 		L->sta_pending--;
 	}else{
 		L->dev_pending--;
+		if(c->t_first != 0 && L->dev_connecting > 0){
+			L->dev_connecting--;
+		}
 	}
 }
 
@@ -1519,8 +1530,86 @@ static void on_puback(struct vgl *L, struct conn *c, const uint8_t *p, size_t rl
 	}
 }
 
+/* When a device sent sample seq (0: no longer known). */
+static int64_t sent_at(const struct conn *d, uint64_t seq)
+{
+	const struct rec *r = &d->ring[seq % RING];
+	int i;
+
+	if(r->us != 0 && r->seq == seq){
+		return r->us;
+	}
+	for(i = 0; d->aring != NULL && i < ARING; i++){
+		if(d->aring[i].us != 0 && d->aring[i].seq == seq){
+			return d->aring[i].us;
+		}
+	}
+	return 0;
+}
+
+/* wards/<ward>/vitals: the plugin's ward frame. */
+static bool is_frame_topic(const uint8_t *t, size_t n)
+{
+	return n > 13 && !memcmp(t, "wards/", 6) && !memcmp(t + n - 7, "/vitals", 7) && memchr(t + 6, '/', n - 13) == NULL;
+}
+
+/* A ward frame: every bed's "device_id" and "seq". A sample the station
+ * sees in a frame for the first time counts once, from its send: the
+ * latency of the stations feed (a sample replaced before the next frame
+ * never shows, and a bed that did not change shows the same sample again). */
+static void on_frame(struct vgl *L, struct conn *st, const uint8_t *pl, size_t plen)
+{
+	static const char key[] = "\"device_id\":\"";
+	const char *p = (const char *)pl, *end = p + plen;
+
+	L->st.frames++;
+	L->st.frame_bytes += plen;
+	if(st->fseen == NULL){
+		st->fseen = xcalloc(L->ndev ? L->ndev : 1, sizeof(*st->fseen));
+	}
+	for(;;){
+		const char *hit = memmem(p, (size_t)(end - p), key, sizeof(key) - 1), *id, *v;
+		struct conn *d;
+		uint64_t seq = 0;
+		size_t idx;
+		int64_t sent;
+
+		if(hit == NULL){
+			return;
+		}
+		id = hit + sizeof(key) - 1;
+		for(p = id; p < end && *p != '"'; p++){
+		}
+		v = p < end ? memmem(p, (size_t)(end - p), "\"seq\":", 6) : NULL;
+		if(v == NULL){
+			return;
+		}
+		d = device_by_id(L, id, (size_t)(p - id));
+		for(v += 6; v < end && *v >= '0' && *v <= '9'; v++){
+			seq = seq * 10 + (uint64_t)(*v - '0');
+		}
+		p = v;
+		if(d == NULL){
+			continue;
+		}
+		idx = (size_t)(d - L->c);
+		if(st->fseen[idx] > seq){
+			continue;                 /* shown in an earlier frame already */
+		}
+		st->fseen[idx] = seq + 1;
+		sent = sent_at(d, seq);
+		if(sent == 0){
+			L->st.frame_unmatched++;
+			continue;
+		}
+		L->st.frame_samples++;
+		hist_add(&L->st.frame, L->now - sent);
+	}
+}
+
 /* Latency of one station delivery, from the device's send time. */
-static void on_delivery(struct vgl *L, const uint8_t *topic, size_t tlen, const uint8_t *pl, size_t plen, bool retained)
+static void on_delivery(struct vgl *L, struct conn *st, const uint8_t *topic, size_t tlen, const uint8_t *pl, size_t plen,
+		bool retained)
 {
 	struct conn *d = NULL;
 	uint64_t seq = 0;
@@ -1531,8 +1620,12 @@ static void on_delivery(struct vgl *L, const uint8_t *topic, size_t tlen, const 
 		L->st.retained++;    /* kept by the broker from before this subscription */
 		return;
 	}
-	L->st.deliveries++;
 	L->t_last_delivery = L->now;
+	if(is_frame_topic(topic, tlen)){
+		on_frame(L, st, pl, plen);
+		return;
+	}
+	L->st.deliveries++;
 	alert = tlen >= 7 && !memcmp(topic + tlen - 7, "/alerts", 7);
 	if(alert){
 		L->st.alert_deliveries++;
@@ -1550,20 +1643,7 @@ static void on_delivery(struct vgl *L, const uint8_t *topic, size_t tlen, const 
 		}
 	}
 	if(found){
-		const struct rec *r = &d->ring[seq % RING];
-
-		if(r->us != 0 && r->seq == seq){
-			sent = r->us;
-		}else if(d->aring != NULL){
-			int i;
-
-			for(i = 0; i < ARING; i++){
-				if(d->aring[i].us != 0 && d->aring[i].seq == seq){
-					sent = d->aring[i].us;
-					break;
-				}
-			}
-		}
+		sent = sent_at(d, seq);
 	}
 	if(sent == 0){
 		L->st.unmatched++;
@@ -1607,7 +1687,7 @@ static void on_publish(struct vgl *L, struct conn *c, uint8_t hdr, const uint8_t
 		off += used + plen;
 	}
 	if(c->station){
-		on_delivery(L, p + 2, tlen, p + off, rl - off, hdr & 1);
+		on_delivery(L, c, p + 2, tlen, p + off, rl - off, hdr & 1);
 	}else{
 		L->st.device_deliveries++;
 	}
@@ -1889,6 +1969,9 @@ static void pace_starts(struct vgl *L)
 	while(L->next_start < L->ndev && budget-- > 0){
 		struct conn *c = &L->c[L->next_start];
 
+		if(L->o.connect_inflight > 0 && L->dev_connecting >= (size_t)L->o.connect_inflight){
+			break;                              /* a CONNACK frees a slot */
+		}
 		if(L->o.connect_rate > 0){
 			int64_t due = L->t_start + (int64_t)((double)L->next_start * 1e6 / L->o.connect_rate);
 
@@ -1897,9 +1980,10 @@ static void pace_starts(struct vgl *L)
 			}
 			c->t_first = due;                   /* connect time counts from the schedule */
 		}else{
-			c->t_first = L->t_start;
+			c->t_first = L->o.connect_inflight > 0 ? L->now : L->t_start;
 		}
 		L->next_start++;
+		L->dev_connecting++;
 		conn_start(L, c);
 	}
 }
@@ -2046,6 +2130,11 @@ static int next_timeout(const struct vgl *L)
 		int64_t due;
 
 		if(L->o.connect_rate <= 0){
+			/* All at once: start more now, unless the in-flight limit
+			 * holds them until a CONNACK (an event) frees a slot. */
+			if(L->o.connect_inflight > 0 && L->dev_connecting >= (size_t)L->o.connect_inflight){
+				goto rest;
+			}
 			return 0;
 		}
 		due = L->t_start + (int64_t)((double)L->next_start * 1e6 / L->o.connect_rate);
@@ -2053,6 +2142,7 @@ static int next_timeout(const struct vgl *L)
 			next = due;
 		}
 	}
+rest:
 	if(L->nheap > 0 && L->heap[0].due < next){
 		next = L->heap[0].due;
 	}
@@ -2227,6 +2317,12 @@ static void report(struct vgl *L)
 				s->stations_ok, L->nsta, s->deliveries, s->unmatched, s->retained, hist_q(&s->d2s, 0.5),
 				hist_q(&s->d2s, 0.99), hist_q(&s->d2s, 0.999), s->d2s.max, s->alert_deliveries,
 				hist_q(&s->alert, 0.5));
+		if(s->frames){
+			fprintf(stderr, "vgload: ward frames: %" PRIu64 " (%.0f bytes each), %" PRIu64 " samples first seen in one "
+					"(%" PRIu64 " unmatched); sample->frame p50 %" PRIu64 " us, p99 %" PRIu64 " us, max %" PRIu64 " us\n",
+					s->frames, (double)s->frame_bytes / (double)s->frames, s->frame_samples, s->frame_unmatched,
+					hist_q(&s->frame, 0.5), hist_q(&s->frame, 0.99), s->frame.max);
+		}
 	}
 	if(s->disconnects || s->protocol_errors){
 		fprintf(stderr, "vgload: %" PRIu64 " connections lost, %" PRIu64 " protocol errors\n",
@@ -2235,7 +2331,7 @@ static void report(struct vgl *L)
 
 	fprintf(f, "{\"mqtt\":%d,\"qos\":%d,\"clients\":%zu,\"stations\":%zu,\"rate_hz\":%g,\"duration_s\":%g",
 			L->o.mqtt, L->o.qos, L->ndev, L->nsta, L->o.rate, L->o.duration);
-	fprintf(f, ",\"connect_rate\":%g", L->o.connect_rate);
+	fprintf(f, ",\"connect_rate\":%g,\"connect_inflight\":%ld", L->o.connect_rate, L->o.connect_inflight);
 	if(s->connack_ok){
 		fprintf(f, ",\"connect_ms_last\":%.1f", (double)(s->t_last_connack - L->t_start) / 1e3);
 	}else{
@@ -2261,6 +2357,9 @@ static void report(struct vgl *L)
 	fprintf(f, ",\"unmatched\":%" PRIu64 ",\"retained_ignored\":%" PRIu64 ",\"alert_deliveries\":%" PRIu64,
 			s->unmatched, s->retained, s->alert_deliveries);
 	json_hist(f, "alert", &s->alert, false, true);
+	fprintf(f, ",\"frames\":%" PRIu64 ",\"frame_bytes\":%" PRIu64 ",\"frame_samples\":%" PRIu64 ",\"frame_unmatched\":%" PRIu64,
+			s->frames, s->frame_bytes, s->frame_samples, s->frame_unmatched);
+	json_hist(f, "frame", &s->frame, false, true);
 	fprintf(f, ",\"device_deliveries\":%" PRIu64 ",\"disconnects\":%" PRIu64, s->device_deliveries, s->disconnects);
 	json_codes(f, "server_disconnects", s->server_disconnect_codes);
 	fprintf(f, ",\"pings\":%" PRIu64 ",\"protocol_errors\":%" PRIu64 ",\"elapsed_s\":%.3f,\"aborted\":%s}\n",
@@ -2278,6 +2377,8 @@ static void usage(FILE *f)
 "  devices       --creds FILE (lines \"id secret\") | --anonymous [--id-prefix P (dev-)]\n"
 "                --clients N (default: every line of --creds)  --max-clients N (19000)\n"
 "  connecting    --connect-rate R (clients/s, 0 = all at once; default 0)\n"
+"                --connect-inflight N (all at once, but at most N devices between\n"
+"                  their CONNECT and its CONNACK; 0 = no limit, the default)\n"
 "                --connect-timeout S (60)  --keepalive S (60)  --no-clean\n"
 "                --session-expiry S (v5, 0)  --syn-retries N (kernel default)\n"
 "                --no-spread (all clients from 127.0.0.1, see README)\n"
@@ -2285,7 +2386,7 @@ static void usage(FILE *f)
 "                --batch K (samples per message, 1..64; 1 sends a single map)\n"
 "                --alert-fraction F (0)  --alert-every K (10)\n"
 "  stations      --stations K  --station-creds FILE (lines \"id secret [filter,...]\")\n"
-"                --station-qos 0|1 (1)  --station-topic F[,F...] (wards/+/beds/+/vitals)\n"
+"                --station-qos 0|1 (1)  --station-topic F[,F...] (wards/+/vitals)\n"
 "  output        --quiet (no progress on stderr)\n"
 "Prints progress and a summary on stderr, one JSON object on stdout.\n", f);
 }
@@ -2321,7 +2422,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 	enum {
 		O_HOST = 256, O_PORT, O_MQTT, O_CLIENTS, O_CREDS, O_ANON, O_PREFIX, O_MAXC, O_CRATE, O_CTIMEOUT,
 		O_SYN, O_KEEPALIVE, O_NOCLEAN, O_SESSION, O_DURATION, O_RATE, O_QOS, O_AFRAC, O_AEVERY, O_BATCH,
-		O_STATIONS, O_SCREDS, O_SQOS, O_STOPIC, O_NOSPREAD, O_QUIET, O_HELP,
+		O_STATIONS, O_SCREDS, O_SQOS, O_STOPIC, O_NOSPREAD, O_QUIET, O_HELP, O_CINFL,
 	};
 	static const struct option lo[] = {
 		{ "host", required_argument, NULL, O_HOST },
@@ -2333,6 +2434,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 		{ "id-prefix", required_argument, NULL, O_PREFIX },
 		{ "max-clients", required_argument, NULL, O_MAXC },
 		{ "connect-rate", required_argument, NULL, O_CRATE },
+		{ "connect-inflight", required_argument, NULL, O_CINFL },
 		{ "connect-timeout", required_argument, NULL, O_CTIMEOUT },
 		{ "syn-retries", required_argument, NULL, O_SYN },
 		{ "keepalive", required_argument, NULL, O_KEEPALIVE },
@@ -2359,7 +2461,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 		.host = "127.0.0.1", .port = 1883, .mqtt = 5, .clients = -1, .id_prefix = "dev-",
 		.max_clients = 19000, .connect_rate = 0, .connect_timeout = 60, .keepalive = 60, .clean = true,
 		.duration = 0, .rate = 1, .qos = 1, .alert_fraction = 0, .alert_every = 10, .batch = 1, .stations = 0,
-		.station_qos = 1, .station_topic = "wards/+/beds/+/vitals", .spread = true,
+		.station_qos = 1, .station_topic = "wards/+/vitals", .spread = true,
 	};
 	while((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1){
 		switch(ch){
@@ -2372,6 +2474,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			case O_PREFIX: o->id_prefix = optarg; break;
 			case O_MAXC: o->max_clients = int_arg("max-clients", optarg, 1, 10000000); break;
 			case O_CRATE: o->connect_rate = num_arg("connect-rate", optarg, 0, 1e7); break;
+			case O_CINFL: o->connect_inflight = int_arg("connect-inflight", optarg, 0, 10000000); break;
 			case O_CTIMEOUT: o->connect_timeout = num_arg("connect-timeout", optarg, 0.1, 86400); break;
 			case O_SYN: o->syn_retries = (int)int_arg("syn-retries", optarg, 1, 127); break;
 			case O_KEEPALIVE: o->keepalive = (int)int_arg("keepalive", optarg, 0, 65535); break;
@@ -2398,6 +2501,9 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 	}
 	if(o->mqtt == 4){
 		die("--mqtt: 3 (3.1.1) or 5");
+	}
+	if(o->connect_inflight > 0 && o->connect_rate > 0){
+		die("--connect-inflight and --connect-rate exclude each other");
 	}
 	if(o->creds != NULL && o->anonymous){
 		die("--creds and --anonymous exclude each other");
@@ -2563,6 +2669,7 @@ static void teardown(struct vgl *L)
 		free(c->infl);
 		free(c->ring);
 		free(c->aring);
+		free(c->fseen);
 	}
 	if(L->ep >= 0){
 		close(L->ep);

@@ -40,14 +40,29 @@ static void putc1(struct vg_json *j, char c)
 	put(j, &c, 1);
 }
 
+static bool plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* Runs of characters that need no escape (ids, keys: all of them, almost
+ * always) are copied at once. */
 static void put_escaped(struct vg_json *j, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i;
+	size_t i = 0, run;
+	unsigned char c;
 
 	putc1(j, '"');
-	for(i = 0; i < n; i++){
-		unsigned char c = (unsigned char)s[i];
+	while(i < n){
+		for(run = i; run < n && plain((unsigned char)s[run]); run++){
+		}
+		if(run > i){
+			put(j, s + i, run - i);
+			i = run;
+			continue;
+		}
+		c = (unsigned char)s[i++];
 		if(c == '"' || c == '\\'){
 			char e[2] = { '\\', (char)c };
 			put(j, e, 2);
@@ -55,11 +70,9 @@ static void put_escaped(struct vg_json *j, const char *s, size_t n)
 			put(j, "\\n", 2);
 		}else if(c == '\t'){
 			put(j, "\\t", 2);
-		}else if(c < 0x20 || c >= 0x7f){
+		}else{
 			char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
 			put(j, e, 6);
-		}else{
-			putc1(j, (char)c);
 		}
 	}
 	putc1(j, '"');

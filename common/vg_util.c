@@ -54,43 +54,64 @@ int64_t vg_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static __thread time_t rfc_secs;
-static __thread char rfc_prefix[80];
-static __thread size_t rfc_len;
+static __thread int64_t rfc_day = INT64_MIN;
+static __thread char rfc_date[48];   /* "YYYY-MM-DDT" of rfc_day */
+
+static void two_digits(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
 
 void vg_rfc3339(int64_t ms, char *buf, size_t len)
 {
-	time_t secs;
-	struct tm tm;
-	int64_t rem;
+	int64_t secs, day, sod, rem;
 
-	rem = ms % 1000;
-	secs = (time_t)(ms / 1000);
-	if(rem < 0){
-		rem += 1000;
-		secs -= 1;
-	}
-	/* The date and time to the second change once a second: formatted once
-	 * per thread and second (this runs per accepted sample). */
-	if(secs != rfc_secs || rfc_prefix[0] == '\0'){
-		gmtime_r(&secs, &tm);
-		snprintf(rfc_prefix, sizeof(rfc_prefix), "%04d-%02d-%02dT%02d:%02d:%02d.",
-				tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-		rfc_secs = secs;
-		rfc_len = strlen(rfc_prefix);
-	}
-	if(len < rfc_len + 5){
+	if(len < 25){
 		if(len){
 			buf[0] = '\0';
 		}
 		return;
 	}
-	memcpy(buf, rfc_prefix, rfc_len);
-	buf[rfc_len] = (char)('0' + rem / 100);
-	buf[rfc_len + 1] = (char)('0' + rem / 10 % 10);
-	buf[rfc_len + 2] = (char)('0' + rem % 10);
-	buf[rfc_len + 3] = 'Z';
-	buf[rfc_len + 4] = '\0';
+	/* Floor division: times before 1970 too. */
+	secs = ms / 1000;
+	rem = ms % 1000;
+	if(rem < 0){
+		rem += 1000;
+		secs -= 1;
+	}
+	day = secs / 86400;
+	sod = secs % 86400;
+	if(sod < 0){
+		sod += 86400;
+		day -= 1;
+	}
+	/* The date changes once a day: formatted once per thread and day (this
+	 * runs twice per sample a ward frame shows); the time of day is
+	 * arithmetic. */
+	if(day != rfc_day){
+		time_t t = (time_t)(day * 86400);
+		struct tm tm;
+
+		if(gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999){
+			buf[0] = '\0';
+			return;
+		}
+		snprintf(rfc_date, sizeof(rfc_date), "%04d-%02d-%02dT", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+		rfc_day = day;
+	}
+	memcpy(buf, rfc_date, 11);
+	two_digits(buf + 11, (int)(sod / 3600));
+	buf[13] = ':';
+	two_digits(buf + 14, (int)(sod / 60 % 60));
+	buf[16] = ':';
+	two_digits(buf + 17, (int)(sod % 60));
+	buf[19] = '.';
+	buf[20] = (char)('0' + rem / 100);
+	buf[21] = (char)('0' + rem / 10 % 10);
+	buf[22] = (char)('0' + rem % 10);
+	buf[23] = 'Z';
+	buf[24] = '\0';
 }
 
 bool vg_strlcpy(char *dst, const char *src, size_t size)

@@ -370,7 +370,7 @@ void vg_alerts_emit(struct vg_plugin *vg)
 
 /* ---- snapshot / restore -------------------------------------------------- */
 
-void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_device *rt,
+void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *rt,
 		struct vg_alert_snap *snap)
 {
 
@@ -383,7 +383,7 @@ void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, const st
 	}
 	snap->last_seen_ms = rt ? rt->last_seen_ms : 0;
 	snap->disconnected_ms = rt ? rt->disconnected_ms : 0;
-	snap->bed = vg_beds_find(&vg->beds, e->ward, e->bed);
+	snap->bed = rt ? vg_beds_find_cached(&vg->beds, e->ward, e->bed, &rt->bed) : vg_beds_find(&vg->beds, e->ward, e->bed);
 	snap->had_bed = snap->bed != NULL;
 	if(snap->had_bed){
 		snap->bed_copy = *snap->bed;
@@ -600,6 +600,7 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 {
 	struct vg_alertnet thr[VG_V_COUNT], n2;
 	struct vg_alert_st thr_prior[VG_V_COUNT], n2_prior;
+	struct vg_news2_result n2r;
 	struct slot_ctx c;
 	struct vg_bed *b;
 	int i, v;
@@ -611,7 +612,10 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 	if(resolve_silent(vg, e, rt, "data again", now_ms, now_ms) < 0){
 		return MOSQ_ERR_UNKNOWN;
 	}
-	b = vg_beds_get(&vg->beds, e->ward, e->bed, vg->alerts.cfg);
+	b = vg_beds_find_cached(&vg->beds, e->ward, e->bed, &rt->bed);
+	if(b == NULL){
+		b = vg_beds_get(&vg->beds, e->ward, e->bed, vg->alerts.cfg);
+	}
 	if(b == NULL && e->ward[0]){
 		return MOSQ_ERR_NOMEM; /* the bed's NEWS2 could not be judged */
 	}
@@ -664,7 +668,8 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 		c.base.vital = 0;
 		c.base.ward = b->ward;
 		c.base.bed = b->bed;
-		c.base.n2 = &b->last;
+		vg_bed_news2(b, &n2r);
+		c.base.n2 = &n2r;
 		c.base.scale = b->spo2_scale;
 		c.vital = -1;
 		c.t = NULL;
@@ -903,14 +908,9 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 	for(i = 0; i < c->nparams; i++){
 		const struct vg_bed_param *bp = &c->params[i];
 		struct vg_bed *b = vg_beds_get(&vg->beds, bp->ward, bp->bed, vg->alerts.cfg);
-		if(b == NULL || bp->param < 0 || bp->param >= VG_N2_COUNT
-				|| (b->p[bp->param].has && b->p[bp->param].at_ms >= bp->at_ms)){
-			continue; /* this run already has a newer value */
+		if(b != NULL && vg_bed_restore_param(b, bp->param, bp->at_ms, bp->v)){
+			params++; /* unless this run already has a newer value */
 		}
-		b->p[bp->param].has = true;
-		b->p[bp->param].at_ms = bp->at_ms;
-		b->p[bp->param].v = bp->v;
-		params++;
 	}
 	for(i = 0; i < c->nalerts; i++){
 		const struct vg_open_alert *o = &c->alerts[i];
@@ -937,7 +937,7 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 			a->calm_since_ms = 0;
 			a->calm_level = 0;
 			memcpy(a->id, id, sizeof(id));
-			vg_stations_open_alert(vg, o->ward, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
+			vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
 			restored++;
 		}
 	}

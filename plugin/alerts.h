@@ -97,7 +97,7 @@ void vg_alerts_set_config(struct vg_plugin *vg, struct vg_alert_cfg *cfg);
  * as coalesced). It returns MOSQ_ERR_SUCCESS, or an error (out of memory,
  * an event the scratch refused) after which the caller must restore the
  * snapshot and refuse the message: state and events never diverge. */
-void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, const struct vg_device *dev,
+void vg_alerts_snapshot(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *dev,
 		struct vg_alert_snap *snap);
 int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *dev,
 		const struct vg_sample *s, int n, int64_t now_ms);

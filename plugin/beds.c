@@ -1,7 +1,8 @@
 /*
  * beds: per-bed state (see beds.h).
  *
- * Thread: broker thread. Memory: owns the bed map and its beds.
+ * Thread: broker thread. Memory: owns the bed map and its beds (each one
+ * allocation: the struct, then "ward\0bed\0").
  */
 #include "beds.h"
 
@@ -46,21 +47,61 @@ struct vg_bed *vg_beds_find(const struct vg_beds *b, const char *ward, const cha
 	return vg_smap_get(&b->map, key);
 }
 
+struct vg_bed *vg_beds_find_cached(const struct vg_beds *b, const char *ward, const char *bed, struct vg_bed **cache)
+{
+	struct vg_bed *c = *cache;
+
+	if(c && !strcmp(c->bed, bed) && !strcmp(c->ward, ward)){
+		return c;
+	}
+	c = vg_beds_find(b, ward, bed);
+	if(c){
+		*cache = c;
+	}
+	return c;
+}
+
+/* One allocation: the bed, then its ward and bed names. */
+static struct vg_bed *new_bed(const char *ward, const char *bed)
+{
+	size_t wl = strlen(ward) + 1, bl = strlen(bed) + 1;
+	struct vg_bed *bd = calloc(1, sizeof(*bd) + wl + bl);
+	char *names;
+
+	if(bd == NULL){
+		return NULL;
+	}
+	names = (char *)(bd + 1);
+	memcpy(names, ward, wl);
+	memcpy(names + wl, bed, bl);
+	bd->ward = names;
+	bd->bed = names + wl;
+	return bd;
+}
+
 struct vg_bed *vg_beds_get(struct vg_beds *b, const char *ward, const char *bed, const struct vg_alert_cfg *cfg)
 {
 	char key[2 * (VG_ID_MAX + 1)];
 	struct vg_bed *bd;
-	bool added;
+	int err;
 
 	if(ward[0] == '\0'){
 		return NULL;
 	}
 	vg_concat(key, sizeof(key), ward, "/", bed, (char *)NULL);
-	bd = vg_smap_get_or_add(&b->map, key, sizeof(*bd), &added);
-	if(bd && added){
-		vg_strlcpy(bd->ward, ward, sizeof(bd->ward));
-		vg_strlcpy(bd->bed, bed, sizeof(bd->bed));
-		bd->spo2_scale = bed_scale(cfg, key);
+	bd = vg_smap_get(&b->map, key);
+	if(bd != NULL){
+		return bd;
+	}
+	bd = new_bed(ward, bed);
+	if(bd == NULL){
+		return NULL;
+	}
+	bd->spo2_scale = bed_scale(cfg, key);
+	vg_smap_put(&b->map, key, bd, &err);
+	if(err){
+		free(bd);
+		return NULL;
 	}
 	return bd;
 }
@@ -68,10 +109,14 @@ struct vg_bed *vg_beds_get(struct vg_beds *b, const char *ward, const char *bed,
 void vg_beds_remove(struct vg_beds *b, const char *ward, const char *bed)
 {
 	char key[2 * (VG_ID_MAX + 1)];
+	struct vg_bed *bd;
 
 	if(ward[0]){
 		vg_concat(key, sizeof(key), ward, "/", bed, (char *)NULL);
-		free(vg_smap_del(&b->map, key));
+		bd = vg_smap_get(&b->map, key);
+		if(bd && bd->frame == NULL){
+			free(vg_smap_del(&b->map, key));
+		}
 	}
 }
 
@@ -99,10 +144,9 @@ void vg_bed_take_sample(struct vg_bed *b, const struct vg_sample *s)
 		}
 		/* The latest measurement wins, whichever device sent it; an older
 		 * sample arriving late does not overwrite a newer one. */
-		if(b->p[p].has && b->p[p].at_ms > at){
+		if(b->p[p].at_ms != 0 && b->p[p].at_ms > at){
 			continue;
 		}
-		b->p[p].has = true;
 		b->p[p].at_ms = at;
 		switch(vg_fields[f].type){
 			case VG_T_NUMBER: b->p[p].v = s->val[f].d; break;
@@ -113,15 +157,26 @@ void vg_bed_take_sample(struct vg_bed *b, const struct vg_sample *s)
 	}
 }
 
+bool vg_bed_restore_param(struct vg_bed *b, int param, int64_t at_ms, double v)
+{
+	if(param < 0 || param >= VG_N2_COUNT || at_ms == 0 || (b->p[param].at_ms != 0 && b->p[param].at_ms >= at_ms)){
+		return false;
+	}
+	b->p[param].at_ms = at_ms;
+	b->p[param].v = v;
+	return true;
+}
+
 void vg_bed_score(struct vg_bed *b, int64_t now_ms, int64_t max_age_ms)
 {
+	struct vg_news2_result r;
 	struct vg_news2_input in;
 	int p;
 
 	memset(&in, 0, sizeof(in));
 	for(p = 0; p < VG_N2_COUNT; p++){
 		/* Parameters older than news2_max_age_s do not count. */
-		if(b->p[p].has && now_ms - b->p[p].at_ms <= max_age_ms){
+		if(b->p[p].at_ms != 0 && now_ms - b->p[p].at_ms <= max_age_ms){
 			in.have |= 1u << p;
 		}
 	}
@@ -133,5 +188,26 @@ void vg_bed_score(struct vg_bed *b, int64_t now_ms, int64_t max_age_ms)
 	in.avpu = (char)b->p[VG_N2_CONSC].v;
 	in.temp = b->p[VG_N2_TEMP].v;
 	in.spo2_scale = b->spo2_scale;
-	vg_news2_score(&in, &b->last);
+	vg_news2_score(&in, &r);
+	/* Kept packed: points -1..3, score 0..20, band and count tiny. */
+	for(p = 0; p < VG_N2_COUNT; p++){
+		b->last.points[p] = (int8_t)r.points[p];
+	}
+	b->last.score = (uint8_t)r.score;
+	b->last.parameters = (uint8_t)r.parameters;
+	b->last.band = (uint8_t)r.band;
+	b->last.any_three = r.any_three;
+}
+
+void vg_bed_news2(const struct vg_bed *b, struct vg_news2_result *out)
+{
+	int p;
+
+	for(p = 0; p < VG_N2_COUNT; p++){
+		out->points[p] = b->last.points[p];
+	}
+	out->score = b->last.score;
+	out->parameters = b->last.parameters;
+	out->band = (enum vg_news2_band)b->last.band;
+	out->any_three = b->last.any_three;
 }

@@ -4,12 +4,14 @@
  *  - the latest value of each NEWS2 parameter and when it was measured, the
  *    bed's SpO2 scale (bed settings), and its NEWS2 after the latest sample;
  *  - the bed's NEWS2 alert state (driven by alerts.c);
- *  - which device's sample the retained bed vitals show, and its time
- *    (stations.c).
+ *  - where the bed is in its ward's frame (stations.c: a link it sets and
+ *    reads, nothing else here touches it).
  *
- * Thread: broker thread. Memory: owns the beds (one allocation each, kept
- * until cleanup: a bed outlives its devices' assignments, so the NEWS2
- * inputs of a monitor swap are not lost).
+ * Thread: broker thread. Memory: owns the beds: one allocation each, the
+ * struct followed by its ward and bed names, kept until cleanup (a bed
+ * outlives its devices' assignments, so the NEWS2 inputs of a monitor swap
+ * are not lost). Only a bed an evaluation created and rolled back is freed
+ * before (vg_beds_remove), and never one a frame links to.
  */
 #ifndef VG_BEDS_H
 #define VG_BEDS_H
@@ -25,19 +27,28 @@
 #include "vg_util.h"
 #include "vg_vitals.h"
 
+struct vg_stations_ward;
+
 struct vg_bed {
-	char ward[VG_ID_MAX + 1];
-	char bed[VG_ID_MAX + 1];
+	const char *ward;              /* the names, stored after the struct */
+	const char *bed;
+	/* NEWS2: each parameter's latest value and when it was measured
+	 * (at_ms 0: none yet; a sample's ts is never 0, the decoder bounds it). */
 	struct {
-		bool has;
 		int64_t at_ms;
 		double v;
 	} p[VG_N2_COUNT];
+	struct {                       /* NEWS2 after the latest sample (vg_bed_news2 unpacks it) */
+		int8_t points[VG_N2_COUNT];
+		uint8_t score, parameters, band;
+		bool any_three;
+	} last;
+	struct vg_alert_st news2;      /* the bed's NEWS2 alert */
 	uint8_t spo2_scale;
-	struct vg_alert_st news2;
-	struct vg_news2_result last;   /* NEWS2 after the latest sample */
-	char shown_device[VG_ID_MAX + 1]; /* who published the retained bed sample */
-	int64_t shown_ts;              /* its measured time */
+	/* stations.c: the ward whose frame shows this bed, and the bed's slot
+	 * in it (NULL: in no frame). Set and read by stations.c only. */
+	uint32_t frame_slot;
+	struct vg_stations_ward *frame;
 };
 
 struct vg_beds {
@@ -48,10 +59,17 @@ int vg_beds_init(struct vg_beds *b, size_t cap_hint);
 void vg_beds_free(struct vg_beds *b);
 /* The bed, or NULL (none yet, or ward ""). No allocation. */
 struct vg_bed *vg_beds_find(const struct vg_beds *b, const char *ward, const char *bed);
+/* vg_beds_find through a cache of the last bed found (a device keeps its
+ * own): no lookup while *cache is still ward/bed. Only a bed that exists is
+ * cached, and a bed that exists stays until cleanup (vg_beds_remove frees
+ * only a bed created by the very message it rolls back, before anyone
+ * found it), so the pointer stays good. */
+struct vg_bed *vg_beds_find_cached(const struct vg_beds *b, const char *ward, const char *bed, struct vg_bed **cache);
 /* The bed, created on first use with its SpO2 scale from cfg; NULL for
  * ward "" or out of memory. */
 struct vg_bed *vg_beds_get(struct vg_beds *b, const char *ward, const char *bed, const struct vg_alert_cfg *cfg);
-/* Forgets a bed (an evaluation rolled back the bed it had created). */
+/* Forgets a bed an evaluation created and rolled back; a bed a frame links
+ * to stays. */
 void vg_beds_remove(struct vg_beds *b, const char *ward, const char *bed);
 /* New bed settings: every bed's SpO2 scale from cfg. */
 void vg_beds_apply_settings(struct vg_beds *b, const struct vg_alert_cfg *cfg);
@@ -59,8 +77,14 @@ void vg_beds_apply_settings(struct vg_beds *b, const struct vg_alert_cfg *cfg);
 /* Takes a sample's NEWS2 parameters as the bed's latest values (an older
  * sample arriving late does not overwrite a newer value). */
 void vg_bed_take_sample(struct vg_bed *b, const struct vg_sample *s);
+/* A value of the previous run (read from PostgreSQL at start): taken
+ * unless the bed already has one measured at or after at_ms. True if
+ * taken. */
+bool vg_bed_restore_param(struct vg_bed *b, int param, int64_t at_ms, double v);
 /* Scores the bed's NEWS2 from the values measured within max_age_ms of
  * now_ms into b->last. */
 void vg_bed_score(struct vg_bed *b, int64_t now_ms, int64_t max_age_ms);
+/* b->last as vg_news2 returned it. */
+void vg_bed_news2(const struct vg_bed *b, struct vg_news2_result *out);
 
 #endif

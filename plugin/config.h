@@ -52,6 +52,8 @@ struct vg_config {
 	int64_t webhook_parallel;
 	int64_t queue_capacity;
 	int64_t stats_interval_s;
+	int64_t station_frame_ms;
+	bool bed_topics;             /* v1's wards/<ward>/beds/<bed>/vitals as well */
 	int64_t silence_s;
 	int64_t disconnect_grace_s;
 	int64_t news2_max_age_s;

@@ -25,6 +25,7 @@
 #include "vg_smap.h"
 
 struct vg_dev_alerts;
+struct vg_bed;
 struct vg_ident;
 struct vg_sample;
 
@@ -37,6 +38,7 @@ struct vg_device {
 	int64_t last_seen_ms;      /* last accepted sample (0: none since start) */
 	int64_t disconnected_ms;   /* when it disconnected (0: connected or unknown) */
 	struct vg_dev_alerts *alerts; /* alert states (alerts.h), NULL until the first alert */
+	struct vg_bed *bed;        /* the bed its samples went to last: a lookup cache (vg_beds_find_cached) */
 	/* Rejection records (ingest.c): the rate limit (GCRA: when the next
 	 * record is due, monotonic ms) and what it counted instead. */
 	int64_t rej_tat_ms;

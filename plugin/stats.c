@@ -73,7 +73,9 @@ void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_f
 		fig(&em, sys, "vitalgate_clients_connected", VG_FIG_GAUGE, "Clients connected with a secret, by role",
 				"role", role_name[r], s->connected[r], 1);
 	}
-	COUNTER("stations/bed_updates", "vitalgate_bed_updates_total", "Retained bed vitals published for stations", s->bed_updates);
+	COUNTER("stations/frames", "vitalgate_ward_frames_total", "Ward frames (wards/<ward>/vitals) published for stations", s->frames);
+	COUNTER("stations/frame_bytes", "vitalgate_ward_frame_bytes_total", "Bytes of the ward frames published", s->frame_bytes);
+	COUNTER("stations/bed_updates", "vitalgate_bed_updates_total", "Retained v1 bed vitals published for stations (bed_topics)", s->bed_updates);
 	fig(&em, "alerts/raised", "vitalgate_alert_events_total", VG_FIG_COUNTER, "Alert events, by type", "type", "raised", s->alerts_raised, 1);
 	fig(&em, "alerts/updated", "vitalgate_alert_events_total", VG_FIG_COUNTER, "", "type", "updated", s->alerts_updated, 1);
 	fig(&em, "alerts/resolved", "vitalgate_alert_events_total", VG_FIG_COUNTER, "", "type", "resolved", s->alerts_resolved, 1);

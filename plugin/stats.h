@@ -43,6 +43,8 @@ struct vg_stats {
 	uint64_t auth_throttled;
 	uint64_t kicks;
 	uint64_t bed_updates;
+	uint64_t frames;
+	uint64_t frame_bytes;
 	uint64_t audit_events;
 	uint64_t audit_unrecorded;
 	uint64_t completion_refused_reported;

@@ -142,7 +142,7 @@ int vg_tick_cb(int event, void *event_data, void *userdata)
 	vg_crl_tick(vg);
 	vg_auth_apply_kicks(vg);
 	vg_alerts_tick(vg, vg_now_ms());
-	vg_stations_tick(vg, vg_now_ms());
+	vg_stations_tick(vg, vg_now_ms(), now);
 	vg_delivery_tick(vg, now);
 	vg_audit_tick(vg, now);
 	vg_audit_flush(vg);

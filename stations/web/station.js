@@ -1,7 +1,9 @@
 // Vitalgate reference nurses' station: MQTT.js over WebSockets, no build
 // step. Reads (docs/stations.md):
-//   wards/<ward>/beds/+/vitals   retained latest sample per bed, with NEWS2
-//   wards/<ward>/alerts          alert events as they happen
+//   wards/<ward>/vitals          the ward's frame (retained): every bed with its
+//                                latest sample, NEWS2 and open alerts, at most
+//                                once per station_frame_ms
+//   wards/<ward>/alerts          alert events as they happen (never held back)
 //   wards/<ward>/alerts/active   retained list of the ward's open alerts
 // The station secret goes only to this page's own broker unless the user
 // confirms another address on screen, and never unencrypted across the
@@ -14,7 +16,7 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 // A bed with no sample for this long shows "no data for N s" (?stale=S).
 const STALE_S = Number(params.get('stale') ?? 10) || 10;
-const beds = new Map();   // bed -> { sample, el }
+const beds = new Map();   // bed -> { sample (null: none), news2, el }
 const alerts = new Map(); // alert_id -> event
 let client = null;
 let ward = null;
@@ -66,14 +68,14 @@ function bedHasAlert(bed) {
 
 function renderBed(bed) {
   const b = beds.get(bed);
-  const s = b.sample;
+  const s = b.sample ?? {};
   const li = b.el;
   li.replaceChildren();
   li.dataset.bed = bed;
   const h = text(li, 'header');
   text(h, 'h4', null, `Bed ${bed}`);
-  text(h, 'span', 'device', s.device_id);
-  const n2 = s.news2;
+  text(h, 'span', 'device', s.device_id ?? 'no device');
+  const n2 = b.news2;
   const badge = text(li, 'p', 'news2');
   if (n2) {
     badge.dataset.band = n2.band;
@@ -99,13 +101,13 @@ function renderBed(bed) {
 function updateStale(bed) {
   const b = beds.get(bed);
   if (!b) return;
-  const age = Math.floor((Date.now() - Date.parse(b.sample.measured_at)) / 1000);
-  const stale = age >= STALE_S;
+  const age = b.sample ? Math.floor((Date.now() - Date.parse(b.sample.measured_at)) / 1000) : null;
+  const stale = age === null || age >= STALE_S;
   b.el.dataset.stale = String(stale);
   const p = b.el.querySelector('.stale');
   if (p) {
     p.hidden = !stale;
-    p.textContent = stale ? `No data for ${age} s` : '';
+    p.textContent = !stale ? '' : age === null ? 'No data' : `No data for ${age} s`;
   }
 }
 
@@ -116,24 +118,25 @@ function sortBeds() {
   $('no-beds').hidden = beds.size > 0;
 }
 
-function onBed(bed, payload) {
-  if (payload.length === 0) { // the broker cleared this bed (device moved away)
-    const b = beds.get(bed);
-    if (b) { b.el.remove(); beds.delete(bed); }
-    sortBeds();
-    return;
+// A frame is the whole ward: beds missing from it left the ward.
+function onFrame(payload) {
+  const f = JSON.parse(payload.toString());
+  if (f.ward !== ward || typeof f.beds !== 'object' || f.beds === null) return;
+  for (const [bed, b] of beds) {
+    if (!(bed in f.beds)) { b.el.remove(); beds.delete(bed); }
   }
-  const s = JSON.parse(payload.toString());
-  if (s.ward !== ward) return;
-  let b = beds.get(bed);
-  if (!b) {
-    const el = document.createElement('li');
-    el.className = 'bed';
-    b = { el, sample: s };
-    beds.set(bed, b);
+  for (const [bed, fb] of Object.entries(f.beds)) {
+    let b = beds.get(bed);
+    if (!b) {
+      const el = document.createElement('li');
+      el.className = 'bed';
+      b = { el };
+      beds.set(bed, b);
+    }
+    b.sample = fb.sample ?? null;
+    b.news2 = fb.news2 ?? null;
+    renderBed(bed);
   }
-  b.sample = s;
-  renderBed(bed);
   sortBeds();
 }
 
@@ -246,7 +249,7 @@ function start(target) {
     $('ward-view').hidden = false;
     $('ward-title').textContent = `Ward ${ward}`;
     const granted = await client.subscribeAsync([
-      `wards/${ward}/beds/+/vitals`, `wards/${ward}/alerts`, `wards/${ward}/alerts/active`,
+      `wards/${ward}/vitals`, `wards/${ward}/alerts`, `wards/${ward}/alerts/active`,
     ], { qos: 1 });
     if (granted.some((g) => g.qos >= 0x80)) {
       setStatus(`Connected, but ${station} may not read ward ${ward}`, 'error');
@@ -255,7 +258,7 @@ function start(target) {
   client.on('message', (topic, payload) => {
     const parts = topic.split('/');
     try {
-      if (parts[2] === 'beds' && parts[4] === 'vitals') onBed(parts[3], payload);
+      if (parts[2] === 'vitals' && parts.length === 3) onFrame(payload);
       else if (parts[2] === 'alerts' && parts.length === 3) onAlert(JSON.parse(payload.toString()));
       else if (parts[2] === 'alerts' && parts[3] === 'active') onActive(JSON.parse(payload.toString()));
     } catch (err) {

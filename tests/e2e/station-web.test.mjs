@@ -1,7 +1,7 @@
 // The reference nurses' station page (issue 7) in headless Chromium
 // (Debian's chromium driven by playwright-core), over MQTT/WebSockets to
 // the real broker: it signs in as a station, fills with the beds of its
-// ward (never another ward's), shows an alert banner while a device is over
+// ward from the ward's frame (wards/<ward>/vitals; never another ward's), shows an alert banner while a device is over
 // its threshold and removes it when it recovers, marks a bed that stopped
 // sending, and saves a screenshot. The page talks to its own origin (the
 // server passes /mqtt to the broker) and sends its secret nowhere else
@@ -122,7 +122,13 @@ test('the station page signs in, fills with its ward, shows and clears an alert,
   await page.waitForSelector('li[data-bed="B3"][data-stale="true"]', { timeout: 10000 });
   assert.match(await page.textContent('li[data-bed="B3"] .stale'), /No data for \d+ s/);
 
-  // A station connecting later sees the open alert from the retained list.
+  // A bed whose device left the ward leaves the next frame, and the page.
+  assert.equal(bench.admin(['device', 'unassign', 'mon-3e-3']).code, 0);
+  await page.waitForFunction(() => !document.querySelector('li[data-bed="B3"]'), null, { timeout: 10000 });
+  assert.deepEqual(await page.$$eval('#beds li.bed', (els) => els.map((e) => e.dataset.bed)), ['B1', 'B2']);
+
+  // A station connecting later sees the open alert from the retained list,
+  // and the ward's beds at once from the retained frame.
   feeds[0].hr = 35;
   const late = await browser.newPage();
   await late.goto(`${web.url}?ward=3E&station=desk-3e`);
@@ -131,6 +137,8 @@ test('the station page signs in, fills with its ward, shows and clears an alert,
   await late.click('#connect');
   await late.waitForSelector('#alerts li.alert[data-severity="high"]', { timeout: 10000 });
   assert.match(await late.textContent('#alerts li.alert'), /Bed B1: pulse 35 \/min \(≤ 40 \/min\)/);
+  await late.waitForFunction(() => document.querySelectorAll('#beds li.bed').length === 2, null, { timeout: 5000 });
+  assert.equal(await late.getAttribute('li[data-bed="B1"]', 'data-alert'), 'true');
   await late.close();
   assert.deepEqual(consoleErrors, []);
   await page.close();

@@ -689,6 +689,26 @@ export function cpuOf(pid, since) {
   return since ? { main: main - since.main, workers: workers - since.workers } : { main, workers };
 }
 
+/** CPU seconds used so far by a process and all its descendants (e.g.
+ * PostgreSQL's postmaster and every backend), from /proc/<pid>/stat. */
+export function treeCpu(pid) {
+  const tck = 100; // USER_HZ
+  let total = 0;
+  const seen = new Set();
+  const walk = (p) => {
+    if (seen.has(p)) return;
+    seen.add(p);
+    try {
+      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = st.slice(st.indexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) / tck;
+    } catch { return; } // gone
+    for (const c of spawnSync('pgrep', ['-P', String(p)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean)) walk(Number(c));
+  };
+  walk(pid);
+  return total;
+}
+
 /**
  * Mounts a tmpfs of `size` bytes on dir (created if missing), owned by
  * `owner` ('mosquitto', 'postgres' or null for root), and returns a

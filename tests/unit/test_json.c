@@ -314,6 +314,20 @@ static void test_rfc3339(void)
 	}
 	vg_rfc3339(1763807703412LL, got, 10);
 	CHECK_STR(got, "");
+	/* Alternating seconds, days and years (the per-day cache). */
+	for(i = 0; i < 20000; i++){
+		int64_t t = 1763807703412LL + (int64_t)(i % 2 ? 1 : -1) * (int64_t)(i * 7919) * 997 + (int64_t)(i % 3) * 86399999;
+		time_t secs = (time_t)(t / 1000);
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+				tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(t % 1000));
+		vg_rfc3339(t, got, sizeof(got));
+		if(strcmp(got, want) != 0){
+			CHECK_STR(got, want);
+			break;
+		}
+	}
 }
 
 int main(void)

@@ -96,8 +96,8 @@ export interface VitalsMeasurements {
 export type ThresholdVital = 'hr' | 'spo2' | 'rr' | 'sbp' | 'dbp' | 'map' | 'temp';
 // </vitals>
 
-/** One mirrored sample (plugin_opt_mirror_url): the bed-vitals shape. */
-export interface MirroredSample extends VitalsMeasurements {
+/** An accepted sample as the broker shows it to stations (and mirrors it): normalized keys. */
+export interface BedSample extends VitalsMeasurements {
   device_id: string;
   ward: string;
   bed: string;
@@ -105,6 +105,57 @@ export interface MirroredSample extends VitalsMeasurements {
   /** RFC 3339. */
   measured_at: string;
   received_at: string;
+}
+
+/** One mirrored sample (plugin_opt_mirror_url): the bed-vitals shape. */
+export interface MirroredSample extends BedSample {}
+
+// ------------------------------------------------------------------ stations (MQTT, docs/stations.md)
+
+/** An open alert as stations see it: its last event (wards/<ward>/alerts/active, frames). */
+export interface StationAlertEvent {
+  type: 'alert.raised' | 'alert.updated';
+  /** RFC 3339: when the broker produced the event. */
+  timestamp: string;
+  data: AlertData;
+}
+
+/** One bed of a ward frame. Room is left for more keys (a patient label, alarm lifecycle fields). */
+export interface WardFrameBed {
+  /** The bed's newest sample; null when it has none (its device left while an alert of the bed is open). */
+  sample: BedSample | null;
+  /** The bed's NEWS2 after its latest sample, across its devices; null without a sample or any parameter. */
+  news2: News2 | null;
+  /** The bed's open alerts: the last event of each, as on wards/<ward>/alerts/active. */
+  alerts: StationAlertEvent[];
+}
+
+/**
+ * wards/<ward>/vitals (retained, QoS 0): the whole ward, republished at most once per
+ * station_frame_ms and only when something in it changed.
+ */
+export interface WardFrame {
+  ward: string;
+  /** One more per frame of this ward; starts at 1 again after a broker restart. */
+  frame_seq: number;
+  /** RFC 3339: when the broker assembled the frame. */
+  updated_at: string;
+  /** Every bed the ward shows, by bed id; a bed missing from a frame no longer shows. */
+  beds: Record<string, WardFrameBed>;
+}
+
+/** wards/<ward>/alerts/active (retained): the ward's open alerts. */
+export interface WardAlertsActive {
+  ward: string;
+  /** RFC 3339. */
+  updated_at: string;
+  count: number;
+  alerts: StationAlertEvent[];
+}
+
+/** wards/<ward>/beds/<bed>/vitals (retained; only with plugin_opt_bed_topics true): v1's per-bed message. */
+export interface BedVitals extends BedSample {
+  news2: News2 | null;
 }
 
 /** vitals.batch: accepted samples mirrored to a legacy ingest endpoint. */

@@ -16,6 +16,9 @@ import {
   type SeenStore,
   type ThresholdVital,
   type VitalsMeasurements,
+  type WardFrame,
+  type WardFrameBed,
+  type BedVitals,
   WebhookVerificationError,
 } from '../src/index.js';
 
@@ -105,3 +108,17 @@ void bad;
 // @ts-expect-error: o2 has no threshold alerts
 const badVital: ThresholdVital = 'o2';
 void badVital;
+
+// A ward frame (wards/<ward>/vitals) as a station reads it.
+function beds(f: WardFrame): string[] {
+  return Object.entries(f.beds).map(([bed, b]: [string, WardFrameBed]) =>
+    `${f.ward}/${bed} #${f.frame_seq}: ${b.sample?.hr ?? '-'} NEWS2 ${b.news2?.score ?? '-'} ${b.alerts.map((a) => a.data.alert_id).join(',')}`);
+}
+void beds;
+function v1(b: BedVitals): number | undefined {
+  return b.news2?.score;
+}
+void v1;
+// @ts-expect-error: a bed's sample may be null
+const hrOf = (b: WardFrameBed): number | undefined => b.sample.hr;
+void hrOf;

@@ -43,3 +43,14 @@ it('package.json points "types" at the declarations', () => {
   assert.equal(pkg.exports['.'].default, './src/index.js');
   assert.ok(pkg.files.includes('src/'));
 });
+
+it('declares the ward frame with the keys the broker sends (docs/stations.md, tests/e2e/stations.test.mjs)', () => {
+  const fields = (name) => {
+    const body = dts.match(new RegExp(`export interface ${name}(?: extends \\w+)? \\{([\\s\\S]*?)\\n\\}`))[1];
+    return [...body.matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1]).sort();
+  };
+  assert.deepEqual(fields('WardFrame'), ['beds', 'frame_seq', 'updated_at', 'ward']);
+  assert.deepEqual(fields('WardFrameBed'), ['alerts', 'news2', 'sample']);
+  assert.deepEqual(fields('BedSample'), ['bed', 'device_id', 'measured_at', 'received_at', 'seq', 'ward']);
+  assert.deepEqual(fields('StationAlertEvent'), ['data', 'timestamp', 'type']);
+});
