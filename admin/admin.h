@@ -32,6 +32,8 @@ struct vg_admin_args {
 	const char *ca_key;
 	const char *days;
 	const char *out;
+	const char *cell;
+	const char *hub;
 	const char *pos[4];
 	int npos;
 };
@@ -61,5 +63,10 @@ bool vg_admin_alerts_is_command(const char *cmd);
 int vg_admin_cert_validate(const struct vg_admin_args *a);
 int vg_admin_cert_run(PGconn *c, const struct vg_admin_args *a);
 bool vg_admin_cert_is_command(const char *cmd);
+
+/* cmd_cells.c: ward placement, cells list, HAProxy's map. */
+int vg_admin_cells_validate(const struct vg_admin_args *a);
+int vg_admin_cells_run(PGconn *c, const struct vg_admin_args *a);
+bool vg_admin_cells_is_command(const char *cmd);
 
 #endif

@@ -22,6 +22,15 @@ enum vg_others_mode {
 	VG_OTHERS_DEFER = 1,
 };
 
+/* What this broker is in a hospital network of cells (docs/scale-out.md):
+ * a broker (with plugin_opt_cell: a cell, serving the wards placed on it;
+ * without: every ward), or the hub (identities and ACLs only, no ingest). */
+enum vg_mode {
+	VG_MODE_BROKER = 0,
+	VG_MODE_HUB = 1,
+};
+
+#include "vg_netlist.h"
 #include "vg_util.h"
 
 #define VG_MAX_SHADOW_WARDS 64
@@ -61,6 +70,10 @@ struct vg_config {
 	int64_t webhook_max_rejects;
 	bool allow_cleartext;        /* http:// webhook_url / mirror_url beyond loopback */
 	int64_t rejection_records_per_min;
+	char *cell;                  /* plugin_opt_cell: the cell served (NULL: every ward) */
+	enum vg_mode mode;
+	char *trusted_proxies;       /* as given; parsed into proxies */
+	struct vg_netlist proxies;
 };
 
 /* Parses options into cfg (defaults first). Returns 0, or -1 with a
