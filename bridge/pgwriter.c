@@ -1230,14 +1230,16 @@ static void startup_tasks(struct vg_pgwriter *w)
 		wlog(w, VG_LOG_WARNING, "Vitalgate writer: cannot read pending alert events: %s", line);
 	}
 
-	r = PQexecParams(w->conn, cell ? "SELECT b.device_id, (extract(epoch FROM m.at) * 1000)::bigint FROM bed_assignments b "
-			"CROSS JOIN LATERAL (SELECT max(v.measured_at) AS at FROM vitals v WHERE v.device_id = b.device_id "
-			"AND v.measured_at > now() - interval '10 minutes') m WHERE m.at IS NOT NULL "
+	/* When each device's latest sample was received (by whichever broker:
+	 * vitals_seq_hwm, migration 007), for the devices streaming in the last
+	 * ten minutes. */
+	r = PQexecParams(w->conn, cell ? "SELECT h.device_id, (extract(epoch FROM h.received_at) * 1000)::bigint "
+			"FROM vitals_seq_hwm h JOIN bed_assignments b ON b.device_id = h.device_id "
+			"WHERE h.received_at > now() - interval '10 minutes' "
 			"AND b.ward IN (SELECT wc.ward FROM ward_cells wc WHERE wc.cell = $1)"
-			: "SELECT b.device_id, (extract(epoch FROM m.at) * 1000)::bigint FROM bed_assignments b "
-			"CROSS JOIN LATERAL (SELECT max(v.measured_at) AS at FROM vitals v WHERE v.device_id = b.device_id "
-			"AND v.measured_at > now() - interval '10 minutes') m WHERE m.at IS NOT NULL", cell ? 1 : 0, NULL, &cell,
-			NULL, NULL, 0);
+			: "SELECT h.device_id, (extract(epoch FROM h.received_at) * 1000)::bigint "
+			"FROM vitals_seq_hwm h JOIN bed_assignments b ON b.device_id = h.device_id "
+			"WHERE h.received_at > now() - interval '10 minutes'", cell ? 1 : 0, NULL, &cell, NULL, NULL, 0);
 	if(r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0){
 		n = PQntuples(r);
 		struct vg_c_last_seen *c = calloc(1, sizeof(*c) + (size_t)n * sizeof(c->items[0]));

@@ -156,11 +156,13 @@ void vg_cells_ward_moved(struct vg_plugin *vg, const struct vg_c_ward_moved *m)
 		return;
 	}
 	if(!strcmp(m->cell, vg->cfg.cell) && vg->workers.cellsync){
-		/* Its devices wait (vg_cells_hold) until a read of the open alerts
-		 * made after this request: they continue their alerts here. */
+		/* Its devices wait (vg_cells_hold) for their identities (the full
+		 * snapshot that follows), then for a read of the open alerts made
+		 * after those are in (vg_cells_snapshot_applied): they continue
+		 * their alerts here. */
 		uint64_t *gen = vg_smap_get_or_add(&c->pending, m->ward, sizeof(*gen), NULL);
 		if(gen){
-			*gen = c->asked_gen = vg_cellsync_request_poll(vg->workers.cellsync);
+			*gen = 0;
 		}
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: ward %s placed on this cell (%s): loading its identities and "
 				"open alerts", m->ward, vg->cfg.cell);
@@ -168,6 +170,22 @@ void vg_cells_ward_moved(struct vg_plugin *vg, const struct vg_c_ward_moved *m)
 		free(vg_smap_del(&c->pending, m->ward));
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: ward %s placed on %s%s", m->ward,
 				m->cell[0] ? "cell " : "no cell", m->cell);
+	}
+}
+
+void vg_cells_snapshot_applied(struct vg_plugin *vg)
+{
+	size_t pos = 0;
+	const char *key;
+	uint64_t *gen, asked = 0;
+
+	while(vg->workers.cellsync && (gen = vg_smap_next(&vg->cells.pending, &pos, &key)) != NULL){
+		if(*gen == 0){
+			if(asked == 0){
+				asked = vg->cells.asked_gen = vg_cellsync_request_poll(vg->workers.cellsync);
+			}
+			*gen = asked;
+		}
 	}
 }
 
@@ -229,7 +247,7 @@ void vg_cells_mirror_done(struct vg_plugin *vg, const struct vg_c_alert_state *m
 		vg->cells.mirrored = true;
 	}
 	while(n < 64 && (gen = vg_smap_next(&vg->cells.pending, &pos, &key)) != NULL){
-		if(m->base.type == VG_C_MIRROR && *gen <= m->gen){
+		if(m->base.type == VG_C_MIRROR && *gen != 0 && *gen <= m->gen){
 			vg_strlcpy(done[n++], key, sizeof(done[0]));
 		}
 	}

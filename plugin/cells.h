@@ -75,6 +75,9 @@ void vg_cells_writer_ready(struct vg_plugin *vg);
 /* TICK: a ward was placed on a cell (before the identity snapshot that
  * follows it): a ward placed here is pending until its alerts are read. */
 void vg_cells_ward_moved(struct vg_plugin *vg, const struct vg_c_ward_moved *m);
+/* TICK: a full identity snapshot was applied: the wards waiting for their
+ * identities now wait for a read of their alerts. */
+void vg_cells_snapshot_applied(struct vg_plugin *vg);
 /* TICK: a read of the cell's open alerts. Returns the alerts of the last
  * read that this one no longer has (*nclosed, malloc'd: the caller frees
  * it; NULL when none), for alerts.c to close; vg_cells_mirror_done after. */

@@ -233,6 +233,7 @@ void vg_identities_apply(struct vg_plugin *vg, struct vg_c_idents *c)
 		}
 		vg->ids.loaded = true;
 		vg->ids.synced = true;
+		vg_cells_snapshot_applied(vg);
 	}
 	for(i = 0; i < c->ndel; i++){
 		remove_one(vg, c->deleted[i]);

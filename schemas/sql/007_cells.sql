@@ -79,6 +79,9 @@ CREATE TRIGGER cell_identities_notify AFTER INSERT OR UPDATE OR DELETE ON cell_i
 -- (its journal id). Raised by the writer with the seq mark.
 ALTER TABLE vitals_seq_hwm ADD COLUMN IF NOT EXISTS received_at timestamptz;
 ALTER TABLE vitals_seq_hwm ADD COLUMN IF NOT EXISTS journal_id text;
+-- Rows written before: the latest stored sample (one index probe each).
+UPDATE vitals_seq_hwm h SET received_at = (SELECT v.received_at FROM vitals v WHERE v.device_id = h.device_id
+    ORDER BY v.measured_at DESC LIMIT 1) WHERE h.received_at IS NULL;
 
 -- The condition an alert is about: a threshold alert is about one vital
 -- of one device, a NEWS2 alert about one bed, a silent-device alert about
