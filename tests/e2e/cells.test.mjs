@@ -81,6 +81,7 @@ before(async () => {
   const map = parseMap(await bench.adminOk(['cells', 'haproxy-map']));
   hx = await Haproxy.start(bench.root, {
     map,
+    throttle: { failures: 20 },
     cells: [
       { name: 'a', primary: inst.a1, standby: inst.a2 },
       { name: 'b', primary: inst.b1, standby: inst.b2 },
@@ -215,24 +216,40 @@ test('cells: a cell\'s identity may publish on the hub only under the wards plac
   await s.endAsync();
 });
 
-test('cells: behind HAProxy (a trusted proxy), wrong secrets of several devices lock out neither the proxy\'s address nor a device with its right secret', async () => {
+test('cells: behind HAProxy (a trusted proxy), failed logins lock out neither HAProxy\'s address nor a device with its right secret; HAProxy throttles the real address', async () => {
   const m = inst.a1.mark();
   const failed = async () => promValue((await httpGet(inst.a1.healthPort, '/metrics')).body, 'vitalgate_auth_total{result="failed"}');
   const failed0 = await failed();
-  // 5 devices x 5 wrong secrets = 25 counted failures from HAProxy's one
-  // address: past the per-address budget (20 a minute) were it counted.
+  // 5 devices x 5 wrong secrets from one address (127.0.0.7) through
+  // HAProxy: 25 attempts, past the broker's per-address budget (20 a
+  // minute) were HAProxy's address counted there.
+  let refusedByBroker = 0;
+  let cutByHaproxy = 0;
   for (const id of THROTTLED) {
     for (let k = 0; k < 5; k++) {
-      await assert.rejects(connect(hx.port, { id, password: 'vgs_wrong' }), /Not authorized|Bad User Name/);
+      try {
+        track(await connect(hx.port, { id, password: 'vgs_wrong', localAddress: '127.0.0.7' }));
+        assert.fail('a wrong secret was accepted');
+      } catch (e) {
+        if (/Not authorized|Bad User Name/.test(e.message)) refusedByBroker += 1;
+        else if (/closed before CONNACK|ECONNRESET/.test(e.message)) cutByHaproxy += 1;
+        else throw e;
+      }
     }
   }
-  await waitFor(async () => await failed() - failed0 >= 25, { what: '25 refusals counted by a1' });
-  assert.ok(!inst.a1.lines.slice(m).some((l) => /throttling address/.test(l)), 'HAProxy\'s address is not throttled');
+  assert.equal(refusedByBroker, 20, 'the broker refused 20 of them');
+  assert.equal(cutByHaproxy, 5, 'then HAProxy refused the address itself (throttle.failures 20)');
+  await waitFor(async () => await failed() - failed0 >= 20, { what: '20 refusals counted by a1' });
+  assert.ok(!inst.a1.lines.slice(m).some((l) => /throttling address/.test(l)), 'the broker does not throttle HAProxy\'s address');
+  // Any device from another address, its right secret: in.
   const ok = track(await connect(hx.port, { id: 'dev-a3', password: secrets['dev-a3'] }));
   assert.equal(await publishQos1(ok, 'vitals/dev-a3', sample({ v: 1, seq: 20, ts: Date.now(), hr: 70 })), 0);
   await ok.endAsync();
-  // The same from an address that is not a proxy is throttled, as before
-  // (25 names this cell does not know, from one address).
+  // The failing address is refused by HAProxy, even with a right secret.
+  await assert.rejects(connect(hx.port, { id: 'dev-a3', password: secrets['dev-a3'], localAddress: '127.0.0.7' }),
+    /closed before CONNACK|ECONNRESET/);
+  // The same failures straight to the broker from an address that is not a
+  // proxy are throttled by the broker, as before (25 names it does not know).
   const m2 = inst.a1.mark();
   for (let k = 0; k < 25; k++) {
     await connect(inst.a1.port, { id: `dev-nobody-${k}`, password: 'vgs_wrong', localAddress: '127.0.0.9' }).catch(() => {});

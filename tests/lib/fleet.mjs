@@ -20,6 +20,7 @@ export class Fleet {
     this.fields = fields ?? ((_id, seq) => ({ hr: 60 + (seq % 40), spo2: 95 + (seq % 4), rr: 14 }));
     this.acked = new Map();          // id -> Set(seq)
     this.ackTimes = new Map();       // id -> [Date.now() of each PUBACK], in order
+    this.ackedAt = new Map();        // id -> Map(seq -> Date.now() of its PUBACK)
     this.silenced = new Set();       // devices switched off (silence())
     this.pending = new Map();        // id -> messages sent, not yet answered
     this.refused = new Map();        // reason -> count
@@ -48,6 +49,7 @@ export class Fleet {
       this.clients.push(c);
       this.acked.set(id, new Set());
       this.ackTimes.set(id, []);
+      this.ackedAt.set(id, new Map());
       c.on('message', (_t, p) => {
         const r = JSON.parse(p.toString());
         this.refused.set(r.reason, (this.refused.get(r.reason) ?? 0) + 1);
@@ -85,8 +87,12 @@ export class Fleet {
       this.pending.set(id, this.pending.get(id) - 1);
       if (!err) {
         const set = this.acked.get(id);
-        for (const s of samples) set.add(s.seq);
-        this.ackTimes.get(id).push(Date.now());
+        const now = Date.now();
+        for (const s of samples) {
+          set.add(s.seq);
+          this.ackedAt.get(id).set(s.seq, now);
+        }
+        this.ackTimes.get(id).push(now);
         return;
       }
       // Refused (backpressure) or the client gave up: keep it and retry.
