@@ -41,7 +41,7 @@ const SCENARIOS = [
   ['cells', 'cells.mjs', ['--devices', '50000', '--cells', '3', '--rate', '0.2', '--seconds', '60'],
     ['--devices', '90', '--cells', '3', '--rate', '1', '--seconds', '17']],
   ['failover', 'failover.mjs', ['--devices', '5000', '--rate', '1', '--rounds', '2'],
-    ['--devices', '30', '--rate', '2', '--rounds', '1']],
+    ['--devices', '30', '--rate', '2', '--before', '3', '--after', '6', '--rounds', '1']],
 ];
 
 const log = (m) => process.stderr.write(`bench/run: ${m}\n`);

@@ -13,10 +13,11 @@ export class Fleet {
    * port; creds: [{id, secret}]; rate: messages per second per device;
    * batch: samples per message (1 = a single map); fields(id, seq): the
    * measurements of a sample (default: normal values); reconnectMs: the
-   * devices' reconnect delay.
+   * devices' reconnect delay; connectRate: devices started per second (0:
+   * all at once); connectTimeout: ms a device waits for its CONNACK.
    */
-  constructor({ port, creds, rate = 10, batch = 1, fields, reconnectMs = 300 }) {
-    Object.assign(this, { port, creds, rate, batch, reconnectMs });
+  constructor({ port, creds, rate = 10, batch = 1, fields, reconnectMs = 300, connectRate = 0, connectTimeout = 5000 }) {
+    Object.assign(this, { port, creds, rate, batch, reconnectMs, connectRate, connectTimeout });
     this.fields = fields ?? ((_id, seq) => ({ hr: 60 + (seq % 40), spo2: 95 + (seq % 4), rr: 14 }));
     this.acked = new Map();          // id -> Set(seq)
     this.ackTimes = new Map();       // id -> [Date.now() of each PUBACK], in order
@@ -41,11 +42,14 @@ export class Fleet {
   async start() {
     this.running = true;
     const base = Date.now() * 1000;
+    const t0 = Date.now();
     await Promise.all(this.creds.map(({ id, secret }, i) => new Promise((resolve, reject) => {
       const c = mqtt.connect(`mqtt://127.0.0.1:${this.port}`, {
         clientId: id, username: id, password: secret, protocolVersion: 5, clean: true,
-        reconnectPeriod: this.reconnectMs, connectTimeout: 5000, queueQoSZero: false,
+        reconnectPeriod: this.reconnectMs, connectTimeout: this.connectTimeout, queueQoSZero: false,
+        manualConnect: this.connectRate > 0,
       });
+      if (this.connectRate > 0) setTimeout(() => c.connect(), Math.max(0, t0 + (i * 1000) / this.connectRate - Date.now()));
       this.clients.push(c);
       this.acked.set(id, new Set());
       this.ackTimes.set(id, []);
