@@ -90,8 +90,14 @@ try {
   // the traffic window (which starts once every device is connected).
   const peaks = [...idle];
   const rssTimer = setInterval(() => brokers.forEach((b, c) => { try { peaks[c] = Math.max(peaks[c], rssOf(b.proc.pid)); } catch { /* gone */ } }), 500);
+  // Every fleet starts its traffic at the same moment, after all of them
+  // connected (the connections compete on two cores; a fleet already
+  // publishing would measure the others' connects in its tail).
+  const connectS0 = Math.ceil((opt.devices / opt.cells / opt['connect-rate']) * opt.cells) + 10;
+  const trafficAt = Date.now() + connectS0 * 1000;
   const traffic = ['--rate', String(opt.rate), '--qos', '1', '--duration', String(opt.seconds),
-    '--connect-rate', String(opt['connect-rate']), '--connect-timeout', String(opt['connect-timeout'])];
+    '--connect-rate', String(opt['connect-rate']), '--connect-timeout', String(opt['connect-timeout']),
+    '--traffic-at', String(trafficAt)];
   const runs = brokers.map((b, c) => vgload(b.port, ['--creds', files[c], ...traffic], { cpu: null }));
   // Connected: the brokers' device gauges reach their fleets.
   const connected = async () => Promise.all(brokers.map(async (b) => Number(/vitalgate_clients_connected\{role="device"\} (\d+)/
@@ -103,7 +109,7 @@ try {
   const connectS = (Date.now() - tConnect) / 1000;
   log(`all ${opt.devices} devices connected in ${connectS.toFixed(1)} s`);
   // The middle of the traffic window: from 5 s in to 5 s before its end.
-  await sleep(5000);
+  await sleep(Math.max(0, trafficAt - Date.now()) + 5000);
   const cpu0 = brokers.map((b) => cpuOf(b.proc.pid));
   const n0 = (await bench.pg.query("SELECT count(*)::int AS n FROM vitals WHERE device_id LIKE 'cl-%'")).rows[0].n;
   const t0 = Date.now();

@@ -281,6 +281,7 @@ struct opts {
 	bool quiet;
 	bool reconnect;
 	const char *acked;
+	int64_t traffic_at_ms;
 };
 
 struct stats {
@@ -2077,7 +2078,10 @@ static void advance(struct vgl *L)
 			}
 			break;
 		case P_CONNECT:
-			if(L->dev_pending == 0 || L->now >= L->t_connect_deadline){
+			/* --traffic-at: several load generators start their traffic
+			 * together, once every one of them has connected. */
+			if((L->dev_pending == 0 && (L->o.traffic_at_ms == 0 || wall_ms() >= L->o.traffic_at_ms))
+					|| L->now >= L->t_connect_deadline){
 				end_connect_phase(L);
 			}
 			break;
@@ -2360,6 +2364,7 @@ static void usage(FILE *f)
 "                --reconnect (a device whose connection is lost in traffic comes back,\n"
 "                50 ms doubling to 2 s, and publishes again; unacknowledged samples are not resent)\n"
 "                --acked FILE (\"id seq wall_ms\" of every accepted sample)\n"
+"                --traffic-at MS (traffic starts at this Unix time in ms, or once connected if later)\n"
 "  stations      --stations K  --station-creds FILE (lines \"id secret [filter,...]\")\n"
 "                --station-qos 0|1 (1)  --station-topic F[,F...] (wards/+/beds/+/vitals)\n"
 "  output        --quiet (no progress on stderr)\n"
@@ -2397,7 +2402,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 	enum {
 		O_HOST = 256, O_PORT, O_MQTT, O_CLIENTS, O_CREDS, O_ANON, O_PREFIX, O_MAXC, O_CRATE, O_CTIMEOUT,
 		O_SYN, O_KEEPALIVE, O_NOCLEAN, O_SESSION, O_DURATION, O_RATE, O_QOS, O_AFRAC, O_AEVERY, O_BATCH,
-		O_STATIONS, O_SCREDS, O_SQOS, O_STOPIC, O_NOSPREAD, O_QUIET, O_HELP, O_RECONNECT, O_ACKED,
+		O_STATIONS, O_SCREDS, O_SQOS, O_STOPIC, O_NOSPREAD, O_QUIET, O_HELP, O_RECONNECT, O_ACKED, O_TRAFFIC_AT,
 	};
 	static const struct option lo[] = {
 		{ "host", required_argument, NULL, O_HOST },
@@ -2427,6 +2432,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 		{ "no-spread", no_argument, NULL, O_NOSPREAD },
 		{ "reconnect", no_argument, NULL, O_RECONNECT },
 		{ "acked", required_argument, NULL, O_ACKED },
+		{ "traffic-at", required_argument, NULL, O_TRAFFIC_AT },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -2468,6 +2474,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			case O_NOSPREAD: o->spread = false; break;
 			case O_RECONNECT: o->reconnect = true; break;
 			case O_ACKED: o->acked = optarg; break;
+			case O_TRAFFIC_AT: o->traffic_at_ms = int_arg("traffic-at", optarg, 0, 4102444800000L); break;
 			case O_QUIET: o->quiet = true; break;
 			case O_HELP: case 'h': usage(stdout); exit(0);
 			default: usage(stderr); exit(2);

@@ -764,7 +764,7 @@ void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 		if(reason == NULL){
 			continue;
 		}
-		if(vg->cfg.cell && !vg_cells_silent_ok(vg, id, rt, now_ms)){
+		if(vg->cfg.cell && !vg_cells_silent_ok(vg, id, rt)){
 			/* Only the instance of the cell that received its latest
 			 * sample calls it silent (cells.c asks where that was). */
 			continue;

@@ -182,7 +182,7 @@ void vg_cells_snapshot_applied(struct vg_plugin *vg)
 	while(vg->workers.cellsync && (gen = vg_smap_next(&vg->cells.pending, &pos, &key)) != NULL){
 		if(*gen == 0){
 			if(asked == 0){
-				asked = vg->cells.asked_gen = vg_cellsync_request_poll(vg->workers.cellsync);
+				asked = vg_cellsync_request_poll(vg->workers.cellsync);
 			}
 			*gen = asked;
 		}
@@ -243,9 +243,6 @@ void vg_cells_mirror_done(struct vg_plugin *vg, const struct vg_c_alert_state *m
 	uint64_t *gen;
 	char done[64][VG_ID_MAX + 1];
 
-	if(m->base.type == VG_C_MIRROR && vg->cells.writer_ready && !vg->cells.mirrored){
-		vg->cells.mirrored = true;
-	}
 	while(n < 64 && (gen = vg_smap_next(&vg->cells.pending, &pos, &key)) != NULL){
 		if(m->base.type == VG_C_MIRROR && *gen != 0 && *gen <= m->gen){
 			vg_strlcpy(done[n++], key, sizeof(done[0]));
@@ -289,13 +286,12 @@ void vg_cells_presence(struct vg_plugin *vg, const struct vg_c_presence *p)
 	}
 }
 
-bool vg_cells_silent_ok(struct vg_plugin *vg, const char *id, struct vg_device *rt, int64_t now_ms)
+bool vg_cells_silent_ok(struct vg_plugin *vg, const char *id, struct vg_device *rt)
 {
 	int64_t basis = rt->last_seen_ms > rt->disconnected_ms ? rt->last_seen_ms : rt->disconnected_ms;
 	int64_t mono = vg_mono_ms();
 	struct presence *st;
 
-	(void)now_ms;
 	if(vg->workers.cellsync == NULL){
 		return true;
 	}

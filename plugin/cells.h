@@ -46,8 +46,6 @@ struct vg_open_alert;
 /* cells.c's state. */
 struct vg_cells {
 	bool writer_ready;           /* the journal is replayed, the previous state posted */
-	bool mirrored;               /* a read of the cell's open alerts applied since */
-	uint64_t asked_gen;          /* the last mirror request (bridge/cellsync.h) */
 	struct vg_smap pending;      /* ward -> uint64_t *gen: placed here, alerts not read yet */
 	struct {
 		char ward[VG_ID_MAX + 1];
@@ -104,6 +102,6 @@ int64_t vg_cells_local_ms(struct vg_plugin *vg, char kind, const char *a, const 
  * this instance received its latest sample. Otherwise asks where it last
  * sent (false until answered; a device that went to the other instance is
  * forgotten here). */
-bool vg_cells_silent_ok(struct vg_plugin *vg, const char *id, struct vg_device *rt, int64_t now_ms);
+bool vg_cells_silent_ok(struct vg_plugin *vg, const char *id, struct vg_device *rt);
 
 #endif
