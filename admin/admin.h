@@ -36,6 +36,8 @@ struct vg_admin_args {
 	const char *until;
 	const char *patient;
 	const char *news2_max_age;
+	const char *cell;
+	const char *hub;
 	const char *pos[4];
 	int npos;
 };
@@ -73,5 +75,9 @@ int vg_admin_fhir_run(PGconn *c, const struct vg_admin_args *a);
 /* cmd_storage.c: the storage report. */
 int vg_admin_storage_validate(const struct vg_admin_args *a);
 int vg_admin_storage_run(PGconn *c, const struct vg_admin_args *a);
+/* cmd_cells.c: ward placement, cells list, HAProxy's map. */
+int vg_admin_cells_validate(const struct vg_admin_args *a);
+int vg_admin_cells_run(PGconn *c, const struct vg_admin_args *a);
+bool vg_admin_cells_is_command(const char *cmd);
 
 #endif

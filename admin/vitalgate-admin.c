@@ -39,8 +39,9 @@ static void usage(void)
 		"  device revoke <id>\n"
 		"  station add <id> --wards <w1,w2>            prints the secret\n"
 		"  service add <id>                            prints the secret\n"
-		"  station|service rotate <id>                 prints the new secret\n"
-		"  station|service revoke <id>\n"
+		"  cell add <id> --cell <cell>                 the identity a cell's bridge logs in to the hub with; prints the secret\n"
+		"  station|service|cell rotate <id>            prints the new secret\n"
+		"  station|service|cell revoke <id>\n"
 		"  list\n"
 		"  audit verify                                checks the audit_log hash chain\n"
 		"  audit list [--identity <id>] [--limit <n>]\n"
@@ -59,6 +60,10 @@ static void usage(void)
 		"  export fhir --since <T> [--until <T>] [--ward <ward> | --patient <id>] [--news2-max-age <s>] [--out <file>]\n"
 		"                                              FHIR R4 Observations as NDJSON (T: RFC 3339, or 24h, 30m, 7d back)\n"
 		"  storage                                     bytes and oldest row kept per table; rollup progress\n"
+		"  ward place <ward> --cell <cell>             the cell that serves the ward (docs/scale-out.md)\n"
+		"  ward unplace <ward>                         served by no cell\n"
+		"  cells list                                  cells, their wards, devices and stations\n"
+		"  cells haproxy-map [--hub <name>]            \"<client id> <cell>\" lines for HAProxy's map\n"
 		"Connection: --db, else $VITALGATE_DB, else libpq's PG* variables.\n");
 }
 
@@ -109,6 +114,10 @@ static int parse_args(int argc, char **argv, struct vg_admin_args *a)
 			slot = &a->patient;
 		}else if(!strcmp(s, "--news2-max-age")){
 			slot = &a->news2_max_age;
+		}else if(!strcmp(s, "--cell")){
+			slot = &a->cell;
+		}else if(!strcmp(s, "--hub")){
+			slot = &a->hub;
 		}else if(!strcmp(s, "--help") || !strcmp(s, "-h")){
 			usage();
 			exit(0);
@@ -279,6 +288,15 @@ static int add_identity(PGconn *c, const char *id, const char *role, const struc
 		}
 		PQclear(r);
 	}
+	if(a->cell){
+		p[1] = a->cell;
+		r = vg_admin_run(c, "INSERT INTO cell_identities (identity_id, cell) VALUES ($1, $2)", 2, p, PGRES_COMMAND_OK);
+		if(r == NULL){
+			vg_admin_rollback(c);
+			return 1;
+		}
+		PQclear(r);
+	}
 	if(a->wards){
 		p[1] = a->wards;
 		r = vg_admin_run(c, "INSERT INTO station_wards (station_id, ward) "
@@ -296,6 +314,8 @@ static int add_identity(PGconn *c, const char *id, const char *role, const struc
 			snprintf(detail, sizeof(detail), "ward=%s bed=%s", a->ward, a->bed);
 		}else if(a->wards){
 			snprintf(detail, sizeof(detail), "wards=%s", a->wards);
+		}else if(a->cell){
+			snprintf(detail, sizeof(detail), "cell=%s", a->cell);
 		}else{
 			detail[0] = '\0';
 		}
@@ -622,6 +642,12 @@ static int validate(const struct vg_admin_args *a)
 		usage();
 		return VG_ADMIN_EXIT_USAGE;
 	}
+	if(a->hub && !vg_admin_cells_is_command(cmd)){
+		return vg_admin_fail_usage("--hub is for cells haproxy-map");
+	}
+	if(a->cell && !vg_admin_cells_is_command(cmd) && strcmp(cmd, "cell")){
+		return vg_admin_fail_usage("--cell is for ward place and cell add");
+	}
 	if(vg_admin_cert_is_command(cmd)){
 		return vg_admin_cert_validate(a);
 	}
@@ -640,6 +666,9 @@ static int validate(const struct vg_admin_args *a)
 	}
 	if(vg_admin_alerts_is_command(cmd)){
 		return vg_admin_alerts_validate(a);
+	}
+	if(vg_admin_cells_is_command(cmd)){
+		return vg_admin_cells_validate(a);
 	}
 	if(a->low || a->high || a->status){
 		return vg_admin_fail_usage("--low, --high and --status are for threshold and webhook commands");
@@ -678,7 +707,7 @@ static int validate(const struct vg_admin_args *a)
 	if(a->identity || a->limit){
 		return vg_admin_fail_usage("--identity and --limit are for audit list");
 	}
-	if(strcmp(cmd, "device") && strcmp(cmd, "station") && strcmp(cmd, "service")){
+	if(strcmp(cmd, "device") && strcmp(cmd, "station") && strcmp(cmd, "service") && strcmp(cmd, "cell")){
 		return vg_admin_fail_usage("unknown command \"%s\"", cmd);
 	}
 	if(sub == NULL || a->npos != 3){
@@ -722,10 +751,19 @@ static int validate(const struct vg_admin_args *a)
 		return vg_admin_fail_usage("--ward/--bed are for devices");
 	}
 	if(strcmp(sub, "add") != 0){
-		if(a->wards){
-			return vg_admin_fail_usage("%s %s takes no --wards", cmd, sub);
+		if(a->wards || a->cell){
+			return vg_admin_fail_usage("%s %s takes no --wards or --cell", cmd, sub);
 		}
 		return 0;
+	}
+	if(!strcmp(cmd, "cell")){
+		if(a->wards){
+			return vg_admin_fail_usage("--wards is for stations");
+		}
+		if(a->cell == NULL){
+			return vg_admin_fail_usage("cell add needs --cell <cell>");
+		}
+		return vg_admin_check_id("--cell", a->cell);
 	}
 	if(!strcmp(cmd, "station")){
 		if(a->wards == NULL){
@@ -770,6 +808,8 @@ int main(int argc, char **argv)
 		rc = vg_admin_fhir_run(c, &a);
 	}else if(!strcmp(a.pos[0], "storage")){
 		rc = vg_admin_storage_run(c, &a);
+	}else if(vg_admin_cells_is_command(a.pos[0])){
+		rc = vg_admin_cells_run(c, &a);
 	}else{
 		rc = cmd_identity(c, &a);
 	}

@@ -41,6 +41,10 @@ const SCENARIOS = [
     ['--beds', '5', '--stations', '2', '--seconds', '3', '--rounds', '1']],
   ['haproxy', 'haproxy.mjs', ['--sizes', '2000,5000', '--seconds', '15', '--rounds', '3'],
     ['--sizes', '20', '--seconds', '5', '--rounds', '1']],
+  ['cells', 'cells.mjs', ['--devices', '50000', '--cells', '3', '--rate', '0.2', '--seconds', '60'],
+    ['--devices', '90', '--cells', '3', '--rate', '1', '--seconds', '17']],
+  ['failover', 'failover.mjs', ['--devices', '5000', '--rate', '1', '--rounds', '2'],
+    ['--devices', '30', '--rate', '2', '--before', '3', '--after', '6', '--rounds', '1']],
 ];
 
 const log = (m) => process.stderr.write(`bench/run: ${m}\n`);
@@ -125,6 +129,23 @@ if (res.haproxy) {
   add(`HAProxy PUBACK p99, through / direct (${h.devices} devices)`, h.median.puback_p99_us.ratio, 'measured', null);
   add('HAProxy CPU per 1,000 devices at 1 Hz QoS 1', h.median.haproxy_cpu_pct_per_1000, 'measured', null, (x) => `${x.toFixed(2)} % of a core`);
   add('HAProxy RSS per proxied connection', h.median.haproxy_rss_per_conn, 'measured', null, (x) => `${(x / 1024).toFixed(1)} KiB`);
+}
+
+if (res.cells) {
+  const c = res.cells;
+  const worst = (k) => Math.max(...c.per_cell.map((x) => x[k]));
+  add(`${c.devices} devices across ${c.cells} cells: RSS per device (worst cell)`, worst('rss_per_device'), 'measured', null,
+    (x) => `${(x / 1024).toFixed(2)} KiB`);
+  add('  broker-thread CPU (worst cell)', worst('broker_thread_cpu_pct'), 'measured', null, (x) => `${x.toFixed(1)} % of a core`);
+  add('  PUBACK p99 (worst cell)', worst('puback_p99_us'), 'measured', null, (x) => `${(x / 1000).toFixed(2)} ms`);
+  add('  committed, zero loss', c.committed_per_s, `${c.expected_per_s.toFixed(0)}/s offered, 0 lost`, c.lost === 0 && c.dups === 0,
+    (x) => `${x.toFixed(0)}/s, ${c.lost} lost`);
+}
+if (res.failover) {
+  const f = res.failover;
+  add(`failover: 99 % of ${f.devices} devices publishing again`, f.median.p99_s, `<= ${f.budget_s.toFixed(1)} s budget`,
+    f.median.p99_s <= f.budget_s + 1, (x) => `${x.toFixed(2)} s`);
+  add('  acknowledged samples lost', f.lost, '0', f.lost === 0 && f.dups === 0, (x) => String(x));
 }
 
 console.log(`\n## Targets${smoke ? ' (smoke run: tiny load, figures not meaningful)' : ''}\n`);

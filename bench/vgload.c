@@ -34,6 +34,14 @@
  *    histograms, a ring of the last 64 (seq, send time) per device, a ring of
  *    the last 16 alert samples per alerting device, 64 in-flight slots.
  *
+ * --reconnect (failover benchmarks): a device whose connection is lost
+ * during traffic is not final: it goes back to the retry heap (50 ms
+ * doubling to 2 s, jittered, until the traffic ends; a refused CONNACK is
+ * retried too) and publishes again once connected; what it had in flight is
+ * dropped, not resent. Measured: per device, from the loss (and from the
+ * run's first loss) to its next accepted sample. --acked writes "id seq
+ * wall_ms" of every accepted sample, to check them against the database.
+ *
  * Thread: single. Memory: everything hangs off struct vgl and is freed at
  * exit (the ASan build's leak check stays quiet).
  */
@@ -209,7 +217,9 @@ struct rec {
 
 struct infl {
 	int64_t us;
+	uint64_t seq;         /* its first sample's seq (--acked) */
 	uint16_t pid;         /* 0: free */
+	uint8_t nb;           /* samples in it */
 };
 
 struct conn {
@@ -233,6 +243,7 @@ struct conn {
 	uint8_t *out;
 	uint32_t out_off, out_len, out_cap;
 	int64_t t_first;      /* first connect attempt */
+	int64_t t_lost;       /* --reconnect: connection lost at (0: not lost, or publishing again) */
 	int64_t t_last_tx;
 	uint64_t samples;     /* device: samples sent */
 	uint64_t alerts;      /* device: alert samples sent */
@@ -270,6 +281,9 @@ struct opts {
 	const char *station_topic;
 	bool spread;
 	bool quiet;
+	bool reconnect;
+	const char *acked;
+	int64_t traffic_at_ms;
 };
 
 struct stats {
@@ -305,6 +319,11 @@ struct stats {
 	uint64_t pings;
 	uint64_t protocol_errors;
 	int64_t t_last_connack;
+	uint64_t reconnects;                /* --reconnect: devices connected again after a loss */
+	uint64_t recovered;                 /* ... and accepted a sample again */
+	uint64_t reconnect_refused;         /* CONNACKs refused while reconnecting (retried) */
+	struct hist recover;                /* µs from a device's loss to its next accepted sample */
+	struct hist recover_since_first;    /* µs from the run's first loss to a device's next accepted sample */
 	struct hist connect;                /* µs, devices */
 	struct hist puback;                 /* µs */
 	struct hist d2s;                    /* µs */
@@ -342,6 +361,8 @@ struct vgl {
 	size_t nclosing;                    /* C_CLOSING with the socket open */
 	uint64_t inflight_total;
 	uint64_t seq_base;
+	int64_t t_first_loss;               /* --reconnect: the first connection lost in traffic */
+	FILE *acked;                        /* --acked: "id seq" of every accepted sample */
 	uint64_t rng;
 	bool aborted;
 	struct stats st;
@@ -1130,7 +1151,7 @@ static bool device_publish(struct vgl *L, struct conn *c, int64_t wall)
 		L->st.alerts_sent++;
 	}
 	if(pid){
-		c->infl[pid % INFL] = (struct infl){ us, pid };
+		c->infl[pid % INFL] = (struct infl){ us, seq, pid, (uint8_t)nb };
 		c->inflight++;
 		L->inflight_total++;
 	}
@@ -1243,6 +1264,16 @@ static void attempt_failed(struct vgl *L, struct conn *c, int err)
 	}
 	jitter = (uint32_t)(rnd(L) % (c->backoff_ms / 2 + 1));
 	due = L->now + (int64_t)(c->backoff_ms / 2 + jitter) * 1000;  /* [b/2, b] */
+	if(c->t_lost){
+		/* --reconnect: retrying after a loss, until the traffic ends. */
+		if(due >= L->t_traffic_end){
+			c->state = C_LOST;
+			return;
+		}
+		c->state = C_BACKOFF;
+		heap_push(L, due, c->index);
+		return;
+	}
 	if(due >= L->t_connect_deadline){
 		c->state = C_FAILED;
 		if(!c->station){
@@ -1275,6 +1306,21 @@ static void conn_lost(struct vgl *L, struct conn *c, int err)
 			drop_inflight(L, c);
 			c->state = C_LOST;
 			L->st.disconnects++;
+			if(L->o.reconnect && !c->station && L->phase == P_TRAFFIC){
+				/* Like firmware: back in 50 ms doubling to 2 s (jittered). */
+				if(L->t_first_loss == 0){
+					L->t_first_loss = L->now;
+				}
+				c->t_lost = L->now;
+				c->backoff_ms = 0;
+				c->state = C_TCP;
+				attempt_failed(L, c, err);
+				L->st.tcp_retries--;   /* not a connect-phase retry */
+				if(L->st.disconnects <= 5){
+					note(L, "device %s: connection lost (%s), reconnecting", c->ident->id, err ? strerror(err) : "EOF");
+				}
+				return;
+			}
 			resolve(L, c);   /* a station lost before its SUBACK */
 			if(L->st.disconnects <= 5){
 				note(L, "%s %s: connection lost (%s)", c->station ? "station" : "device",
@@ -1441,6 +1487,13 @@ static void on_connack(struct vgl *L, struct conn *c, const uint8_t *p, size_t r
 			return;
 		}
 	}
+	if(rc != 0 && c->t_lost){
+		/* Reconnecting (a cell taking its devices back may refuse them
+		 * for a moment): retried like a lost connection. */
+		L->st.reconnect_refused++;
+		attempt_failed(L, c, 0);
+		return;
+	}
 	if(rc != 0){
 		conn_close_fd(c);
 		c->state = C_REFUSED;
@@ -1460,6 +1513,10 @@ static void on_connack(struct vgl *L, struct conn *c, const uint8_t *p, size_t r
 		return;
 	}
 	c->state = C_READY;
+	if(c->t_lost){
+		L->st.reconnects++;
+		return;
+	}
 	L->st.connack_ok++;
 	L->st.t_last_connack = L->now;
 	hist_add(&L->st.connect, L->now - c->t_first);
@@ -1527,6 +1584,19 @@ static void on_puback(struct vgl *L, struct conn *c, const uint8_t *p, size_t rl
 		L->st.puback_codes[reason]++;
 	}else{
 		L->st.puback_ok++;
+		if(L->acked){
+			int64_t wall = wall_ms();
+			uint8_t k;
+			for(k = 0; k < f->nb; k++){
+				fprintf(L->acked, "%s %" PRIu64 " %" PRId64 "\n", c->ident->id, f->seq + k, wall);
+			}
+		}
+		if(c->t_lost){
+			hist_add(&L->st.recover, L->now - c->t_lost);
+			hist_add(&L->st.recover_since_first, L->now - L->t_first_loss);
+			L->st.recovered++;
+			c->t_lost = 0;
+		}
 	}
 }
 
@@ -2092,7 +2162,10 @@ static void advance(struct vgl *L)
 			}
 			break;
 		case P_CONNECT:
-			if(L->dev_pending == 0 || L->now >= L->t_connect_deadline){
+			/* --traffic-at: several load generators start their traffic
+			 * together, once every one of them has connected. */
+			if((L->dev_pending == 0 && (L->o.traffic_at_ms == 0 || wall_ms() >= L->o.traffic_at_ms))
+					|| L->now >= L->t_connect_deadline){
 				end_connect_phase(L);
 			}
 			break;
@@ -2192,7 +2265,7 @@ static void event_loop(struct vgl *L)
 		if(L->phase == P_CONNECT){
 			pace_starts(L);
 		}
-		if(L->phase <= P_CONNECT){
+		if(L->phase <= P_CONNECT || (L->o.reconnect && L->phase == P_TRAFFIC)){
 			run_retries(L);
 		}
 		if(L->now >= L->t_next_second){
@@ -2361,6 +2434,10 @@ static void report(struct vgl *L)
 			s->frames, s->frame_bytes, s->frame_samples, s->frame_unmatched);
 	json_hist(f, "frame", &s->frame, false, true);
 	fprintf(f, ",\"device_deliveries\":%" PRIu64 ",\"disconnects\":%" PRIu64, s->device_deliveries, s->disconnects);
+	fprintf(f, ",\"reconnects\":%" PRIu64 ",\"recovered\":%" PRIu64 ",\"reconnect_refused\":%" PRIu64, s->reconnects,
+			s->recovered, s->reconnect_refused);
+	json_hist(f, "recover", &s->recover, true, false);
+	json_hist(f, "recover_since_first_loss", &s->recover_since_first, true, false);
 	json_codes(f, "server_disconnects", s->server_disconnect_codes);
 	fprintf(f, ",\"pings\":%" PRIu64 ",\"protocol_errors\":%" PRIu64 ",\"elapsed_s\":%.3f,\"aborted\":%s}\n",
 			s->pings, s->protocol_errors, (double)(L->now - L->t0) / 1e6, L->aborted ? "true" : "false");
@@ -2385,6 +2462,10 @@ static void usage(FILE *f)
 "  traffic       --duration S (0: connect only)  --rate HZ (per device, 1)  --qos 0|1 (1)\n"
 "                --batch K (samples per message, 1..64; 1 sends a single map)\n"
 "                --alert-fraction F (0)  --alert-every K (10)\n"
+"                --reconnect (a device whose connection is lost in traffic comes back,\n"
+"                50 ms doubling to 2 s, and publishes again; unacknowledged samples are not resent)\n"
+"                --acked FILE (\"id seq wall_ms\" of every accepted sample)\n"
+"                --traffic-at MS (traffic starts at this Unix time in ms, or once connected if later)\n"
 "  stations      --stations K  --station-creds FILE (lines \"id secret [filter,...]\")\n"
 "                --station-qos 0|1 (1)  --station-topic F[,F...] (wards/+/vitals)\n"
 "  output        --quiet (no progress on stderr)\n"
@@ -2422,7 +2503,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 	enum {
 		O_HOST = 256, O_PORT, O_MQTT, O_CLIENTS, O_CREDS, O_ANON, O_PREFIX, O_MAXC, O_CRATE, O_CTIMEOUT,
 		O_SYN, O_KEEPALIVE, O_NOCLEAN, O_SESSION, O_DURATION, O_RATE, O_QOS, O_AFRAC, O_AEVERY, O_BATCH,
-		O_STATIONS, O_SCREDS, O_SQOS, O_STOPIC, O_NOSPREAD, O_QUIET, O_HELP, O_CINFL,
+		O_STATIONS, O_SCREDS, O_SQOS, O_STOPIC, O_NOSPREAD, O_QUIET, O_HELP, O_CINFL, O_RECONNECT, O_ACKED, O_TRAFFIC_AT,
 	};
 	static const struct option lo[] = {
 		{ "host", required_argument, NULL, O_HOST },
@@ -2451,6 +2532,9 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 		{ "station-qos", required_argument, NULL, O_SQOS },
 		{ "station-topic", required_argument, NULL, O_STOPIC },
 		{ "no-spread", no_argument, NULL, O_NOSPREAD },
+		{ "reconnect", no_argument, NULL, O_RECONNECT },
+		{ "acked", required_argument, NULL, O_ACKED },
+		{ "traffic-at", required_argument, NULL, O_TRAFFIC_AT },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -2491,6 +2575,9 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			case O_SQOS: o->station_qos = (int)int_arg("station-qos", optarg, 0, 1); break;
 			case O_STOPIC: o->station_topic = optarg; break;
 			case O_NOSPREAD: o->spread = false; break;
+			case O_RECONNECT: o->reconnect = true; break;
+			case O_ACKED: o->acked = optarg; break;
+			case O_TRAFFIC_AT: o->traffic_at_ms = int_arg("traffic-at", optarg, 0, 4102444800000L); break;
 			case O_QUIET: o->quiet = true; break;
 			case O_HELP: case 'h': usage(stdout); exit(0);
 			default: usage(stderr); exit(2);
@@ -2652,6 +2739,12 @@ static void setup(struct vgl *L)
 	}
 	/* A per-run base: later runs (and restarts) never reuse a device's seq. */
 	L->seq_base = (uint64_t)wall_ms() * 1000;
+	if(L->o.acked){
+		L->acked = fopen(L->o.acked, "w");
+		if(L->acked == NULL){
+			die("--acked %s: %s", L->o.acked, strerror(errno));
+		}
+	}
 }
 
 static void teardown(struct vgl *L)
@@ -2685,6 +2778,9 @@ static void teardown(struct vgl *L)
 	free(L->heap);
 	free(L->active);
 	free(L->rbuf);
+	if(L->acked){
+		fclose(L->acked);
+	}
 }
 
 int main(int argc, char **argv)

@@ -43,6 +43,7 @@
 
 #include "crlsync.h"
 #include "outbox.h"
+#include "scope.h"
 #include "vg_completion.h"
 #include "vg_idcache.h"
 #include "vg_idtable.h"
@@ -55,6 +56,7 @@
 
 struct vg_idsync {
 	char *conninfo;
+	struct vg_scope scope;
 	char *cache_path;
 	struct vg_idtable mirror;   /* the worker's own copy, for the cache file */
 	bool cache_dirty;
@@ -72,11 +74,34 @@ struct vg_idsync {
 	struct vg_crlsync crl;
 };
 
+/* Every identity with its bed (a device), its wards (a station) or its
+ * cell's wards (a cell's bridge identity), then the scope's filter
+ * (scope_filter: $1 is the cell's name). */
 static const char *SELECT_IDENTS =
 	"SELECT i.id, i.role, i.secret_hash, i.revoked_at IS NOT NULL, b.ward, b.bed, "
-	"COALESCE((SELECT string_agg(s.ward, ',' ORDER BY s.ward) FROM station_wards s "
-	"WHERE s.station_id = i.id), '') "
+	"COALESCE(CASE WHEN i.role = 'cell' THEN (SELECT string_agg(w.ward, ',' ORDER BY w.ward) FROM ward_cells w "
+	"JOIN cell_identities c ON c.cell = w.cell WHERE c.identity_id = i.id) "
+	"ELSE (SELECT string_agg(s.ward, ',' ORDER BY s.ward) FROM station_wards s WHERE s.station_id = i.id) END, '') "
 	"FROM identities i LEFT JOIN bed_assignments b ON b.device_id = i.id";
+
+/* What a broker of each scope loads (bridge/scope.h). A cell: the devices
+ * of its wards, the stations bound to one of them, the services; a hub:
+ * stations, services and the cells' bridge identities; a broker of every
+ * ward: all but the bridge identities (they only ever log in to a hub). */
+static const char *scope_filter(enum vg_scope_kind k)
+{
+	switch(k){
+		case VG_SCOPE_CELL:
+			return " WHERE (i.role = 'service' OR (i.role = 'device' AND b.ward IN "
+				"(SELECT w.ward FROM ward_cells w WHERE w.cell = $1)) OR (i.role = 'station' AND EXISTS "
+				"(SELECT 1 FROM station_wards s JOIN ward_cells w ON w.ward = s.ward WHERE s.station_id = i.id "
+				"AND w.cell = $1)))";
+		case VG_SCOPE_HUB:
+			return " WHERE i.role IN ('station', 'service', 'cell')";
+		default:
+			return " WHERE i.role <> 'cell'";
+	}
+}
 
 static int count_wards(const char *csv)
 {
@@ -125,6 +150,8 @@ static struct vg_ident *row_to_ident(struct vg_idsync *s, PGresult *r, int i)
 		e->role = VG_ROLE_STATION;
 	}else if(!strcmp(role, "service")){
 		e->role = VG_ROLE_SERVICE;
+	}else if(!strcmp(role, "cell")){
+		e->role = VG_ROLE_CELL;
 	}else{
 		vg_post_log(s->completions, VG_LOG_WARNING, "Vitalgate: identity %s has unknown role, ignored", e->id);
 		vg_ident_free(e);
@@ -247,9 +274,37 @@ static bool post_result(struct vg_idsync *s, PGresult *r, bool full, char (*aske
 	return true;
 }
 
+/* The scope's query for every identity, or (ids: a text[] literal) for
+ * those named. */
+static PGresult *query_idents(struct vg_idsync *s, const char *ids)
+{
+	struct vg_sbuf sql;
+	const char *params[2];
+	int n = 0;
+	PGresult *r;
+
+	vg_sbuf_init(&sql);
+	vg_sbuf_puts(&sql, SELECT_IDENTS);
+	vg_sbuf_puts(&sql, scope_filter(s->scope.kind));
+	if(s->scope.kind == VG_SCOPE_CELL){
+		params[n++] = s->scope.cell;
+	}
+	if(ids){
+		params[n++] = ids;
+		vg_sbuf_printf(&sql, " AND i.id = ANY($%d::text[])", n);
+	}
+	if(!vg_sbuf_ok(&sql)){
+		vg_sbuf_free(&sql);
+		return NULL;
+	}
+	r = PQexecParams(s->conn, sql.p, n, NULL, params, NULL, NULL, 0);
+	vg_sbuf_free(&sql);
+	return r;
+}
+
 static bool full_load(struct vg_idsync *s)
 {
-	PGresult *r = PQexec(s->conn, SELECT_IDENTS);
+	PGresult *r = query_idents(s, NULL);
 	bool ok;
 
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
@@ -266,14 +321,12 @@ static bool full_load(struct vg_idsync *s)
 
 static bool delta_load(struct vg_idsync *s, char (*ids)[VG_ID_MAX + 1], size_t n)
 {
-	struct vg_sbuf arr, sql;
+	struct vg_sbuf arr;
 	size_t i;
 	PGresult *r;
-	const char *params[1];
 	bool ok;
 
 	vg_sbuf_init(&arr);
-	vg_sbuf_init(&sql);
 	vg_sbuf_putc(&arr, '{');
 	for(i = 0; i < n; i++){
 		if(i){
@@ -282,17 +335,12 @@ static bool delta_load(struct vg_idsync *s, char (*ids)[VG_ID_MAX + 1], size_t n
 		vg_sbuf_puts(&arr, ids[i]); /* ids are [A-Za-z0-9_-]: safe in an array literal */
 	}
 	vg_sbuf_putc(&arr, '}');
-	vg_sbuf_puts(&sql, SELECT_IDENTS);
-	vg_sbuf_puts(&sql, " WHERE i.id = ANY($1::text[])");
-	if(!vg_sbuf_ok(&arr) || !vg_sbuf_ok(&sql)){
+	if(!vg_sbuf_ok(&arr)){
 		vg_sbuf_free(&arr);
-		vg_sbuf_free(&sql);
 		return false;
 	}
-	params[0] = arr.p;
-	r = PQexecParams(s->conn, sql.p, 1, NULL, params, NULL, NULL, 0);
+	r = query_idents(s, arr.p);
 	vg_sbuf_free(&arr);
-	vg_sbuf_free(&sql);
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
 		char line[400];
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn), line, sizeof(line));
@@ -394,6 +442,24 @@ done:
 	return ok;
 }
 
+/* "<ward> <cell>" (cell empty: unplaced) -> VG_C_WARD_MOVED. */
+static void post_ward_moved(struct vg_idsync *s, const char *payload)
+{
+	const char *sp = strchr(payload, ' ');
+	struct vg_c_ward_moved *c;
+
+	if(sp == NULL || !vg_id_valid_n(payload, (size_t)(sp - payload)) || (sp[1] && !vg_id_valid(sp + 1))){
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if(c){
+		c->base.type = VG_C_WARD_MOVED;
+		memcpy(c->ward, payload, (size_t)(sp - payload));
+		vg_strlcpy(c->cell, sp + 1, sizeof(c->cell));
+		vg_queue_push_force(s->completions, &c->base);
+	}
+}
+
 static void post_webhook_cmd(struct vg_idsync *s, int enable)
 {
 	struct vg_c_webhook_cmd *c = calloc(1, sizeof(*c));
@@ -420,6 +486,7 @@ static bool connect_and_load(struct vg_idsync *s)
 	}
 	if(!vg_pg_exec(s->conn, "LISTEN vitalgate_identity; LISTEN vitalgate_config; LISTEN vitalgate_webhook", err, sizeof(err))
 			|| (s->crl_file && !vg_pg_exec(s->conn, "LISTEN vitalgate_crl", err, sizeof(err)))
+			|| (s->scope.kind != VG_SCOPE_ALL && !vg_pg_exec(s->conn, "LISTEN vitalgate_cells", err, sizeof(err)))
 			|| !full_load(s) || !load_alert_config(s)
 			|| (s->crl_file && !vg_crlsync_run(&s->crl, s->conn, s->completions))){
 		if(!s->announced_down){
@@ -554,6 +621,13 @@ static bool read_notifications(struct vg_idsync *s, struct work *wk)
 			wk->config = true;
 		}else if(!strcmp(note->relname, "vitalgate_crl")){
 			wk->crl = true;
+		}else if(!strcmp(note->relname, "vitalgate_cells")){
+			/* A ward was placed: what this broker serves changed (a cell
+			 * gains or loses the ward's devices and stations, a cell
+			 * identity's wards change). The broker hears of the move
+			 * first, then gets the full snapshot. */
+			post_ward_moved(s, note->extra);
+			wk->full = true;
 		}else if(!strcmp(note->relname, "vitalgate_webhook")){
 			if(!strcmp(note->extra, "enable")){
 				post_webhook_cmd(s, 1);
@@ -602,7 +676,7 @@ static bool do_work(struct vg_idsync *s, struct work *wk)
 		char line[300];
 		size_t posted;
 		wk->redrive = false;
-		if(!vg_outbox_post_pending(s->conn, s->completions, &posted, line, sizeof(line))){
+		if(!vg_outbox_post_pending(s->conn, &s->scope, s->completions, &posted, line, sizeof(line))){
 			vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: cannot read the alert outbox for a redrive: %s", line);
 			return false;
 		}
@@ -674,8 +748,8 @@ static void *idsync_main(void *arg)
 	return NULL;
 }
 
-int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const char *cache_path, const char *crl_file,
-		struct vg_queue *completions, char *err, size_t errlen)
+int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const struct vg_scope *scope, const char *cache_path,
+		const char *crl_file, struct vg_queue *completions, char *err, size_t errlen)
 {
 	struct vg_idsync *s = calloc(1, sizeof(*s));
 
@@ -685,6 +759,7 @@ int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const char *ca
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	s->scope = *scope;
 	s->crl.path = s->crl_file;
 	if(cache_path){
 		s->cache_path = strdup(cache_path);

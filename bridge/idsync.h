@@ -28,16 +28,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "scope.h"
 #include "vg_queue.h"
 
 struct vg_idsync;
 
-/* cache_path (may be NULL): where to keep the identity snapshot file
+/* scope: which identities the broker serves (every one, a cell's, the
+ * hub's: scope.h); a cell or hub also LISTENs on vitalgate_cells, posts
+ * each ward placement (VG_C_WARD_MOVED) and loads everything again.
+ * cache_path (may be NULL): where to keep the identity snapshot file
  * (common/vg_idcache.h), rewritten after changes, at most once a second. crl_file
  * (may be NULL): plugin_opt_crl_file, kept equal to the stored CRLs
  * (crlsync.h). */
-int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const char *cache_path, const char *crl_file,
-		struct vg_queue *completions, char *err, size_t errlen);
+int vg_idsync_start(struct vg_idsync **out, const char *conninfo, const struct vg_scope *scope, const char *cache_path,
+		const char *crl_file, struct vg_queue *completions, char *err, size_t errlen);
 /* Broker thread: asks the worker to hand the pending outbox events over
  * again (after the webhook queue refused some). */
 void vg_idsync_request_redrive(struct vg_idsync *s);

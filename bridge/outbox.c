@@ -4,6 +4,7 @@
  */
 #include "outbox.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,14 +17,38 @@
 
 #define OUTBOX_CHUNK 500
 
-bool vg_outbox_post_pending(PGconn *conn, struct vg_queue *completions, size_t *count, char *err, size_t errlen)
+/* The scope's ward filter on column col (a cell: the wards placed on it,
+ * $1 its name; every other scope: none), and its parameter. */
+static const char *ward_filter(const struct vg_scope *scope, const char *col, char *buf, size_t cap,
+		const char **param, int *nparams)
 {
-	/* since_ms starts the dead-letter clock: the event's creation, or the
-	 * moment an operator re-drove it (status_at). */
-	PGresult *r = PQexec(conn, "SELECT event_id, order_key, (extract(epoch FROM created_at) * 1000)::bigint, "
-			"(extract(epoch FROM greatest(created_at, status_at)) * 1000)::bigint, body "
-			"FROM alert_events WHERE status = 'pending' ORDER BY created_at, lsn, event_id");
+	*nparams = 0;
+	if(scope == NULL || scope->kind != VG_SCOPE_CELL){
+		return "";
+	}
+	snprintf(buf, cap, " AND %s IN (SELECT wc.ward FROM ward_cells wc WHERE wc.cell = $1)", col);
+	*param = scope->cell;
+	*nparams = 1;
+	return buf;
+}
+
+bool vg_outbox_post_pending(PGconn *conn, const struct vg_scope *scope, struct vg_queue *completions, size_t *count,
+		char *err, size_t errlen)
+{
+	char sql[640], filter[160];
+	const char *param = NULL;
+	int np;
+	PGresult *r;
 	int i, n, k;
+
+	/* since_ms starts the dead-letter clock: the event's creation, or the
+	 * moment an operator re-drove it (status_at). A cell delivers its own
+	 * wards' events. */
+	snprintf(sql, sizeof(sql), "SELECT event_id, order_key, (extract(epoch FROM created_at) * 1000)::bigint, "
+			"(extract(epoch FROM greatest(created_at, status_at)) * 1000)::bigint, body "
+			"FROM alert_events WHERE status = 'pending'%s ORDER BY created_at, lsn, event_id",
+			ward_filter(scope, "ward", filter, sizeof(filter), &param, &np));
+	r = PQexecParams(conn, sql, np, NULL, &param, NULL, NULL, 0);
 
 	*count = 0;
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
@@ -85,14 +110,22 @@ static int band_of(const char *severity)
 	return 0;
 }
 
-static bool load_open_alerts(PGconn *conn, struct vg_c_alert_state *c, char *err, size_t errlen)
+bool vg_outbox_read_open_alerts(PGconn *conn, const struct vg_scope *scope, struct vg_c_alert_state *c, char *err,
+		size_t errlen)
 {
-	PGresult *r = PQexec(conn, "SELECT o.alert_id, o.kind, o.severity, COALESCE(o.device_id, ''), COALESCE(o.ward, ''), "
-			"COALESCE(o.bed, ''), COALESCE(o.body::json->'data'->>'vital', ''), "
-			"COALESCE(o.body::json->'data'->>'direction', ''), "
-			"(SELECT count(*) FROM alert_events e WHERE e.alert_id = o.alert_id), o.body FROM open_alerts o "
-			"ORDER BY o.created_at");
+	char sql[768], filter[160];
+	const char *param = NULL;
+	int np;
+	PGresult *r;
 	int i, n;
+
+	/* alert_open: the one open alert of each condition (migration 007). */
+	snprintf(sql, sizeof(sql), "SELECT o.alert_id, o.kind, o.severity, COALESCE(o.device_id, ''), COALESCE(o.ward, ''), "
+			"COALESCE(o.bed, ''), COALESCE(o.body::json->'data'->>'vital', ''), "
+			"COALESCE(o.body::json->'data'->>'direction', ''), o.transitions, o.body, "
+			"(extract(epoch FROM o.updated_at) * 1000)::bigint FROM alert_open o WHERE true%s ORDER BY o.raised_at",
+			ward_filter(scope, "o.ward", filter, sizeof(filter), &param, &np));
+	r = PQexecParams(conn, sql, np, NULL, &param, NULL, NULL, 0);
 
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(conn), err, errlen);
@@ -117,6 +150,7 @@ static bool load_open_alerts(PGconn *conn, struct vg_c_alert_state *c, char *err
 		vg_strlcpy(a->bed, PQgetvalue(r, i, 5), sizeof(a->bed));
 		vg_strlcpy(a->vital, PQgetvalue(r, i, 6), sizeof(a->vital));
 		a->transitions = (uint16_t)(count > 65535 ? 65535 : count);
+		a->updated_ms = strtoll(PQgetvalue(r, i, 10), NULL, 10);
 		if(!strcmp(kind, "threshold")){
 			a->kind = VG_AK_THRESHOLD;
 			a->level = !strcmp(PQgetvalue(r, i, 7), "low") ? 1 : 2;
@@ -136,18 +170,21 @@ static bool load_open_alerts(PGconn *conn, struct vg_c_alert_state *c, char *err
 	return true;
 }
 
-static bool load_bed_params(PGconn *conn, int max_age_s, struct vg_bed_param **out, size_t *nout, char *err, size_t errlen)
+static bool load_bed_params(PGconn *conn, const struct vg_scope *scope, int max_age_s, struct vg_bed_param **out,
+		size_t *nout, char *err, size_t errlen)
 {
 	char sql[4096], age[24];
-	const char *p[1] = { age };
+	const char *p[2] = { age, scope && scope->kind == VG_SCOPE_CELL ? scope->cell : NULL };
 	size_t len;
 	PGresult *r;
 	int i, n;
 
-	/* The latest fresh value of each NEWS2 parameter per assigned bed: one
-	 * index probe per bed and parameter (vitals_bed_time). */
+	/* The latest fresh value of each NEWS2 parameter per assigned bed (of
+	 * the cell's wards): one index probe per bed and parameter
+	 * (vitals_bed_time). */
 	len = (size_t)snprintf(sql, sizeof(sql), "SELECT b.ward, b.bed, x.p, x.v, (extract(epoch FROM x.at) * 1000)::bigint "
-			"FROM (SELECT DISTINCT ward, bed FROM bed_assignments) b CROSS JOIN LATERAL (");
+			"FROM (SELECT DISTINCT ward, bed FROM bed_assignments%s) b CROSS JOIN LATERAL (",
+			p[1] ? " WHERE ward IN (SELECT wc.ward FROM ward_cells wc WHERE wc.cell = $2)" : "");
 	for(i = 0; i < VG_N2_COUNT; i++){
 		const char *col, *pre, *post;
 		n2_column(i, &col, &pre, &post);
@@ -158,7 +195,7 @@ static bool load_bed_params(PGconn *conn, int max_age_s, struct vg_bed_param **o
 	}
 	snprintf(sql + len, sizeof(sql) - len, ") x");
 	snprintf(age, sizeof(age), "%d", max_age_s);
-	r = PQexecParams(conn, sql, 1, NULL, p, NULL, NULL, 0);
+	r = PQexecParams(conn, sql, p[1] ? 2 : 1, NULL, p, NULL, NULL, 0);
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
 		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(conn), err, errlen);
 		PQclear(r);
@@ -184,7 +221,8 @@ static bool load_bed_params(PGconn *conn, int max_age_s, struct vg_bed_param **o
 	return true;
 }
 
-bool vg_outbox_post_alert_state(PGconn *conn, struct vg_queue *completions, int news2_max_age_s, char *err, size_t errlen)
+bool vg_outbox_post_alert_state(PGconn *conn, const struct vg_scope *scope, struct vg_queue *completions,
+		int news2_max_age_s, char *err, size_t errlen)
 {
 	struct vg_c_alert_state *c = calloc(1, sizeof(*c));
 
@@ -193,8 +231,8 @@ bool vg_outbox_post_alert_state(PGconn *conn, struct vg_queue *completions, int 
 		return false;
 	}
 	c->base.type = VG_C_ALERT_STATE;
-	if(!load_open_alerts(conn, c, err, errlen)
-			|| !load_bed_params(conn, news2_max_age_s, &c->params, &c->nparams, err, errlen)){
+	if(!vg_outbox_read_open_alerts(conn, scope, c, err, errlen)
+			|| !load_bed_params(conn, scope, news2_max_age_s, &c->params, &c->nparams, err, errlen)){
 		vg_c_alert_state_free(c);
 		return false;
 	}

@@ -44,6 +44,15 @@
  *   without it: the batch ends before it, and the writer stops there with
  *   an ALARM every 10 s (the journal grows, then refuses with backpressure)
  *   until a build that knows the id reads it.
+ * - Alerts across instances (migration 007): in the transaction that stores
+ *   a batch's alert events, vitalgate_alert_open_apply moves each event's
+ *   condition in alert_open (at most one open alert per condition, whichever
+ *   broker wrote it); an alert it closes because the condition has a newer
+ *   one comes back as an alert.resolved event, posted after the commit
+ *   (VG_C_SUPERSEDED) for the broker to publish and deliver. The marks of
+ *   vitals_seq_hwm also say when each device's latest sample was received
+ *   and by which broker (this journal's id): only that broker raises the
+ *   device's silent alert (bridge/cellsync.c).
  * - Failure: a failed batch is kept and replayed on a new connection after
  *   a backoff (0.2 s doubling to 5 s); the journal keeps growing meanwhile and
  *   the broker refuses with `backpressure` only when it is full.
@@ -224,7 +233,7 @@ static bool prepare_session(struct vg_pgwriter *w, char *err, size_t errlen)
 			"ON COMMIT DELETE ROWS;");
 	vg_sbuf_puts(&s, " CREATE TEMP TABLE IF NOT EXISTS vg_stage_events (event_id text, alert_id text, type text, "
 			"kind text, severity text, ward text, bed text, device_id text, order_key text, created_ms bigint, "
-			"body text, journal_id text, lsn bigint) ON COMMIT DELETE ROWS;"
+			"body text, journal_id text, lsn bigint, n bigint) ON COMMIT DELETE ROWS;"
 			" CREATE TEMP TABLE IF NOT EXISTS vg_stage_delivery (event_id text, status text, attempts integer, "
 			"http integer, error text, at_ms bigint, lsn bigint) ON COMMIT DELETE ROWS;");
 	ok = vg_sbuf_ok(&s) && vg_pg_exec(w->conn, s.p, err, errlen);
@@ -502,6 +511,8 @@ static void add_events(struct vg_pgwriter *w, struct batch *b, const struct vg_r
 		vg_sbuf_puts(o, vg_journal_id(w->o.journal));
 		vg_sbuf_putc(o, '\t');
 		vg_sbuf_u64(o, lsn);
+		vg_sbuf_putc(o, '\t');
+		vg_sbuf_u64(o, b->nevs);   /* n: order within the batch */
 		vg_sbuf_putc(o, '\n');
 		b->nevs++;
 	}
@@ -767,7 +778,7 @@ static bool copy_in(struct vg_pgwriter *w, const char *sql, const struct vg_sbuf
  * the device's mark is new, unless the broker flagged it (it could not
  * prove it new either): those and every seq at or below the mark are
  * inserted only when no partition holds that (device_id, seq). */
-static void build_insert_sql(struct vg_sbuf *s)
+static void build_insert_sql(struct vg_sbuf *s, const char *journal_id)
 {
 	vg_sbuf_reset(s);
 	vg_sbuf_puts(s, "WITH ins AS (INSERT INTO vitals (device_id, seq, measured_at, received_at, ward, bed");
@@ -779,8 +790,13 @@ static void build_insert_sql(struct vg_sbuf *s)
 			"JOIN vitals_seq_hwm h ON h.device_id = s.device_id "
 			"WHERE (s.seq > h.seq AND NOT s.chk) OR NOT EXISTS (SELECT 1 FROM vitals v "
 			"WHERE v.device_id = s.device_id AND v.seq = s.seq) ON CONFLICT DO NOTHING RETURNING device_id, measured_at), "
-			"raise AS (UPDATE vitals_seq_hwm h SET seq = m.seq FROM (SELECT device_id, max(seq) AS seq "
-			"FROM vg_stage_vitals GROUP BY device_id) m WHERE h.device_id = m.device_id AND m.seq > h.seq), "
+			"raise AS (UPDATE vitals_seq_hwm h SET seq = greatest(h.seq, m.seq), "
+			"received_at = greatest(h.received_at, m.rcv), journal_id = CASE WHEN h.received_at IS NULL "
+			"OR m.rcv >= h.received_at THEN '");
+	vg_sbuf_puts(s, journal_id);   /* hex: nothing to quote */
+	vg_sbuf_puts(s, "' ELSE h.journal_id END FROM (SELECT device_id, max(seq) AS seq, "
+			"timestamptz 'epoch' + max(received_ms) * interval '1 millisecond' AS rcv "
+			"FROM vg_stage_vitals GROUP BY device_id) m WHERE h.device_id = m.device_id), "
 			/* Samples of minutes already closed for the rollups (a replay,
 			 * a device's late batch): their rollup is computed again. */
 			"late AS (INSERT INTO vitals_rollup_dirty (device_id, minute) "
@@ -1075,9 +1091,67 @@ done:
 	return ok;
 }
 
+/* The batch's events moved their conditions in alert_open (migration 007);
+ * the alerts this closed, as a completion to post after COMMIT (*out NULL
+ * when none). */
+static bool apply_alert_open(struct vg_pgwriter *w, struct vg_c_superseded **out, char *err, size_t errlen)
+{
+	const char *jid = vg_journal_id(w->o.journal);
+	PGresult *r = PQexecParams(w->conn, "SELECT event_id, alert_id, kind, COALESCE(ward, ''), COALESCE(bed, ''), "
+			"COALESCE(device_id, ''), order_key, created_ms, body, COALESCE(body::json->'data'->>'vital', '') "
+			"FROM vitalgate_alert_open_apply($1)", 1, NULL, &jid,
+			NULL, NULL, 0);
+	struct vg_c_superseded *c;
+	int i, n;
+
+	*out = NULL;
+	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
+		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		char line[400];
+		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), line, sizeof(line));
+		snprintf(err, errlen, "%s: %s", state ? state : "-----", line);
+		PQclear(r);
+		return false;
+	}
+	n = PQntuples(r);
+	if(n == 0){
+		PQclear(r);
+		return true;
+	}
+	c = calloc(1, sizeof(*c) + (size_t)n * sizeof(c->items[0]));
+	if(c == NULL){
+		/* Stored; only the broker's publish and delivery of the closing
+		 * events are lost (the outbox redelivers them at the next start). */
+		PQclear(r);
+		return true;
+	}
+	c->base.type = VG_C_SUPERSEDED;
+	for(i = 0; i < n; i++){
+		struct vg_superseded_item *it = &c->items[c->n];
+		const char *kind = PQgetvalue(r, i, 2);
+		vg_strlcpy(it->event_id, PQgetvalue(r, i, 0), sizeof(it->event_id));
+		vg_strlcpy(it->alert_id, PQgetvalue(r, i, 1), sizeof(it->alert_id));
+		it->kind = !strcmp(kind, "threshold") ? VG_AK_THRESHOLD : !strcmp(kind, "news2") ? VG_AK_NEWS2 : VG_AK_SILENT;
+		vg_strlcpy(it->ward, PQgetvalue(r, i, 3), sizeof(it->ward));
+		vg_strlcpy(it->bed, PQgetvalue(r, i, 4), sizeof(it->bed));
+		vg_strlcpy(it->device, PQgetvalue(r, i, 5), sizeof(it->device));
+		vg_strlcpy(it->order_key, PQgetvalue(r, i, 6), sizeof(it->order_key));
+		it->created_ms = strtoll(PQgetvalue(r, i, 7), NULL, 10);
+		it->body = strdup(PQgetvalue(r, i, 8));
+		vg_strlcpy(it->vital, PQgetvalue(r, i, 9), sizeof(it->vital));
+		if(it->body){
+			c->n++;
+		}
+	}
+	PQclear(r);
+	*out = c;
+	return true;
+}
+
 static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_t *inserted)
 {
 	struct vg_sbuf ins;
+	struct vg_c_superseded *closed = NULL;
 	bool ok = true;
 
 	*inserted = 0;
@@ -1097,7 +1171,7 @@ static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_
 		}
 		ok = ok && vg_pg_exec(w->conn, hwm_lock_sql, err, errlen);
 		if(ok){
-			build_insert_sql(&ins);
+			build_insert_sql(&ins, vg_journal_id(w->o.journal));
 			ok = vg_sbuf_ok(&ins) && exec_count(w, ins.p, inserted, err, errlen);
 		}
 		vg_sbuf_free(&ins);
@@ -1110,7 +1184,8 @@ static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_
 				"INSERT INTO alert_events (event_id, alert_id, type, kind, severity, ward, bed, device_id, order_key, "
 				"created_at, body, journal_id, lsn) SELECT event_id, alert_id, type, kind, severity, ward, bed, device_id, "
 				"order_key, timestamptz 'epoch' + created_ms * interval '1 millisecond', body, journal_id, lsn "
-				"FROM vg_stage_events ORDER BY lsn ON CONFLICT (event_id) DO NOTHING", err, errlen);
+				"FROM vg_stage_events ORDER BY lsn ON CONFLICT (event_id) DO NOTHING", err, errlen)
+			&& apply_alert_open(w, &closed, err, errlen);
 	}
 	if(ok && w->b.ndels){
 		ok = copy_in(w, "COPY vg_stage_delivery FROM STDIN", &w->b.dels, err, errlen)
@@ -1140,6 +1215,9 @@ static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_
 	if(!ok){
 		char ignore[64];
 		vg_pg_exec(w->conn, "ROLLBACK", ignore, sizeof(ignore));
+		vg_completion_free(closed ? &closed->base : NULL);
+	}else if(closed && vg_queue_push(w->o.completions, &closed->base) != VG_QUEUE_OK){
+		vg_completion_free(&closed->base); /* pending in the outbox: delivered at the next start */
 	}
 	return ok;
 }
@@ -1155,17 +1233,29 @@ static void startup_tasks(struct vg_pgwriter *w)
 	char line[300];
 	size_t posted;
 	int i, n;
+	const char *cell = w->o.scope.kind == VG_SCOPE_CELL ? w->o.scope.cell : NULL;
+	struct vg_job *ready;
 
-	if(!vg_outbox_post_alert_state(w->conn, w->o.completions, w->o.news2_max_age_s, line, sizeof(line))){
+	if(w->o.scope.kind == VG_SCOPE_HUB){
+		goto done; /* a hub has no devices, so no alerts of its own */
+	}
+	if(!vg_outbox_post_alert_state(w->conn, &w->o.scope, w->o.completions, w->o.news2_max_age_s, line, sizeof(line))){
 		wlog(w, VG_LOG_WARNING, "Vitalgate writer: cannot read the open alerts of the previous run: %s", line);
 	}
-	if(!vg_outbox_post_pending(w->conn, w->o.completions, &posted, line, sizeof(line))){
+	if(!vg_outbox_post_pending(w->conn, &w->o.scope, w->o.completions, &posted, line, sizeof(line))){
 		wlog(w, VG_LOG_WARNING, "Vitalgate writer: cannot read pending alert events: %s", line);
 	}
 
-	r = PQexec(w->conn, "SELECT b.device_id, (extract(epoch FROM m.at) * 1000)::bigint FROM bed_assignments b "
-			"CROSS JOIN LATERAL (SELECT max(v.measured_at) AS at FROM vitals v WHERE v.device_id = b.device_id "
-			"AND v.measured_at > now() - interval '10 minutes') m WHERE m.at IS NOT NULL");
+	/* When each device's latest sample was received (by whichever broker:
+	 * vitals_seq_hwm, migration 007), for the devices streaming in the last
+	 * ten minutes. */
+	r = PQexecParams(w->conn, cell ? "SELECT h.device_id, (extract(epoch FROM h.received_at) * 1000)::bigint "
+			"FROM vitals_seq_hwm h JOIN bed_assignments b ON b.device_id = h.device_id "
+			"WHERE h.received_at > now() - interval '10 minutes' "
+			"AND b.ward IN (SELECT wc.ward FROM ward_cells wc WHERE wc.cell = $1)"
+			: "SELECT h.device_id, (extract(epoch FROM h.received_at) * 1000)::bigint "
+			"FROM vitals_seq_hwm h JOIN bed_assignments b ON b.device_id = h.device_id "
+			"WHERE h.received_at > now() - interval '10 minutes'", cell ? 1 : 0, NULL, &cell, NULL, NULL, 0);
 	if(r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0){
 		n = PQntuples(r);
 		struct vg_c_last_seen *c = calloc(1, sizeof(*c) + (size_t)n * sizeof(c->items[0]));
@@ -1180,6 +1270,14 @@ static void startup_tasks(struct vg_pgwriter *w)
 		}
 	}
 	PQclear(r);
+done:
+	/* The journal is replayed and what the previous runs left is posted:
+	 * the broker may say it serves (/health, plugin/cells.c). */
+	ready = calloc(1, sizeof(*ready));
+	if(ready){
+		ready->type = VG_C_WRITER_READY;
+		vg_queue_push_force(w->o.completions, ready);
+	}
 }
 
 static bool deadline_passed(struct vg_pgwriter *w)

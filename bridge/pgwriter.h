@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "scope.h"
 #include "vg_journal.h"
 #include "vg_queue.h"
 
@@ -27,6 +28,7 @@ struct vg_pgwriter_opts {
 	int batch_rows;
 	int64_t max_past_s;            /* partitions are kept this far back */
 	int news2_max_age_s;           /* NEWS2 inputs restored at start are at most this old */
+	struct vg_scope scope;         /* whose state is read back at start (a cell: its wards'; a hub: none) */
 };
 
 /* Upper bounds (µs) of the commit-latency histogram's buckets; the last

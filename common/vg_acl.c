@@ -134,6 +134,22 @@ static bool check_station(bool defer, const struct vg_ident *e, int access, cons
 	return false;
 }
 
+/* A cell's bridge (on the hub): publishes, retained or not, under
+ * wards/<ward>/ of the wards placed on its cell; reads nothing. */
+static bool check_cell(bool defer, const struct vg_ident *e, int access, enum ns ns, const char *rest)
+{
+	size_t n;
+
+	if(access != VG_ACL_WRITE || ns != NS_WARDS){
+		return ns == NS_FOREIGN && defer;
+	}
+	n = level_len(rest);
+	if(n == 0 || rest[n] != '/' || memchr(rest, '+', n) || memchr(rest, '#', n)){
+		return false;
+	}
+	return vg_ident_has_ward(e, rest, n);
+}
+
 static bool check_service(bool defer, int access, const char *topic, enum ns ns)
 {
 	switch(access){
@@ -191,6 +207,9 @@ enum vg_acl_verdict vg_acl_decide(const struct vg_ident *e, bool others_defer, i
 			break;
 		case VG_ROLE_SERVICE:
 			ok = check_service(others_defer, access, topic, ns);
+			break;
+		case VG_ROLE_CELL:
+			ok = check_cell(others_defer, e, access, ns, rest);
 			break;
 		default:
 			ok = false;

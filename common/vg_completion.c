@@ -88,8 +88,16 @@ void vg_completion_free(struct vg_job *job)
 			vg_c_idents_free((struct vg_c_idents *)job);
 			return;
 		case VG_C_ALERT_STATE:
+		case VG_C_MIRROR:
 			vg_c_alert_state_free((struct vg_c_alert_state *)job);
 			return;
+		case VG_C_SUPERSEDED: {
+			struct vg_c_superseded *c = (struct vg_c_superseded *)job;
+			for(i = 0; i < c->n; i++){
+				free(c->items[i].body);
+			}
+			break;
+		}
 		case VG_C_ALERT_CFG:
 			vg_alert_cfg_free(((struct vg_c_alert_cfg *)job)->cfg);
 			break;

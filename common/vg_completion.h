@@ -36,6 +36,11 @@ enum vg_completion_type {
 	VG_C_LAST_SEEN,        /* struct vg_c_last_seen: devices active before a restart */
 	VG_C_ALERT_STATE,      /* struct vg_c_alert_state: open alerts, NEWS2 inputs */
 	VG_C_CRL,              /* struct vg_c_crl: plugin_opt_crl_file was rewritten */
+	VG_C_WARD_MOVED,       /* struct vg_c_ward_moved: a ward was placed on a cell */
+	VG_C_MIRROR,           /* struct vg_c_alert_state: the cell's open alerts (cellsync) */
+	VG_C_PRESENCE,         /* struct vg_c_presence: where devices last sent (cellsync) */
+	VG_C_SUPERSEDED,       /* struct vg_c_superseded: alerts the writer closed */
+	VG_C_WRITER_READY,     /* struct vg_job: journal replayed, previous state posted */
 };
 
 /* Identities from PostgreSQL (bridge/idsync.c): a full snapshot or the
@@ -68,6 +73,8 @@ struct vg_c_crl {
  * under its own id) and the latest fresh NEWS2 inputs of each bed. */
 struct vg_c_alert_state {
 	struct vg_job base;
+	uint64_t gen;              /* VG_C_MIRROR: the poll request it answers (bridge/cellsync.h) */
+	int64_t at_ms;             /* VG_C_MIRROR: when it was read */
 	size_t nalerts;
 	struct vg_open_alert {
 		char alert_id[32];     /* "al_<24 hex>" */
@@ -78,6 +85,7 @@ struct vg_c_alert_state {
 		uint8_t kind;          /* enum vg_alert_kind */
 		uint8_t level;         /* threshold: 1 low, 2 high; news2: band; silent: 1 */
 		uint16_t transitions;  /* events of the alert so far */
+		int64_t updated_ms;    /* its last event's time */
 		char *body;            /* its last event (JSON), owned; may be NULL */
 	} *alerts;
 	size_t nparams;
@@ -116,6 +124,47 @@ struct vg_c_last_seen {
 	struct {
 		char id[65];
 		int64_t at_ms;
+	} items[];
+};
+
+/* A ward was placed on a cell (bridge/idsync.c, from vitalgate_cells):
+ * cell is "" when the ward was unplaced. */
+struct vg_c_ward_moved {
+	struct vg_job base;
+	char ward[65];
+	char cell[65];
+};
+
+/* Where devices last sent a sample (bridge/cellsync.c): here is true when
+ * this broker received the latest one (its journal id), received_ms when
+ * (0: never). */
+struct vg_c_presence {
+	struct vg_job base;
+	size_t n;
+	struct {
+		char id[65];
+		bool here;
+		int64_t received_ms;
+	} items[];
+};
+
+/* Alerts the writer closed (an older alert of a condition that has a newer
+ * one: two instances of a cell raised it): their alert.resolved events,
+ * stored already, to publish and deliver. */
+struct vg_c_superseded {
+	struct vg_job base;
+	size_t n;
+	struct vg_superseded_item {
+		char event_id[64];
+		char alert_id[32];
+		uint8_t kind;          /* enum vg_alert_kind */
+		char vital[8];         /* threshold alerts */
+		char ward[65];
+		char bed[65];
+		char device[65];
+		char order_key[2 * 65 + 8];
+		int64_t created_ms;
+		char *body;            /* owned */
 	} items[];
 };
 

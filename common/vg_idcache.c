@@ -228,7 +228,7 @@ long vg_idcache_read(const char *path, struct vg_idtable *t, char *err, size_t e
 				break;
 			}
 		}
-		if(r.bad || !vg_id_valid(e->id) || e->role < VG_ROLE_DEVICE || e->role > VG_ROLE_SERVICE
+		if(r.bad || !vg_id_valid(e->id) || e->role < VG_ROLE_DEVICE || e->role > VG_ROLE_CELL
 				|| vg_idtable_put(&tmp, e) != 0){
 			vg_ident_free(e);
 			r.bad = true;

@@ -39,3 +39,14 @@ bool vg_ident_has_ward(const struct vg_ident *e, const char *w, size_t n)
 	}
 	return false;
 }
+
+const char *vg_role_name(int role)
+{
+	switch(role){
+		case VG_ROLE_DEVICE: return "device";
+		case VG_ROLE_STATION: return "station";
+		case VG_ROLE_SERVICE: return "service";
+		case VG_ROLE_CELL: return "cell";
+	}
+	return "unknown";
+}

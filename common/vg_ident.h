@@ -24,6 +24,7 @@ enum vg_role {
 	VG_ROLE_DEVICE = 1,
 	VG_ROLE_STATION = 2,
 	VG_ROLE_SERVICE = 3,
+	VG_ROLE_CELL = 4,     /* a cell's Mosquitto bridge to the hub (wards: the cell's) */
 };
 
 struct vg_ident {
@@ -35,7 +36,7 @@ struct vg_ident {
 	char ward[VG_ID_MAX + 1];   /* device: "" when unassigned */
 	char bed[VG_ID_MAX + 1];
 	uint32_t gen;               /* the broker's snapshot generation that last set it */
-	uint16_t nwards;            /* station */
+	uint16_t nwards;            /* station: its wards; cell: the wards placed on its cell */
 	char wards[][VG_ID_MAX + 1];
 };
 
@@ -45,7 +46,11 @@ struct vg_ident *vg_ident_new(uint16_t nwards);
 struct vg_ident *vg_ident_clone(const struct vg_ident *e);
 void vg_ident_free(struct vg_ident *e);
 
-/* True if the station may read ward (w, n bytes). */
+/* "device", "station", "service", "cell" (the identities table's words). */
+const char *vg_role_name(int role);
+
+/* True if the station may read ward (w, n bytes); for a cell identity: if
+ * the ward is placed on its cell. */
 bool vg_ident_has_ward(const struct vg_ident *e, const char *w, size_t n);
 
 #endif

@@ -34,8 +34,10 @@
 #include <mosquitto_broker.h>
 
 #include "beds.h"
+#include "cells.h"
 #include "delivery.h"
 #include "devices.h"
+#include "sessions.h"
 #include "stations.h"
 #include "vg_alertnet.h"
 #include "vg_completion.h"
@@ -337,6 +339,7 @@ void vg_alerts_emit(struct vg_plugin *vg)
 
 	for(i = 0; i < vg->alerts.nev; i++){
 		const struct vg_rec_event *ev = &vg->alerts.ev[i];
+		vg_cells_note_event(vg, ev, vg_now_ms());
 		if(ev->ward.n){
 			snprintf(topic, sizeof(topic), "wards/%s/alerts", ev->ward.p);
 			mosquitto_broker_publish_copy(NULL, topic, (int)ev->body.n, ev->body.p, 1, false, NULL);
@@ -797,6 +800,11 @@ void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 		if(reason == NULL){
 			continue;
 		}
+		if(vg->cfg.cell && !vg_cells_silent_ok(vg, id, rt)){
+			/* Only the instance of the cell that received its latest
+			 * sample calls it silent (cells.c asks where that was). */
+			continue;
+		}
 		sb.fresh_block[sb.n] = rt->alerts == NULL;
 		da = dev_alerts(rt);
 		if(da == NULL){
@@ -922,7 +930,9 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 			continue;
 		}
 		a = slot_of(vg, o, &dev);
-		if(a == NULL){
+		if(a == NULL && vg->cfg.cell){
+			continue; /* a cell: its identities may come later (a ward arriving); the mirror brings them */
+		}else if(a == NULL){
 			close_stale(vg, o, id, dev, "device no longer known", now_ms);
 			closed++;
 		}else if(a->active && !memcmp(a->id, id, sizeof(id))){
@@ -948,4 +958,180 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: alert state of the previous run: %zu open alert(s) continued, "
 				"%zu closed, %zu NEWS2 input(s) restored", restored, closed, params);
 	}
+}
+
+/* ---- the other instance of the cell -------------------------------------------- */
+
+/* The live state an alert of the mirror belongs in, without creating any
+ * (closing: nothing to do where there is none). */
+static struct vg_alert_st *slot_find(struct vg_plugin *vg, const struct vg_open_alert *o)
+{
+	struct vg_device *rt;
+	struct vg_bed *b;
+	int v;
+
+	if(o->kind == VG_AK_NEWS2){
+		b = vg_beds_find(&vg->beds, o->ward, o->bed);
+		return b ? &b->news2 : NULL;
+	}
+	rt = vg_devices_find(&vg->devices, o->device);
+	if(rt == NULL || rt->alerts == NULL){
+		return NULL;
+	}
+	if(o->kind == VG_AK_SILENT){
+		return &rt->alerts->silent;
+	}
+	v = vg_vital_index(o->vital);
+	return v >= 0 ? &rt->alerts->thr[v] : NULL;
+}
+
+/* May a read of the cell's alerts change this alert's slot here? Not when
+ * this instance evaluates it itself: a threshold alert of a device
+ * connected here, a NEWS2 alert of a bed that got samples here in the last
+ * 10 s; nor when this instance emitted an event about it after the read's
+ * event (updated_ms; 0: any). A silent alert is taken even for a device
+ * connected here: only another instance raises one (while the device was
+ * away), and the device's next sample here resolves it. */
+static bool mirror_may_touch(struct vg_plugin *vg, const struct vg_open_alert *o, int64_t updated_ms, int64_t now_ms)
+{
+	int64_t local;
+
+	if(o->kind == VG_AK_NEWS2){
+		const struct vg_bed *b = vg_beds_find(&vg->beds, o->ward, o->bed);
+		int p;
+		for(p = 0; b && p < VG_N2_COUNT; p++){
+			if(b->p[p].at_ms != 0 && now_ms - b->p[p].at_ms < 10000){
+				return false;
+			}
+		}
+		local = vg_cells_local_ms(vg, 'n', o->ward, o->bed);
+	}else{
+		const struct vg_session *ses = vg_sessions_find(&vg->sessions, o->device);
+		if(o->kind == VG_AK_THRESHOLD && ses && ses->live){
+			return false;
+		}
+		local = vg_cells_local_ms(vg, o->kind == VG_AK_SILENT ? 's' : 't', o->device, NULL);
+	}
+	return local == 0 || local < updated_ms;
+}
+
+/* A ward's station list no longer shows alert_id. */
+static void station_close(struct vg_plugin *vg, const char *ward, const char *alert_id)
+{
+	struct vg_rec_event ev;
+
+	if(ward[0] == '\0'){
+		return;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.type = VG_AT_RESOLVED;
+	ev.ward.p = ward;
+	ev.ward.n = strlen(ward);
+	ev.alert_id.p = alert_id;
+	ev.alert_id.n = strlen(alert_id);
+	vg_stations_on_alert(vg, &ev);
+}
+
+void vg_alerts_mirror(struct vg_plugin *vg, const struct vg_c_alert_state *m, const struct vg_open_alert *closed,
+		size_t nclosed, int64_t now_ms)
+{
+	size_t i, taken = 0, ended = 0;
+
+	for(i = 0; i < nclosed; i++){
+		const struct vg_open_alert *o = &closed[i];
+		struct vg_alert_st *a = slot_find(vg, o);
+		uint8_t id[12];
+		if(a == NULL || !a->active || !parse_alert_id(o->alert_id, id) || memcmp(a->id, id, sizeof(id))
+				|| !mirror_may_touch(vg, o, 0, now_ms)){
+			continue;
+		}
+		a->active = false;
+		a->calm_since_ms = 0;
+		station_close(vg, o->ward, o->alert_id);
+		ended++;
+	}
+	for(i = 0; i < m->nalerts; i++){
+		const struct vg_open_alert *o = &m->alerts[i];
+		struct vg_ident *dev;
+		struct vg_alert_st *a;
+		uint8_t id[12];
+		if(!parse_alert_id(o->alert_id, id) || !mirror_may_touch(vg, o, o->updated_ms, now_ms)){
+			continue;
+		}
+		a = slot_of(vg, o, &dev);
+		if(a == NULL){
+			continue; /* a device this cell does not serve (yet) */
+		}
+		if(a->active && !memcmp(a->id, id, sizeof(id))){
+			if(o->transitions > a->transitions){
+				a->transitions = o->transitions;
+				a->level = o->level;
+				vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
+			}
+			continue;
+		}
+		a->active = true;
+		a->level = o->level;
+		a->transitions = o->transitions;
+		a->calm_since_ms = 0;
+		a->calm_level = 0;
+		memcpy(a->id, id, sizeof(id));
+		vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
+		taken++;
+	}
+	if(taken || ended){
+		mosquitto_log_printf(MOSQ_LOG_INFO, "Vitalgate: the cell's other instance: %zu open alert(s) taken over, %zu "
+				"ended", taken, ended);
+	}
+}
+
+void vg_alerts_superseded(struct vg_plugin *vg, const struct vg_c_superseded *c)
+{
+	size_t i;
+
+	if(vg->alerts.nev != 0){
+		return; /* never between an evaluation and its journal append */
+	}
+	for(i = 0; i < c->n; i++){
+		const struct vg_superseded_item *it = &c->items[i];
+		struct vg_rec_event *ev;
+		struct vg_open_alert o;
+		struct vg_alert_st *a;
+		uint8_t id[12];
+
+		/* A slot here holding it lets go: its condition has a newer alert. */
+		memset(&o, 0, sizeof(o));
+		o.kind = it->kind;
+		vg_strlcpy(o.device, it->device, sizeof(o.device));
+		vg_strlcpy(o.ward, it->ward, sizeof(o.ward));
+		vg_strlcpy(o.bed, it->bed, sizeof(o.bed));
+		vg_strlcpy(o.vital, it->vital, sizeof(o.vital));
+		a = slot_find(vg, &o);
+		if(a && a->active && parse_alert_id(it->alert_id, id) && !memcmp(a->id, id, sizeof(id))){
+			a->active = false;
+		}
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: alert %s closed: another instance of the cell raised the "
+				"same condition later (docs/scale-out.md)", it->alert_id);
+		if(vg->alerts.nev == VG_REC_MAX_EVENTS){
+			vg_alerts_emit(vg);
+		}
+		ev = &vg->alerts.ev[vg->alerts.nev];
+		memset(ev, 0, sizeof(*ev));
+		ev->type = VG_AT_RESOLVED;
+		ev->kind = it->kind;
+		ev->event_id = ev_cstr(vg, it->event_id);
+		ev->alert_id = ev_cstr(vg, it->alert_id);
+		ev->severity = ev_cstr(vg, "none");
+		ev->ward = ev_cstr(vg, it->ward);
+		ev->bed = ev_cstr(vg, it->bed);
+		ev->device = ev_cstr(vg, it->device);
+		ev->order_key = ev_cstr(vg, it->order_key);
+		ev->created_ms = it->created_ms;
+		ev->body = ev_cstr(vg, it->body);
+		if(ev->body.n == 0 || ev->event_id.n == 0){
+			continue; /* the scratch is full: stored, delivered at the next start */
+		}
+		vg->alerts.nev++;
+	}
+	vg_alerts_emit(vg);
 }

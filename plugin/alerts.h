@@ -23,6 +23,7 @@
 #define VG_ALERTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "beds.h"
@@ -120,6 +121,21 @@ void vg_alerts_device_left(struct vg_plugin *vg, const struct vg_ident *e, const
  * beds' NEWS2 inputs (read from PostgreSQL at start). */
 struct vg_c_alert_state;
 void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state *c, int64_t now_ms);
+
+/* TICK: a read of the cell's open alerts (bridge/cellsync.c; plugin_opt_cell
+ * only): alerts the other instance holds become the alert states of the
+ * devices and beds not evaluated here (not connected here; no event here
+ * since), so a device arriving continues them under their ids; closed
+ * (what the previous read had and this one has not) ends them here. */
+struct vg_open_alert;
+void vg_alerts_mirror(struct vg_plugin *vg, const struct vg_c_alert_state *m, const struct vg_open_alert *closed,
+		size_t nclosed, int64_t now_ms);
+
+/* TICK: alerts the writer closed because another instance raised the same
+ * condition later (stored already): published, listed and delivered like
+ * any event, and let go of here. */
+struct vg_c_superseded;
+void vg_alerts_superseded(struct vg_plugin *vg, const struct vg_c_superseded *c);
 
 /* TICK: silent devices (at most once a second). */
 void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms);

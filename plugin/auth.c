@@ -61,6 +61,7 @@
 
 #include "auth.h"
 #include "audit.h"
+#include "cells.h"
 #include "crl.h"
 #include "devices.h"
 #include "ingest.h"
@@ -142,7 +143,7 @@ static int deny(struct vg_plugin *vg, const struct mosquitto_evt_acl_check *ed, 
 static void live_set(struct vg_plugin *vg, const struct vg_ident *e, struct vg_session *ses, const struct mosquitto *client)
 {
 	if(ses->live == NULL){
-		vg->stats.connected[e->role & 3]++;
+		vg->stats.connected[e->role & 7]++;
 	}
 	ses->live = client;
 }
@@ -153,7 +154,7 @@ static bool live_clear(struct vg_plugin *vg, const struct vg_ident *e, struct vg
 		return false;
 	}
 	ses->live = NULL;
-	vg->stats.connected[e->role & 3]--;
+	vg->stats.connected[e->role & 7]--;
 	return true;
 }
 
@@ -195,7 +196,7 @@ static const char *adopt_cert_login(struct vg_plugin *vg, struct vg_ident *e, st
 	vg->stats.auth_ok++;
 	vg_devices_on_connect(&vg->devices, e);
 	vg_audit(vg, VG_AUDIT_CONNECT, e->id, cid, mosquitto_client_address(client), "%s by certificate (listener without login check)",
-			e->role == VG_ROLE_DEVICE ? "device" : e->role == VG_ROLE_STATION ? "station" : "service");
+			vg_role_name(e->role));
 	return NULL;
 }
 
@@ -307,9 +308,11 @@ static bool auth_log_budget(struct vg_plugin *vg)
 /* The budget a login attempt under known identity e from addr is counted
  * in: the device's own last good address has its own, so a stranger
  * elsewhere cannot lock it out, and its own address is still throttled. */
-static struct vg_throttle_state *user_budget(struct vg_session *ses, const char *addr, bool *home)
+static struct vg_throttle_state *user_budget(struct vg_session *ses, const char *addr, bool proxied, bool *home)
 {
-	*home = addr && ses->last_ok_addr_hash && ses->last_ok_addr_hash == addr_hash(addr);
+	/* Behind a proxy every client has the proxy's address: none of them
+	 * is "home", or an attacker there would share a device's exemption. */
+	*home = !proxied && addr && ses->last_ok_addr_hash && ses->last_ok_addr_hash == addr_hash(addr);
 	return *home ? &ses->thr_home : &ses->thr_away;
 }
 
@@ -324,6 +327,7 @@ struct login {
 	struct vg_throttle_state *budget;  /* the identity's budget this attempt counts in */
 	bool home;                         /* from the identity's last good address */
 	bool again;                        /* the live session asked again (SIGHUP) */
+	bool proxied;                      /* from a trusted proxy: addr is the proxy's, shared by everyone */
 	bool count_failure;                /* a refusal counts towards throttling */
 	int64_t now;                       /* monotonic */
 };
@@ -358,7 +362,7 @@ static int refuse(struct vg_plugin *vg, const struct login *l, const char *why)
 		vg_audit(vg, VG_AUDIT_THROTTLE, who, NULL, l->addr, "username throttled%s for %lld s",
 				from, (long long)((until - l->now + 999) / 1000));
 	}
-	if(l->addr && vg_throttle_fail(&vg->auth.thr_addr, l->addr, l->now, &until)){
+	if(l->addr && !l->proxied && vg_throttle_fail(&vg->auth.thr_addr, l->addr, l->now, &until)){
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "Vitalgate: throttling address %s for %lld s after repeated failures",
 				l->addr, (long long)((until - l->now + 999) / 1000));
 		vg_audit(vg, VG_AUDIT_THROTTLE, NULL, NULL, l->addr, "address throttled for %lld s",
@@ -373,7 +377,7 @@ static int accept_login(struct vg_plugin *vg, const struct login *l, bool by_cer
 	struct vg_session *ses = l->ses;
 	const struct vg_ident *e = l->e;
 
-	if(l->addr && !l->home){
+	if(l->addr && !l->home && !l->proxied){
 		/* A new good address: its budget starts afresh. */
 		ses->last_ok_addr_hash = addr_hash(l->addr);
 		vg_throttle_state_ok(&ses->thr_home);
@@ -385,8 +389,8 @@ static int accept_login(struct vg_plugin *vg, const struct login *l, bool by_cer
 	/* The live session from now on (a takeover: the previous one loses
 	 * every right before Mosquitto even disconnects it). */
 	live_set(vg, e, ses, l->client);
-	vg_audit(vg, VG_AUDIT_CONNECT, e->id, l->clientid, l->addr, "%s by %s", e->role == VG_ROLE_DEVICE ? "device"
-			: e->role == VG_ROLE_STATION ? "station" : "service", by_cert ? "certificate" : "secret");
+	vg_audit(vg, VG_AUDIT_CONNECT, e->id, l->clientid, l->addr, "%s by %s", vg_role_name(e->role),
+			by_cert ? "certificate" : "secret");
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -399,6 +403,7 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	char cn[VG_ID_MAX + 1];
 	bool by_cert, bad_cert = false;
 	int64_t until = 0;
+	const char *hold;
 
 	(void)event;
 	memset(&l, 0, sizeof(l));
@@ -408,6 +413,7 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	l.identity = ed->username;
 	l.count_failure = true;
 	l.now = vg_mono_ms();
+	l.proxied = vg_netlist_contains(&vg->cfg.proxies, l.addr);
 	by_cert = cert_cn(ed->client, cn, sizeof(cn), &bad_cert);
 	if(by_cert && !bad_cert){
 		l.identity = cn;
@@ -418,7 +424,7 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	 * audited a second time. */
 	l.ses = l.e ? vg_sessions_find(&vg->sessions, l.e->id) : NULL;
 	l.again = l.ses && l.ses->live == ed->client;
-	if(!l.again && l.addr && vg_throttle_blocked(&vg->auth.thr_addr, l.addr, l.now, &until)){
+	if(!l.again && l.addr && !l.proxied && vg_throttle_blocked(&vg->auth.thr_addr, l.addr, l.now, &until)){
 		l.count_failure = false;
 		vg->stats.auth_throttled++;
 		return refuse(vg, &l, "address throttled after repeated failures");
@@ -443,6 +449,12 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	}
 	if(l.e == NULL){
 		l.count_failure = vg->ids.loaded;
+		if(vg->cfg.cell && vg->ids.loaded){
+			/* A cell holds only its own identities: the log will say
+			 * where this one belongs (looked up off the broker thread). */
+			vg_cells_unknown(vg, l.identity);
+			return refuse(vg, &l, "unknown identity (not served by this cell)");
+		}
 		return refuse(vg, &l, vg->ids.loaded ? "unknown identity" : "identities not loaded yet");
 	}
 	l.ses = vg_sessions_get(&vg->sessions, l.e->id);
@@ -450,7 +462,7 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 		l.count_failure = false;
 		return refuse(vg, &l, "out of memory");
 	}
-	l.budget = user_budget(l.ses, l.addr, &l.home);
+	l.budget = user_budget(l.ses, l.addr, l.proxied, &l.home);
 	if(!l.again && vg_throttle_state_blocked(l.budget, l.now, &until)){
 		l.count_failure = false;
 		vg->stats.auth_throttled++;
@@ -471,6 +483,10 @@ int vg_auth_basic_cb(int event, void *event_data, void *userdata)
 	}
 	if(l.again){
 		return MOSQ_ERR_SUCCESS;
+	}
+	if((hold = vg_cells_hold(vg, l.e)) != NULL){
+		l.count_failure = false;
+		return refuse(vg, &l, hold);
 	}
 	memset(&certid, 0, sizeof(certid));
 	if(by_cert && vg_crl_login_revoked(vg, ed->client, &certid)){

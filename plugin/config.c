@@ -21,9 +21,11 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "vg_netlist.h"
 #include "vg_util.h"
 
-enum opt_type { OPT_STR, OPT_INT, OPT_OTHERS, OPT_URL, OPT_PATH_DIR, OPT_PATH_FILE, OPT_WARDS, OPT_ADDR, OPT_BOOL };
+enum opt_type { OPT_STR, OPT_INT, OPT_OTHERS, OPT_URL, OPT_PATH_DIR, OPT_PATH_FILE, OPT_WARDS, OPT_ADDR, OPT_BOOL, OPT_ID,
+	OPT_MODE, OPT_NETS };
 
 struct opt_def {
 	const char *name;
@@ -113,6 +115,12 @@ static const struct opt_def opt_table[] = {
 		"how often the storage worker rolls up the closed minutes and applies retention; with several brokers on one database one of them does it at a time; 0: this broker does none", false },
 	{ "crl_file", OPT_PATH_FILE, OFF(crl_file), false, NULL, 0, 0,
 		"the certificate revocation list a certificate listener's `crlfile` names: kept equal to the CRLs `vitalgate-admin cert crl` stores in PostgreSQL (written atomically, then the broker reloads its listeners, and clients on a newly revoked certificate are disconnected); its folder must be writable by the broker's user (docs/security.md)", false },
+	{ "cell", OPT_ID, OFF(cell), false, NULL, 0, 0,
+		"the cell this broker serves (docs/scale-out.md): it keeps in memory only the identities of the wards placed on the cell (`vitalgate-admin ward place`: their devices, the stations bound to one of them) and the services, and refuses other devices at CONNECT; a standby runs with the same name and its own spool_dir. Without it the broker serves every ward", false },
+	{ "mode", OPT_MODE, OFF(mode), false, "broker", 0, 0,
+		"broker: ingests samples (of every ward, or of its plugin_opt_cell); hub: identities and ACLs only, no ingest, for the whole hospital's wards/# which every cell's Mosquitto bridge publishes to it (identities of role cell, each allowed only the wards of its cell), read by services and stations of several wards (docs/scale-out.md)", false },
+	{ "trusted_proxies", OPT_NETS, OFF(trusted_proxies), false, NULL, 0, 0,
+		"comma-separated addresses or networks (CIDR) of the proxies in front of this broker (HAProxy): connections from them are left out of the per-address login throttle and never count as an identity's last good address, since every client behind a proxy shares its address (throttle by the real address in HAProxy, docs/scale-out.md)", false },
 };
 
 #define OPT_COUNT (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -247,6 +255,30 @@ static int set_opt(struct vg_config *cfg, const struct opt_def *d, const char *v
 				return -1;
 			}
 			return 0;
+		case OPT_ID:
+			if(!vg_id_valid(value)){
+				snprintf(err, errlen, "plugin_opt_%s: \"%s\" must match [A-Za-z0-9_-]{1,64}", d->name, value);
+				return -1;
+			}
+			break;
+		case OPT_MODE:
+			if(!strcmp(value, "broker")){
+				cfg->mode = VG_MODE_BROKER;
+			}else if(!strcmp(value, "hub")){
+				cfg->mode = VG_MODE_HUB;
+			}else{
+				snprintf(err, errlen, "plugin_opt_%s: \"%s\" is not one of broker, hub", d->name, value);
+				return -1;
+			}
+			return 0;
+		case OPT_NETS: {
+			char why[160];
+			if(vg_netlist_parse(value, &cfg->proxies, why, sizeof(why)) != 0){
+				snprintf(err, errlen, "plugin_opt_%s: %s", d->name, why);
+				return -1;
+			}
+			break;
+		}
 		case OPT_STR:
 			if(value[0] == '\0'){
 				snprintf(err, errlen, "plugin_opt_%s: empty value", d->name);
@@ -318,6 +350,10 @@ int vg_config_parse(struct vg_config *cfg, const struct mosquitto_opt *opts, int
 	}
 	if(cfg->shadow_wards){
 		parse_wards(cfg->shadow_wards, cfg->shadow, &cfg->nshadow);
+	}
+	if(cfg->mode == VG_MODE_HUB && cfg->cell){
+		snprintf(err, errlen, "plugin_opt_cell: a hub (plugin_opt_mode hub) serves no wards of its own");
+		return -1;
 	}
 	if(cfg->journal_segment_mb > cfg->journal_max_mb){
 		snprintf(err, errlen, "plugin_opt_journal_segment_mb: larger than plugin_opt_journal_max_mb");
@@ -448,6 +484,8 @@ void vg_config_free(struct vg_config *cfg)
 	free(cfg->mirror_secret_file);
 	free(cfg->metrics_address);
 	free(cfg->crl_file);
+	free(cfg->cell);
+	free(cfg->trusted_proxies);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -760,6 +798,8 @@ static bool opt_equal(const struct opt_def *d, const struct vg_config *a, const 
 			return *(const int64_t *)pa == *(const int64_t *)pb;
 		case OPT_OTHERS:
 			return a->others == b->others;
+		case OPT_MODE:
+			return a->mode == b->mode;
 		case OPT_BOOL:
 			return *(const bool *)pa == *(const bool *)pb;
 		default: {

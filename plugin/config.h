@@ -22,6 +22,15 @@ enum vg_others_mode {
 	VG_OTHERS_DEFER = 1,
 };
 
+/* What this broker is in a hospital network of cells (docs/scale-out.md):
+ * a broker (with plugin_opt_cell: a cell, serving the wards placed on it;
+ * without: every ward), or the hub (identities and ACLs only, no ingest). */
+enum vg_mode {
+	VG_MODE_BROKER = 0,
+	VG_MODE_HUB = 1,
+};
+
+#include "vg_netlist.h"
 #include "vg_util.h"
 
 #define VG_MAX_SHADOW_WARDS 64
@@ -66,6 +75,10 @@ struct vg_config {
 	int64_t retention_days;       /* raw vitals partitions older are dropped; 0: never */
 	int64_t rollup_retention_days; /* per-minute rollups older are dropped; 0: never */
 	int64_t storage_interval_s;   /* the storage worker's period; 0: this broker runs none */
+	char *cell;                  /* plugin_opt_cell: the cell served (NULL: every ward) */
+	enum vg_mode mode;
+	char *trusted_proxies;       /* as given; parsed into proxies */
+	struct vg_netlist proxies;
 };
 
 /* Parses options into cfg (defaults first). Returns 0, or -1 with a

@@ -21,6 +21,7 @@
 
 #include "alerts.h"
 #include "audit.h"
+#include "cells.h"
 #include "devices.h"
 #include "sessions.h"
 #include "stations.h"
@@ -98,13 +99,18 @@ static void new_identity_kick(struct vg_plugin *vg, const char *id, bool by_user
 	}
 }
 
-/* An identity is about to be removed: its bed no longer shows it. */
+/* An identity is about to be removed: its bed no longer shows it. On a
+ * cell an identity leaves because the cell no longer serves it (its ward
+ * moved; PostgreSQL says no more than that): its alerts are not ended
+ * here, the cell that serves it now continues them. */
 static void device_gone(struct vg_plugin *vg, const char *id)
 {
 	struct vg_ident *e = vg_idtable_find(&vg->ids.table, id);
 
 	if(e && e->role == VG_ROLE_DEVICE){
-		vg_alerts_device_left(vg, e, "deleted", vg_now_ms());
+		if(vg->cfg.cell == NULL){
+			vg_alerts_device_left(vg, e, "deleted", vg_now_ms());
+		}
 		vg_stations_device_left(vg, e->id, e->ward, e->bed);
 	}
 }
@@ -141,8 +147,8 @@ static void apply_one(struct vg_plugin *vg, struct vg_ident **slot, uint32_t gen
 	}
 	nw->gen = gen;
 	if(old && old->role != nw->role && (ses = vg_sessions_find(&vg->sessions, old->id)) != NULL && ses->live){
-		vg->stats.connected[old->role & 3]--;
-		vg->stats.connected[nw->role & 3]++;
+		vg->stats.connected[old->role & 7]--;
+		vg->stats.connected[nw->role & 7]++;
 	}
 	if(vg_idtable_put(&vg->ids.table, nw) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: out of memory applying identity %s", nw->id);
@@ -160,16 +166,29 @@ static void apply_one(struct vg_plugin *vg, struct vg_ident **slot, uint32_t gen
 	}
 }
 
-/* Removes an identity PostgreSQL no longer has, and everything the broker
- * kept about it; returns true if it was in the table. */
+/* Removes an identity PostgreSQL no longer has (a cell: no longer serves),
+ * and everything the broker kept about it, and disconnects it; returns
+ * true if it was in the table. */
 static bool remove_one(struct vg_plugin *vg, const char *id)
 {
 	bool had;
+	char why[160];
+	const struct vg_ident *e = vg_idtable_find(&vg->ids.table, id);
 
+	if(e == NULL){
+		return false;
+	}
+	/* Before it goes: why (on a cell, where its ward went). */
+	if(vg->cfg.cell){
+		vg_cells_gone_reason(vg, e, why, sizeof(why));
+	}else{
+		vg_strlcpy(why, "identity deleted", sizeof(why));
+	}
 	device_gone(vg, id);
 	vg_auth_forget_connections(vg, id);
 	had = vg_idtable_remove(&vg->ids.table, id);
 	drop_runtime(vg, id);
+	kick(vg, id, why);
 	return had;
 }
 
@@ -188,7 +207,6 @@ static void remove_missing(struct vg_plugin *vg, uint32_t gen)
 	}
 	for(s = 0; s < nrem; s++){
 		remove_one(vg, rem[s]);
-		kick(vg, rem[s], "identity deleted");
 	}
 	free(rem);
 }
@@ -215,10 +233,9 @@ void vg_identities_apply(struct vg_plugin *vg, struct vg_c_idents *c)
 		}
 		vg->ids.loaded = true;
 		vg->ids.synced = true;
+		vg_cells_snapshot_applied(vg);
 	}
 	for(i = 0; i < c->ndel; i++){
-		if(remove_one(vg, c->deleted[i])){
-			kick(vg, c->deleted[i], "identity deleted");
-		}
+		remove_one(vg, c->deleted[i]);
 	}
 }

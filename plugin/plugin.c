@@ -16,8 +16,9 @@
  * Worker threads started here: the PostgreSQL writer (bridge/pgwriter.c),
  * the identity sync (bridge/idsync.c), the storage upkeep (rollups and
  * retention, bridge/storage.c), the webhook and mirror senders
- * (bridge/webhook.c), the metrics endpoint (bridge/httpd.c), and the
- * journal's syncer (common/vg_journal.c). Start at docs/ARCHITECTURE.md
+ * (bridge/webhook.c), the metrics endpoint (bridge/httpd.c), with
+ * plugin_opt_cell the cell sync (bridge/cellsync.c), and the journal's
+ * syncer (common/vg_journal.c). Start at docs/ARCHITECTURE.md
  * for the whole picture; vg_plugin.h says which module owns which state.
  *
  * Thread: broker thread. Memory: the vg_plugin struct owns everything;
@@ -34,6 +35,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "cellsync.h"
 #include "httpd.h"
 #include "idsync.h"
 #include "pgwriter.h"
@@ -154,6 +156,8 @@ static void stop_workers(struct vg_plugin *vg)
 		vg_idsync_stop(vg->workers.idsync);
 		vg->workers.idsync = NULL;
 	}
+	vg_cellsync_stop(vg->workers.cellsync);
+	vg->workers.cellsync = NULL;
 	if(vg->workers.writer){
 		vg_pgwriter_stop(vg->workers.writer, 5000);
 		vg->workers.writer = NULL;
@@ -177,6 +181,7 @@ static void state_free(struct vg_plugin *vg)
 	vg_alerts_free(&vg->alerts);
 	vg_stations_free(&vg->stations);
 	vg_ingest_free(&vg->ingest);
+	vg_cells_free(&vg->cells);
 	vg_crl_stop(vg);
 	vg_hasher_free(vg->scratch.hasher);
 	free(vg->scratch.recbuf);
@@ -234,7 +239,8 @@ static int state_init(struct vg_plugin *vg)
 			|| vg_identities_init(&vg->ids) != 0 || vg_sessions_init(&vg->sessions, 1024) != 0
 			|| vg_devices_init(&vg->devices, 1024) != 0 || vg_beds_init(&vg->beds, 256) != 0
 			|| vg_auth_init(&vg->auth) != 0 || vg_audit_init(&vg->audit) != 0 || vg_alerts_init(&vg->alerts) != 0
-			|| vg_stations_init(&vg->stations) != 0 || vg_ingest_init(&vg->ingest, &tp) != 0){
+			|| vg_stations_init(&vg->stations) != 0 || vg_ingest_init(&vg->ingest, &tp) != 0
+			|| vg_cells_init(&vg->cells) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: out of memory at start");
 		return MOSQ_ERR_NOMEM;
 	}
@@ -286,14 +292,28 @@ static int start_webhook(struct vg_plugin *vg)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* Which identities and wards this broker serves (bridge/scope.h). */
+static void scope_of(const struct vg_config *cfg, struct vg_scope *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	if(cfg->mode == VG_MODE_HUB){
+		sc->kind = VG_SCOPE_HUB;
+	}else if(cfg->cell){
+		sc->kind = VG_SCOPE_CELL;
+		vg_strlcpy(sc->cell, cfg->cell, sizeof(sc->cell));
+	}
+}
+
 /* The worker threads (bridge/): the writer, the identity sync (which keeps
  * cache_path), and with their options the storage upkeep, the webhook and
- * mirror senders and the metrics endpoint. */
+ * mirror senders, the metrics endpoint and the cell sync. */
 static int start_workers(struct vg_plugin *vg, const char *cache_path)
 {
 	struct vg_pgwriter_opts wo;
+	struct vg_scope scope;
 	char err[512];
 
+	scope_of(&vg->cfg, &scope);
 	memset(&wo, 0, sizeof(wo));
 	wo.conninfo = vg->cfg.db_conninfo;
 	wo.journal = vg->workers.journal;
@@ -301,9 +321,12 @@ static int start_workers(struct vg_plugin *vg, const char *cache_path)
 	wo.batch_rows = (int)vg->cfg.writer_batch_rows;
 	wo.max_past_s = vg->cfg.ts_max_past_s;
 	wo.news2_max_age_s = (int)vg->cfg.news2_max_age_s;
+	wo.scope = scope;
 	if(vg_pgwriter_start(&vg->workers.writer, &wo, err, sizeof(err)) != 0
-			|| vg_idsync_start(&vg->workers.idsync, vg->cfg.db_conninfo, cache_path, vg->cfg.crl_file,
-				&vg->workers.completions, err, sizeof(err)) != 0){
+			|| vg_idsync_start(&vg->workers.idsync, vg->cfg.db_conninfo, &scope, cache_path, vg->cfg.crl_file,
+				&vg->workers.completions, err, sizeof(err)) != 0
+			|| (scope.kind == VG_SCOPE_CELL && vg_cellsync_start(&vg->workers.cellsync, vg->cfg.db_conninfo, &scope,
+				vg_journal_id(vg->workers.journal), &vg->workers.completions, err, sizeof(err)) != 0)){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: %s", err);
 		return MOSQ_ERR_UNKNOWN;
 	}
@@ -395,10 +418,11 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 	/* Log what the journal said while opening (replay size, ...). */
 	vg_tick_drain(vg);
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: started (journal %s, others=%s, webhooks %s, mirror %s, "
-			"metrics %s, %zu shadow ward(s))",
+			"metrics %s, %zu shadow ward(s), %s%s)",
 			vg_journal_id(vg->workers.journal), vg->cfg.others == VG_OTHERS_DEFER ? "defer" : "deny",
 			vg->workers.webhook ? "on" : "off", vg->workers.mirror ? "on" : "off", vg->workers.httpd ? "on" : "off",
-			vg->cfg.nshadow);
+			vg->cfg.nshadow, vg->cfg.mode == VG_MODE_HUB ? "hub" : vg->cfg.cell ? "cell " : "every ward",
+			vg->cfg.cell ? vg->cfg.cell : "");
 	*userdata = vg;
 	return MOSQ_ERR_SUCCESS;
 

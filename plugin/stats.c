@@ -14,6 +14,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "cells.h"
 #include "httpd.h"
 #include "pgwriter.h"
 #include "storage.h"
@@ -21,7 +22,7 @@
 #include "vg_plugin.h"
 #include "webhook.h"
 
-static const char *const role_name[4] = { "none", "device", "station", "service" };
+static const char *const role_name[5] = { "none", "device", "station", "service", "cell" };
 
 struct emitter {
 	void (*fn)(void *ctx, const struct vg_fig *f);
@@ -68,7 +69,7 @@ void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_f
 	fig(&em, "auth/throttled", "vitalgate_auth_total", VG_FIG_COUNTER, "", "result", "throttled", s->auth_throttled, 1);
 	COUNTER("acl/denied", "vitalgate_acl_denied_total", "Publishes and subscriptions denied by the ACL", s->acl_denied);
 	COUNTER("clients/kicked", "vitalgate_clients_kicked_total", "Clients disconnected (revoked, rotated, deleted)", s->kicks);
-	for(r = VG_ROLE_DEVICE; r <= VG_ROLE_SERVICE; r++){
+	for(r = VG_ROLE_DEVICE; r <= VG_ROLE_CELL; r++){
 		snprintf(sys, sizeof(sys), "clients/connected/%s", role_name[r]);
 		fig(&em, sys, "vitalgate_clients_connected", VG_FIG_GAUGE, "Clients connected with a secret, by role",
 				"role", role_name[r], s->connected[r], 1);
@@ -327,6 +328,20 @@ int vg_stats_health(struct vg_plugin *vg, struct vg_sbuf *b)
 	}
 	vg_json_init(&j, buf, sizeof(buf));
 	vg_json_obj_open(&j);
+	{
+		/* Whether HAProxy may send clients here (docs/scale-out.md): a
+		 * separate question from "ok", which is for people. */
+		const char *why;
+		bool serving = vg_cells_serving(vg, &why);
+		vg_json_bool(&j, "serving", serving);
+		if(!serving){
+			vg_json_str(&j, "serving_reason", why);
+		}
+		vg_json_str(&j, "mode", vg->cfg.mode == VG_MODE_HUB ? "hub" : vg->cfg.cell ? "cell" : "broker");
+		if(vg->cfg.cell){
+			vg_json_str(&j, "cell", vg->cfg.cell);
+		}
+	}
 	vg_json_obj_open_key(&j, "database");
 	vg_json_bool(&j, "reachable", db_ok);
 	vg_json_obj_close(&j);

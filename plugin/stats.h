@@ -48,7 +48,7 @@ struct vg_stats {
 	uint64_t audit_events;
 	uint64_t audit_unrecorded;
 	uint64_t completion_refused_reported;
-	uint64_t connected[4];          /* gauge, by enum vg_role (live sessions) */
+	uint64_t connected[8];          /* gauge, by enum vg_role (live sessions) */
 	uint64_t mirror_delivered;
 	uint64_t mirror_retries;
 	uint64_t mirror_dead;

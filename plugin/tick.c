@@ -18,6 +18,7 @@
 
 #include "alerts.h"
 #include "audit.h"
+#include "cells.h"
 #include "crl.h"
 #include "delivery.h"
 #include "devices.h"
@@ -84,7 +85,34 @@ void vg_tick_drain(struct vg_plugin *vg)
 				last_seen(vg, (struct vg_c_last_seen *)list);
 				break;
 			case VG_C_ALERT_STATE:
+				if(vg->cfg.cell){
+					/* The first read of the cell's open alerts: remembered,
+					 * so the next reads see which ones ended. */
+					size_t n;
+					free(vg_cells_mirror_diff(vg, (struct vg_c_alert_state *)list, &n));
+				}
 				vg_alerts_restore_state(vg, (struct vg_c_alert_state *)list, vg_now_ms());
+				break;
+			case VG_C_MIRROR: {
+				struct vg_c_alert_state *m = (struct vg_c_alert_state *)list;
+				size_t nclosed = 0;
+				struct vg_open_alert *closed = vg_cells_mirror_diff(vg, m, &nclosed);
+				vg_alerts_mirror(vg, m, closed, nclosed, vg_now_ms());
+				free(closed);
+				vg_cells_mirror_done(vg, m);
+				break;
+			}
+			case VG_C_PRESENCE:
+				vg_cells_presence(vg, (struct vg_c_presence *)list);
+				break;
+			case VG_C_WARD_MOVED:
+				vg_cells_ward_moved(vg, (struct vg_c_ward_moved *)list);
+				break;
+			case VG_C_SUPERSEDED:
+				vg_alerts_superseded(vg, (struct vg_c_superseded *)list);
+				break;
+			case VG_C_WRITER_READY:
+				vg_cells_writer_ready(vg);
 				break;
 			case VG_C_CRL:
 				vg_crl_apply(vg, (struct vg_c_crl *)list);
@@ -139,6 +167,7 @@ int vg_tick_cb(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)event_data;
 	vg_tick_drain(vg);
+	vg_cells_tick(vg, vg_now_ms());
 	vg_crl_tick(vg);
 	vg_auth_apply_kicks(vg);
 	vg_alerts_tick(vg, vg_now_ms());

@@ -20,6 +20,8 @@
  *   crl        crl.c         the current CRLs
  *   reload     reload.c      the broker's configuration file, this plugin's
  *   tick       tick.c        what TICK watches between passes
+ *   cells      cells.c       serving, wards arriving, the other instance's
+ *                            alerts, where devices last sent
  *   workers    plugin.c      the journal, the completion queue and the
  *                            worker threads (bridge/), started and stopped
  *   scratch    plugin.c      buffers reused by every message
@@ -41,6 +43,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "beds.h"
+#include "cells.h"
 #include "config.h"
 #include "crl.h"
 #include "delivery.h"
@@ -63,6 +66,7 @@ struct vg_pgwriter;
 struct vg_idsync;
 struct vg_webhook;
 struct vg_httpd;
+struct vg_cellsync;
 
 /* The journal, the completion queue and the worker threads (plugin.c). */
 struct vg_workers {
@@ -74,6 +78,7 @@ struct vg_workers {
 	struct vg_webhook *mirror;      /* NULL without mirror_url */
 	struct vg_httpd *httpd;         /* the /metrics and /health endpoint, NULL without metrics_port */
 	struct vg_storage *storage;     /* rollups and retention, NULL with storage_interval_s 0 */
+	struct vg_cellsync *cellsync;   /* the cell's instances through PostgreSQL, NULL without plugin_opt_cell */
 };
 
 /* Buffers reused by every message (plugin.c allocates them at start). */
@@ -102,6 +107,7 @@ struct vg_plugin {
 	struct vg_crls crl;
 	struct vg_reload reload;
 	struct vg_tick tick;
+	struct vg_cells cells;
 	struct vg_workers workers;
 	struct vg_scratch scratch;
 	struct vg_stats stats;

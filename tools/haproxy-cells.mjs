@@ -93,6 +93,12 @@ function port(name, v) {
  *   user, group, chroot: drop root after start (Debian: haproxy, haproxy, /var/lib/haproxy);
  *     not with transparent (HAProxy 2.6 cannot keep CAP_NET_ADMIN),
  *   transparent: true connects to the brokers from each device's own address (TPROXY),
+ *   throttle: { failures: N } refuses the connections of a source address whose MQTT logins were
+ *     refused (a CONNACK with a non-zero reason code) N times within the last minute, until
+ *     that count drops below N. The brokers see HAProxy's address and leave it out of their own address
+ *     throttle (plugin_opt_trusted_proxies), so this is where the real address is throttled.
+ *     TLS logins cannot be counted (the CONNACK is encrypted), but a blocked address is refused
+ *     on the TLS port too,
  *   timings: overrides of TIMINGS (tests keep the defaults),
  * }
  */
@@ -103,6 +109,8 @@ export function renderConfig(spec) {
   if (!Array.isArray(spec.cells) || spec.cells.length === 0) throw new Error('spec needs at least one cell');
   if (spec.mqtts_bind && !/^\.[A-Za-z0-9.-]+$/.test(spec.sni_suffix ?? '')) throw new Error('mqtts_bind needs sni_suffix like ".devices.example"');
   if (spec.transparent && spec.user) throw new Error('transparent needs HAProxy to stay root (2.6 cannot keep CAP_NET_ADMIN): no user');
+  const thr = spec.throttle;
+  if (thr && (!Number.isInteger(thr.failures) || thr.failures < 1)) throw new Error('throttle.failures: a positive integer');
   const b = budget(t);
   const L = [];
   const line = (s = '') => L.push(s);
@@ -177,6 +185,14 @@ export function renderConfig(spec) {
   line(`    bind ${spec.mqtt_bind}`);
   line(`    maxconn ${maxconn}`);
   line(`    log-format "${logFormat}"`);
+  if (thr) {
+    line('    # Failed logins per source address (the brokers see only HAProxy\'s): counted by the');
+    line('    # cell backends from each CONNACK (gpc0), a source over the limit is refused for');
+    line('    # the rest of the minute, on both ports.');
+    line('    stick-table type ipv6 size 1m expire 2m store gpc0,gpc0_rate(60s)');
+    line('    tcp-request connection track-sc0 src');
+    line(`    tcp-request connection reject if { sc0_gpc0_rate ge ${thr.failures} }`);
+  }
   line(`    tcp-request inspect-delay ${fmt(t.inspect)}`);
   line('    # Waits for the whole first packet; anything but an MQTT 3.1/3.1.1/5.0 packet is');
   line('    # closed here without reaching a broker.');
@@ -197,6 +213,10 @@ export function renderConfig(spec) {
     line(`    bind ${spec.mqtts_bind}`);
     line(`    maxconn ${maxconn}`);
     line(`    log-format "${logFormat} sni=%[var(sess.sni)]"`);
+    if (thr) {
+      line('    tcp-request connection track-sc0 src table mqtt');
+      line(`    tcp-request connection reject if { sc0_gpc0_rate ge ${thr.failures} }`);
+    }
     line(`    tcp-request inspect-delay ${fmt(t.inspect)}`);
     line('    tcp-request content reject unless { req.ssl_hello_type 1 }');
     line('    tcp-request content set-var(sess.sni) req.ssl_sni');
@@ -240,6 +260,12 @@ export function renderConfig(spec) {
     }
     const srv = (role, s, p, extra) => `    server ${role} ${s.host}:${p}${extra}`;
     line(`backend cell_${cell.name}`);
+    if (thr) {
+      line('    # A refused login (CONNACK reason code not 0) counts against its source address.');
+      line('    tcp-response inspect-delay 5s');
+      line('    tcp-response content sc-inc-gpc0(0) if { res.payload(0,0),mqtt_is_valid } !{ res.payload(0,0),mqtt_field_value(connack,reason_code) -m str 0 }');
+      line('    tcp-response content accept if { res.payload(0,0),mqtt_is_valid }');
+    }
     line(srv('primary', cell.primary, cell.primary.mqtt, ` check port ${cell.primary.health} on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions`));
     if (cell.standby) line(srv('standby', cell.standby, cell.standby.mqtt, ` check port ${cell.standby.health} backup on-marked-down shutdown-sessions`));
     line('');

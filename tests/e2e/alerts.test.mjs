@@ -355,7 +355,10 @@ test('12.1 a 64-sample batch whose heart rate alternates 30/200 still raises its
     return r.length === 3 && r.every((x) => x.status === 'delivered') ? r : null;
   }, { what: 'three delivered outbox rows' });
   assert.deepEqual(rows.map((r) => r.event_id).sort(), mine.map((e) => e.id).sort());
-  // Counted and logged.
+  // Counted and logged (/metrics is a rendering up to 1 s old: wait for one
+  // made after the message).
+  await waitFor(async () => await metric('vitalgate_alert_transitions_coalesced_total') - before >= 63,
+    { timeout: 3000, what: 'the coalesced count on /metrics' }).catch(() => {});
   assert.equal(await metric('vitalgate_alert_transitions_coalesced_total') - before, 63);
   const line = await bench.broker.waitLog(/63 alert transition\(s\) of one message from flap-1 coalesced/, 3000, mark);
   assert.doesNotMatch(line.slice(line.indexOf('Vitalgate')), /\b(30|200|80)\b/, 'no measured value in the log');

@@ -59,6 +59,7 @@ export class Haproxy {
       cells: opts.cells.map((c) => ({ name: c.name, primary: inst(c.primary), standby: inst(c.standby) })),
       timings: opts.timings,
       transparent: opts.transparent,
+      throttle: opts.throttle,
     };
     h.writeConfig();
     h.runtime = new HaproxyRuntime(h.socket);

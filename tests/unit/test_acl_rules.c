@@ -3,7 +3,8 @@
  * per case: who asks (a device, a station of 3W and 4E, a service, or a
  * client Vitalgate does not know), others=defer or deny, the access, the
  * topic or filter, retained or not -> allow, allow-and-ingest or deny (and
- * why). Every role x namespace x access, and the edge cases: wildcards
+ * why). Every role x namespace x access (a cell's bridge identity on the
+ * hub: the wards of its cell, 3W and 4E), and the edge cases: wildcards
  * above and inside a namespace, $share, $SYS, retained publishes, ids that
  * are prefixes of one another, bare namespace roots.
  */
@@ -14,7 +15,7 @@
 #include "vg_util.h"
 #include "vgtest.h"
 
-enum who { NOBODY, DEV, STA, SVC };
+enum who { NOBODY, DEV, STA, SVC, CELL };
 
 #define R VG_ACL_READ
 #define W VG_ACL_WRITE
@@ -167,6 +168,26 @@ static const struct row {
 	{ NOBODY, 0, S, "#", 0, DENY, "unknown identity" },
 	{ NOBODY, 0, W, "vitals/dev-1", 0, DENY, "unknown identity" },
 	{ NOBODY, 0, U, "lab/#", 0, ALLOW, NULL },
+
+	/* ---- a cell's bridge identity (cell-a, its cell has 3W and 4E) ---- */
+	{ CELL, 0, W, "wards/3W/alerts", 0, ALLOW, NULL },
+	{ CELL, 0, W, "wards/4E/beds/12/vitals", 1, ALLOW, NULL },
+	{ CELL, 0, W, "wards/3W/vitals", 1, ALLOW, NULL },
+	{ CELL, 0, W, "wards/5S/alerts", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, W, "wards/5S/alerts", 1, DENY, "retained publish or topic outside the role's scope" },
+	{ CELL, 0, W, "wards/3W", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, W, "wards/3", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, W, "wards/3WX/alerts", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, W, "wards//alerts", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, W, "vitals/dev-1", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, W, "devices/dev-1/rejections", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, W, "$SYS/broker/connection/x/state", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, W, "lab/x", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 1, W, "lab/x", 0, ALLOW, NULL },
+	{ CELL, 0, R, "wards/3W/alerts", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, S, "wards/3W/#", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, S, "#", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, U, "wards/3W/#", 0, ALLOW, NULL },
 };
 
 static const char *name(enum vg_acl_verdict v)
@@ -181,6 +202,10 @@ int main(void)
 		char wards[2][VG_ID_MAX + 1];
 	} st;
 	struct vg_ident dev, svc;
+	struct {
+		struct vg_ident e;
+		char wards[2][VG_ID_MAX + 1];
+	} cell;
 	size_t i;
 
 	memset(&dev, 0, sizeof(dev));
@@ -197,10 +222,17 @@ int main(void)
 	memset(&svc, 0, sizeof(svc));
 	vg_strlcpy(svc.id, "core", sizeof(svc.id));
 	svc.role = VG_ROLE_SERVICE;
+	memset(&cell, 0, sizeof(cell));
+	vg_strlcpy(cell.e.id, "cell-a", sizeof(cell.e.id));
+	cell.e.role = VG_ROLE_CELL;
+	cell.e.nwards = 2;
+	vg_strlcpy(cell.e.wards[0], "3W", VG_ID_MAX + 1);
+	vg_strlcpy(cell.e.wards[1], "4E", VG_ID_MAX + 1);
 
 	for(i = 0; i < sizeof(rows) / sizeof(rows[0]); i++){
 		const struct row *r = &rows[i];
-		const struct vg_ident *e = r->who == DEV ? &dev : r->who == STA ? &st.e : r->who == SVC ? &svc : NULL;
+		const struct vg_ident *e = r->who == DEV ? &dev : r->who == STA ? &st.e : r->who == SVC ? &svc
+			: r->who == CELL ? &cell.e : NULL;
 		const char *why = "unset";
 		enum vg_acl_verdict got = vg_acl_decide(e, r->defer, r->access, r->topic, r->retain, &why);
 		int ok = got == r->want && (r->want != VG_ACL_DENY || (why && r->why && !strcmp(why, r->why)))
@@ -208,7 +240,8 @@ int main(void)
 
 		if(!ok){
 			fprintf(stderr, "row %zu: %s, others=%s, access %d, \"%s\"%s: got %s (%s), want %s (%s)\n", i,
-					r->who == DEV ? "device" : r->who == STA ? "station" : r->who == SVC ? "service" : "unknown client",
+					r->who == DEV ? "device" : r->who == STA ? "station" : r->who == SVC ? "service"
+					: r->who == CELL ? "cell" : "unknown client",
 					r->defer ? "defer" : "deny", r->access, r->topic, r->retain ? " retained" : "", name(got),
 					why ? why : "-", name(r->want), r->why ? r->why : "-");
 		}

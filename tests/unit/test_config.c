@@ -446,6 +446,61 @@ static void test_ops_options(void)
 	EXPECT_ERROR(ca_alone, "plugin_opt_webhook_ca_file", "without plugin_opt_webhook_url");
 }
 
+/* Cells (docs/scale-out.md): the cell's name, the hub, the trusted
+ * proxies, and what excludes what. */
+static void test_cells_options(void)
+{
+	struct mosquitto_opt cell[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("cell", "east-1"),
+		O("trusted_proxies", "10.20.0.5,10.30.0.0/24,fd00::/8,::1") };
+	struct mosquitto_opt hub[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("mode", "hub") };
+	struct mosquitto_opt hub_cell[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("mode", "hub"), O("cell", "a") };
+	struct mosquitto_opt cell_bad[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("cell", "east;1") };
+	struct mosquitto_opt mode_bad[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("mode", "cell") };
+	struct mosquitto_opt prox_bad[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("trusted_proxies", "10.0.0.1,haproxy") };
+	struct mosquitto_opt prox_len[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("trusted_proxies", "10.0.0.0/33") };
+	struct mosquitto_opt prox_empty[] = { O("db_conninfo", "x"), O("spool_dir", spool), O("trusted_proxies", "10.0.0.1,") };
+	struct vg_config cfg;
+	char err[512];
+
+	CHECK_INT(vg_config_parse(&cfg, cell, NOPTS(cell), err, sizeof(err)), 0);
+	CHECK_STR(cfg.cell, "east-1");
+	CHECK_INT(cfg.mode, VG_MODE_BROKER);
+	CHECK_INT((int)cfg.proxies.n, 4);
+	CHECK(vg_netlist_contains(&cfg.proxies, "10.20.0.5"));
+	CHECK(!vg_netlist_contains(&cfg.proxies, "10.20.0.6"));
+	CHECK(vg_netlist_contains(&cfg.proxies, "10.30.0.255"));
+	CHECK(vg_netlist_contains(&cfg.proxies, "::ffff:10.30.0.7"));   /* an IPv4 client on a dual-stack listener */
+	CHECK(!vg_netlist_contains(&cfg.proxies, "10.30.1.0"));
+	CHECK(vg_netlist_contains(&cfg.proxies, "fd12:3456::1"));
+	CHECK(vg_netlist_contains(&cfg.proxies, "::1"));
+	CHECK(!vg_netlist_contains(&cfg.proxies, "fe80::1"));
+	CHECK(!vg_netlist_contains(&cfg.proxies, "not an address"));
+	CHECK(!vg_netlist_contains(&cfg.proxies, NULL));
+	vg_config_free(&cfg);
+	CHECK_INT(vg_config_parse(&cfg, hub, NOPTS(hub), err, sizeof(err)), 0);
+	CHECK_INT(cfg.mode, VG_MODE_HUB);
+	CHECK(cfg.cell == NULL);
+	CHECK_INT((int)cfg.proxies.n, 0);
+	CHECK(!vg_netlist_contains(&cfg.proxies, "127.0.0.1"));
+	vg_config_free(&cfg);
+	EXPECT_ERROR(hub_cell, "plugin_opt_cell", "serves no wards");
+	EXPECT_ERROR(cell_bad, "plugin_opt_cell", "[A-Za-z0-9_-]{1,64}");
+	EXPECT_ERROR(mode_bad, "plugin_opt_mode", "not one of broker, hub");
+	EXPECT_ERROR(prox_bad, "plugin_opt_trusted_proxies", "\"haproxy\" is not an IPv4 or IPv6 address");
+	EXPECT_ERROR(prox_len, "plugin_opt_trusted_proxies", "prefix length must be 0..32");
+	EXPECT_ERROR(prox_empty, "plugin_opt_trusted_proxies", "is not an address or network");
+	{
+		/* A /0 holds everything of its family; a /25 splits a byte. */
+		struct vg_netlist l;
+		CHECK_INT(vg_netlist_parse("0.0.0.0/0", &l, err, sizeof(err)), 0);
+		CHECK(vg_netlist_contains(&l, "203.0.113.9"));
+		CHECK(!vg_netlist_contains(&l, "2001:db8::1"));
+		CHECK_INT(vg_netlist_parse("192.168.1.128/25", &l, err, sizeof(err)), 0);
+		CHECK(vg_netlist_contains(&l, "192.168.1.200"));
+		CHECK(!vg_netlist_contains(&l, "192.168.1.127"));
+	}
+}
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -553,6 +608,7 @@ int main(void)
 	}
 
 	test_defaults();
+	test_cells_options();
 	test_all_options();
 	test_unknown_and_missing();
 	test_integers();
