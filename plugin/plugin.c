@@ -254,6 +254,7 @@ VG_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **us
 	wo.journal = vg->journal;
 	wo.completions = &vg->completions;
 	wo.batch_rows = (int)vg->cfg.writer_batch_rows;
+	wo.commit_ms = (int)vg->cfg.writer_commit_ms;
 	wo.max_past_s = vg->cfg.ts_max_past_s;
 	wo.news2_max_age_s = (int)vg->cfg.news2_max_age_s;
 	if(vg_pgwriter_start(&vg->writer, &wo, err, sizeof(err)) != 0){
