@@ -7,10 +7,19 @@
  * - Ownership: this thread owns its PGconn, the journal reader and the
  *   batch buffers. It reports to the broker thread only through the
  *   completion queue (logs, DB up/down).
- * - Batching: records are gathered until batch_rows sample rows are ready or
- *   the journal has nothing more right now (so under light load a sample is
- *   written at once, under heavy load batches grow while a COPY is in
- *   flight: group commit). One transaction per batch:
+ * - Batching (cadence): a batch closes when batch_rows sample rows are in
+ *   it, or when its latency budget (commit_ms) runs out: commit_ms after
+ *   the oldest sample in it was received by the broker (after its first
+ *   record was read, for other records). Until then the writer waits for
+ *   more (the journal wakes it early only when 64 KiB piled up). So the
+ *   database sees one transaction per budget under light and steady load,
+ *   its CPU following the samples rather than a poll rate; a backlog
+ *   (records already older than the budget, or more than batch_rows
+ *   waiting) fills batches of batch_rows back to back without waiting; at
+ *   shutdown nothing waits. commit_ms 0: close as soon as the journal has
+ *   nothing more right now (the cadence before issue 16). Each committed
+ *   sample's time from the broker's reception to the COMMIT goes into a
+ *   histogram (vg_commit_bucket_ms). One transaction per batch:
  *     COPY vg_stage_vitals; lock the batch's devices' rows of
  *     vitals_seq_hwm; INSERT INTO vitals SELECT ... ; raise the marks;
  *     COPY vg_stage_rejections; INSERT INTO rejections ...; COMMIT
@@ -92,6 +101,14 @@ struct aud_row {
 	char detail[512];
 };
 
+/* Samples of a batch received in the same millisecond (run-length, in
+ * journal order), for the sample-to-commit histogram. */
+struct recv_run {
+	int64_t received_ms;
+	uint32_t n;
+};
+#define RECV_RUNS 1024
+
 struct batch {
 	struct vg_sbuf vit;      /* COPY text rows for vg_stage_vitals */
 	struct vg_sbuf rej;      /* COPY text rows for vg_stage_rejections */
@@ -109,6 +126,9 @@ struct batch {
 	int64_t oldest_ms;
 	uint64_t first_lsn;
 	uint64_t last_lsn;
+	int64_t close_at_ms;     /* monotonic: the budget runs out (0: no record yet) */
+	struct recv_run runs[RECV_RUNS];
+	size_t nruns;
 };
 
 struct vg_pgwriter {
@@ -142,10 +162,16 @@ struct vg_pgwriter {
 	_Atomic bool connected;
 	_Atomic uint64_t batch_us_bucket[VG_BATCH_BUCKETS];
 	_Atomic uint64_t batch_us_sum;
+	_Atomic uint64_t commit_ms_bucket[VG_COMMIT_BUCKETS];
+	_Atomic uint64_t commit_ms_sum;
 };
 
 const int64_t vg_batch_bucket_us[VG_BATCH_BUCKETS - 1] = {
 	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000,
+};
+
+const int64_t vg_commit_bucket_ms[VG_COMMIT_BUCKETS - 1] = {
+	10, 25, 50, 100, 150, 200, 250, 500, 1000, 2500, 10000, 60000,
 };
 
 static int64_t mono_us(void)
@@ -165,6 +191,32 @@ static void observe_batch(struct vg_pgwriter *w, int64_t us)
 	}
 	atomic_fetch_add(&w->batch_us_bucket[i], 1);
 	atomic_fetch_add(&w->batch_us_sum, (uint64_t)us);
+}
+
+/* After a COMMIT: each sample of the batch, from its reception by the
+ * broker to now. Replays after a restart land in the last buckets, as
+ * they should: that is how long they waited. */
+static void observe_commit(struct vg_pgwriter *w, int64_t now_ms)
+{
+	const struct batch *b = &w->b;
+	uint64_t sum = 0;
+	int64_t age;
+	size_t k;
+	int i;
+
+	for(k = 0; k < b->nruns; k++){
+		age = now_ms - b->runs[k].received_ms;
+		if(age < 0){
+			age = 0;   /* the wall clock stepped back */
+		}
+		i = 0;
+		while(i < VG_COMMIT_BUCKETS - 1 && age > vg_commit_bucket_ms[i]){
+			i++;
+		}
+		atomic_fetch_add(&w->commit_ms_bucket[i], b->runs[k].n);
+		sum += (uint64_t)age * b->runs[k].n;
+	}
+	atomic_fetch_add(&w->commit_ms_sum, sum);
 }
 
 static void wlog(struct vg_pgwriter *w, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -339,6 +391,22 @@ static void batch_reset(struct batch *b)
 	b->oldest_ms = 0;
 	b->first_lsn = 0;
 	b->last_lsn = 0;
+	b->close_at_ms = 0;
+	b->nruns = 0;
+}
+
+/* Counts n samples received at received_ms (no allocation: when the runs
+ * are used up, they join the last run, which is older: their latency is
+ * then over-stated, never under-stated). */
+static void add_recv_run(struct batch *b, int64_t received_ms, int n)
+{
+	if(b->nruns && (b->runs[b->nruns - 1].received_ms == received_ms || b->nruns == RECV_RUNS)){
+		b->runs[b->nruns - 1].n += (uint32_t)n;
+		return;
+	}
+	b->runs[b->nruns].received_ms = received_ms;
+	b->runs[b->nruns].n = (uint32_t)n;
+	b->nruns++;
 }
 
 static void put_sep_null(struct vg_sbuf *s)
@@ -576,6 +644,8 @@ struct batch_mark {
 	size_t vit, rej, evs, dels;
 	size_t nevs, ndels, rows, rejs, auds;
 	int64_t oldest_ms;
+	size_t nruns;
+	uint32_t last_run_n;
 };
 
 static void batch_mark(const struct batch *b, struct batch_mark *m)
@@ -590,6 +660,8 @@ static void batch_mark(const struct batch *b, struct batch_mark *m)
 	m->rejs = b->rejs;
 	m->auds = b->auds;
 	m->oldest_ms = b->oldest_ms;
+	m->nruns = b->nruns;
+	m->last_run_n = b->nruns ? b->runs[b->nruns - 1].n : 0;
 }
 
 static void batch_rollback(struct batch *b, const struct batch_mark *m)
@@ -604,6 +676,10 @@ static void batch_rollback(struct batch *b, const struct batch_mark *m)
 	b->rejs = m->rejs;
 	b->auds = m->auds;
 	b->oldest_ms = m->oldest_ms;
+	b->nruns = m->nruns;
+	if(b->nruns){
+		b->runs[b->nruns - 1].n = m->last_run_n;
+	}
 }
 
 static bool batch_ok(const struct batch *b)
@@ -640,6 +716,7 @@ static enum add_result add_record(struct vg_pgwriter *w, const struct vg_journal
 				w->b.oldest_ms = rs->received_ms;
 			}
 			add_samples(&w->b, rs);
+			add_recv_run(&w->b, rs->received_ms, rs->n);
 			if(rs->nevents){
 				add_events(w, &w->b, rs->events, rs->nevents, rec->lsn);
 			}
@@ -689,29 +766,67 @@ static enum add_result add_record(struct vg_pgwriter *w, const struct vg_journal
 	return ADD_OK;
 }
 
-/* Reads journal records into the batch until it is full or nothing more is
- * waiting. Returns the number of records taken; *stop is set when it
+/* The batch's first record, or its first samples, were just added: the
+ * batch must close commit_ms after the oldest sample's reception (the
+ * record's reading, without samples), and never later than commit_ms from
+ * now, whatever the wall clock says. */
+static void set_close_at(struct vg_pgwriter *w, bool first, int64_t oldest_before)
+{
+	struct batch *b = &w->b;
+	int64_t now = vg_mono_ms(), age;
+
+	if(first){
+		b->close_at_ms = now + w->o.commit_ms;
+	}
+	if(oldest_before == 0 && b->oldest_ms != 0){
+		age = vg_now_ms() - b->oldest_ms;
+		if(age < 0){
+			age = 0;
+		}
+		if(now + w->o.commit_ms - age < b->close_at_ms){
+			b->close_at_ms = now + w->o.commit_ms - age;
+		}
+	}
+}
+
+/* Reads journal records into the batch until it is full, or its budget
+ * ran out (see DESIGN), or (commit_ms 0, or stopping) nothing more is
+ * waiting. With an empty batch it waits at most idle_wait_ms for a first
+ * record. Returns the number of records taken; *stop is set when it
  * stopped before a record it cannot add now: ADD_NO_MEMORY (that record is
- * read again next time) or ADD_UNKNOWN (read again until a build that knows
- * its fields runs; *stop_lsn, *stop_at and w->rs say which). */
-static int fill_batch(struct vg_pgwriter *w, int first_wait_ms, enum add_result *stop, uint64_t *stop_lsn,
+ * read again next time) or ADD_UNKNOWN (read again until a build that
+ * knows its fields runs; *stop_lsn, *stop_at and w->rs say which). */
+static int fill_batch(struct vg_pgwriter *w, int idle_wait_ms, bool stopping, enum add_result *stop, uint64_t *stop_lsn,
 		struct vg_journal_pos *stop_at)
 {
 	struct vg_journal_rec rec;
 	struct vg_journal_pos at;
 	struct batch_mark m;
 	enum add_result ar;
+	int64_t oldest_before, left;
 	int taken = 0;
-	int rc;
+	int rc, wait;
 
 	*stop = ADD_OK;
 	while(w->b.rows < (size_t)w->o.batch_rows && w->b.rejs < 10000 && w->b.auds < 20000){
 		at = vg_journal_reader_pos(w->reader);
-		rc = vg_journal_read(w->reader, &rec, taken == 0 ? first_wait_ms : 0);
+		if(taken == 0){
+			wait = idle_wait_ms;
+		}else if(stopping || w->o.commit_ms <= 0){
+			wait = 0;
+		}else{
+			/* Whatever is readable now is taken without waiting (a
+			 * backlog fills the batch at once); then wait for more until
+			 * the budget runs out. */
+			left = w->b.close_at_ms - vg_mono_ms();
+			wait = left > 0 ? (int)left : 0;
+		}
+		rc = vg_journal_read(w->reader, &rec, wait);
 		if(rc <= 0){
 			break;
 		}
 		batch_mark(&w->b, &m);
+		oldest_before = w->b.oldest_ms;
 		ar = add_record(w, &rec);
 		if(ar == ADD_OK && !batch_ok(&w->b)){
 			ar = ADD_NO_MEMORY;
@@ -725,6 +840,7 @@ static int fill_batch(struct vg_pgwriter *w, int first_wait_ms, enum add_result 
 			*stop_at = at;
 			break;
 		}
+		set_close_at(w, taken == 0, oldest_before);
 		taken++;
 		if(w->b.first_lsn == 0){
 			w->b.first_lsn = rec.lsn;
@@ -1344,12 +1460,13 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		if(!w->b.has_end){
-			/* Poll the journal every 5 ms: a sample reaches PostgreSQL within
-			 * a few ms of the PUBACK without a wake-up per record. */
+			/* An empty batch polls the journal every 5 ms (no wake-up per
+			 * record); a batch then closes by size or by its budget. */
 			enum add_result stop;
 			uint64_t stop_lsn = 0;
 			struct vg_journal_pos stop_at = { 0, 0 };
-			int taken = fill_batch(w, is_stopping(w) ? 0 : 5, &stop, &stop_lsn, &stop_at);
+			bool stopping = is_stopping(w);
+			int taken = fill_batch(w, stopping ? 0 : 5, stopping, &stop, &stop_lsn, &stop_at);
 			if(taken == 0 && stop == ADD_UNKNOWN){
 				/* Nothing after this record is written until a build that
 				 * knows its fields reads it: loud, and nothing lost. */
@@ -1418,6 +1535,7 @@ static void *writer_main(void *arg)
 			atomic_fetch_add(&w->batches, 1);
 			atomic_store(&w->last_batch_ms, vg_mono_ms() - t0);
 			observe_batch(w, mono_us() - t0_us);
+			observe_commit(w, vg_now_ms());
 			vg_journal_commit(w->o.journal, w->b.end);
 			batch_reset(&w->b);
 			continue;
@@ -1531,4 +1649,8 @@ void vg_pgwriter_get_stats(struct vg_pgwriter *w, struct vg_pgwriter_stats *st)
 		st->batch_us_bucket[i] = atomic_load(&w->batch_us_bucket[i]);
 	}
 	st->batch_us_sum = atomic_load(&w->batch_us_sum);
+	for(int i = 0; i < VG_COMMIT_BUCKETS; i++){
+		st->commit_ms_bucket[i] = atomic_load(&w->commit_ms_bucket[i]);
+	}
+	st->commit_ms_sum = atomic_load(&w->commit_ms_sum);
 }

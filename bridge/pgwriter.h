@@ -26,6 +26,9 @@ struct vg_pgwriter_opts {
 	struct vg_journal *journal;
 	struct vg_queue *completions;  /* logs and DB state go here */
 	int batch_rows;
+	int commit_ms;                 /* a batch closes at batch_rows, or this long after its
+	                                * oldest sample was received (0: as soon as the
+	                                * journal has nothing more right now) */
 	int64_t max_past_s;            /* partitions are kept this far back */
 	int news2_max_age_s;           /* NEWS2 inputs restored at start are at most this old */
 	struct vg_scope scope;         /* whose state is read back at start (a cell: its wards'; a hub: none) */
@@ -35,6 +38,10 @@ struct vg_pgwriter_opts {
  * bucket counts everything above the last bound (+Inf). */
 #define VG_BATCH_BUCKETS 13
 extern const int64_t vg_batch_bucket_us[VG_BATCH_BUCKETS - 1];
+/* Upper bounds (ms) of the buckets of the samples' time from reception by
+ * the broker to their COMMIT; the last bucket is +Inf. */
+#define VG_COMMIT_BUCKETS 13
+extern const int64_t vg_commit_bucket_ms[VG_COMMIT_BUCKETS - 1];
 
 struct vg_pgwriter_stats {
 	uint64_t rows_committed;       /* sample rows inserted (new) */
@@ -47,6 +54,8 @@ struct vg_pgwriter_stats {
 	int64_t lag_ms;                /* age of the oldest record not committed */
 	uint64_t batch_us_bucket[VG_BATCH_BUCKETS]; /* commits per latency bucket (not cumulative) */
 	uint64_t batch_us_sum;         /* total commit latency, µs */
+	uint64_t commit_ms_bucket[VG_COMMIT_BUCKETS]; /* samples per reception-to-COMMIT bucket (not cumulative) */
+	uint64_t commit_ms_sum;        /* total reception-to-COMMIT time of those samples, ms */
 	bool connected;
 };
 

@@ -13,10 +13,40 @@
  * - Each open starts a new segment, so a torn tail left by a crash stays at
  *   the end of an old segment and lsn = (segment << 32) | index is unique
  *   without scanning old files.
- * - Append (broker thread): one writev() of header + payload, then publish
- *   the new end under the lock. No fsync here. The reader polls (its wait
- *   times out every few ms) and is signalled only when 64 KiB piled up, so
- *   a busy broker does not pay a futex wake per record.
+ * - Append (broker thread), mapped (the default where it is safe, see
+ *   below): the active segment is mapped MAP_SHARED and the record is
+ *   copied into it, payload first, header (with its CRC) last; then the new
+ *   end is published under the lock. No system call per record: the pages
+ *   belong to the page cache, so a kill -9 of the broker right after the
+ *   copy keeps the record exactly as a write(2) would. (One writev per
+ *   loop pass instead is not possible: Mosquitto 2.0.11 writes the PUBACK
+ *   to the socket from inside handle__publish, packet__queue ->
+ *   packet__write, right after the ACL check that journals the sample.)
+ * - Disk space for the mapping is allocated ahead of the data with
+ *   fallocate(), PREALLOC_CHUNK at a time, before anything is copied: a
+ *   full filesystem makes that call fail (the append is refused with
+ *   VG_JOURNAL_NOSPACE, nothing written, the next append tries again),
+ *   never a store into the mapping, which would be SIGBUS. The mapping is
+ *   never touched at or past alloc_end. The pages from the one holding the
+ *   end up to alloc_end are mlock()ed (when RLIMIT_MEMLOCK allows), so a
+ *   partly written page is never evicted and read back from disk by a page
+ *   fault (a read error there would be SIGBUS too).
+ * - Only on ext4, XFS and tmpfs: there fallocate() reserves real blocks
+ *   (or pages) that later stores need nothing more for. Other filesystems
+ *   (copy-on-write ones such as btrfs may still need space at the first
+ *   store; NFS, overlayfs...) append with one writev() per record, as
+ *   before issue 16 (append_mode WRITE forces it).
+ * - Sizes: the journal counts data bytes (segment header and records),
+ *   never the preallocated tail. A segment is cut back to its data end
+ *   when it stops being active (roll, close). A broker that crashed leaves
+ *   its active segment with a zeroed tail: at open, every segment that
+ *   ends with a zero byte is scanned to its data end (past the last valid
+ *   record, and past any torn or corrupt bytes, which stay for the reader
+ *   to report) and the zeros after it are cut off. The reader also steps
+ *   over a zero tail that could not be cut.
+ * - The reader polls (its wait times out every few ms) and is signalled
+ *   only when 64 KiB piled up, so a busy broker does not pay a futex wake
+ *   per record.
  * - Syncer thread: every sync_ms, fdatasync()s what was appended since the
  *   last pass (group commit), through its own read-only descriptor so that a
  *   segment roll on the broker thread never races a close.
@@ -30,10 +60,11 @@
  *   their own. Rejection bytes are counted per segment (rsegs, under the
  *   lock) so that deleting a segment gives their budget back. A full class
  *   refuses, it never drops.
- * - Disk full: a write that fails (ENOSPC) or stops short is truncated
- *   away, the append returns VG_JOURNAL_NOSPACE and the next one tries
- *   again; if even the truncation fails, the next append starts a new
- *   segment so that no record follows the torn bytes.
+ * - Disk full: mapped, see above. With writev, a write that fails
+ *   (ENOSPC) or stops short is truncated away, the append returns
+ *   VG_JOURNAL_NOSPACE and the next one tries again; if even the
+ *   truncation fails, the next append starts a new segment so that no
+ *   record follows the torn bytes.
  * - Failed sync (fail closed): after a failed fdatasync Linux may have
  *   dropped the dirty pages' error state, and retrying the same file may
  *   "succeed" over lost data. So the syncer marks the journal unsafe and
@@ -59,11 +90,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/magic.h>
 #include <openssl/rand.h>
 
 #define SEG_MAGIC "VGJSEG01"
@@ -71,6 +105,8 @@
 #define REC_MAGIC 0x524a4756u /* "VGJR" little-endian */
 #define REC_HDR 24u
 #define WAKE_BYTES (64u * 1024u)
+#define PREALLOC_CHUNK (128u * 1024u)  /* disk allocated ahead of the data, mapped */
+#define LOCK_MAX (1u << 20)            /* most bytes mlock()ed at once */
 
 struct vg_journal {
 	char *dir;
@@ -84,7 +120,8 @@ struct vg_journal {
 	pthread_cond_t sync_cond;   /* syncer sleeps here */
 
 	/* Append side: fd and rec_index only on the broker thread; seg/end are
-	 * written by it under lock and read by the reader and syncer. */
+	 * written by it under lock and read by the reader and syncer (the
+	 * broker thread reads them without the lock: it is their only writer). */
 	int fd;
 	uint32_t rec_index;
 	uint64_t seg;
@@ -97,6 +134,16 @@ struct vg_journal {
 	uint64_t first_seg;          /* under lock */
 	struct vg_journal_pos committed; /* consumer thread */
 	int64_t last_ckpt_ms;
+
+	/* Mapped appends (broker thread only): the active segment's mapping;
+	 * bytes below alloc_end exist in the file, the mapping is never
+	 * touched at or past it. [locked_lo, alloc_end) is mlock()ed. */
+	bool mapped;                     /* this journal appends through a mapping */
+	uint8_t *map;                    /* NULL: the active segment is written with writev */
+	size_t map_len;
+	uint64_t alloc_end;
+	uint64_t locked_lo;
+	bool lock_failed;                /* mlock refused once: not tried again */
 
 	/* Broker thread only. */
 	struct vg_journal_pos last_end;  /* end of the last record appended this run */
@@ -216,7 +263,10 @@ static bool parse_seg_name(const char *name, uint64_t *seg)
 	return true;
 }
 
-/* Lists existing segment numbers: min, max, count and total bytes. */
+static uint64_t trim_segment(struct vg_journal *j, const char *name, uint64_t size);
+
+/* Open: lists existing segment numbers: min, max, count and total bytes;
+ * cuts the zero tail a crash left (trim_segment) first. */
 static int scan_segments(struct vg_journal *j, uint64_t *min, uint64_t *max, uint64_t *count, uint64_t *bytes)
 {
 	DIR *d;
@@ -248,7 +298,7 @@ static int scan_segments(struct vg_journal *j, uint64_t *min, uint64_t *max, uin
 		if(seg < *min) *min = seg;
 		if(seg > *max) *max = seg;
 		(*count)++;
-		*bytes += (uint64_t)st.st_size;
+		*bytes += trim_segment(j, de->d_name, (uint64_t)st.st_size);
 	}
 	closedir(d);
 	return 0;
@@ -413,31 +463,193 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+static uint64_t page_up(uint64_t n)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	return (n + pg - 1) / pg * pg;
+}
+
+static uint64_t page_down(uint64_t n)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	return n / pg * pg;
+}
+
+/* Open: true when the journal's filesystem keeps fallocate()d blocks
+ * writable through a mapping without needing anything more (see DESIGN);
+ * *name says which one it is. */
+static bool fs_maps_safely(int dirfd, const char **name, unsigned long *type)
+{
+	struct statfs sf;
+
+	*name = "unknown";
+	*type = 0;
+	if(fstatfs(dirfd, &sf) != 0){
+		return false;
+	}
+	*type = (unsigned long)sf.f_type;
+	switch(*type){
+		case EXT4_SUPER_MAGIC:  /* also ext2 and ext3: fallocate says EOPNOTSUPP there */
+			*name = "ext4";
+			return true;
+		case XFS_SUPER_MAGIC:
+			*name = "xfs";
+			return true;
+		case TMPFS_MAGIC:
+			*name = "tmpfs";
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* Broker thread: keeps [page of end, alloc_end) locked in memory after the
+ * allocation grew from `from` to alloc_end, and lets go of the pages below
+ * the end, which are never written again. At most LOCK_MAX bytes are
+ * locked: beyond that (a first record larger than a megabyte) only the
+ * tail is, the rest being fresh pages that a fault never reads from disk. */
+static void lock_window(struct vg_journal *j, uint64_t from, uint64_t need)
+{
+	uint64_t lo = page_down(j->end), lock_from = from;
+
+	if(j->lock_failed){
+		return;
+	}
+	if(j->alloc_end - lock_from > LOCK_MAX){
+		lock_from = page_down(need) > from ? page_down(need) : from;
+	}
+	if(mlock(j->map + lock_from, (size_t)(j->alloc_end - lock_from)) != 0){
+		j->lock_failed = true;
+		jlog(j, VG_LOG_NOTICE, "Vitalgate journal: cannot lock the active segment's last pages in memory (mlock: %s, "
+				"see RLIMIT_MEMLOCK); continuing without", strerror(errno));
+		munlock(j->map, j->map_len);
+		return;
+	}
+	if(lo > j->locked_lo){
+		munlock(j->map + j->locked_lo, (size_t)(lo - j->locked_lo));
+		j->locked_lo = lo;
+	}
+}
+
+/* Broker thread: makes [0, need) of the active segment allocated on disk
+ * and mapped: the mapping grows for a first record larger than the
+ * segment, the allocation by PREALLOC_CHUNK steps (never past the
+ * mapping). -1 with errno (ENOSPC: the filesystem is full); nothing was
+ * written then. */
+static int map_reserve(struct vg_journal *j, uint64_t need)
+{
+	uint64_t target, from = j->alloc_end;
+	void *p;
+	int rc;
+
+	if(need > j->map_len){
+		p = mremap(j->map, j->map_len, (size_t)page_up(need), MREMAP_MAYMOVE);
+		if(p == MAP_FAILED){
+			return -1;
+		}
+		j->map = p;
+		j->map_len = (size_t)page_up(need);
+	}
+	target = (need + PREALLOC_CHUNK - 1) / PREALLOC_CHUNK * PREALLOC_CHUNK;
+	if(target > j->map_len){
+		target = j->map_len;
+	}
+	do{
+		rc = fallocate(j->fd, 0, (off_t)from, (off_t)(target - from));
+	}while(rc != 0 && errno == EINTR);
+	if(rc != 0){
+		return -1;
+	}
+	j->alloc_end = target;
+	lock_window(j, from, need);
+	return 0;
+}
+
+/* Broker thread: the active segment stops being active: unmapped and cut
+ * back to its data, or just closed (writev); synced first at close. A cut that fails leaves a
+ * zero tail the reader steps over; its bytes are counted, as they are on
+ * disk until the segment is deleted. */
+static void retire_segment(struct vg_journal *j, bool sync)
+{
+	char name[32];
+
+	if(j->fd < 0){
+		return;
+	}
+	if(j->map){
+		munmap(j->map, j->map_len);
+		j->map = NULL;
+		if(j->alloc_end > j->end && ftruncate(j->fd, (off_t)j->end) != 0){
+			seg_name(j->seg, name, sizeof(name));
+			atomic_fetch_add(&j->disk_bytes, j->alloc_end - j->end);
+			jlog(j, VG_LOG_WARNING, "Vitalgate journal: cannot cut %s/%s back to its data (%s); its %" PRIu64
+					" preallocated bytes stay until it is deleted", j->dir, name, strerror(errno), j->alloc_end - j->end);
+		}
+	}
+	if(sync){
+		fdatasync(j->fd);
+	}
+	close(j->fd);
+	j->fd = -1;
+}
+
 /* Broker thread (or open): creates segment `seg` and makes it active. */
 static int start_segment(struct vg_journal *j, uint64_t seg)
 {
 	char name[32];
 	uint8_t hdr[SEG_HDR];
-	int fd;
+	uint8_t *map = NULL;
+	size_t map_len = 0;
+	uint64_t alloc = 0;
+	int fd, e;
 
 	seg_name(seg, name, sizeof(name));
-	fd = openat(j->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+	memcpy(hdr, SEG_MAGIC, 8);
+	put_le64(hdr + 8, seg);
+again:
+	fd = openat(j->dirfd, name, O_CREAT | O_EXCL | O_CLOEXEC | (j->mapped ? O_RDWR : O_WRONLY | O_APPEND), 0600);
 	if(fd < 0){
 		return -1;
 	}
-	memcpy(hdr, SEG_MAGIC, 8);
-	put_le64(hdr + 8, seg);
-	if(write_all(fd, hdr, SEG_HDR) != 0){
-		int e = errno;
+	if(j->mapped){
+		map_len = (size_t)page_up(j->opts.segment_bytes);
+		alloc = PREALLOC_CHUNK < map_len ? PREALLOC_CHUNK : map_len;
+		while((e = fallocate(fd, 0, 0, (off_t)alloc)) != 0 && errno == EINTR){
+		}
+		if(e == 0){
+			map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+			e = map == MAP_FAILED ? -1 : 0;
+		}
+		if(e != 0){
+			e = errno;
+			close(fd);
+			unlinkat(j->dirfd, name, 0);
+			if(e == EOPNOTSUPP){
+				/* ext2/3 under the ext4 driver: no fallocate, so no mapping. */
+				j->mapped = false;
+				jlog(j, VG_LOG_NOTICE, "Vitalgate journal: %s cannot preallocate (fallocate: %s); appending with "
+						"writev(2)", j->dir, strerror(e));
+				goto again;
+			}
+			errno = e;
+			return -1;
+		}
+		memcpy(map, hdr, SEG_HDR);
+	}else if(write_all(fd, hdr, SEG_HDR) != 0){
+		e = errno;
 		close(fd);
 		unlinkat(j->dirfd, name, 0);
 		errno = e;
 		return -1;
 	}
-	if(j->fd >= 0){
-		close(j->fd);
-	}
+	retire_segment(j, false);
 	j->fd = fd;
+	j->map = map;
+	j->map_len = map_len;
+	j->alloc_end = alloc;
+	j->locked_lo = 0;
 	j->rec_index = 0;
 	atomic_fetch_add(&j->disk_bytes, SEG_HDR);
 	atomic_fetch_add(&j->segments, 1);
@@ -447,6 +659,9 @@ static int start_segment(struct vg_journal *j, uint64_t seg)
 	j->signalled_end = SEG_HDR;
 	pthread_cond_broadcast(&j->data_cond);
 	pthread_mutex_unlock(&j->lock);
+	if(map){
+		lock_window(j, 0, SEG_HDR);
+	}
 	return 0;
 }
 
@@ -675,6 +890,19 @@ int vg_journal_open(struct vg_journal **out, const struct vg_journal_opts *o, ch
 	if(load_or_create_id(j, err, errlen) != 0){
 		goto error;
 	}
+	{
+		const char *fs;
+		unsigned long type;
+		bool safe = fs_maps_safely(j->dirfd, &fs, &type);
+		j->mapped = safe && o->append_mode != VG_JOURNAL_APPEND_WRITE;
+		if(j->mapped){
+			jlog(j, VG_LOG_NOTICE, "Vitalgate journal: %s is on %s: appending through a mapped segment, preallocated "
+					"%u KiB at a time", j->dir, fs, PREALLOC_CHUNK / 1024);
+		}else if(!safe){
+			jlog(j, VG_LOG_NOTICE, "Vitalgate journal: %s is on a filesystem of type 0x%lx, where a preallocated mapping "
+					"is not known to be safe (ext4, xfs, tmpfs): appending with writev(2)", j->dir, type);
+		}
+	}
 	load_checkpoint(j);
 	if(scan_segments(j, &min, &max, &count, &bytes) != 0){
 		snprintf(err, errlen, "cannot list journal directory %s: %s", j->dir, strerror(errno));
@@ -707,7 +935,7 @@ int vg_journal_open(struct vg_journal **out, const struct vg_journal_opts *o, ch
 	return 0;
 
 error:
-	if(j->fd >= 0) close(j->fd);
+	retire_segment(j, false);
 	if(j->lockfd >= 0) close(j->lockfd);
 	if(j->dirfd >= 0) close(j->dirfd);
 	pthread_cond_destroy(&j->data_cond);
@@ -731,10 +959,7 @@ void vg_journal_close(struct vg_journal *j)
 	if(j->syncer_started){
 		pthread_join(j->syncer, NULL);
 	}
-	if(j->fd >= 0){
-		fdatasync(j->fd);
-		close(j->fd);
-	}
+	retire_segment(j, true);
 	if(j->lockfd >= 0){
 		close(j->lockfd);
 	}
@@ -867,78 +1092,18 @@ static void roll_after_failure(struct vg_journal *j)
 	}
 }
 
-/* Appends n records with one writev (one, or a batch): the room check,
- * segment rotation, framing, and publication to the reader. *first_lsn
- * (optional) gets the first record's lsn. */
-static int append_records(struct vg_journal *j, enum vg_journal_class cls, uint8_t type, const uint8_t *payloads,
-		const uint32_t *offs, const uint32_t *lens, int n, uint64_t *first_lsn)
+/* Broker thread: writes the framed records at `end` with one writev (on
+ * a short write it continues from where it stopped: a second call that
+ * fails tells why, ENOSPC for a full disk). On failure nothing of it may
+ * stay: a later record written after torn bytes would be past the end the
+ * reader was told; if even the truncation fails, the next append starts a
+ * new segment. Returns 0 or -1 with errno. */
+static int write_records(struct vg_journal *j, struct iovec *iov, int k, uint64_t end, uint64_t total)
 {
-	uint8_t hdrs[256][REC_HDR];
-	struct iovec iov[512];
-	uint64_t total = 0, end, lsn;
-	uint32_t crc;
-	int i, k = 0, vi = 0;
 	size_t done = 0, skip;
 	ssize_t w;
+	int vi = 0, e;
 
-	if(n <= 0){
-		return VG_JOURNAL_OK;
-	}
-	if(n > 256){
-		return VG_JOURNAL_TOOBIG;
-	}
-	if(atomic_load(&j->unsafe)){
-		roll_after_failure(j);
-		return VG_JOURNAL_UNSAFE;
-	}
-	for(i = 0; i < n; i++){
-		if(lens[i] > VG_JOURNAL_MAX_RECORD){
-			return VG_JOURNAL_TOOBIG;
-		}
-		total += REC_HDR + (uint64_t)lens[i];
-	}
-	if(!has_room(j, cls, total)){
-		return VG_JOURNAL_FULL;
-	}
-	pthread_mutex_lock(&j->lock);
-	end = j->end;
-	pthread_mutex_unlock(&j->lock);
-	if((end + total > j->opts.segment_bytes && end > SEG_HDR) || j->tail_torn){
-		if(start_segment(j, j->seg + 1) != 0){
-			int e = errno;
-			atomic_fetch_add(&j->append_errors, 1);
-			if(write_error_result(e) == VG_JOURNAL_NOSPACE){
-				atomic_fetch_add(&j->nospace_errors, 1);
-			}
-			errno = e;
-			return write_error_result(e);
-		}
-		j->tail_torn = false;
-		end = SEG_HDR;
-	}
-	if(cls == VG_JOURNAL_CLASS_REJECTION && !rseg_reserve(j)){
-		return VG_JOURNAL_FULL;
-	}
-	if(first_lsn){
-		*first_lsn = (j->seg << 32) | j->rec_index;
-	}
-	for(i = 0; i < n; i++){
-		lsn = (j->seg << 32) | (j->rec_index + (uint32_t)i);
-		put_le32(hdrs[i], REC_MAGIC);
-		put_le32(hdrs[i] + 4, lens[i]);
-		put_le64(hdrs[i] + 8, lsn);
-		hdrs[i][16] = type;
-		hdrs[i][17] = hdrs[i][18] = hdrs[i][19] = 0;
-		crc = vg_crc32c(0, hdrs[i] + 4, 16);
-		crc = vg_crc32c(crc, payloads + offs[i], lens[i]);
-		put_le32(hdrs[i] + 20, crc);
-		iov[k].iov_base = hdrs[i];
-		iov[k++].iov_len = REC_HDR;
-		iov[k].iov_base = (void *)(payloads + offs[i]);
-		iov[k++].iov_len = lens[i];
-	}
-	/* One writev; on a short write continue from where it stopped (a
-	 * second call that fails tells why: ENOSPC for a full disk). */
 	while(done < total){
 		w = writev(j->fd, iov + vi, k - vi);
 		if(w < 0){
@@ -962,19 +1127,105 @@ static int append_records(struct vg_journal *j, enum vg_journal_class cls, uint8
 			iov[vi].iov_len -= skip;
 		}
 	}
-	if(done < total){
-		int e = errno;
-		/* Nothing of a failed append may stay: a later record written
-		 * after torn bytes would be past the end the reader was told. */
-		if(done > 0 && ftruncate(j->fd, (off_t)end) != 0){
-			j->tail_torn = true;   /* the next append starts a new segment */
+	if(done == total){
+		return 0;
+	}
+	e = errno;
+	if(done > 0 && ftruncate(j->fd, (off_t)end) != 0){
+		j->tail_torn = true;
+	}
+	errno = e;
+	return -1;
+}
+
+/* Broker thread: copies the framed records into the mapping at `end`
+ * (allocated and mapped by the caller). Each payload goes first and its
+ * header last, so a broker killed in the middle leaves a record without
+ * its magic, never a header announcing bytes that are not there. */
+static void copy_records(struct vg_journal *j, const struct iovec *iov, int k, uint64_t end)
+{
+	uint8_t *dst = j->map + end;
+	int i;
+
+	for(i = 0; i + 1 < k; i += 2){
+		memcpy(dst + REC_HDR, iov[i + 1].iov_base, iov[i + 1].iov_len);
+		atomic_signal_fence(memory_order_seq_cst);
+		memcpy(dst, iov[i].iov_base, REC_HDR);
+		dst += REC_HDR + iov[i + 1].iov_len;
+	}
+}
+
+/* Appends n records (one, or a batch) all or nothing: the room check,
+ * segment rotation, framing, the copy (mapped) or one writev, and
+ * publication to the reader. *first_lsn (optional) gets the first
+ * record's lsn. */
+static int append_records(struct vg_journal *j, enum vg_journal_class cls, uint8_t type, const uint8_t *payloads,
+		const uint32_t *offs, const uint32_t *lens, int n, uint64_t *first_lsn)
+{
+	uint8_t hdrs[256][REC_HDR];
+	struct iovec iov[512];
+	uint64_t total = 0, end, lsn;
+	uint32_t crc;
+	int i, k = 0, e;
+
+	if(n <= 0){
+		return VG_JOURNAL_OK;
+	}
+	if(n > 256){
+		return VG_JOURNAL_TOOBIG;
+	}
+	if(atomic_load(&j->unsafe)){
+		roll_after_failure(j);
+		return VG_JOURNAL_UNSAFE;
+	}
+	for(i = 0; i < n; i++){
+		if(lens[i] > VG_JOURNAL_MAX_RECORD){
+			return VG_JOURNAL_TOOBIG;
 		}
-		atomic_fetch_add(&j->append_errors, 1);
-		if(write_error_result(e) == VG_JOURNAL_NOSPACE){
-			atomic_fetch_add(&j->nospace_errors, 1);
+		total += REC_HDR + (uint64_t)lens[i];
+	}
+	if(!has_room(j, cls, total)){
+		return VG_JOURNAL_FULL;
+	}
+	end = j->end;   /* this thread is its only writer */
+	if((end + total > j->opts.segment_bytes && end > SEG_HDR) || j->tail_torn){
+		if(start_segment(j, j->seg + 1) != 0){
+			e = errno;
+			goto failed;
 		}
-		errno = e;
-		return write_error_result(e);
+		j->tail_torn = false;
+		end = SEG_HDR;
+	}
+	if(j->map && end + total > j->alloc_end && map_reserve(j, end + total) != 0){
+		e = errno;
+		goto failed;
+	}
+	if(cls == VG_JOURNAL_CLASS_REJECTION && !rseg_reserve(j)){
+		return VG_JOURNAL_FULL;
+	}
+	if(first_lsn){
+		*first_lsn = (j->seg << 32) | j->rec_index;
+	}
+	for(i = 0; i < n; i++){
+		lsn = (j->seg << 32) | (j->rec_index + (uint32_t)i);
+		put_le32(hdrs[i], REC_MAGIC);
+		put_le32(hdrs[i] + 4, lens[i]);
+		put_le64(hdrs[i] + 8, lsn);
+		hdrs[i][16] = type;
+		hdrs[i][17] = hdrs[i][18] = hdrs[i][19] = 0;
+		crc = vg_crc32c(0, hdrs[i] + 4, 16);
+		crc = vg_crc32c(crc, payloads + offs[i], lens[i]);
+		put_le32(hdrs[i] + 20, crc);
+		iov[k].iov_base = hdrs[i];
+		iov[k++].iov_len = REC_HDR;
+		iov[k].iov_base = (void *)(payloads + offs[i]);
+		iov[k++].iov_len = lens[i];
+	}
+	if(j->map){
+		copy_records(j, iov, k, end);
+	}else if(write_records(j, iov, k, end, total) != 0){
+		e = errno;
+		goto failed;
 	}
 	j->rec_index += (uint32_t)n;
 	atomic_fetch_add(&j->disk_bytes, total);
@@ -995,6 +1246,14 @@ static int append_records(struct vg_journal *j, enum vg_journal_class cls, uint8
 	}
 	pthread_mutex_unlock(&j->lock);
 	return VG_JOURNAL_OK;
+
+failed:
+	atomic_fetch_add(&j->append_errors, 1);
+	if(write_error_result(e) == VG_JOURNAL_NOSPACE){
+		atomic_fetch_add(&j->nospace_errors, 1);
+	}
+	errno = e;
+	return write_error_result(e);
 }
 
 int vg_journal_append_class(struct vg_journal *j, enum vg_journal_class cls, uint8_t type, const void *payload,
@@ -1033,6 +1292,7 @@ void vg_journal_get_stats(struct vg_journal *j, struct vg_journal_stats *st)
 	st->sync_failures = atomic_load(&j->sync_failures);
 	st->sync_max_us = atomic_load(&j->sync_max_us);
 	st->corrupt_skips = atomic_load(&j->corrupt_skips);
+	st->mapped = j->mapped;
 	pthread_mutex_lock(&j->lock);
 	st->committed = j->committed;
 	st->unsafe = atomic_load(&j->unsafe);
@@ -1266,6 +1526,116 @@ static uint64_t resync(struct vg_journal_reader *r, uint64_t off, uint64_t limit
 	return limit;
 }
 
+/* 1 + the offset of the last byte in [from, limit) that is not zero, or
+ * `from` when all are (limit = readable end). */
+static uint64_t nonzero_end(struct vg_journal_reader *r, uint64_t from, uint64_t limit)
+{
+	uint64_t off = from, last = from;
+	const uint8_t *b;
+	size_t n, i;
+
+	while(off < limit){
+		n = limit - off < 65536 ? (size_t)(limit - off) : 65536;
+		b = reader_fetch(r, off, n);
+		if(b == NULL){
+			return limit;   /* unreadable: assume data */
+		}
+		for(i = n; i > 0; i--){
+			if(b[i - 1] != 0){
+				last = off + i;
+				break;
+			}
+		}
+		off += n;
+	}
+	return last;
+}
+
+/* Open: where the data of a segment of `size` bytes ends: after its last
+ * valid record, or after the last byte that is not zero when torn or
+ * corrupt bytes come last (they stay, for the reader to report). What
+ * follows is the zeroed tail a preallocated segment keeps after a crash. */
+static uint64_t data_end(struct vg_journal_reader *r, uint64_t size)
+{
+	struct vg_journal_rec rec;
+	uint64_t off = SEG_HDR, nz, o;
+	const uint8_t *b;
+
+	while(off < size){
+		if(record_at(r, off, size, &rec) == 1){
+			off = rec.next.off;
+			continue;
+		}
+		nz = nonzero_end(r, off, size);
+		if(nz == off){
+			return off;
+		}
+		/* A valid record further on (one may end in zero bytes)? None can
+		 * start in the zeros after nz. */
+		for(o = off + 1; o < nz; o++){
+			b = reader_fetch(r, o, 4);
+			if(b && get_le32(b) == REC_MAGIC && record_at(r, o, size, &rec) == 1){
+				break;
+			}
+		}
+		if(o >= nz){
+			return nz;
+		}
+		off = o;
+	}
+	return off;
+}
+
+/* Open: a segment that was active when its broker was killed keeps the
+ * zeros preallocated after its data; cut them off, so that its size is its
+ * data again (what the journal counts) and the reader never reads them.
+ * Only segments ending with a zero byte are scanned (a segment closed
+ * cleanly ends with a record), and only zeros are ever cut. Returns the
+ * segment's size after it. */
+static uint64_t trim_segment(struct vg_journal *j, const char *name, uint64_t size)
+{
+	struct vg_journal_reader r;
+	uint8_t last;
+	uint64_t end;
+	int fd;
+
+	if(size <= SEG_HDR){
+		return size;
+	}
+	fd = openat(j->dirfd, name, O_RDWR | O_CLOEXEC);
+	if(fd < 0){
+		return size;
+	}
+	if(pread(fd, &last, 1, (off_t)(size - 1)) != 1 || last != 0){
+		close(fd);
+		return size;
+	}
+	memset(&r, 0, sizeof(r));
+	r.j = j;
+	r.fd = fd;
+	r.cap = VG_JOURNAL_MAX_RECORD + REC_HDR;
+	r.limit = size;
+	r.buf = malloc(r.cap);
+	if(r.buf == NULL){
+		close(fd);
+		return size;
+	}
+	end = data_end(&r, size);
+	free(r.buf);
+	if(end < size){
+		if(ftruncate(fd, (off_t)end) == 0){
+			jlog(j, VG_LOG_NOTICE, "Vitalgate journal: %s/%s was active when its broker stopped: its data ends at offset %"
+					PRIu64 ", %" PRIu64 " preallocated zero bytes after it cut off", j->dir, name, end, size - end);
+			size = end;
+		}else{
+			jlog(j, VG_LOG_WARNING, "Vitalgate journal: cannot cut the %" PRIu64 " zero bytes after offset %" PRIu64
+					" of %s/%s: %s", size - end, end, j->dir, name, strerror(errno));
+		}
+	}
+	close(fd);
+	return size;
+}
+
 int vg_journal_read(struct vg_journal_reader *r, struct vg_journal_rec *rec, int timeout_ms)
 {
 	struct vg_journal *j = r->j;
@@ -1316,6 +1686,14 @@ int vg_journal_read(struct vg_journal_reader *r, struct vg_journal_rec *rec, int
 				return 1;
 			}
 			seg_name(r->seg, name, sizeof(name));
+			if(r->seg != active_seg && nonzero_end(r, r->off, limit) == r->off){
+				/* Preallocated zeros a crash left and the open could not
+				 * cut: not a record, nothing lost. */
+				jlog(j, VG_LOG_NOTICE, "Vitalgate journal: %s/%s ends with %" PRIu64 " zero bytes from offset %" PRIu64
+						" (preallocated); skipped", j->dir, name, limit - r->off, r->off);
+				r->off = limit;
+				continue;
+			}
 			if(rc == 0){
 				nxt = resync(r, r->off, limit);
 				atomic_fetch_add(&j->corrupt_skips, 1);

@@ -2,11 +2,14 @@
  * vg_journal: the durable local journal in spool_dir.
  *
  * Every accepted sample (and every rejection, alert and audit event) is
- * appended here by the broker thread before the MESSAGE callback returns,
- * so before the PUBACK. The PostgreSQL writer reads the journal back, writes
- * batches, and commits the position it reached; fully committed segments are
- * deleted. A kill -9 of the broker loses nothing that was appended (the page
- * cache survives the process); a syncer thread fdatasync()s in groups every
+ * appended here by the broker thread before the ACL check of the publish
+ * returns, so before the PUBACK. The PostgreSQL writer reads the journal
+ * back, writes batches, and commits the position it reached; fully
+ * committed segments are deleted. An append is a copy into the mapped,
+ * preallocated active segment (no system call; ext4, xfs, tmpfs) or one
+ * writev(2) (other filesystems). A kill -9 of the broker loses nothing that
+ * was appended (the page cache survives the process); a syncer thread
+ * fdatasync()s in groups every
  * sync_ms, bounding what an OS crash or power cut could lose. A failed
  * fdatasync makes the journal refuse every append (fail closed) until it is
  * safe again; a full filesystem refuses the append that did not fit.
@@ -61,9 +64,18 @@ enum {
  * thread. level is a VG_LOG_* value (vg_log.h). */
 typedef void (*vg_journal_log_fn)(void *arg, int level, const char *msg);
 
+/* How appends reach the file (vg_journal.c, DESIGN). */
+enum vg_journal_append_mode {
+	VG_JOURNAL_APPEND_AUTO = 0,   /* mapped on ext4, xfs and tmpfs; writev elsewhere */
+	VG_JOURNAL_APPEND_WRITE = 1,  /* writev everywhere (tests, benchmarks) */
+};
+
 struct vg_journal_opts {
 	const char *dir;            /* created if missing */
-	uint64_t max_bytes;         /* backpressure limit on bytes on disk */
+	int append_mode;            /* enum vg_journal_append_mode */
+	uint64_t max_bytes;         /* backpressure limit on data bytes on disk (segment
+	                             * headers and records; not the active segment's
+	                             * preallocated tail, at most 128 KiB) */
 	uint64_t segment_bytes;     /* roll to a new segment past this size */
 	int sync_ms;                /* group fdatasync period; 0 = never */
 	vg_journal_log_fn log;
@@ -97,6 +109,7 @@ struct vg_journal_stats {
 	uint64_t sync_failures;       /* fdatasync/fsync calls that failed */
 	uint64_t sync_max_us;         /* longest fdatasync so far */
 	uint64_t corrupt_skips;
+	bool mapped;                  /* appends copy into a mapped segment (else writev) */
 	bool unsafe;                  /* appends refused after a failed sync */
 	char unsafe_error[160];       /* what failed, while unsafe */
 	struct vg_journal_pos committed;
@@ -107,16 +120,17 @@ int vg_journal_open(struct vg_journal **out, const struct vg_journal_opts *o, ch
 /* Broker thread at cleanup, after the reader is closed: final sync. */
 void vg_journal_close(struct vg_journal *j);
 
-/* Broker thread. Appends one record (one write(2), never an fsync), in the
- * bulk class. */
+/* Broker thread. Appends one record (a copy into the mapped segment, or
+ * one writev(2); never an fsync), in the bulk class. */
 int vg_journal_append(struct vg_journal *j, uint8_t type, const void *payload, uint32_t len, uint64_t *lsn_out);
 int vg_journal_append_class(struct vg_journal *j, enum vg_journal_class cls, uint8_t type, const void *payload,
 		uint32_t len, uint64_t *lsn_out);
-/* Broker thread. Appends n records of one type with a single writev(2):
- * record i is lens[i] bytes at payloads + offs[i]. All or nothing. n <= 256. */
+/* Broker thread. Appends n records of one type at once (one copy, or a
+ * single writev(2)): record i is lens[i] bytes at payloads + offs[i]. All
+ * or nothing. n <= 256. */
 int vg_journal_append_batch(struct vg_journal *j, enum vg_journal_class cls, uint8_t type, const uint8_t *payloads,
 		const uint32_t *offs, const uint32_t *lens, int n);
-/* Any thread: bytes currently on disk (what max_bytes limits). */
+/* Any thread: data bytes currently on disk (what max_bytes limits). */
 uint64_t vg_journal_disk_bytes(struct vg_journal *j);
 /* Any thread: counters snapshot. */
 void vg_journal_get_stats(struct vg_journal *j, struct vg_journal_stats *st);

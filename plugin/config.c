@@ -65,6 +65,8 @@ static const struct opt_def opt_table[] = {
 		"a sample's ts more than this behind the broker clock is `bad_time`", true },
 	{ "writer_batch_rows", OPT_INT, OFF(writer_batch_rows), false, "5000", 1, 100000,
 		"most rows the PostgreSQL writer commits in one transaction", false },
+	{ "writer_commit_ms", OPT_INT, OFF(writer_commit_ms), false, "100", 0, 5000,
+		"latency budget of the PostgreSQL writer: a transaction closes at `writer_batch_rows` rows or this long after its oldest sample reached the broker, whichever comes first (a backlog is written in full batches without waiting); 0 closes it as soon as the journal has nothing more", false },
 	{ "webhook_timeout_ms", OPT_INT, OFF(webhook_timeout_ms), false, "5000", 100, 120000,
 		"timeout of one webhook attempt", false },
 	{ "webhook_parallel", OPT_INT, OFF(webhook_parallel), false, "8", 1, 256,

@@ -57,6 +57,7 @@ struct vg_config {
 	int64_t ts_max_future_s;
 	int64_t ts_max_past_s;
 	int64_t writer_batch_rows;
+	int64_t writer_commit_ms;
 	int64_t webhook_timeout_ms;
 	int64_t webhook_parallel;
 	int64_t queue_capacity;

@@ -319,6 +319,7 @@ static int start_workers(struct vg_plugin *vg, const char *cache_path)
 	wo.journal = vg->workers.journal;
 	wo.completions = &vg->workers.completions;
 	wo.batch_rows = (int)vg->cfg.writer_batch_rows;
+	wo.commit_ms = (int)vg->cfg.writer_commit_ms;
 	wo.max_past_s = vg->cfg.ts_max_past_s;
 	wo.news2_max_age_s = (int)vg->cfg.news2_max_age_s;
 	wo.scope = scope;

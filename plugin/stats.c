@@ -179,6 +179,24 @@ void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_f
 		fig(&em, "writer/batch_us/sum", "vitalgate_writer_batch_duration_seconds_sum", VG_FIG_HISTOGRAM, "", NULL, NULL,
 				w.batch_us_sum, 1e-6);
 		fig(&em, "writer/batch_us/count", "vitalgate_writer_batch_duration_seconds_count", VG_FIG_HISTOGRAM, "", NULL, NULL, cum, 1);
+		/* Each sample, from its reception by the broker to its COMMIT. */
+		cum = 0;
+		for(i = 0; i < VG_COMMIT_BUCKETS; i++){
+			cum += w.commit_ms_bucket[i];
+			if(i < VG_COMMIT_BUCKETS - 1){
+				snprintf(sys, sizeof(sys), "writer/commit_ms/le_%" PRId64, vg_commit_bucket_ms[i]);
+				snprintf(le, sizeof(le), "%g", (double)vg_commit_bucket_ms[i] / 1e3);
+			}else{
+				snprintf(sys, sizeof(sys), "writer/commit_ms/le_inf");
+				snprintf(le, sizeof(le), "+Inf");
+			}
+			fig(&em, sys, "vitalgate_writer_sample_commit_seconds_bucket", VG_FIG_HISTOGRAM,
+					"Time from a sample's reception by the broker to its COMMIT in PostgreSQL", "le", le, cum, 1);
+		}
+		fig(&em, "writer/commit_ms/sum", "vitalgate_writer_sample_commit_seconds_sum", VG_FIG_HISTOGRAM, "", NULL, NULL,
+				w.commit_ms_sum, 1e-3);
+		fig(&em, "writer/commit_ms/count", "vitalgate_writer_sample_commit_seconds_count", VG_FIG_HISTOGRAM, "", NULL, NULL,
+				cum, 1);
 	}
 	if(vg->workers.storage){
 		struct vg_storage_stats st;

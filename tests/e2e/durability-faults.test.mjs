@@ -111,6 +111,9 @@ test('12.17 spool_dir filesystem full: devices get backpressure, nothing acknowl
       ...bench.brokerOpts, spoolDir: spool, options: { journal_max_mb: 2, journal_segment_mb: 1, metrics_port: mport },
     });
     bench.broker = broker;
+    // Issue 16: on tmpfs the journal appends through a mapped segment, so a
+    // full disk shows when it allocates ahead (fallocate), never as SIGBUS.
+    assert.ok(broker.lines.some((l) => /Vitalgate journal: .* is on tmpfs: appending through a mapped segment/.test(l)));
     const fleet = new Fleet({ port: broker.port, creds: await provision(bench, broker.port, 5, 'enospc'), rate: 20, batch: 8 });
     await fleet.start();
     const refusals = watchRefusals(fleet);

@@ -154,12 +154,23 @@ test('/metrics after known traffic', async () => {
   assert.equal(buckets.at(-1)[1], count);
   assert.ok(count >= 1 && count === m.get('vitalgate_writer_batches_total'));
   assert.ok(m.get('vitalgate_writer_batch_duration_seconds_sum') > 0);
+  // Issue 16: each sample's time from reception to COMMIT, all five of
+  // them, within the writer's budget (100 ms) plus the commit: under 1 s.
+  const lat = [...m.entries()].filter(([k]) => k.startsWith('vitalgate_writer_sample_commit_seconds_bucket'));
+  assert.ok(lat.length >= 2);
+  for (let i = 1; i < lat.length; i++) assert.ok(lat[i][1] >= lat[i - 1][1], 'cumulative buckets');
+  assert.equal(lat.at(-1)[0], 'vitalgate_writer_sample_commit_seconds_bucket{le="+Inf"}');
+  assert.equal(lat.at(-1)[1], 5);
+  assert.equal(m.get('vitalgate_writer_sample_commit_seconds_count'), 5);
+  assert.equal(m.get('vitalgate_writer_sample_commit_seconds_bucket{le="1"}'), 5);
+  assert.ok(m.get('vitalgate_writer_sample_commit_seconds_sum') > 0);
 
   // The same figures under $SYS (retained, every second).
   const sysValue = (name) => Number(sys.filter((x) => x.topic === `$SYS/broker/vitalgate/${name}`).at(-1)?.text);
   await waitFor(() => sysValue('writer/rows') === 5 && sysValue('webhooks/delivered') === m.get('vitalgate_webhooks_total{outcome="delivered"}'),
     { what: '$SYS writer/rows = 5 and the webhooks delivered' });
   assert.equal(sysValue('samples/accepted'), 5);
+  assert.equal(sysValue('writer/commit_ms/count'), 5);
   assert.equal(sysValue('rejected/out_of_range'), 2);
   assert.equal(sysValue('auth/failed'), m.get('vitalgate_auth_total{result="failed"}'));
   assert.equal(sysValue('clients/connected/device'), 1);

@@ -7,6 +7,17 @@
  * a full disk (short writes, ENOSPC, a truncation that fails) and a failed
  * fdatasync (fail closed until safe again), injected through -Wl,--wrap of
  * writev, write, ftruncate, fdatasync and fsync (tests/CMakeLists.txt).
+ *
+ * Issue 16: every test above runs twice, once with appends through the
+ * mapped, preallocated segment (the default on ext4, xfs and tmpfs; /tmp
+ * must be one of them) and once with writev (every other filesystem).
+ * In the mapped run "bytes on disk" are the data bytes (the active
+ * segment's preallocated tail is not data) and only the active segment
+ * may have such a tail. Then the mapped segment's own cases: a broker
+ * killed with SIGKILL (a real child process) leaving its segment
+ * preallocated, a torn record right before that zero tail, a full disk
+ * at preallocation (fallocate), a failing mmap and mlock, and a
+ * filesystem without fallocate (--wrap of fallocate, mmap, mlock).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -15,9 +26,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +54,12 @@ int __real_fdatasync(int fd);
 int __wrap_fdatasync(int fd);
 int __real_fsync(int fd);
 int __wrap_fsync(int fd);
+int __real_fallocate(int fd, int mode, off_t off, off_t len);
+int __wrap_fallocate(int fd, int mode, off_t off, off_t len);
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int __real_mlock(const void *addr, size_t len);
+int __wrap_mlock(const void *addr, size_t len);
 
 /* writev: 0 normal; 1 the next call writes half of what it was given, the
  * call after it fails with ENOSPC (a disk filling up mid-record); 2 every
@@ -49,6 +69,11 @@ static _Atomic bool fault_write_nospace;   /* write(2) fails with ENOSPC */
 static _Atomic bool fault_ftruncate;       /* ftruncate fails with EIO */
 static _Atomic bool fault_sync;            /* fdatasync and fsync fail with EIO */
 static _Atomic int sync_calls;
+static _Atomic int fault_fallocate;        /* errno fallocate fails with (0: works) */
+static _Atomic int fallocate_calls;
+static _Atomic bool fault_mmap;            /* mmap fails with ENOMEM */
+static _Atomic bool fault_mlock;           /* mlock fails with EPERM */
+static _Atomic int mlock_calls;
 
 ssize_t __wrap_writev(int fd, const struct iovec *iov, int n)
 {
@@ -113,6 +138,38 @@ int __wrap_fsync(int fd)
 		return -1;
 	}
 	return __real_fsync(fd);
+}
+
+int __wrap_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	int e = atomic_load(&fault_fallocate);
+
+	atomic_fetch_add(&fallocate_calls, 1);
+	if(e){
+		errno = e;
+		return -1;
+	}
+	return __real_fallocate(fd, mode, off, len);
+}
+
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	/* Only the journal's own mappings (of a file, writable) fail. */
+	if(atomic_load(&fault_mmap) && fd >= 0 && (prot & PROT_WRITE)){
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return __real_mmap(addr, len, prot, flags, fd, off);
+}
+
+int __wrap_mlock(const void *addr, size_t len)
+{
+	atomic_fetch_add(&mlock_calls, 1);
+	if(atomic_load(&fault_mlock)){
+		errno = EPERM;
+		return -1;
+	}
+	return __real_mlock(addr, len);
 }
 
 /* ---- log capture --------------------------------------------------------- */
@@ -187,13 +244,58 @@ static int is_seg_name(const char *name)
 	return n == 20 && !strcmp(name + 16, ".vgj");
 }
 
-/* Segment files: count, total bytes, lowest and highest number. */
+/* The appends of the run in progress: VG_JOURNAL_APPEND_AUTO (mapped
+ * here) or VG_JOURNAL_APPEND_WRITE. */
+static int jmode = VG_JOURNAL_APPEND_WRITE;
+
+static uint32_t le32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The data of a segment file (this test's own reading of the format):
+ * its size, unless its records are followed by zeros only (a
+ * preallocated tail), then where the zeros start. */
+static uint64_t data_len(const char *path, uint64_t *file_size)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *b;
+	long n;
+	uint64_t off = SEG_HDR, k, size;
+
+	*file_size = 0;
+	if(f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0){
+		if(f) fclose(f);
+		return 0;
+	}
+	size = *file_size = (uint64_t)n;
+	b = malloc(size + 1);
+	rewind(f);
+	if(b == NULL || fread(b, 1, size, f) != size){
+		free(b);
+		fclose(f);
+		return size;
+	}
+	fclose(f);
+	while(off + REC_HDR <= size && le32_at(b + off) == 0x524a4756u && off + REC_HDR + le32_at(b + off + 4) <= size){
+		off += REC_HDR + le32_at(b + off + 4);
+	}
+	for(k = off; k < size && b[k] == 0; k++){
+	}
+	free(b);
+	return k == size && off < size ? off : size;
+}
+
+/* Segment files: count, total data bytes (data_len), lowest and highest
+ * number. Only the highest (the active one, while the journal is open)
+ * may have a preallocated tail, and only with mapped appends. */
 static void seg_files(const char *dir, uint64_t *count, uint64_t *bytes, uint64_t *min, uint64_t *max)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	struct stat st;
 	char path[4096];
+	struct stat st;
+	uint64_t tailed = 0, ntailed = 0;
 
 	*count = 0;
 	*bytes = 0;
@@ -203,20 +305,26 @@ static void seg_files(const char *dir, uint64_t *count, uint64_t *bytes, uint64_
 		return;
 	}
 	while((de = readdir(d)) != NULL){
-		uint64_t seg;
+		uint64_t seg, size, data;
 		if(!is_seg_name(de->d_name)){
 			continue;
 		}
 		seg = strtoull(de->d_name, NULL, 16);
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if(stat(path, &st) == 0){
+			data = data_len(path, &size);
 			(*count)++;
-			*bytes += (uint64_t)st.st_size;
+			*bytes += data;
 			if(seg < *min) *min = seg;
 			if(seg > *max) *max = seg;
+			if(data != size){
+				tailed = seg;
+				ntailed++;
+			}
 		}
 	}
 	closedir(d);
+	CHECK(ntailed == 0 || (jmode != VG_JOURNAL_APPEND_WRITE && ntailed == 1 && tailed == *max));
 }
 
 static bool seg_exists(const char *dir, uint64_t seg)
@@ -286,12 +394,14 @@ static int append_rec(struct vg_journal *j, int i, uint64_t *lsn)
 	return vg_journal_append(j, (uint8_t)(1 + i % 3), buf, len, lsn);
 }
 
-static int open_j(struct vg_journal **j, const char *dir, uint64_t max_bytes, int sync_ms, struct logcap *lc)
+static int open_jx(struct vg_journal **j, const char *dir, uint64_t max_bytes, int sync_ms, struct logcap *lc,
+		uint64_t segment_bytes)
 {
 	struct vg_journal_opts o = {
 		.dir = dir,
+		.append_mode = jmode,
 		.max_bytes = max_bytes,
-		.segment_bytes = 4096,
+		.segment_bytes = segment_bytes,
 		.sync_ms = sync_ms,
 		.log = lc ? log_cb : NULL,
 		.log_arg = lc,
@@ -303,6 +413,11 @@ static int open_j(struct vg_journal **j, const char *dir, uint64_t max_bytes, in
 		fprintf(stderr, "vg_journal_open: %s\n", err);
 	}
 	return rc;
+}
+
+static int open_j(struct vg_journal **j, const char *dir, uint64_t max_bytes, int sync_ms, struct logcap *lc)
+{
+	return open_jx(j, dir, max_bytes, sync_ms, lc, 4096);
 }
 
 /* Reads up to max records (timeout 0); returns how many. */
@@ -1283,8 +1398,442 @@ static void test_sync_failure(void)
 	remove_dir(dir);
 }
 
-int main(void)
+/* ---- mapped appends (issue 16) -------------------------------------------- */
+
+static uint64_t file_size_of(const char *path)
 {
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* The mapped segment: while it is active its file is preallocated ahead of
+ * the data (the journal counts the data only); rolled and closed segments
+ * are cut back to their data. A filesystem without fallocate appends with
+ * writev instead. */
+static void test_mapped_sizes(void)
+{
+	char dir[64], path[128];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_stats st;
+	struct logcap lc = { 0 };
+	uint64_t count, bytes, min, max, size, data;
+	int i, n, idx[500];
+
+	make_dir(dir, sizeof(dir));
+	CHECK_INT(open_jx(&j, dir, 1u << 30, 5, &lc, 1u << 20), 0);
+	if(j == NULL){
+		return;
+	}
+	vg_journal_get_stats(j, &st);
+	CHECK(st.mapped);   /* /tmp is ext4, xfs or tmpfs here */
+	CHECK(log_find(&lc, "mapped segment", NULL, NULL) >= 0);
+	seg_path(dir, 1, path, sizeof(path));
+	CHECK_INT(file_size_of(path), 128 * 1024);   /* the first chunk */
+	for(i = 0; i < 300; i++){
+		CHECK_INT(append_rec(j, i, NULL), VG_JOURNAL_OK);
+	}
+	/* ~100 KB of records in 1 MiB segments: still the first chunk; past
+	 * it, the next chunk. */
+	CHECK(rec_offset(0, 300) < 128 * 1024 && rec_offset(0, 500) > 128 * 1024);
+	vg_journal_get_stats(j, &st);
+	data = data_len(path, &size);
+	CHECK_INT(st.disk_bytes, rec_offset(0, 300));
+	CHECK_INT(data, rec_offset(0, 300));
+	CHECK_INT(size, 128 * 1024);
+	for(i = 300; i < 500; i++){
+		CHECK_INT(append_rec(j, i, NULL), VG_JOURNAL_OK);
+	}
+	data = data_len(path, &size);
+	CHECK_INT(data, rec_offset(0, 500));
+	CHECK_INT(size, 256 * 1024);
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(st.disk_bytes, data);
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	n = read_all(r, NULL, idx, 500);
+	CHECK_INT(n, 500);
+	CHECK(n == 500 && idx[0] == 0 && idx[499] == 499);
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+	/* Closed: cut back to its data. */
+	CHECK_INT(file_size_of(path), rec_offset(0, 500));
+	remove_dir(dir);
+
+	/* Small segments: each rolled one is cut back as it stops being active. */
+	make_dir(dir, sizeof(dir));
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, NULL), 0);
+	if(j){
+		for(i = 0; i < 60; i++){
+			CHECK_INT(append_rec(j, i, NULL), VG_JOURNAL_OK);
+		}
+		seg_files(dir, &count, &bytes, &min, &max);   /* checks: only the active one has a tail */
+		CHECK(count > 3);
+		vg_journal_get_stats(j, &st);
+		CHECK_INT(st.disk_bytes, bytes);
+		seg_path(dir, max, path, sizeof(path));
+		CHECK_INT(file_size_of(path), 4096);
+		vg_journal_close(j);
+		CHECK(data_len(path, &size) == size && size < 4096);
+	}
+	remove_dir(dir);
+
+	/* No fallocate (ext2/3 under the ext4 driver): writev, and it says so. */
+	make_dir(dir, sizeof(dir));
+	lc.n = 0;
+	atomic_store(&fault_fallocate, EOPNOTSUPP);
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, &lc), 0);
+	atomic_store(&fault_fallocate, 0);
+	if(j){
+		vg_journal_get_stats(j, &st);
+		CHECK(!st.mapped);
+		CHECK(log_find(&lc, "cannot preallocate", "writev", NULL) >= 0);
+		for(i = 0; i < 5; i++){
+			CHECK_INT(append_rec(j, i, NULL), VG_JOURNAL_OK);
+		}
+		seg_path(dir, 1, path, sizeof(path));
+		CHECK_INT(file_size_of(path), rec_offset(0, 5));
+		CHECK_INT(vg_journal_reader_open(j, &r), 0);
+		CHECK_INT(read_all(r, NULL, idx, 500), 5);
+		vg_journal_reader_close(r);
+		vg_journal_close(j);
+	}
+	remove_dir(dir);
+}
+
+/* A child process opens the journal, appends `n` records (record 0.. n-1,
+ * then, with zero_last, one whose payload ends in zero bytes, index n) and
+ * is killed with SIGKILL: what the kernel keeps is the page cache, exactly
+ * as for a broker killed with kill -9. Returns the data end the child
+ * reached, or 0. */
+static uint64_t crash_child(const char *dir, int n, bool zero_last)
+{
+	int fds[2];
+	pid_t pid;
+	uint64_t end = 0;
+	int status = 0;
+
+	if(pipe(fds) != 0){
+		return 0;
+	}
+	fflush(NULL);
+	pid = fork();
+	if(pid == 0){
+		struct vg_journal *j = NULL;
+		struct vg_journal_opts o = { .dir = dir, .max_bytes = 1u << 30, .segment_bytes = 1u << 20, .sync_ms = 0 };
+		char err[256];
+		uint8_t z[40];
+		uint64_t off = SEG_HDR;
+		int i;
+
+		close(fds[0]);
+		if(vg_journal_open(&j, &o, err, sizeof(err)) != 0){
+			_exit(3);
+		}
+		for(i = 0; i < n; i++){
+			if(append_rec(j, i, NULL) != VG_JOURNAL_OK){
+				_exit(4);
+			}
+			off += REC_HDR + rec_len(i);
+		}
+		if(zero_last){
+			memset(z, 0, sizeof(z));
+			rec_fill(n, z, 12);   /* index, a ramp, then 28 zero bytes */
+			if(vg_journal_append(j, (uint8_t)(1 + n % 3), z, sizeof(z), NULL) != VG_JOURNAL_OK){
+				_exit(5);
+			}
+			off += REC_HDR + sizeof(z);
+		}
+		if(write(fds[1], &off, sizeof(off)) != sizeof(off)){
+			_exit(6);
+		}
+		kill(getpid(), SIGKILL);
+		_exit(7);
+	}
+	close(fds[1]);
+	if(pid < 0 || read(fds[0], &end, sizeof(end)) != sizeof(end)){
+		end = 0;
+	}
+	close(fds[0]);
+	if(pid > 0){
+		waitpid(pid, &status, 0);
+		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	}
+	return end;
+}
+
+/* 16.2: a broker killed with SIGKILL leaves its mapped segment
+ * preallocated. At the next open the journal finds where the data ends,
+ * cuts the zeros off (counting only data), and every record the dead
+ * process appended is read back, then the new ones after them; including
+ * a last record whose payload itself ends with zero bytes. */
+static void test_crash_preallocated_segment(void)
+{
+	char dir[64], path[128];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_rec rec;
+	struct vg_journal_stats st;
+	struct logcap lc = { 0 };
+	uint64_t end, size, count, bytes, min, max;
+	int i, n, wrong = 0, idx[64];
+
+	make_dir(dir, sizeof(dir));
+	end = crash_child(dir, 30, true);
+	CHECK(end > SEG_HDR);
+	seg_path(dir, 1, path, sizeof(path));
+	CHECK_INT(file_size_of(path), 128 * 1024);   /* left preallocated */
+	CHECK_INT(data_len(path, &size), end);
+
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, &lc), 0);
+	if(j == NULL){
+		remove_dir(dir);
+		return;
+	}
+	CHECK(log_find(&lc, "0000000000000001.vgj was active", "cut off", NULL) >= 0);
+	CHECK_INT(file_size_of(path), end);
+	seg_files(dir, &count, &bytes, &min, &max);
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(st.disk_bytes, bytes);
+	CHECK_INT(st.disk_bytes, end + SEG_HDR);   /* plus the new segment's header */
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	for(i = 0; i < 30; i++){
+		if(vg_journal_read(r, &rec, 0) != 1 || !rec_matches(&rec, i)){
+			wrong++;
+		}
+	}
+	CHECK_INT(wrong, 0);
+	CHECK_INT(vg_journal_read(r, &rec, 0), 1);
+	CHECK(rec.len == 40 && rec_index(&rec) == 30 && rec.payload[39] == 0 && rec.payload[12] == 0);
+	CHECK_INT(vg_journal_read(r, &rec, 0), 0);
+	CHECK_INT(append_rec(j, 100, NULL), VG_JOURNAL_OK);
+	n = read_all(r, NULL, idx, 64);
+	CHECK(n == 1 && idx[0] == 100);
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(st.corrupt_skips, 0);
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+
+	/* A segment killed before its header was copied: zeros only. */
+	lc.n = 0;
+	seg_path(dir, 9, path, sizeof(path));
+	{
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		CHECK(fd >= 0 && ftruncate(fd, 128 * 1024) == 0);
+		if(fd >= 0) close(fd);
+	}
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, &lc), 0);
+	if(j){
+		CHECK_INT(file_size_of(path), SEG_HDR);
+		CHECK_INT(vg_journal_reader_open(j, &r), 0);
+		n = read_all(r, NULL, idx, 64);
+		CHECK(n == 32 && idx[30] == 30 && idx[31] == 100);
+		vg_journal_get_stats(j, &st);
+		CHECK_INT(st.corrupt_skips, 0);
+		vg_journal_reader_close(r);
+		vg_journal_close(j);
+	}
+	remove_dir(dir);
+}
+
+/* 16.2: a torn record right before the zero tail (the broker killed in
+ * the middle of a copy: the payload there, the header not yet; or, after
+ * a power cut, the header there and half the payload). The records before
+ * it are read, it is skipped with a log line naming file and offset, the
+ * zeros after it are cut, nothing after the reopen is lost. */
+static void test_torn_before_zero_tail(void)
+{
+	char dir[64], path[128], where[64];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_stats st;
+	struct logcap lc = { 0 };
+	uint8_t torn[REC_HDR + 300];
+	uint64_t end, size;
+	int pass, n, idx[64];
+
+	for(pass = 0; pass < 2; pass++){
+		make_dir(dir, sizeof(dir));
+		end = crash_child(dir, 20, false);
+		CHECK(end > SEG_HDR);
+		seg_path(dir, 1, path, sizeof(path));
+		/* Record 20 as the broker would have framed it, from the journal
+		 * itself: append it to a scratch journal and copy its bytes. */
+		{
+			char sdir[64], spath[128];
+			struct vg_journal *sj = NULL;
+			int fd;
+			make_dir(sdir, sizeof(sdir));
+			CHECK_INT(open_jx(&sj, sdir, 1u << 30, 0, NULL, 1u << 20), 0);
+			if(sj){
+				uint8_t p[300];
+				rec_fill(20, p, sizeof(p));
+				CHECK_INT(vg_journal_append(sj, 1, p, sizeof(p), NULL), VG_JOURNAL_OK);
+				vg_journal_close(sj);
+			}
+			seg_path(sdir, 1, spath, sizeof(spath));
+			fd = open(spath, O_RDONLY);
+			CHECK(fd >= 0 && pread(fd, torn, sizeof(torn), SEG_HDR) == (ssize_t)sizeof(torn));
+			if(fd >= 0) close(fd);
+			remove_dir(sdir);
+		}
+		if(pass == 0){
+			/* Killed mid-copy: the payload's first 200 bytes, no header. */
+			CHECK_INT(patch_file(path, (off_t)(end + REC_HDR), torn + REC_HDR, 200), 0);
+		}else{
+			/* Power cut: the header and half the payload. */
+			CHECK_INT(patch_file(path, (off_t)end, torn, REC_HDR + 150), 0);
+		}
+		CHECK_INT(file_size_of(path), 128 * 1024);
+		lc.n = 0;
+		CHECK_INT(open_j(&j, dir, 1u << 30, 0, &lc), 0);
+		if(j == NULL){
+			remove_dir(dir);
+			continue;
+		}
+		/* Only zeros were cut: the torn bytes stay for the reader. */
+		size = file_size_of(path);
+		CHECK_INT(size, pass == 0 ? end + REC_HDR + 200 : end + REC_HDR + 150);
+		CHECK_INT(vg_journal_reader_open(j, &r), 0);
+		n = read_all(r, NULL, idx, 64);
+		CHECK_INT(n, 20);
+		CHECK(n == 20 && idx[0] == 0 && idx[19] == 19);
+		snprintf(where, sizeof(where), "offset %" PRIu64, end);
+		CHECK(log_find(&lc, pass == 0 ? "corrupt record" : "torn record", "0000000000000001.vgj", where) >= 0);
+		vg_journal_get_stats(j, &st);
+		CHECK_INT(st.corrupt_skips, 1);
+		CHECK_INT(append_rec(j, 200, NULL), VG_JOURNAL_OK);
+		n = read_all(r, NULL, idx, 64);
+		CHECK(n == 1 && idx[0] == 200);
+		vg_journal_reader_close(r);
+		vg_journal_close(j);
+		remove_dir(dir);
+	}
+}
+
+/* 16.2: with a mapped segment, a full disk shows when space is allocated
+ * ahead of the data (a new chunk, a new segment): the append is refused
+ * with NOSPACE, nothing of it is written or counted, the process never
+ * touches unallocated pages (that would be SIGBUS and end this test), and
+ * the next append once there is room works. A failing mmap refuses the
+ * append (IOERR) and leaves no file behind; a refused mlock is said once
+ * and appends go on. */
+static void test_disk_full_mapped(void)
+{
+	char dir[64], path[128];
+	struct vg_journal *j = NULL;
+	struct vg_journal_reader *r = NULL;
+	struct vg_journal_stats st;
+	struct logcap lc = { 0 };
+	uint64_t count, bytes, min, max, before, left;
+	static int idx[4096], expect[4096];
+	int i, n, next = 0, nexp = 0, wrong = 0, calls;
+
+	make_dir(dir, sizeof(dir));
+	CHECK_INT(open_jx(&j, dir, 1u << 30, 0, &lc, 256 * 1024), 0);
+	if(j == NULL){
+		return;
+	}
+	seg_path(dir, 1, path, sizeof(path));
+	/* Fill the first chunk up to the record that would cross it. */
+	while(rec_offset(0, next + 1) <= 128 * 1024){
+		CHECK_INT(append_rec(j, next, NULL), VG_JOURNAL_OK);
+		expect[nexp++] = next++;
+	}
+	before = vg_journal_disk_bytes(j);
+	atomic_store(&fault_fallocate, ENOSPC);
+	CHECK_INT(append_rec(j, next, NULL), VG_JOURNAL_NOSPACE);
+	CHECK_INT(append_rec(j, next, NULL), VG_JOURNAL_NOSPACE);
+	CHECK_INT(vg_journal_disk_bytes(j), before);
+	CHECK_INT(file_size_of(path), 128 * 1024);
+	/* A record that still fits in the chunk goes in, disk full or not. */
+	left = 128 * 1024 - rec_offset(0, next);
+	if(left >= REC_HDR + 4){
+		uint8_t p[700];
+		rec_fill(5000, p, (uint32_t)(left - REC_HDR));
+		CHECK_INT(vg_journal_append(j, 9, p, (uint32_t)(left - REC_HDR), NULL), VG_JOURNAL_OK);
+		expect[nexp++] = 5000;
+	}
+	atomic_store(&fault_fallocate, 0);
+	CHECK_INT(append_rec(j, next, NULL), VG_JOURNAL_OK);
+	expect[nexp++] = next++;
+	CHECK_INT(file_size_of(path), 256 * 1024);
+
+	/* The segment is full: no room for the next one's first chunk. */
+	for(;;){
+		atomic_store(&fault_fallocate, ENOSPC);
+		i = append_rec(j, next, NULL);
+		atomic_store(&fault_fallocate, 0);
+		if(i != VG_JOURNAL_OK){
+			CHECK_INT(i, VG_JOURNAL_NOSPACE);   /* the roll's fallocate */
+			break;
+		}
+		expect[nexp++] = next++;
+	}
+	seg_files(dir, &count, &bytes, &min, &max);
+	CHECK_INT(count, 1);   /* the new segment's file was removed */
+	CHECK_INT(append_rec(j, next, NULL), VG_JOURNAL_OK);
+	expect[nexp++] = next++;
+	seg_files(dir, &count, &bytes, &min, &max);
+	CHECK_INT(count, 2);
+	vg_journal_get_stats(j, &st);
+	CHECK_INT(st.disk_bytes, bytes);
+	CHECK_INT(st.nospace_errors, 3);
+
+	/* mmap fails at the next roll: refused as an I/O error, no file left. */
+	for(;;){
+		atomic_store(&fault_mmap, true);
+		i = append_rec(j, next, NULL);
+		atomic_store(&fault_mmap, false);
+		if(i != VG_JOURNAL_OK){
+			CHECK_INT(i, VG_JOURNAL_IOERR);
+			break;
+		}
+		expect[nexp++] = next++;
+	}
+	seg_files(dir, &count, &bytes, &min, &max);
+	CHECK_INT(count, 2);
+	CHECK_INT(append_rec(j, next, NULL), VG_JOURNAL_OK);
+	expect[nexp++] = next++;
+
+	/* Everything acknowledged is read back, in order, nothing else. */
+	CHECK_INT(vg_journal_reader_open(j, &r), 0);
+	n = read_all(r, NULL, idx, 4096);
+	CHECK_INT(n, nexp);
+	for(i = 0; i < n && i < nexp; i++){
+		if(idx[i] != expect[i]){
+			wrong++;
+		}
+	}
+	CHECK_INT(wrong, 0);
+	vg_journal_reader_close(r);
+	vg_journal_close(j);
+	remove_dir(dir);
+
+	/* mlock refused (RLIMIT_MEMLOCK): said once, appends go on. */
+	make_dir(dir, sizeof(dir));
+	lc.n = 0;
+	calls = atomic_load(&mlock_calls);
+	atomic_store(&fault_mlock, true);
+	CHECK_INT(open_j(&j, dir, 1u << 30, 0, &lc), 0);
+	if(j){
+		for(i = 0; i < 40; i++){
+			CHECK_INT(append_rec(j, i, NULL), VG_JOURNAL_OK);
+		}
+		CHECK_INT(atomic_load(&mlock_calls) - calls, 1);
+		CHECK(log_find(&lc, "cannot lock", "mlock", NULL) >= 0);
+		CHECK_INT(vg_journal_reader_open(j, &r), 0);
+		CHECK_INT(read_all(r, NULL, idx, 64), 40);
+		vg_journal_reader_close(r);
+		vg_journal_close(j);
+	}
+	atomic_store(&fault_mlock, false);
+	remove_dir(dir);
+}
+
+static void run_suite(int mode)
+{
+	jmode = mode;
 	test_append_read_commit_reopen();
 	test_checkpoint_without_flush();
 	test_corrupt_payload_skipped();
@@ -1297,7 +1846,20 @@ int main(void)
 	test_open_errors();
 	test_reader_seek();
 	test_rejection_budget();
-	test_disk_full();
+	if(mode == VG_JOURNAL_APPEND_WRITE){
+		test_disk_full();   /* writev's short writes and truncation */
+	}
 	test_sync_failure();
+}
+
+int main(void)
+{
+	run_suite(VG_JOURNAL_APPEND_WRITE);
+	run_suite(VG_JOURNAL_APPEND_AUTO);
+	jmode = VG_JOURNAL_APPEND_AUTO;
+	test_mapped_sizes();
+	test_crash_preallocated_segment();
+	test_torn_before_zero_tail();
+	test_disk_full_mapped();
 	return vgtest_result("test_journal");
 }

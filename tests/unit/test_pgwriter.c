@@ -25,6 +25,7 @@
 #include "vg_rec.h"
 #include "vg_schema.h"
 #include "writer_rig.h"
+#include "vg_util.h"
 #include "vgtest.h"
 
 #define SWEEP 20
@@ -258,11 +259,156 @@ static void test_unknown_field_id_stops_the_writer(void)
 	CHECK_INT(atomic_load(&rig_violations), 0);
 }
 
+/* ---- cadence (issue 16) ----------------------------------------------------- */
+
+/* One samples record of one sample, received by the broker now. */
+static void append_now(struct rig *g)
+{
+	uint8_t buf[512];
+	struct vg_wbuf w;
+	struct vg_sample s;
+
+	memset(&s, 0, sizeof(s));
+	s.present = (1u << VG_F_V) | (1u << VG_F_SEQ) | (1u << VG_F_TS) | (1u << VG_F_HR);
+	s.val[VG_F_V].u = 1;
+	s.val[VG_F_SEQ].u = g->next_seq++;
+	s.val[VG_F_TS].i = vg_now_ms();
+	s.val[VG_F_HR].u = 70;
+	vg_wbuf_init(&w, buf, sizeof(buf));
+	CHECK(vg_rec_encode_samples(&w, "dev-c", "3W", "7", vg_now_ms(), 0, &s, 1));
+	CHECK_INT(vg_journal_append(g->j, VG_REC_SAMPLES, w.p, (uint32_t)w.len, NULL), VG_JOURNAL_OK);
+	g->nrecs++;
+}
+
+/* 16.3: under a steady light load the writer commits once per budget
+ * (commit_ms), not once per poll, and every sample is committed within the
+ * budget (plus the commit itself) of its reception: the histogram on
+ * /metrics says so. */
+static void test_cadence_steady(void)
+{
+	struct rig g;
+	struct vg_pgwriter_stats st;
+	size_t commits0, commits;
+	uint64_t n = 0, within = 0;
+	int i;
+
+	if(!rig_open(&g, 0, false)){
+		CHECK(false);
+		return;
+	}
+	fake_pq_reset();
+	atomic_store(&fail_mode, FAIL_NONE);
+	if(!rig_start_with(&g, 5000, 100)){
+		CHECK(false);
+		rig_close(&g);
+		return;
+	}
+	rig_sleep_ms(200);   /* connected, migrations checked */
+	commits0 = fake_pq_commits();
+	for(i = 0; i < 750; i++){   /* 500 samples/s for 1.5 s */
+		append_now(&g);
+		rig_sleep_ms(2);
+	}
+	CHECK(rig_wait_all(&g, 5000));
+	commits = fake_pq_commits() - commits0;
+	/* ~15 budgets (the loop takes a little longer than 1.5 s); one commit
+	 * per 5-ms poll would be hundreds. */
+	CHECK(commits >= 8 && commits <= 30);
+	vg_pgwriter_get_stats(g.w, &st);
+	for(i = 0; i < VG_COMMIT_BUCKETS; i++){
+		n += st.commit_ms_bucket[i];
+		if(i < VG_COMMIT_BUCKETS - 1 && vg_commit_bucket_ms[i] <= 250){
+			within += st.commit_ms_bucket[i];
+		}
+	}
+	CHECK_INT(n, 750);
+	CHECK_INT(within, 750);
+	/* They did wait for their batch: about half the budget on average. */
+	CHECK(n > 0 && st.commit_ms_sum / n >= 20 && st.commit_ms_sum / n <= 150);
+	fprintf(stderr, "cadence: %zu commits for 750 samples in 1.5 s, mean reception-to-commit %" PRIu64 " ms\n",
+			commits, n ? st.commit_ms_sum / n : 0);
+	rig_close(&g);
+	CHECK_INT(rig_missing(&g), 0);
+}
+
+/* 16.3: a backlog (more than batch_rows waiting) is written in full
+ * batches back to back: no batch waits for its budget. */
+static void test_cadence_backlog(void)
+{
+	struct rig g;
+	size_t commits0, commits;
+	int64_t t0, took;
+	int i;
+
+	if(!rig_open(&g, 0, false)){
+		CHECK(false);
+		return;
+	}
+	fake_pq_reset();
+	for(i = 0; i < 2000; i++){
+		append_now(&g);
+	}
+	commits0 = fake_pq_commits();
+	t0 = vg_mono_ms();
+	if(!rig_start_with(&g, 100, 3000)){
+		CHECK(false);
+		rig_close(&g);
+		return;
+	}
+	CHECK(rig_wait_all(&g, 15000));
+	took = vg_mono_ms() - t0;
+	commits = fake_pq_commits() - commits0;
+	CHECK_INT(commits, 20);   /* 2,000 rows, 100 a batch, every batch full */
+	CHECK(took < 2500);       /* waiting the budget even once would take 3 s */
+	fprintf(stderr, "backlog: 2000 rows in %zu commits, %" PRId64 " ms\n", commits, took);
+	rig_close(&g);
+	CHECK_INT(rig_missing(&g), 0);
+}
+
+/* 16.3: at shutdown the batch waiting for its budget is written at once,
+ * and so is what follows it (more than a batch: no batch waits). */
+static void test_cadence_shutdown_drains(void)
+{
+	struct rig g;
+	int64_t t0, took;
+	int i;
+
+	if(!rig_open(&g, 0, false)){
+		CHECK(false);
+		return;
+	}
+	fake_pq_reset();
+	if(!rig_start_with(&g, 30, 4000)){
+		CHECK(false);
+		rig_close(&g);
+		return;
+	}
+	rig_sleep_ms(200);
+	for(i = 0; i < 10; i++){
+		append_now(&g);
+	}
+	rig_sleep_ms(100);   /* read, and waiting for the rest of its 4 s */
+	for(i = 0; i < 40; i++){
+		append_now(&g);   /* too few bytes to wake it */
+	}
+	CHECK_INT(rig_missing(&g), 50);
+	t0 = vg_mono_ms();
+	vg_pgwriter_stop(g.w, 5000);
+	took = vg_mono_ms() - t0;
+	g.w = NULL;
+	CHECK(took < 2000);
+	CHECK_INT(rig_missing(&g), 0);
+	rig_close(&g);
+}
+
 int main(void)
 {
 	rig_immune = true;
 	test_each_allocation_fails();
 	test_random_failures_while_records_arrive();
 	test_unknown_field_id_stops_the_writer();
+	test_cadence_steady();
+	test_cadence_backlog();
+	test_cadence_shutdown_drains();
 	return vgtest_result("test_pgwriter");
 }

@@ -312,11 +312,17 @@ bool rig_open(struct rig *g, int nrecs, bool alerts)
 
 bool rig_start(struct rig *g, int batch_rows)
 {
+	return rig_start_with(g, batch_rows, 0);
+}
+
+bool rig_start_with(struct rig *g, int batch_rows, int commit_ms)
+{
 	struct vg_pgwriter_opts wo = {
 		.conninfo = "dbname=fake",
 		.journal = g->j,
 		.completions = &g->completions,
 		.batch_rows = batch_rows,
+		.commit_ms = commit_ms,
 		.max_past_s = 86400,
 		.news2_max_age_s = 900,
 	};

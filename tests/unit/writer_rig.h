@@ -69,6 +69,8 @@ bool rig_open(struct rig *g, int nrecs, bool alerts);
  * one could not be encoded or appended. */
 bool rig_append(struct rig *g, int n);
 bool rig_start(struct rig *g, int batch_rows);
+/* With a commit budget in ms (0: the writer's default). */
+bool rig_start_with(struct rig *g, int batch_rows, int commit_ms);
 /* Waits until the writer committed everything appended; true if it did. */
 bool rig_wait_all(struct rig *g, int ms);
 /* Where the journal's appended records end now. */
