@@ -77,6 +77,7 @@ unsigned vg_alarm_step(struct vg_alarm *a, enum vg_alarm_event ev, const struct 
 		case VG_ALARM_EV_END:
 			if(a->state == VG_ALARM_ACTIVE && a->prio == VG_PRIO_HIGH){
 				a->state = VG_ALARM_LATCHED;
+				a->latched = 1;
 				a->cleared_ms = now_ms;
 				return VG_ALARM_OUT_RESOLVED;
 			}

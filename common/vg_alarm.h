@@ -68,6 +68,7 @@ struct vg_alarm {
 	uint8_t prio;                 /* enum vg_prio */
 	uint8_t category;             /* enum vg_category */
 	uint8_t level;                /* escalation level sent so far (0: none) */
+	uint8_t latched;              /* 1 once it latched (kept through its ack) */
 	int64_t raised_ms;
 	int64_t acked_ms;             /* 0: not acknowledged */
 	int64_t cleared_ms;           /* when the condition ended (LATCHED); 0 otherwise */

@@ -480,10 +480,13 @@ static void set_open(struct vg_plugin *vg, const char *ward, const char *bed, co
 
 void vg_stations_on_alert(struct vg_plugin *vg, const struct vg_rec_event *ev)
 {
+	/* A latched alert's alert.resolved keeps it listed until its ack. */
+	bool closes = ev->open_after == VG_EV_CLOSES || (ev->type == VG_AT_RESOLVED && ev->open_after != VG_EV_STAYS_OPEN);
+
 	if(ev->ward.n == 0){
 		return;
 	}
-	set_open(vg, ev->ward.p, ev->bed.p, ev->alert_id.p, ev->type == VG_AT_RESOLVED ? NULL : ev->body.p, ev->body.n);
+	set_open(vg, ev->ward.p, ev->bed.p, ev->alert_id.p, closes ? NULL : ev->body.p, ev->body.n);
 }
 
 void vg_stations_open_alert(struct vg_plugin *vg, const char *ward, const char *bed, const char *alert_id,
