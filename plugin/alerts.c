@@ -1311,9 +1311,9 @@ static void escalate_due(struct vg_plugin *vg, int64_t now_ms)
 {
 	size_t pos = 0;
 	struct vg_alarm_rec *rec;
-	const char *id;
+	const char *id, *why;
 
-	if(vg->cfg.cell && !vg_cells_serving(vg, NULL)){
+	if(vg->alarms.open.count == 0 || (vg->cfg.cell && !vg_cells_serving(vg, &why))){
 		return;
 	}
 	while((rec = vg_smap_next(&vg->alarms.open, &pos, &id)) != NULL){
