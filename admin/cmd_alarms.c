@@ -275,7 +275,7 @@ static int report(PGconn *c, const struct vg_admin_args *a)
 			"     AND k.created_at <= e.created_at)), "
 			"  COALESCE(round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM acks)::numeric, 1)::text, ''), "
 			"  COALESCE(round((SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM acks)::numeric, 1)::text, ''), "
-			"  to_char(timestamptz 'epoch' + $2::bigint * interval '1 millisecond' AT TIME ZONE 'UTC', "
+			"  to_char((timestamptz 'epoch' + $2::bigint * interval '1 millisecond') AT TIME ZONE 'UTC', "
 			"    'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
 			2, p, PGRES_TUPLES_OK);
 	if(r == NULL){

@@ -366,6 +366,10 @@ void vg_alerts_emit(struct vg_plugin *vg)
 			vg->stats.alerts_resolved++;
 		}else if(ev->type == VG_AT_UPDATED){
 			vg->stats.alerts_updated++;
+		}else if(ev->type == VG_AT_ACKNOWLEDGED){
+			vg->stats.alerts_acknowledged++;
+		}else{
+			vg->stats.alerts_escalated++;
 		}
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %s %s %s%s%s%s%s (%s)", vg_alert_type_name(ev->type),
 				vg_alert_kind_name(ev->kind), ev->alert_id.p,
@@ -1298,7 +1302,6 @@ int vg_alerts_ack(struct vg_plugin *vg, const struct vg_ident *e, const char *cl
 	if(rc != VG_JOURNAL_OK){
 		return ack_refuse(vg, e, client_id, ed, rc == VG_JOURNAL_FULL ? "journal full" : "journal write failed");
 	}
-	vg->stats.acks++;
 	vg_audit(vg, VG_AUDIT_ALERT_ACK, e->id, client_id, NULL, "%s at %s by %s: acknowledged", aid, ward, by);
 	vg_audit_flush(vg);
 	return MOSQ_ERR_SUCCESS;

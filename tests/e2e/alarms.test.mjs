@@ -188,6 +188,42 @@ test('latching: a high alert that ends unacknowledged stays open until acknowled
   assert.equal(await ack(station, '5N', hr.data.alert_id, { by: 'nurse.jo' }), 0x87);
 });
 
+test('alarm load: /metrics and `alerts report` agree with the events the test generated', async () => {
+  const ward = events((e) => e.data.ward === '5N');
+  const ids = (type) => ward.filter((e) => e.type === type);
+  const acks = ids('alert.acknowledged');
+  const ackAt = new Map(acks.map((e) => [e.data.alert_id, Date.parse(e.timestamp)]));
+  const endedFirst = new Set(ids('alert.resolved').filter((e) => !(ackAt.get(e.data.alert_id) <= Date.parse(e.timestamp)))
+    .map((e) => e.data.alert_id));
+  const want = {
+    raised: ids('alert.raised').length, acknowledged: acks.length, escalated: ids('alert.escalated').length,
+    ended_before_ack: endedFirst.size,
+  };
+  assert.ok(want.raised >= 6 && want.acknowledged === 2 && want.ended_before_ack >= 2, JSON.stringify(want));
+  // The report, from alert_events.
+  const rep = JSON.parse(await bench.adminOk(['alerts', 'report', '--ward', '5N', '--since', '1h', '--json']));
+  for (const k of Object.keys(want)) assert.equal(rep[k], want[k], `report ${k}`);
+  const secs = acks.map((e) => (Date.parse(e.data.acknowledged_at) - Date.parse(e.data.raised_at)) / 1000).sort((a, b) => a - b);
+  const pct = (p) => { const x = p * (secs.length - 1), i = Math.floor(x); return secs[i] + (secs[Math.min(i + 1, secs.length - 1)] - secs[i]) * (x - i); };
+  assert.ok(Math.abs(rep.time_to_ack_s.p50 - pct(0.5)) <= 0.15, `p50 ${rep.time_to_ack_s.p50} vs ${pct(0.5)}`);
+  assert.ok(Math.abs(rep.time_to_ack_s.p90 - pct(0.9)) <= 0.15, `p90 ${rep.time_to_ack_s.p90} vs ${pct(0.9)}`);
+  const table = await bench.adminOk(['alerts', 'report', '--ward', '5N', '--since', '1h']);
+  assert.match(table, new RegExp(`raised\\s+${want.raised}\\n`));
+  assert.match(table, /time to ack, p90\s+\d+\.\d s/);
+  // /metrics: counters in memory (this run).
+  await waitFor(async () => {
+    const m = await httpGet(metricsPort, '/metrics');
+    const got = {
+      raised: promValue(m.body, 'vitalgate_alarms_raised_total{ward="5N"}'),
+      acknowledged: promValue(m.body, 'vitalgate_alarms_acknowledged_total{ward="5N"}'),
+      escalated: promValue(m.body, 'vitalgate_alarms_escalated_total{ward="5N"}'),
+      ended_before_ack: promValue(m.body, 'vitalgate_alarms_ended_unacknowledged_total{ward="5N"}'),
+      acks: promValue(m.body, 'vitalgate_alarm_time_to_ack_seconds_count{ward="5N"}'),
+    };
+    return Object.keys(want).every((k) => got[k] === want[k]) && got.acks === want.acknowledged ? got : null;
+  }, { what: '/metrics alarm load matching the events', timeout: 5000 });
+});
+
 test('escalation: level 1 and 2 at the configured interval; kill -9 between them, level 2 arrives once', async () => {
   const d = await device('alm-4', '5N', 'B4');
   await d.send({ hr: 150 });
