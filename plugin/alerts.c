@@ -1344,3 +1344,43 @@ static void escalate_due(struct vg_plugin *vg, int64_t now_ms)
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal alert escalations; retrying");
 	}
 }
+
+/* ---- condition cleared, waiting out the hold -------------------------------- */
+
+/* When a's condition ended while it waits out alert_hold_s, or 0: a
+ * threshold alert back inside its bounds (by its margin), a NEWS2 alert
+ * whose band stayed below medium since (not a de-escalation). */
+static int64_t cleared_since(const struct vg_alert_st *a, bool news2)
+{
+	if(!a->active || a->calm_since_ms == 0){
+		return 0;
+	}
+	return !news2 || a->calm_level < VG_N2_BAND_MEDIUM ? a->calm_since_ms : 0;
+}
+
+void vg_alerts_note_cleared(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *rt,
+		const struct vg_alert_snap *snap)
+{
+	char aid[32];
+	int v;
+
+	if(e->ward[0] == '\0'){
+		return;
+	}
+	for(v = 0; rt && rt->alerts && v < VG_V_COUNT; v++){
+		const struct vg_alert_st *a = &rt->alerts->thr[v];
+		int64_t now = cleared_since(a, false), was = snap->had_dev ? cleared_since(&snap->dev.thr[v], false) : 0;
+		if(now != was && (a->active || was)){
+			alert_id_str(a, aid);
+			vg_stations_alert_cleared(vg, e->ward, aid, now);
+		}
+	}
+	if(snap->bed){
+		const struct vg_alert_st *a = &snap->bed->news2;
+		int64_t now = cleared_since(a, true), was = snap->had_bed ? cleared_since(&snap->bed_copy.news2, true) : 0;
+		if(now != was && a->active){
+			alert_id_str(a, aid);
+			vg_stations_alert_cleared(vg, snap->bed->ward, aid, now);
+		}
+	}
+}

@@ -106,6 +106,11 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 		const struct vg_sample *s, int n, int64_t now_ms);
 void vg_alerts_restore(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *dev,
 		const struct vg_alert_snap *snap);
+/* Ingest, after emit: tells the stations which of the device's and its
+ * bed's open alerts have a condition that ended and wait out alert_hold_s
+ * (and which no longer do), from the snapshot before the message. */
+void vg_alerts_note_cleared(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *dev,
+		const struct vg_alert_snap *snap);
 /* Publishes and queues for the webhook every event in vg->alerts.ev, counts (and
  * logs, at most every 10 s) the transitions they coalesced, then clears it. */
 void vg_alerts_emit(struct vg_plugin *vg);

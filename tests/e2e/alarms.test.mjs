@@ -159,7 +159,14 @@ test('latching: a high alert that ends unacknowledged stays open until acknowled
   await d.send({ hr: 150, spo2: 85 });
   const hr = await waitFor(() => events((e) => e.type === 'alert.raised' && e.data.device_id === 'alm-3' && e.data.vital === 'hr')[0], { what: 'hr' });
   const sp = await waitFor(() => events((e) => e.type === 'alert.raised' && e.data.device_id === 'alm-3' && e.data.vital === 'spo2')[0], { what: 'spo2' });
+  const t1 = Date.now();
   await d.send({ hr: 80, spo2: 97 });
+  // While it waits out alert_hold_s, stations read when its condition cleared.
+  const during = await waitFor(() => {
+    const l = stationMsgs.filter((m) => m.topic === 'wards/5N/alerts/active').at(-1);
+    return l && JSON.parse(l.text).alerts.find((x) => x.data.alert_id === hr.data.alert_id && x.data.condition_cleared_at);
+  }, { what: 'condition_cleared_at on the open alert during the hold', timeout: HOLD_S * 1000 });
+  assert.ok(Math.abs(Date.parse(during.data.condition_cleared_at) - t1) < 1000);
   await sleep(HOLD_S * 1000 + 200);
   await d.send({ hr: 80, spo2: 97 });
   const res = await waitHook(hr.data.alert_id, 'alert.resolved', 'hr resolved');
