@@ -41,7 +41,7 @@ export interface AlertData {
   ward: string | null;
   bed: string | null;
   device_id: string | null;
-  /** RFC 3339. */
+  /** RFC 3339: when the alert was raised (every event of a broker with the alarm lifecycle). */
   raised_at?: string;
   /** The device's sample sequence number that triggered the event. */
   seq?: number;
@@ -75,8 +75,6 @@ export interface AlertData {
   /** Alarm lifecycle (every event of a broker with migration 010). */
   priority?: AlarmPriority;
   category?: AlarmCategory;
-  /** RFC 3339: when the alert was raised. */
-  raised_at?: string;
   /** Once acknowledged: when, by whom (clinician id), through which station or service. */
   acknowledged_at?: string;
   acknowledged_by?: string;
