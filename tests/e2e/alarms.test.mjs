@@ -19,6 +19,7 @@ const ESC_S = 4;            // high alerts of ward 5N escalate every 4 s (at mos
 let bench;
 let metricsPort;
 let station;                // nurses-5n: ward 5N
+let stationSecret;
 let stationMsgs;
 let other;                  // nurses-4e: ward 4E
 let core;                   // a service
@@ -67,6 +68,7 @@ before(async () => {
   bench = await Bench.start({ webhook: true, options: { alert_hold_s: HOLD_S, metrics_port: metricsPort } });
   const st = await login('nurses-5n', ['station', 'add', 'nurses-5n', '--wards', '5N']);
   station = st.c;
+  stationSecret = st.secret;
   stationMsgs = collect(station);
   await station.subscribeAsync('wards/5N/alerts', { qos: 1 });
   await station.subscribeAsync('wards/5N/alerts/active', { qos: 1 });
@@ -251,4 +253,30 @@ test('escalation: level 1 and 2 at the configured interval; kill -9 between them
   assert.equal(l2s.length, 2, 'level 1 and level 2, each once; max level 2: no level 3');
   const stored = (await bench.pg.query("SELECT body::json->'data'->>'level' AS level FROM alert_events WHERE alert_id = $1 AND type = 'alert.escalated' ORDER BY created_at", [id])).rows;
   assert.deepEqual(stored.map((r) => r.level), ['1', '2']);
+});
+
+test('acks and escalations survive a PostgreSQL and webhook receiver outage like any alert event (outbox, one webhook-id each)', async () => {
+  // The broker was killed in the test before: a new session for the station.
+  await station.endAsync(true).catch(() => {});
+  station = await connect(bench.broker.port, { id: 'nurses-5n', password: stationSecret });
+  const d = await device('alm-5', '5N', 'B5');
+  await d.send({ hr: 150 });
+  const raised = await waitFor(() => events((e) => e.type === 'alert.raised' && e.data.device_id === 'alm-5')[0], { what: 'raised' });
+  const id = raised.data.alert_id;
+  await bench.receiver.pause();
+  await bench.pg.stop();
+  try {
+    assert.equal(await ack(station, '5N', id, { by: 'nurse.out' }), 0, 'accepted from the journal while PostgreSQL is down');
+    await sleep(ESC_S * 1000 + 500); // an escalation fell due before the ack? it is journalled too
+  } finally {
+    await bench.pg.boot();
+    await bench.receiver.resume();
+  }
+  const a = await waitHook(id, 'alert.acknowledged', 'the ack after the outage', { timeout: 30000 });
+  assert.equal(a.data.acknowledged_by, 'nurse.out');
+  await waitFor(async () => (await bench.pg.query("SELECT status FROM alert_events WHERE alert_id = $1 AND type = 'alert.acknowledged'", [id]))
+    .rows.every((r) => r.status === 'delivered') || null, { what: 'the ack delivered in the outbox', timeout: 15000 });
+  const ok = bench.receiver.requests.filter((r) => r.status === 204 && r.raw.includes(id));
+  assert.equal(new Set(ok.map((r) => r.id)).size, ok.length, 'each event accepted once (one webhook-id each)');
+  assert.equal(ok.filter((r) => r.raw.includes('"alert.acknowledged"')).length, 1);
 });
