@@ -50,10 +50,8 @@ struct vg_alarm_rec *vg_alarms_find(struct vg_alarms *a, const char *alert_id)
 	return vg_smap_get(&a->open, alert_id);
 }
 
-int vg_alarms_priority(const struct vg_plugin *vg, const char *ward, int kind, int vital, int level)
+int vg_alarms_priority(const struct vg_alarm_policy *p, int kind, int vital, int level)
 {
-	const struct vg_alarm_policy *p = vg_alert_cfg_policy(vg->alerts.cfg, ward);
-
 	switch(kind){
 		case VG_AK_THRESHOLD:
 			return vital >= 0 && vital < VG_V_COUNT ? p->thr[vital] : VG_PRIO_HIGH;
@@ -107,7 +105,8 @@ void vg_alarms_on_event(struct vg_plugin *vg, struct vg_alarm_pend *pend, const 
 {
 	struct vg_alarm_pend *p = &pend[i];
 	const struct vg_alarm_rec *rec;
-	const struct vg_alarm_policy *pol = vg_alert_cfg_policy(vg->alerts.cfg, "");
+	static const struct vg_alarm_policy none; /* the steps used here do not escalate */
+	const struct vg_alarm_policy *pol = &none;
 	bool have = false;
 	int k;
 
@@ -380,7 +379,7 @@ static bool body_core(const char *body, const char **core, size_t *n)
 	return *n > 0;
 }
 
-void vg_alarms_restore(struct vg_plugin *vg, const struct vg_open_alert *o)
+void vg_alarms_restore(struct vg_plugin *vg, const struct vg_open_alert *o, const struct vg_alarm_policy *pol)
 {
 	struct vg_alarm_rec *rec = vg_alarms_find(&vg->alarms, o->alert_id);
 	const char *core;
@@ -406,7 +405,7 @@ void vg_alarms_restore(struct vg_plugin *vg, const struct vg_open_alert *o)
 	memset(&rec->lc, 0, sizeof(rec->lc));
 	rec->lc.state = o->latched ? VG_ALARM_LATCHED : o->acked_ms ? VG_ALARM_ACKED : VG_ALARM_ACTIVE;
 	rec->lc.prio = o->prio ? o->prio
-		: (uint8_t)vg_alarms_priority(vg, o->ward, o->kind, vg_vital_index(o->vital), o->level);
+		: (uint8_t)vg_alarms_priority(pol, o->kind, vg_vital_index(o->vital), o->level);
 	rec->lc.category = (uint8_t)vg_alarms_category(o->kind);
 	rec->lc.level = o->esc_level;
 	rec->lc.raised_ms = o->raised_ms;

@@ -79,8 +79,8 @@ void vg_alarms_free(struct vg_alarms *a);
 struct vg_alarm_rec *vg_alarms_find(struct vg_alarms *a, const char *alert_id);
 
 /* The priority an alert of kind (and vital, or NEWS2 band in level) has
- * in ward, and its category. */
-int vg_alarms_priority(const struct vg_plugin *vg, const char *ward, int kind, int vital, int level);
+ * under the ward's policy p, and its category. */
+int vg_alarms_priority(const struct vg_alarm_policy *p, int kind, int vital, int level);
 int vg_alarms_category(int kind);
 
 /* alerts.c, while building event number i of type for alert_id: steps the
@@ -119,8 +119,9 @@ bool vg_alarms_ack_body(const void *payload, size_t len, char by[65]);
 
 /* Restart or the cell's other instance: an open alert as PostgreSQL holds
  * it (its last event's body carries the lifecycle) becomes a record; a
- * record already held is left alone unless o is newer. */
-void vg_alarms_restore(struct vg_plugin *vg, const struct vg_open_alert *o);
+ * record already held is left alone unless o is newer. pol: the ward's
+ * policy (the priority of a body without one). */
+void vg_alarms_restore(struct vg_plugin *vg, const struct vg_open_alert *o, const struct vg_alarm_policy *pol);
 
 /* /metrics: the alarm load of every ward. */
 struct vg_sbuf;

@@ -306,7 +306,7 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 		vg_json_u64(&j, "coalesced", sp->coalesced);
 	}
 	/* The alarm lifecycle after this event (alarms.c), last in data. */
-	prio = vg_alarms_priority(vg, sp->ward, sp->kind, sp->vital,
+	prio = vg_alarms_priority(vg_alert_cfg_policy(vg->alerts.cfg, sp->ward), sp->kind, sp->vital,
 			sp->kind == VG_AK_NEWS2 && !strcmp(sp->severity, "high") ? VG_N2_BAND_HIGH : VG_N2_BAND_MEDIUM);
 	vg_alarms_on_event(vg, vg->alerts.pend, vg->alerts.ev, vg->alerts.nev, aid, sp->type, prio,
 			vg_alarms_category(sp->kind), now_ms, &j, core_off, sp->no_latch, &open_after);
@@ -943,7 +943,7 @@ static void slot_open(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	a->calm_since_ms = 0;
 	a->calm_level = 0;
 	memcpy(a->id, id, 12);
-	vg_alarms_restore(vg, o);
+	vg_alarms_restore(vg, o, vg_alert_cfg_policy(vg->alerts.cfg, o->ward));
 	vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
 }
 
@@ -969,7 +969,7 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 		}
 		if(o->latched){
 			/* Held until acknowledged; its condition's slot is free. */
-			vg_alarms_restore(vg, o);
+			vg_alarms_restore(vg, o, vg_alert_cfg_policy(vg->alerts.cfg, o->ward));
 			vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
 			restored++;
 			continue;
@@ -1109,7 +1109,7 @@ void vg_alerts_mirror(struct vg_plugin *vg, const struct vg_c_alert_state *m, co
 			continue;
 		}
 		if(o->latched){
-			vg_alarms_restore(vg, o);
+			vg_alarms_restore(vg, o, vg_alert_cfg_policy(vg->alerts.cfg, o->ward));
 			vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
 			continue;
 		}
@@ -1123,7 +1123,7 @@ void vg_alerts_mirror(struct vg_plugin *vg, const struct vg_c_alert_state *m, co
 				a->level = o->level;
 				vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
 			}
-			vg_alarms_restore(vg, o); /* an ack or escalation the other instance sent */
+			vg_alarms_restore(vg, o, vg_alert_cfg_policy(vg->alerts.cfg, o->ward)); /* an ack or escalation the other instance sent */
 			continue;
 		}
 		slot_open(vg, a, o, id);
