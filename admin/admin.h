@@ -11,6 +11,7 @@
 #define VG_ADMIN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -38,7 +39,10 @@ struct vg_admin_args {
 	const char *news2_max_age;
 	const char *cell;
 	const char *hub;
-	const char *pos[4];
+	const char *after;
+	const char *max_level;
+	bool json;
+	const char *pos[6];
 	int npos;
 };
 
@@ -70,6 +74,11 @@ bool vg_admin_cert_is_command(const char *cmd);
 
 /* cmd_fhir.c: export fhir. */
 int vg_admin_fhir_validate(const struct vg_admin_args *a);
+/* --since/--until values (cmd_fhir.c): a duration back from now (24h, 30m,
+ * 7d, 10s) or an RFC 3339 time; resolved by PostgreSQL's clock. */
+bool vg_admin_is_duration(const char *s);
+bool vg_admin_is_timestamp(const char *s);
+bool vg_admin_resolve_time(PGconn *c, const char *v, int64_t *ms);
 int vg_admin_fhir_run(PGconn *c, const struct vg_admin_args *a);
 
 /* cmd_storage.c: the storage report. */
@@ -79,5 +88,9 @@ int vg_admin_storage_run(PGconn *c, const struct vg_admin_args *a);
 int vg_admin_cells_validate(const struct vg_admin_args *a);
 int vg_admin_cells_run(PGconn *c, const struct vg_admin_args *a);
 bool vg_admin_cells_is_command(const char *cmd);
+
+/* cmd_alarms.c: alerts priority|escalation|report. */
+int vg_admin_alarms_validate(const struct vg_admin_args *a);
+int vg_admin_alarms_run(PGconn *c, const struct vg_admin_args *a);
 
 #endif

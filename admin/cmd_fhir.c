@@ -555,7 +555,7 @@ static void one_row(struct export *e, PGresult *res, int i)
 /* ---- the command ------------------------------------------------------------- */
 
 /* "24h", "30m", "7d", "90s": a duration back from now. */
-static bool is_duration(const char *s)
+bool vg_admin_is_duration(const char *s)
 {
 	size_t n = strspn(s, "0123456789");
 
@@ -564,7 +564,7 @@ static bool is_duration(const char *s)
 
 /* An RFC 3339 date-time or date (checked here for its shape; PostgreSQL
  * parses it). */
-static bool is_timestamp(const char *s)
+bool vg_admin_is_timestamp(const char *s)
 {
 	size_t i;
 
@@ -577,13 +577,13 @@ static bool is_timestamp(const char *s)
 }
 
 /* The time a --since/--until value names, in ms since the epoch. */
-static bool resolve_time(PGconn *c, const char *v, int64_t *ms)
+bool vg_admin_resolve_time(PGconn *c, const char *v, int64_t *ms)
 {
 	char iv[32];
 	const char *p[1] = { v };
 	PGresult *r;
 
-	if(is_duration(v)){
+	if(vg_admin_is_duration(v)){
 		static const char *const unit[] = { "seconds", "minutes", "hours", "days" };
 		size_t n = strlen(v) - 1;
 		snprintf(iv, sizeof(iv), "%.*s %s", (int)n, v, unit[strchr("smhd", v[n]) - "smhd"]);
@@ -687,7 +687,7 @@ static int run_export(PGconn *c, const struct vg_admin_args *a, struct export *e
 	int64_t since_ms, until_ms = 253402300799999; /* 9999-12-31T23:59:59.999Z */
 	int rc;
 
-	if(!resolve_time(c, a->since, &since_ms) || (a->until && !resolve_time(c, a->until, &until_ms))){
+	if(!vg_admin_resolve_time(c, a->since, &since_ms) || (a->until && !vg_admin_resolve_time(c, a->until, &until_ms))){
 		return 1;
 	}
 	e->since_ms = since_ms;
@@ -712,10 +712,10 @@ int vg_admin_fhir_validate(const struct vg_admin_args *a)
 	if(a->since == NULL){
 		return vg_admin_fail_usage("export fhir needs --since (an RFC 3339 time, or a duration back from now: 24h, 30m, 7d)");
 	}
-	if(!is_duration(a->since) && !is_timestamp(a->since)){
+	if(!vg_admin_is_duration(a->since) && !vg_admin_is_timestamp(a->since)){
 		return vg_admin_fail_usage("--since: \"%s\" is neither an RFC 3339 time nor a duration such as 24h", a->since);
 	}
-	if(a->until && !is_duration(a->until) && !is_timestamp(a->until)){
+	if(a->until && !vg_admin_is_duration(a->until) && !vg_admin_is_timestamp(a->until)){
 		return vg_admin_fail_usage("--until: \"%s\" is neither an RFC 3339 time nor a duration such as 24h", a->until);
 	}
 	if(a->ward && a->patient){

@@ -49,6 +49,14 @@ static void usage(void)
 		"  threshold set <vital> [--ward <ward>] [--low <n>|off] [--high <n>|off]\n"
 		"  threshold reset <vital>|all [--ward <ward>] back to the default (or built-in) bands\n"
 		"  bed scale <1|2> --ward <ward> --bed <bed>   NEWS2 SpO2 scale of a bed\n"
+		"  alerts priority list [--ward <ward>]        the priority of each kind of alert (docs/alerts.md)\n"
+		"  alerts priority set <alert> high|medium|low [--ward <ward>]\n"
+		"                                              alert: threshold, threshold:<vital>, news2:medium, news2:high, silent\n"
+		"  alerts priority reset <alert>|all [--ward <ward>]\n"
+		"  alerts escalation list [--ward <ward>]      escalation interval and levels of each priority\n"
+		"  alerts escalation set high|medium|low --after <s>|never [--max-level <n>] [--ward <ward>]\n"
+		"  alerts report --ward <ward> --since <T> [--json]\n"
+		"                                              alarm load: raised, acknowledged, escalated, ended before ack, time to ack\n"
 		"  webhook list [--status pending|delivered|dead] [--limit <n>]\n"
 		"  webhook redrive <event_id>|dead             puts events back to pending; brokers deliver them\n"
 		"  webhook enable                              resumes delivery after the endpoint answered 410\n"
@@ -118,6 +126,13 @@ static int parse_args(int argc, char **argv, struct vg_admin_args *a)
 			slot = &a->cell;
 		}else if(!strcmp(s, "--hub")){
 			slot = &a->hub;
+		}else if(!strcmp(s, "--after")){
+			slot = &a->after;
+		}else if(!strcmp(s, "--max-level")){
+			slot = &a->max_level;
+		}else if(!strcmp(s, "--json")){
+			a->json = true;
+			continue;
 		}else if(!strcmp(s, "--help") || !strcmp(s, "-h")){
 			usage();
 			exit(0);
@@ -642,6 +657,12 @@ static int validate(const struct vg_admin_args *a)
 		usage();
 		return VG_ADMIN_EXIT_USAGE;
 	}
+	if(!strcmp(cmd, "alerts")){
+		return vg_admin_alarms_validate(a);
+	}
+	if(a->after || a->max_level || a->json){
+		return vg_admin_fail_usage("--after, --max-level and --json are for alerts commands");
+	}
 	if(a->hub && !vg_admin_cells_is_command(cmd)){
 		return vg_admin_fail_usage("--hub is for cells haproxy-map");
 	}
@@ -800,6 +821,8 @@ int main(int argc, char **argv)
 		rc = cmd_list(c);
 	}else if(!strcmp(a.pos[0], "audit")){
 		rc = !strcmp(a.pos[1], "verify") ? cmd_audit_verify(c) : cmd_audit_list(c, &a);
+	}else if(!strcmp(a.pos[0], "alerts")){
+		rc = vg_admin_alarms_run(c, &a);
 	}else if(vg_admin_alerts_is_command(a.pos[0])){
 		rc = vg_admin_alerts_run(c, &a);
 	}else if(vg_admin_cert_is_command(a.pos[0])){

@@ -362,14 +362,40 @@ static bool num_or_null(PGresult *r, int row, int col, double *out)
 	return true;
 }
 
-/* Loads alert_thresholds and bed_settings into a new configuration and
- * posts it. '*' rows override the built-in defaults; a ward's rows override
- * those for that ward; a NULL bound switches that bound off. */
+/* The entry of ward in cfg, made from the defaults ('*' rows applied) on
+ * first use; NULL when out of memory. */
+static struct vg_ward_thr *ward_entry(struct vg_alert_cfg *cfg, const char *ward)
+{
+	size_t k;
+	void *p;
+
+	for(k = 0; k < cfg->nwards && strcmp(cfg->wards[k].ward, ward); k++){
+	}
+	if(k < cfg->nwards){
+		return &cfg->wards[k];
+	}
+	p = realloc(cfg->wards, (cfg->nwards + 1) * sizeof(*cfg->wards));
+	if(p == NULL){
+		return NULL;
+	}
+	cfg->wards = p;
+	vg_strlcpy(cfg->wards[k].ward, ward, sizeof(cfg->wards[k].ward));
+	memcpy(cfg->wards[k].thr, cfg->def, sizeof(cfg->def));
+	cfg->wards[k].pol = cfg->pol;
+	cfg->nwards++;
+	return &cfg->wards[k];
+}
+
+/* Loads alert_thresholds, alert_priorities, alert_escalation and
+ * bed_settings into a new configuration and posts it. '*' rows override
+ * the built-in defaults; a ward's rows override those for that ward; a NULL
+ * bound switches that bound off (a NULL after_s: that priority never
+ * escalates). */
 static bool load_alert_config(struct vg_idsync *s)
 {
 	struct vg_alert_cfg *cfg = calloc(1, sizeof(*cfg));
 	struct vg_c_alert_cfg *c;
-	PGresult *r = NULL, *b = NULL;
+	PGresult *r = NULL, *b = NULL, *pr = NULL, *es = NULL;
 	int i, pass;
 	bool ok = false;
 
@@ -379,7 +405,10 @@ static bool load_alert_config(struct vg_idsync *s)
 	vg_alert_cfg_defaults(cfg);
 	r = PQexec(s->conn, "SELECT ward, vital, low::float8, high::float8 FROM alert_thresholds ORDER BY ward = '*' DESC, ward");
 	b = PQexec(s->conn, "SELECT ward, bed FROM bed_settings WHERE spo2_scale = 2");
-	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || b == NULL || PQresultStatus(b) != PGRES_TUPLES_OK){
+	pr = PQexec(s->conn, "SELECT ward, alert, priority FROM alert_priorities ORDER BY ward, alert <> 'threshold', alert");
+	es = PQexec(s->conn, "SELECT ward, priority, COALESCE(after_s, 0), max_level FROM alert_escalation ORDER BY ward");
+	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || b == NULL || PQresultStatus(b) != PGRES_TUPLES_OK
+			|| pr == NULL || PQresultStatus(pr) != PGRES_TUPLES_OK || es == NULL || PQresultStatus(es) != PGRES_TUPLES_OK){
 		char line[300];
 		vg_pg_errline(PQerrorMessage(s->conn), line, sizeof(line));
 		vg_post_log(s->completions, VG_LOG_ERR, "Vitalgate: cannot load alert thresholds: %s", line);
@@ -390,30 +419,47 @@ static bool load_alert_config(struct vg_idsync *s)
 		for(i = 0; i < PQntuples(r); i++){
 			const char *ward = PQgetvalue(r, i, 0);
 			int v = vg_vital_index(PQgetvalue(r, i, 1));
+			struct vg_ward_thr *wt;
 			struct vg_thr *t;
-			size_t k;
 			if(v < 0 || (pass == 0) != !strcmp(ward, "*")){
 				continue;
 			}
 			if(pass == 0){
 				t = &cfg->def[v];
 			}else{
-				for(k = 0; k < cfg->nwards && strcmp(cfg->wards[k].ward, ward); k++){
+				if((wt = ward_entry(cfg, ward)) == NULL){
+					goto done;
 				}
-				if(k == cfg->nwards){
-					void *p = realloc(cfg->wards, (cfg->nwards + 1) * sizeof(*cfg->wards));
-					if(p == NULL){
-						goto done;
-					}
-					cfg->wards = p;
-					vg_strlcpy(cfg->wards[k].ward, ward, sizeof(cfg->wards[k].ward));
-					memcpy(cfg->wards[k].thr, cfg->def, sizeof(cfg->def));
-					cfg->nwards++;
-				}
-				t = &cfg->wards[k].thr[v];
+				t = &wt->thr[v];
 			}
 			t->low_on = num_or_null(r, i, 2, &t->low);
 			t->high_on = num_or_null(r, i, 3, &t->high);
+		}
+		for(i = 0; i < PQntuples(pr); i++){
+			const char *ward = PQgetvalue(pr, i, 0);
+			struct vg_ward_thr *wt = NULL;
+			if((pass == 0) != !strcmp(ward, "*")){
+				continue;
+			}
+			if(pass == 1 && (wt = ward_entry(cfg, ward)) == NULL){
+				goto done;
+			}
+			vg_alert_policy_apply(wt ? &wt->pol : &cfg->pol, PQgetvalue(pr, i, 1), vg_prio_parse(PQgetvalue(pr, i, 2)));
+		}
+		for(i = 0; i < PQntuples(es); i++){
+			const char *ward = PQgetvalue(es, i, 0);
+			int prio = vg_prio_parse(PQgetvalue(es, i, 1));
+			struct vg_ward_thr *wt = NULL;
+			struct vg_alarm_esc *e;
+			if(prio <= 0 || (pass == 0) != !strcmp(ward, "*")){
+				continue;
+			}
+			if(pass == 1 && (wt = ward_entry(cfg, ward)) == NULL){
+				goto done;
+			}
+			e = wt ? &wt->pol.esc[prio] : &cfg->pol.esc[prio];
+			e->after_s = (uint32_t)strtoul(PQgetvalue(es, i, 2), NULL, 10);
+			e->max_level = (uint8_t)strtoul(PQgetvalue(es, i, 3), NULL, 10);
 		}
 	}
 	if(PQntuples(b) > 0){
@@ -438,6 +484,8 @@ static bool load_alert_config(struct vg_idsync *s)
 done:
 	PQclear(r);
 	PQclear(b);
+	PQclear(pr);
+	PQclear(es);
 	vg_alert_cfg_free(cfg);
 	return ok;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vg_alarm.h"
 #include "vg_pg.h"
 #include "vg_completion.h"
 #include "vg_news2.h"
@@ -113,17 +114,25 @@ static int band_of(const char *severity)
 bool vg_outbox_read_open_alerts(PGconn *conn, const struct vg_scope *scope, struct vg_c_alert_state *c, char *err,
 		size_t errlen)
 {
-	char sql[768], filter[160];
+	char sql[2048], filter[160];
 	const char *param = NULL;
 	int np;
 	PGresult *r;
 	int i, n;
 
 	/* alert_open: the one open alert of each condition (migration 007). */
+	/* With each alert's lifecycle (migration 010), from its last event's
+	 * data: a latched alert is held under 'latched/<id>'. */
 	snprintf(sql, sizeof(sql), "SELECT o.alert_id, o.kind, o.severity, COALESCE(o.device_id, ''), COALESCE(o.ward, ''), "
 			"COALESCE(o.bed, ''), COALESCE(o.body::json->'data'->>'vital', ''), "
 			"COALESCE(o.body::json->'data'->>'direction', ''), o.transitions, o.body, "
-			"(extract(epoch FROM o.updated_at) * 1000)::bigint FROM alert_open o WHERE true%s ORDER BY o.raised_at",
+			"(extract(epoch FROM o.updated_at) * 1000)::bigint, "
+			"COALESCE(o.body::json->'data'->>'priority', ''), COALESCE(o.body::json->'data'->>'level', '0'), "
+			"(o.cond LIKE 'latched/%%')::int, (extract(epoch FROM o.raised_at) * 1000)::bigint, "
+			"COALESCE((extract(epoch FROM (o.body::json->'data'->>'acknowledged_at')::timestamptz) * 1000)::bigint, 0), "
+			"COALESCE((extract(epoch FROM (o.body::json->'data'->>'condition_cleared_at')::timestamptz) * 1000)::bigint, 0), "
+			"COALESCE(o.body::json->'data'->>'acknowledged_by', ''), COALESCE(o.body::json->'data'->>'acknowledged_via', '') "
+			"FROM alert_open o WHERE true%s ORDER BY o.raised_at",
 			ward_filter(scope, "o.ward", filter, sizeof(filter), &param, &np));
 	r = PQexecParams(conn, sql, np, NULL, &param, NULL, NULL, 0);
 
@@ -160,6 +169,18 @@ bool vg_outbox_read_open_alerts(PGconn *conn, const struct vg_scope *scope, stru
 		}else{
 			a->kind = VG_AK_SILENT;
 			a->level = 1;
+		}
+		vg_strlcpy(a->severity, PQgetvalue(r, i, 2), sizeof(a->severity));
+		a->prio = (uint8_t)(vg_prio_parse(PQgetvalue(r, i, 11)) > 0 ? vg_prio_parse(PQgetvalue(r, i, 11)) : 0);
+		a->esc_level = (uint8_t)strtoul(PQgetvalue(r, i, 12), NULL, 10);
+		a->latched = PQgetvalue(r, i, 13)[0] == '1';
+		a->raised_ms = strtoll(PQgetvalue(r, i, 14), NULL, 10);
+		a->acked_ms = strtoll(PQgetvalue(r, i, 15), NULL, 10);
+		a->cleared_ms = strtoll(PQgetvalue(r, i, 16), NULL, 10);
+		vg_strlcpy(a->by, PQgetvalue(r, i, 17), sizeof(a->by));
+		vg_strlcpy(a->via, PQgetvalue(r, i, 18), sizeof(a->via));
+		if(a->latched && a->level == 0){
+			a->level = 1; /* severity none: the alert is held, its condition is not */
 		}
 		if(a->level != 0 && strlen(a->alert_id) == 27){
 			a->body = strdup(PQgetvalue(r, i, 9));

@@ -81,6 +81,25 @@ static const char *strip_share(const char *t)
 	return p ? p + 1 : t + strlen(t);
 }
 
+/* rest (after "wards/") is "<ward>/alerts/<alert id>/ack", levels without
+ * wildcards; *wn: the ward's length. */
+static bool is_ack_topic(const char *rest, size_t *wn)
+{
+	const char *a;
+	size_t n = level_len(rest), an;
+
+	if(n == 0 || memchr(rest, '+', n) || memchr(rest, '#', n) || strncmp(rest + n, "/alerts/", 8) != 0){
+		return false;
+	}
+	a = rest + n + 8;
+	an = level_len(a);
+	if(an == 0 || memchr(a, '+', an) || memchr(a, '#', an) || strcmp(a + an, "/ack") != 0){
+		return false;
+	}
+	*wn = n;
+	return true;
+}
+
 /* Each role's rules; ns and rest are topic's namespace and what follows
  * its root (topic_ns). */
 static bool check_device(bool defer, const struct vg_ident *e, int access, const char *topic, enum ns ns,
@@ -193,6 +212,12 @@ enum vg_acl_verdict vg_acl_decide(const struct vg_ident *e, bool others_defer, i
 		}
 		*why = ns == NS_SYS ? "Vitalgate's figures are for services" : "not a Vitalgate identity";
 		return VG_ACL_DENY;
+	}
+	if(access == VG_ACL_WRITE && ns == NS_WARDS && (e->role == VG_ROLE_STATION || e->role == VG_ROLE_SERVICE)){
+		size_t wn;
+		if(is_ack_topic(rest, &wn) && !retain && (e->role == VG_ROLE_SERVICE || vg_ident_has_ward(e, rest, wn))){
+			return VG_ACL_ACK;
+		}
 	}
 	switch(e->role){
 		case VG_ROLE_DEVICE:

@@ -14,8 +14,11 @@
  *   wards/<ward>/...           read/subscribe: stations of <ward> (the ward
  *                              level literal), services
  *   $SYS/broker/vitalgate/...  read/subscribe: services
- * Clients never write into devices/ or wards/ (the broker publishes
- * there). Everything else is foreign: allowed with others=defer, denied
+ *   wards/<ward>/alerts/<alert_id>/ack
+ *                              write (not retained): stations of <ward>,
+ *                              services; applied as an ack (plugin/alerts.c)
+ * Clients never write anywhere else into devices/ or wards/ (the broker
+ * publishes there). Everything else is foreign: allowed with others=defer, denied
  * with others=deny. Subscriptions: "$share/<group>/" is stripped first; a
  * filter starting with a wildcard may reach every namespace, so devices and
  * stations may not subscribe to one, services and (in defer mode) clients
@@ -43,6 +46,7 @@ enum vg_acl_verdict {
 	VG_ACL_DENY = 0,
 	VG_ACL_ALLOW,
 	VG_ACL_INGEST,       /* allowed: a device's publish to its own vitals/ topic, to be ingested */
+	VG_ACL_ACK,          /* allowed: a station's (of that ward) or a service's ack of an alert, to be applied */
 };
 
 /* e: the identity the client is (already checked to be its live session

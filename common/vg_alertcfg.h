@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vg_alarm.h"
 #include "vg_schema.h"
 #include "vg_util.h"
 
@@ -29,10 +30,12 @@ struct vg_thr {
  * worker and swapped in by TICK. */
 struct vg_alert_cfg {
 	struct vg_thr def[VG_V_COUNT];
+	struct vg_alarm_policy pol;     /* priorities and escalation ('*' rows over the built-in ones) */
 	size_t nwards;
 	struct vg_ward_thr {
 		char ward[VG_ID_MAX + 1];
 		struct vg_thr thr[VG_V_COUNT];
+		struct vg_alarm_policy pol;
 	} *wards;
 	size_t nscale2;
 	char (*scale2)[2 * (VG_ID_MAX + 1)];   /* "ward/bed" of SpO2 scale 2 beds */
@@ -43,6 +46,15 @@ struct vg_alert_cfg {
  * or >= 25, SBP <= 90 or >= 220, temp <= 35.0; docs/alerts.md). */
 void vg_alert_cfg_defaults(struct vg_alert_cfg *c);
 void vg_alert_cfg_free(struct vg_alert_cfg *c);
+
+/* The alarm policy of a ward (its own rows, or the defaults). */
+const struct vg_alarm_policy *vg_alert_cfg_policy(const struct vg_alert_cfg *c, const char *ward);
+
+/* One alert_priorities row (migration 010) into pol: alert "threshold"
+ * (every vital), "threshold:<vital>", "news2:medium", "news2:high",
+ * "silent"; prio an enum vg_prio (<= 0: ignored). Apply "threshold"
+ * before the vitals' own rows. */
+void vg_alert_policy_apply(struct vg_alarm_policy *pol, const char *alert, int prio);
 
 /* Index of a vital name ("hr", "spo2", ...), or -1. */
 int vg_vital_index(const char *name);

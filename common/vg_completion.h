@@ -87,6 +87,16 @@ struct vg_c_alert_state {
 		uint16_t transitions;  /* events of the alert so far */
 		int64_t updated_ms;    /* its last event's time */
 		char *body;            /* its last event (JSON), owned; may be NULL */
+		/* its alarm lifecycle (migration 010; docs/alerts.md), from body */
+		char severity[8];
+		uint8_t prio;          /* enum vg_prio, 0: not in the body */
+		uint8_t esc_level;
+		uint8_t latched;       /* resolved while unacknowledged, held until acked */
+		int64_t raised_ms;
+		int64_t acked_ms;      /* 0: not acknowledged */
+		int64_t cleared_ms;
+		char by[65];
+		char via[65];
 	} *alerts;
 	size_t nparams;
 	struct vg_bed_param {

@@ -219,7 +219,7 @@ static bool r_events(struct vg_rbuf *r, struct vg_rec_event *ev, int *nev)
 		ev[i].device = r_str(r, r_u8(r));
 		ev[i].created_ms = (int64_t)r_u64(r);
 		ev[i].body = r_str(r, r_u32(r));
-		if(r->err || ev[i].type < VG_AT_RAISED || ev[i].type > VG_AT_RESOLVED
+		if(r->err || ev[i].type < VG_AT_RAISED || ev[i].type > VG_AT_ESCALATED
 				|| ev[i].kind < VG_AK_THRESHOLD || ev[i].kind > VG_AK_SILENT || ev[i].event_id.n == 0){
 			return false;
 		}
@@ -346,12 +346,13 @@ bool vg_rec_decode_delivery(const uint8_t *p, size_t len, struct vg_rec_delivery
 		&& (out->status == VG_DS_DELIVERED || out->status == VG_DS_DEAD);
 }
 
-static const char *const alert_type_names[] = { "?", "alert.raised", "alert.updated", "alert.resolved" };
+static const char *const alert_type_names[] = { "?", "alert.raised", "alert.updated", "alert.resolved",
+	"alert.acknowledged", "alert.escalated" };
 static const char *const alert_kind_names[] = { "?", "threshold", "news2", "silent" };
 
 const char *vg_alert_type_name(int t)
 {
-	return (t >= VG_AT_RAISED && t <= VG_AT_RESOLVED) ? alert_type_names[t] : "?";
+	return (t >= VG_AT_RAISED && t <= VG_AT_ESCALATED) ? alert_type_names[t] : "?";
 }
 
 const char *vg_alert_kind_name(int k)
@@ -501,6 +502,8 @@ static const char *const audit_names[VG_AUDIT__COUNT] = {
 	[VG_AUDIT_KICK] = "kick",
 	[VG_AUDIT_THROTTLE] = "throttle",
 	[VG_AUDIT_SUPPRESSED] = "suppressed",
+	[VG_AUDIT_ALERT_ACK] = "alert_ack",
+	[VG_AUDIT_ALERT_ACK_REFUSED] = "alert_ack_refused",
 };
 
 const char *vg_audit_event_name(int ev)

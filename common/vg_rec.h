@@ -37,6 +37,8 @@ enum vg_alert_type {
 	VG_AT_RAISED = 1,
 	VG_AT_UPDATED = 2,
 	VG_AT_RESOLVED = 3,
+	VG_AT_ACKNOWLEDGED = 4, /* alarm lifecycle (common/vg_alarm.h) */
+	VG_AT_ESCALATED = 5,
 };
 
 enum vg_alert_kind {
@@ -69,7 +71,14 @@ struct vg_rec_event {
 	uint8_t type;
 	uint8_t kind;
 	int64_t created_ms;
+	/* In memory only (not journalled): whether the alert stays among its
+	 * ward's open alerts after this event: 0 by its type (resolved: no),
+	 * VG_EV_STAYS_OPEN (a latched alert's alert.resolved), VG_EV_CLOSES
+	 * (the ack of a latched alert). */
+	uint8_t open_after;
 };
+#define VG_EV_STAYS_OPEN 1
+#define VG_EV_CLOSES 2
 
 struct vg_rec_delivery {
 	struct vg_str event_id;
@@ -89,6 +98,8 @@ enum vg_audit_event {
 	VG_AUDIT_KICK,              /* disconnected by Vitalgate (detail: why) */
 	VG_AUDIT_THROTTLE,          /* a username or address throttled */
 	VG_AUDIT_SUPPRESSED,        /* N noisy events summarised */
+	VG_AUDIT_ALERT_ACK,         /* an alert acknowledged (detail: alert, by, outcome) */
+	VG_AUDIT_ALERT_ACK_REFUSED, /* an ack refused with 0x87 (detail: topic, why) */
 	VG_AUDIT__COUNT
 };
 

@@ -191,6 +191,9 @@ struct ev_spec {
 	uint32_t coalesced;
 	/* the key of the sample's FHIR Observation the event is about (common/vg_fhir.h), or NULL */
 	const char *obs_key;
+	/* resolved without its condition ending (the device left, a stale
+	 * alert closed): never latches */
+	bool no_latch;
 };
 
 /* An event's body is at most EV_BODY_MAX bytes; with its ids, keys and
@@ -223,6 +226,9 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	struct vg_json j;
 	char jbuf[EV_BODY_MAX], aid[32], key[64], digest[65], evid[72], ts[32], okey[2 * (VG_ID_MAX + 1) + 8];
 	const char *dev_id = sp->dev ? sp->dev->id : sp->device_id;
+	size_t core_off;
+	uint8_t open_after = 0;
+	int prio;
 
 	if(vg->alerts.nev >= VG_REC_MAX_EVENTS){
 		return false;
@@ -243,6 +249,7 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	vg_json_str(&j, "type", vg_alert_type_name(sp->type));
 	vg_json_str(&j, "timestamp", ts);
 	vg_json_obj_open_key(&j, "data");
+	core_off = j.len;
 	vg_json_str(&j, "alert_id", aid);
 	vg_json_str(&j, "kind", vg_alert_kind_name(sp->kind));
 	vg_json_str(&j, "severity", sp->severity);
@@ -298,6 +305,11 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	if(sp->coalesced){
 		vg_json_u64(&j, "coalesced", sp->coalesced);
 	}
+	/* The alarm lifecycle after this event (alarms.c), last in data. */
+	prio = vg_alarms_priority(vg_alert_cfg_policy(vg->alerts.cfg, sp->ward), sp->kind, sp->vital,
+			sp->kind == VG_AK_NEWS2 && !strcmp(sp->severity, "high") ? VG_N2_BAND_HIGH : VG_N2_BAND_MEDIUM);
+	vg_alarms_on_event(vg, vg->alerts.pend, vg->alerts.ev, vg->alerts.nev, aid, sp->type, prio,
+			vg_alarms_category(sp->kind), now_ms, &j, core_off, sp->no_latch, &open_after);
 	vg_json_obj_close(&j);
 	vg_json_obj_close(&j);
 	/* Room for all of it, or nothing is copied. */
@@ -319,6 +331,7 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	ev->type = sp->type;
 	ev->kind = sp->kind;
 	ev->created_ms = now_ms;
+	ev->open_after = open_after;
 	vg->alerts.nev++;
 	a->transitions++;
 	return true;
@@ -339,6 +352,7 @@ void vg_alerts_emit(struct vg_plugin *vg)
 
 	for(i = 0; i < vg->alerts.nev; i++){
 		const struct vg_rec_event *ev = &vg->alerts.ev[i];
+		vg_alarms_commit(vg, ev, &vg->alerts.pend[i]);
 		vg_cells_note_event(vg, ev, vg_now_ms());
 		if(ev->ward.n){
 			snprintf(topic, sizeof(topic), "wards/%s/alerts", ev->ward.p);
@@ -350,8 +364,12 @@ void vg_alerts_emit(struct vg_plugin *vg)
 			vg->stats.alerts_raised++;
 		}else if(ev->type == VG_AT_RESOLVED){
 			vg->stats.alerts_resolved++;
-		}else{
+		}else if(ev->type == VG_AT_UPDATED){
 			vg->stats.alerts_updated++;
+		}else if(ev->type == VG_AT_ACKNOWLEDGED){
+			vg->stats.alerts_acknowledged++;
+		}else{
+			vg->stats.alerts_escalated++;
 		}
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: %s %s %s%s%s%s%s (%s)", vg_alert_type_name(ev->type),
 				vg_alert_kind_name(ev->kind), ev->alert_id.p,
@@ -591,6 +609,7 @@ static int resolve_silent(struct vg_plugin *vg, const struct vg_ident *e, struct
 	sp.bed = e->bed;
 	sp.reason = why;
 	sp.last_seen_ms = last_seen_ms;
+	sp.no_latch = strcmp(why, "data again") != 0; /* the device left its bed: nothing to latch */
 	if(!add_event(vg, a, &sp, now_ms)){
 		return -1;
 	}
@@ -768,6 +787,8 @@ static bool silent_flush(struct vg_plugin *vg, struct silent_batch *sb)
 	return rc == VG_JOURNAL_OK;
 }
 
+static void escalate_due(struct vg_plugin *vg, int64_t now_ms);
+
 /* Raises the silent alerts due now, journalled together (priority class),
  * VG_REC_MAX_EVENTS to a record: however many devices fell silent at once,
  * all are raised in this pass. */
@@ -835,7 +856,9 @@ void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 			return;
 		}
 	}
-	silent_flush(vg, &sb);
+	if(silent_flush(vg, &sb)){
+		escalate_due(vg, now_ms);
+	}
 }
 
 /* ---- state of the previous run ----------------------------------------------- */
@@ -894,6 +917,7 @@ static void close_stale(struct vg_plugin *vg, const struct vg_open_alert *o, con
 	sp.bed = o->bed;
 	sp.note = why;
 	sp.no_value = true;
+	sp.no_latch = true;
 	sp.vital = o->kind == VG_AK_THRESHOLD && vg_vital_index(o->vital) >= 0 ? vg_vital_index(o->vital) : 0;
 	if(o->kind == VG_AK_SILENT){
 		sp.reason = why;
@@ -919,6 +943,7 @@ static void slot_open(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	a->calm_since_ms = 0;
 	a->calm_level = 0;
 	memcpy(a->id, id, 12);
+	vg_alarms_restore(vg, o, vg_alert_cfg_policy(vg->alerts.cfg, o->ward));
 	vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
 }
 
@@ -940,6 +965,13 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 		uint8_t id[12];
 
 		if(!parse_alert_id(o->alert_id, id)){
+			continue;
+		}
+		if(o->latched){
+			/* Held until acknowledged; its condition's slot is free. */
+			vg_alarms_restore(vg, o, vg_alert_cfg_policy(vg->alerts.cfg, o->ward));
+			vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
+			restored++;
 			continue;
 		}
 		a = slot_of(vg, o, &dev);
@@ -1055,7 +1087,18 @@ void vg_alerts_mirror(struct vg_plugin *vg, const struct vg_c_alert_state *m, co
 		a->active = false;
 		a->calm_since_ms = 0;
 		station_close(vg, o->ward, o->alert_id);
+		vg_alarms_forget(vg, o->alert_id);
 		ended++;
+	}
+	for(i = 0; i < nclosed; i++){
+		/* A latched alert the other instance saw acknowledged. */
+		const struct vg_open_alert *o = &closed[i];
+		struct vg_alarm_rec *rec = vg_alarms_find(&vg->alarms, o->alert_id);
+		if(rec && rec->lc.state == VG_ALARM_LATCHED && o->latched){
+			station_close(vg, o->ward, o->alert_id);
+			vg_alarms_forget(vg, o->alert_id);
+			ended++;
+		}
 	}
 	for(i = 0; i < m->nalerts; i++){
 		const struct vg_open_alert *o = &m->alerts[i];
@@ -1063,6 +1106,11 @@ void vg_alerts_mirror(struct vg_plugin *vg, const struct vg_c_alert_state *m, co
 		struct vg_alert_st *a;
 		uint8_t id[12];
 		if(!parse_alert_id(o->alert_id, id) || !mirror_may_touch(vg, o, o->updated_ms, now_ms)){
+			continue;
+		}
+		if(o->latched){
+			vg_alarms_restore(vg, o, vg_alert_cfg_policy(vg->alerts.cfg, o->ward));
+			vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
 			continue;
 		}
 		a = slot_of(vg, o, &dev);
@@ -1075,6 +1123,7 @@ void vg_alerts_mirror(struct vg_plugin *vg, const struct vg_c_alert_state *m, co
 				a->level = o->level;
 				vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
 			}
+			vg_alarms_restore(vg, o, vg_alert_cfg_policy(vg->alerts.cfg, o->ward)); /* an ack or escalation the other instance sent */
 			continue;
 		}
 		slot_open(vg, a, o, id);
@@ -1132,7 +1181,206 @@ void vg_alerts_superseded(struct vg_plugin *vg, const struct vg_c_superseded *c)
 		if(ev->body.n == 0 || ev->event_id.n == 0){
 			continue; /* the scratch is full: stored, delivered at the next start */
 		}
+		memset(&vg->alerts.pend[vg->alerts.nev], 0, sizeof(vg->alerts.pend[0])); /* ended: its record goes */
 		vg->alerts.nev++;
 	}
 	vg_alerts_emit(vg);
+}
+
+/* ---- alarm lifecycle: acks and escalations ------------------------------------ */
+
+/* Adds an alert.acknowledged or alert.escalated event of rec (its lifecycle
+ * after the event: lc) to the scratch; its event id derives from the alert
+ * id and what it is ("ack", "esc:<level>"), so a repeat (a restart, the
+ * cell's other instance) has the same webhook-id. */
+static bool add_lifecycle_event(struct vg_plugin *vg, const struct vg_alarm_rec *rec, uint8_t type,
+		const struct vg_alarm *lc, unsigned out, const char *by, const char *via, int64_t now_ms)
+{
+	struct vg_rec_event *ev;
+	struct vg_alarm_pend *p;
+	struct vg_json j;
+	char jbuf[EV_BODY_MAX + 512], key[64], digest[65], evid[72];
+	const char *core;
+
+	if(vg->alerts.nev >= VG_REC_MAX_EVENTS){
+		return false;
+	}
+	if(type == VG_AT_ACKNOWLEDGED){
+		snprintf(key, sizeof(key), "%s:ack", rec->alert_id);
+	}else{
+		snprintf(key, sizeof(key), "%s:esc:%u", rec->alert_id, (unsigned)lc->level);
+	}
+	vg_digest_hex(key, strlen(key), digest, 32);
+	snprintf(evid, sizeof(evid), "evt_%s", digest);
+	vg_json_init(&j, jbuf, sizeof(jbuf));
+	vg_alarms_body(&j, rec, type, lc, by, via, now_ms);
+	if(!vg_json_ok(&j) || j.len > EV_BODY_MAX || vg->alerts.evbuf_len + strlen(evid) + strlen(rec->alert_id)
+			+ strlen(rec->severity) + strlen(rec->order_key) + strlen(rec->ward) + strlen(rec->bed)
+			+ strlen(rec->device) + j.len + 8 > VG_EVBUF_BYTES){
+		return false;
+	}
+	ev = &vg->alerts.ev[vg->alerts.nev];
+	memset(ev, 0, sizeof(*ev));
+	ev->event_id = ev_cstr(vg, evid);
+	ev->alert_id = ev_cstr(vg, rec->alert_id);
+	ev->severity = ev_cstr(vg, rec->severity);
+	ev->order_key = ev_cstr(vg, rec->order_key);
+	ev->ward = ev_cstr(vg, rec->ward);
+	ev->bed = ev_cstr(vg, rec->bed);
+	ev->device = ev_cstr(vg, rec->device);
+	ev->body = ev_str(vg, j.buf, j.len);
+	ev->type = type;
+	ev->kind = rec->kind;
+	ev->created_ms = now_ms;
+	ev->open_after = lc->state == VG_ALARM_ENDED ? VG_EV_CLOSES : 0;
+	p = &vg->alerts.pend[vg->alerts.nev];
+	memset(p, 0, sizeof(*p));
+	p->lc = *lc;
+	p->out = out;
+	vg_strlcpy(p->by, by, sizeof(p->by));
+	vg_strlcpy(p->via, via, sizeof(p->via));
+	p->escalations = (uint16_t)(rec->escalations + (type == VG_AT_ESCALATED));
+	core = strstr(ev->body.p, "\"data\":{");
+	if(core && rec->core_len){
+		p->core_off = (uint32_t)(core + 8 - ev->body.p);
+		p->core_len = (uint32_t)rec->core_len;
+	}
+	vg->alerts.nev++;
+	return true;
+}
+
+/* Refuses an ack: 0x87, audited, logged (at most 20 lines a second with the
+ * auth refusals' budget). */
+static int ack_refuse(struct vg_plugin *vg, const struct vg_ident *e, const char *client_id,
+		const struct mosquitto_evt_acl_check *ed, const char *why)
+{
+	vg->stats.acks_refused++;
+	vg_audit_noisy(vg, VG_AUDIT_ALERT_ACK_REFUSED, e->id, client_id, NULL, "%s: %s", ed->topic, why);
+	return MOSQ_ERR_ACL_DENIED;
+}
+
+int vg_alerts_ack(struct vg_plugin *vg, const struct vg_ident *e, const char *client_id,
+		const struct mosquitto_evt_acl_check *ed)
+{
+	char ward[VG_ID_MAX + 1], aid[32], by[65];
+	struct vg_alarm_rec *rec;
+	struct vg_alarm lc;
+	unsigned out;
+	int64_t now_ms = vg_now_ms();
+	int rc;
+
+	if(!vg_alarms_ack_topic(ed->topic, ward, sizeof(ward), aid, sizeof(aid))){
+		return ack_refuse(vg, e, client_id, ed, "not an ack topic");
+	}
+	if(!vg_alarms_ack_body(ed->payload, (size_t)ed->payloadlen, by)){
+		return ack_refuse(vg, e, client_id, ed, "malformed body (want {\"by\": \"<clinician id>\"})");
+	}
+	rec = vg_alarms_find(&vg->alarms, aid);
+	if(rec == NULL || strcmp(rec->ward, ward) != 0){
+		return ack_refuse(vg, e, client_id, ed, "unknown alert");
+	}
+	if(vg->alerts.nev != 0){
+		return ack_refuse(vg, e, client_id, ed, "busy"); /* never between an evaluation and its append */
+	}
+	lc = rec->lc;
+	out = vg_alarm_step(&lc, VG_ALARM_EV_ACK, vg_alert_cfg_policy(vg->alerts.cfg, ward), 0, 0, now_ms);
+	if(out & VG_ALARM_OUT_REFUSED){
+		return ack_refuse(vg, e, client_id, ed, "unknown alert");
+	}
+	if(out == 0){
+		vg->stats.acks_repeated++;
+		vg_audit(vg, VG_AUDIT_ALERT_ACK, e->id, client_id, NULL, "%s by %s: repeated (acknowledged by %s), no change",
+				aid, by, rec->by);
+		vg_audit_flush(vg);
+		return MOSQ_ERR_SUCCESS;
+	}
+	if(!add_lifecycle_event(vg, rec, VG_AT_ACKNOWLEDGED, &lc, out, by, e->id, now_ms)){
+		vg_alerts_discard(vg);
+		return ack_refuse(vg, e, client_id, ed, "cannot record the event");
+	}
+	rc = journal_and_emit(vg); /* rec may be freed from here on */
+	if(rc != VG_JOURNAL_OK){
+		return ack_refuse(vg, e, client_id, ed, rc == VG_JOURNAL_FULL ? "journal full" : "journal write failed");
+	}
+	vg_audit(vg, VG_AUDIT_ALERT_ACK, e->id, client_id, NULL, "%s at %s by %s: acknowledged", aid, ward, by);
+	vg_audit_flush(vg);
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* Sends the escalations due now (TICK, once a second, O(open alerts)):
+ * VG_REC_MAX_EVENTS to a journal record. On a cell only an instance that
+ * serves escalates; the other one would send the same event ids. */
+static void escalate_due(struct vg_plugin *vg, int64_t now_ms)
+{
+	size_t pos = 0;
+	struct vg_alarm_rec *rec;
+	const char *id, *why;
+
+	if(vg->alarms.open.count == 0 || (vg->cfg.cell && !vg_cells_serving(vg, &why))){
+		return;
+	}
+	while((rec = vg_smap_next(&vg->alarms.open, &pos, &id)) != NULL){
+		const struct vg_alarm_policy *pol = vg_alert_cfg_policy(vg->alerts.cfg, rec->ward);
+		int64_t due = vg_alarm_next_due(&rec->lc, pol);
+		struct vg_alarm lc;
+		unsigned out;
+
+		if(due == 0 || now_ms < due){
+			continue;
+		}
+		lc = rec->lc;
+		out = vg_alarm_step(&lc, VG_ALARM_EV_TIMER, pol, 0, 0, now_ms);
+		if(!(out & VG_ALARM_OUT_ESCALATED)){
+			continue;
+		}
+		if(vg->alerts.nev == VG_REC_MAX_EVENTS){
+			break; /* the rest next second (the map must not change while iterated) */
+		}
+		if(!add_lifecycle_event(vg, rec, VG_AT_ESCALATED, &lc, out, rec->by, rec->via, now_ms)){
+			break;
+		}
+	}
+	if(vg->alerts.nev && journal_and_emit(vg) != VG_JOURNAL_OK){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal alert escalations; retrying");
+	}
+}
+
+/* ---- condition cleared, waiting out the hold -------------------------------- */
+
+/* When a's condition ended while it waits out alert_hold_s, or 0: a
+ * threshold alert back inside its bounds (by its margin), a NEWS2 alert
+ * whose band stayed below medium since (not a de-escalation). */
+static int64_t cleared_since(const struct vg_alert_st *a, bool news2)
+{
+	if(!a->active || a->calm_since_ms == 0){
+		return 0;
+	}
+	return !news2 || a->calm_level < VG_N2_BAND_MEDIUM ? a->calm_since_ms : 0;
+}
+
+void vg_alerts_note_cleared(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *rt,
+		const struct vg_alert_snap *snap)
+{
+	char aid[32];
+	int v;
+
+	if(e->ward[0] == '\0'){
+		return;
+	}
+	for(v = 0; rt && rt->alerts && v < VG_V_COUNT; v++){
+		const struct vg_alert_st *a = &rt->alerts->thr[v];
+		int64_t now = cleared_since(a, false), was = snap->had_dev ? cleared_since(&snap->dev.thr[v], false) : 0;
+		if(now != was && (a->active || was)){
+			alert_id_str(a, aid);
+			vg_stations_alert_cleared(vg, e->ward, aid, now);
+		}
+	}
+	if(snap->bed){
+		const struct vg_alert_st *a = &snap->bed->news2;
+		int64_t now = cleared_since(a, true), was = snap->had_bed ? cleared_since(&snap->bed_copy.news2, true) : 0;
+		if(now != was && a->active){
+			alert_id_str(a, aid);
+			vg_stations_alert_cleared(vg, snap->bed->ward, aid, now);
+		}
+	}
 }

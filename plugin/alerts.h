@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alarms.h"
 #include "beds.h"
 #include "vg_alert_rules.h"
 #include "vg_alertcfg.h"
@@ -47,6 +48,7 @@ struct vg_device;
 struct vg_alerts {
 	struct vg_alert_cfg *cfg;       /* thresholds, SpO2 scale 2 beds */
 	struct vg_rec_event ev[VG_REC_MAX_EVENTS]; /* events of this message (or TICK pass) */
+	struct vg_alarm_pend pend[VG_REC_MAX_EVENTS]; /* each event's alarm lifecycle (alarms.c), until emitted */
 	int nev;
 	char *evbuf;                    /* their strings and bodies */
 	size_t evbuf_len;
@@ -104,6 +106,11 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 		const struct vg_sample *s, int n, int64_t now_ms);
 void vg_alerts_restore(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *dev,
 		const struct vg_alert_snap *snap);
+/* Ingest, after emit: tells the stations which of the device's and its
+ * bed's open alerts have a condition that ended and wait out alert_hold_s
+ * (and which no longer do), from the snapshot before the message. */
+void vg_alerts_note_cleared(struct vg_plugin *vg, const struct vg_ident *e, struct vg_device *dev,
+		const struct vg_alert_snap *snap);
 /* Publishes and queues for the webhook every event in vg->alerts.ev, counts (and
  * logs, at most every 10 s) the transitions they coalesced, then clears it. */
 void vg_alerts_emit(struct vg_plugin *vg);
@@ -137,7 +144,17 @@ void vg_alerts_mirror(struct vg_plugin *vg, const struct vg_c_alert_state *m, co
 struct vg_c_superseded;
 void vg_alerts_superseded(struct vg_plugin *vg, const struct vg_c_superseded *c);
 
-/* TICK: silent devices (at most once a second). */
+/* TICK: silent devices and due escalations (at most once a second). */
 void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms);
+
+/* The ACL WRITE check of wards/<ward>/alerts/<alert_id>/ack by a station
+ * of <ward> or a service (vg_acl_decide: VG_ACL_ACK): validates the body,
+ * finds the open alert (latched ones included) in memory, journals the
+ * alert.acknowledged event before answering, then emits and audits it. A
+ * repeated ack: success, nothing changes. Unknown alert, another ward's,
+ * malformed body: MOSQ_ERR_ACL_DENIED (0x87), audited. */
+struct mosquitto_evt_acl_check;
+int vg_alerts_ack(struct vg_plugin *vg, const struct vg_ident *e, const char *client_id,
+		const struct mosquitto_evt_acl_check *ed);
 
 #endif

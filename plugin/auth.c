@@ -59,6 +59,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "alerts.h"
 #include "auth.h"
 #include "audit.h"
 #include "cells.h"
@@ -246,6 +247,9 @@ int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 			/* A device's own vitals topic: the sample is ingested now (see
 			 * the header); a rejection denies the publish. */
 			return vg_ingest_acl_write(vg, e, ed);
+		case VG_ACL_ACK:
+			/* An alert's ack by a station of its ward or a service. */
+			return vg_alerts_ack(vg, e, mosquitto_client_id(ed->client), ed);
 		default:
 			return deny(vg, ed, e ? e->id : user, why);
 	}

@@ -398,6 +398,7 @@ int vg_ingest_acl_write(struct vg_plugin *vg, struct vg_ident *e, const struct m
 	vg->stats.accepted_samples += (uint64_t)nnew;
 	vg->stats.duplicate_samples += (uint64_t)(n - nnew);
 	vg_alerts_emit(vg);
+	vg_alerts_note_cleared(vg, e, dev, &snap);
 	vg_stations_on_samples(vg, e, &dev->bed, vg->ingest.samples, nnew, now_ms);
 	vg_mirror_on_samples(vg, e, vg->ingest.samples, nnew, now_ms);
 	return MOSQ_ERR_SUCCESS;

@@ -179,6 +179,7 @@ static void state_free(struct vg_plugin *vg)
 	vg_auth_free(&vg->auth);
 	vg_audit_free(&vg->audit);
 	vg_alerts_free(&vg->alerts);
+	vg_alarms_free(&vg->alarms);
 	vg_stations_free(&vg->stations);
 	vg_ingest_free(&vg->ingest);
 	vg_cells_free(&vg->cells);
@@ -239,6 +240,7 @@ static int state_init(struct vg_plugin *vg)
 			|| vg_identities_init(&vg->ids) != 0 || vg_sessions_init(&vg->sessions, 1024) != 0
 			|| vg_devices_init(&vg->devices, 1024) != 0 || vg_beds_init(&vg->beds, 256) != 0
 			|| vg_auth_init(&vg->auth) != 0 || vg_audit_init(&vg->audit) != 0 || vg_alerts_init(&vg->alerts) != 0
+			|| vg_alarms_init(&vg->alarms) != 0
 			|| vg_stations_init(&vg->stations) != 0 || vg_ingest_init(&vg->ingest, &tp) != 0
 			|| vg_cells_init(&vg->cells) != 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: out of memory at start");

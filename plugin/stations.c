@@ -51,6 +51,7 @@ struct open_alert {
 	struct vg_bed *bed;         /* NULL: the alert names no bed */
 	char *body;                 /* the alert's last event, JSON */
 	size_t len;
+	int64_t cleared_ms;         /* its condition ended then and it waits out alert_hold_s; 0: not */
 };
 
 /* A slot's block while its bed waits for the next frame. */
@@ -466,6 +467,7 @@ static void set_open(struct vg_plugin *vg, const char *ward, const char *bed, co
 		}
 		vg_strlcpy(w->a[i].alert_id, alert_id, sizeof(w->a[i].alert_id));
 		w->a[i].body = NULL;
+		w->a[i].cleared_ms = 0;
 		w->a[i].bed = alert_bed_add(vg, ward, bed);
 		w->n++;
 	}else if(w->a[i].bed == NULL ? bed[0] != '\0' : strcmp(w->a[i].bed->bed, bed) != 0){
@@ -480,10 +482,13 @@ static void set_open(struct vg_plugin *vg, const char *ward, const char *bed, co
 
 void vg_stations_on_alert(struct vg_plugin *vg, const struct vg_rec_event *ev)
 {
+	/* A latched alert's alert.resolved keeps it listed until its ack. */
+	bool closes = ev->open_after == VG_EV_CLOSES || (ev->type == VG_AT_RESOLVED && ev->open_after != VG_EV_STAYS_OPEN);
+
 	if(ev->ward.n == 0){
 		return;
 	}
-	set_open(vg, ev->ward.p, ev->bed.p, ev->alert_id.p, ev->type == VG_AT_RESOLVED ? NULL : ev->body.p, ev->body.n);
+	set_open(vg, ev->ward.p, ev->bed.p, ev->alert_id.p, closes ? NULL : ev->body.p, ev->body.n);
 }
 
 void vg_stations_open_alert(struct vg_plugin *vg, const char *ward, const char *bed, const char *alert_id,
@@ -492,6 +497,36 @@ void vg_stations_open_alert(struct vg_plugin *vg, const char *ward, const char *
 	if(ward[0] && body){
 		set_open(vg, ward, bed, alert_id, body, len);
 	}
+}
+
+void vg_stations_alert_cleared(struct vg_plugin *vg, const char *ward, const char *alert_id, int64_t cleared_ms)
+{
+	struct vg_stations_ward *w = ward[0] ? vg_smap_get(&vg->stations.wards, ward) : NULL;
+	size_t i;
+
+	if(w && (i = open_find(w, alert_id)) < w->n && w->a[i].cleared_ms != cleared_ms){
+		w->a[i].cleared_ms = cleared_ms;
+		list_changed(vg, w);
+	}
+}
+
+/* An open alert as stations see it: its last event, with
+ * "condition_cleared_at" added while its condition has ended and it waits
+ * out alert_hold_s (a latched alert's event says it already). */
+static void put_alert(struct vg_sbuf *b, const struct open_alert *a)
+{
+	char ts[32];
+
+	if(a->cleared_ms == 0 || a->len < 2 || memcmp(a->body + a->len - 2, "}}", 2) != 0
+			|| strstr(a->body, "\"condition_cleared_at\"") != NULL){
+		vg_sbuf_put(b, a->body, a->len);
+		return;
+	}
+	vg_rfc3339(a->cleared_ms, ts, sizeof(ts));
+	vg_sbuf_put(b, a->body, a->len - 2);
+	vg_sbuf_puts(b, ",\"condition_cleared_at\":\"");
+	vg_sbuf_puts(b, ts);
+	vg_sbuf_puts(b, "\"}}");
 }
 
 static void publish_alert_list(struct vg_plugin *vg, struct vg_stations_ward *w, int64_t now_ms)
@@ -508,7 +543,7 @@ static void publish_alert_list(struct vg_plugin *vg, struct vg_stations_ward *w,
 		if(i){
 			vg_sbuf_putc(&b, ',');
 		}
-		vg_sbuf_put(&b, w->a[i].body, w->a[i].len);
+		put_alert(&b, &w->a[i]);
 	}
 	vg_sbuf_puts(&b, "]}");
 	if(vg_sbuf_ok(&b)){
@@ -565,7 +600,7 @@ static void write_slot_alerts(struct vg_sbuf *f, const struct vg_stations_ward *
 			if(found++){
 				vg_sbuf_putc(f, ',');
 			}
-			vg_sbuf_put(f, w->a[i].body, w->a[i].len);
+			put_alert(f, &w->a[i]);
 		}
 	}
 	vg_sbuf_puts(f, "]}");

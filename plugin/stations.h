@@ -71,6 +71,11 @@ void vg_stations_on_alert(struct vg_plugin *vg, const struct vg_rec_event *ev);
 void vg_stations_open_alert(struct vg_plugin *vg, const char *ward, const char *bed, const char *alert_id,
 		const char *body, size_t len);
 
+/* An open alert's condition ended at cleared_ms and it waits out
+ * alert_hold_s (0: it did not, or no longer does): its list entry and the
+ * frame say "condition_cleared_at" from the next publish. */
+void vg_stations_alert_cleared(struct vg_plugin *vg, const char *ward, const char *alert_id, int64_t cleared_ms);
+
 /* TICK: republishes the open-alert lists that changed, and the frames of
  * changed wards whose last frame is at least station_frame_ms old. */
 void vg_stations_tick(struct vg_plugin *vg, int64_t now_ms, int64_t mono_ms);

@@ -80,6 +80,13 @@ void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_f
 	fig(&em, "alerts/raised", "vitalgate_alert_events_total", VG_FIG_COUNTER, "Alert events, by type", "type", "raised", s->alerts_raised, 1);
 	fig(&em, "alerts/updated", "vitalgate_alert_events_total", VG_FIG_COUNTER, "", "type", "updated", s->alerts_updated, 1);
 	fig(&em, "alerts/resolved", "vitalgate_alert_events_total", VG_FIG_COUNTER, "", "type", "resolved", s->alerts_resolved, 1);
+	fig(&em, "alerts/acknowledged", "vitalgate_alert_events_total", VG_FIG_COUNTER, "", "type", "acknowledged",
+			s->alerts_acknowledged, 1);
+	fig(&em, "alerts/escalated", "vitalgate_alert_events_total", VG_FIG_COUNTER, "", "type", "escalated", s->alerts_escalated, 1);
+	fig(&em, "alerts/acks_repeated", "vitalgate_alert_acks_total", VG_FIG_COUNTER,
+			"Acks (wards/<ward>/alerts/<id>/ack) that changed nothing or were refused (0x87), by outcome", "outcome",
+			"repeated", s->acks_repeated, 1);
+	fig(&em, "alerts/acks_refused", "vitalgate_alert_acks_total", VG_FIG_COUNTER, "", "outcome", "refused", s->acks_refused, 1);
 	COUNTER("alerts/coalesced", "vitalgate_alert_transitions_coalesced_total",
 			"Alert transitions inside one message folded into its net alert events", s->alerts_coalesced);
 	fig(&em, "webhooks/delivered", "vitalgate_webhooks_total", VG_FIG_COUNTER, "Webhook outcomes", "outcome", "delivered", s->webhook_delivered, 1);
@@ -406,6 +413,7 @@ int vg_stats_render(void *ctx, int doc, struct vg_sbuf *b)
 
 	if(doc == VG_HTTPD_METRICS){
 		vg_stats_prometheus(vg, b);
+		vg_alarms_metrics(vg, b); /* the alarm load per ward */
 		return 200;
 	}
 	return vg_stats_health(vg, b);

@@ -31,6 +31,10 @@ struct vg_stats {
 	uint64_t alerts_updated;
 	uint64_t alerts_resolved;
 	uint64_t alerts_coalesced;      /* transitions inside one message folded into its net events */
+	uint64_t alerts_acknowledged;   /* alert.acknowledged events */
+	uint64_t alerts_escalated;      /* alert.escalated events */
+	uint64_t acks_repeated;         /* acks of an alert acknowledged already (accepted, no change) */
+	uint64_t acks_refused;          /* acks refused with 0x87 */
 	uint64_t webhook_dead;          /* dead-lettered: undelivered for webhook_dead_after_s */
 	uint64_t webhook_refused;       /* dead-lettered: refused webhook_max_rejects times */
 	uint64_t webhook_gone;

@@ -39,6 +39,7 @@
 
 #include <mosquitto_broker.h>
 
+#include "alarms.h"
 #include "alerts.h"
 #include "audit.h"
 #include "auth.h"
@@ -100,6 +101,7 @@ struct vg_plugin {
 	struct vg_auth auth;
 	struct vg_ingest ingest;
 	struct vg_alerts alerts;
+	struct vg_alarms alarms;
 	struct vg_delivery delivery;
 	struct vg_stations stations;
 	struct vg_mirror mirror;

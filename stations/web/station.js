@@ -5,6 +5,10 @@
 //                                once per station_frame_ms
 //   wards/<ward>/alerts          alert events as they happen (never held back)
 //   wards/<ward>/alerts/active   retained list of the ward's open alerts
+// and publishes an acknowledgement (docs/alerts.md "Alarm lifecycle") to
+//   wards/<ward>/alerts/<alert_id>/ack   {"by": "<clinician id>"}, QoS 1
+// Alarms are ordered as IEC 60601-1-8 suggests (high, medium, low, then
+// the oldest first); technical alarms (a silent device) are listed apart.
 // The station secret goes only to this page's own broker unless the user
 // confirms another address on screen, and never unencrypted across the
 // network without an explicit opt-in (broker-url.js, docs/stations.md).
@@ -20,6 +24,8 @@ const beds = new Map();   // bed -> { sample (null: none), news2, el }
 const alerts = new Map(); // alert_id -> event
 let client = null;
 let ward = null;
+let acking = null;     // the alert whose Acknowledge asks who acknowledges
+let clinician = '';    // the last clinician id given (this page only)
 let pending = null;    // the address waiting for the user's confirmation
 let confirmed = null;  // the address the user confirmed (exactly)
 
@@ -143,6 +149,12 @@ function onFrame(payload) {
 function describe(ev) {
   const d = ev.data;
   const where = d.bed ? `Bed ${d.bed}` : d.device_id;
+  if (d.severity === 'none') {
+    // Latched: its condition ended; what it was about.
+    const what = d.kind === 'threshold' ? `${VITAL_NAMES[d.vital] ?? d.vital} out of range`
+      : d.kind === 'news2' ? 'NEWS2' : `no data from ${d.device_id}`;
+    return `${where}: ${what}`;
+  }
   if (d.kind === 'threshold') {
     const unit = UNIT_TEXT[d.unit] ?? d.unit ?? '';
     const bound = d.direction ? ` (${d.direction === 'high' ? '≥' : '≤'} ${d.threshold} ${unit})` : '';
@@ -153,26 +165,108 @@ function describe(ev) {
   return `${where}: ${d.kind}`;
 }
 
+const PRIO_RANK = { high: 0, medium: 1, low: 2 };
+const CLINICIAN_RE = /^[A-Za-z0-9_.@-]{1,64}$/;
+const clock = (t) => new Date(t).toLocaleTimeString();
+
+function priorityOf(ev) {
+  // A broker before the alarm lifecycle: severity stands in.
+  return ev.data.priority ?? (ev.data.severity === 'high' ? 'high' : 'medium');
+}
+
+function alarmOrder(a, b) {
+  return (PRIO_RANK[priorityOf(a)] ?? 3) - (PRIO_RANK[priorityOf(b)] ?? 3)
+    || (a.data.raised_at ?? a.timestamp).localeCompare(b.data.raised_at ?? b.timestamp);
+}
+
+// One alarm: what, its state (acknowledged, latched, condition cleared,
+// escalation) in words, and the Acknowledge control while nobody has.
+function renderAlarm(ul, ev) {
+  const d = ev.data;
+  const prio = priorityOf(ev);
+  const li = text(ul, 'li', 'alert');
+  li.dataset.severity = d.severity;
+  li.dataset.priority = prio;
+  li.dataset.category = d.category ?? 'physiological';
+  li.dataset.alertId = d.alert_id;
+  li.dataset.acknowledged = String(Boolean(d.acknowledged_at));
+  li.dataset.latched = String(Boolean(d.latched));
+  li.setAttribute('role', 'alert');
+  const label = d.category === 'technical' ? 'TECHNICAL ALARM' : `${prio.toUpperCase()} ALERT`;
+  text(li, 'span', 'what', `${label} — ${describe(ev)}`);
+  text(li, 'span', 'when', ` · since ${clock(d.raised_at ?? ev.timestamp)}`);
+  const state = text(li, 'p', 'state');
+  if (d.latched) {
+    text(state, 'span', 'latched', `LATCHED: condition ended at ${clock(d.condition_cleared_at ?? ev.timestamp)}, nobody acknowledged it`);
+  } else if (d.condition_cleared_at) {
+    text(state, 'span', 'cleared', `Condition cleared since ${clock(d.condition_cleared_at)}; the alert ends if it stays clear`);
+  }
+  if (d.level) text(state, 'span', 'level', `Escalated: level ${d.level}`);
+  if (d.acknowledged_at) {
+    text(state, 'span', 'acked', `Acknowledged by ${d.acknowledged_by} at ${clock(d.acknowledged_at)}`);
+  } else if (acking === d.alert_id) {
+    const form = text(li, 'form', 'ack-form');
+    const lab = text(form, 'label', null, 'Who acknowledges? ');
+    const input = text(lab, 'input', 'ack-by');
+    input.required = true;
+    input.value = clinician;
+    input.placeholder = 'clinician id';
+    text(form, 'button', 'ack-confirm', 'Acknowledge').type = 'submit';
+    const cancel = text(form, 'button', 'ack-cancel secondary', 'Cancel');
+    cancel.type = 'button';
+    cancel.addEventListener('click', () => { acking = null; renderAlerts(); });
+    text(form, 'span', 'ack-error');
+    form.addEventListener('submit', (e) => { e.preventDefault(); sendAck(d.alert_id, input.value.trim(), form); });
+    setTimeout(() => input.focus(), 0);
+  } else {
+    const b = text(li, 'button', 'ack', 'Acknowledge');
+    b.type = 'button';
+    b.addEventListener('click', () => { acking = d.alert_id; renderAlerts(); });
+  }
+  if (!state.childElementCount) state.remove();
+}
+
+function sendAck(alertId, by, form) {
+  const err = form.querySelector('.ack-error');
+  if (!CLINICIAN_RE.test(by)) {
+    err.textContent = 'A clinician id: letters, digits and . _ @ - (up to 64).';
+    return;
+  }
+  clinician = by;
+  client.publish(`wards/${ward}/alerts/${alertId}/ack`, JSON.stringify({ by }), { qos: 1 }, (e) => {
+    if (e) {
+      err.textContent = `Not acknowledged: ${e.message ?? e} (the alert may have ended)`;
+      return;
+    }
+    form.querySelector('.ack-by')?.blur();
+    if (acking === alertId) acking = null;
+    renderAlerts();
+  });
+}
+
 function renderAlerts() {
-  const ul = $('alerts');
-  ul.replaceChildren();
-  const order = [...alerts.values()].sort((a, b) => (a.data.severity === 'high' ? 0 : 1) - (b.data.severity === 'high' ? 0 : 1)
-    || a.timestamp.localeCompare(b.timestamp));
-  for (const ev of order) {
-    const li = text(ul, 'li', 'alert');
-    li.dataset.severity = ev.data.severity;
-    li.dataset.alertId = ev.data.alert_id;
-    li.setAttribute('role', 'alert');
-    text(li, 'span', 'what', `${ev.data.severity.toUpperCase()} ALERT — ${describe(ev)}`);
-    text(li, 'span', 'when', ` · since ${new Date(ev.timestamp).toLocaleTimeString()}`);
+  if (document.activeElement?.classList.contains('ack-by') && acking) {
+    // Typing a clinician id: re-rendering would drop it; the next event redraws.
+    const keep = document.activeElement;
+    if (keep.closest('li')?.dataset.alertId === acking) return;
+  }
+  const all = [...alerts.values()].sort(alarmOrder);
+  for (const [id, cat] of [['alerts', 'physiological'], ['technical', 'technical']]) {
+    const ul = $(id);
+    ul.replaceChildren();
+    for (const ev of all.filter((x) => (x.data.category ?? 'physiological') === cat)) renderAlarm(ul, ev);
   }
   $('no-alerts').hidden = alerts.size > 0;
+  $('technical-title').hidden = $('technical').childElementCount === 0;
   for (const bed of beds.keys()) renderBed(bed);
 }
 
 function onAlert(ev) {
   if (!ev || !ev.data || ev.data.ward !== ward) return;
-  if (ev.type === 'alert.resolved') alerts.delete(ev.data.alert_id);
+  // A latched alert stays until acknowledged; its ack ends it.
+  const ends = (ev.type === 'alert.resolved' && !ev.data.latched)
+    || (ev.type === 'alert.acknowledged' && ev.data.latched);
+  if (ends) alerts.delete(ev.data.alert_id);
   else alerts.set(ev.data.alert_id, ev);
   renderAlerts();
 }

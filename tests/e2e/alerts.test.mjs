@@ -65,6 +65,11 @@ before(async () => {
   stationMsgs = collect(station);
   await station.subscribeAsync('wards/5N/alerts', { qos: 1 });
   await station.subscribeAsync('wards/5S/alerts', { qos: 1 });
+  // These tests follow raise, update and resolve; high alerts would latch
+  // (held open until acknowledged: e2e_alarms), so every alert is medium here.
+  const mark = bench.broker.mark();
+  await bench.pg.query("INSERT INTO alert_priorities (ward, alert, priority) VALUES ('*', 'threshold', 'medium'), ('*', 'news2:high', 'medium')");
+  await bench.broker.waitLog(/alert thresholds and bed settings loaded/, 8000, mark);
 });
 
 after(async () => {

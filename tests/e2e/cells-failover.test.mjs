@@ -38,6 +38,8 @@ test('cells under load: failover, failback and a ward move lose nothing, keep ev
   try {
     await bench.adminOk(['ward', 'place', 'WA', '--cell', 'a']);
     await bench.adminOk(['ward', 'place', 'WM', '--cell', 'a']);
+    // Issue 15: WA's high alerts escalate every 3 s (up to level 20): escalation must go on across the failover.
+    await bench.adminOk(['alerts', 'escalation', 'set', 'high', '--after', '3', '--max-level', '20', '--ward', 'WA']);
     const lines = [];
     for (let i = 0; i < N_WA; i++) lines.push(`fa-${i} WA B${i}`);
     for (let i = 0; i < N_WM; i++) lines.push(`fm-${i} WM B${i}`);
@@ -122,6 +124,9 @@ test('cells under load: failover, failback and a ward move lose nothing, keep ev
     const ev = (await bench.pg.query(`SELECT alert_id, type, kind, device_id, ward, bed, body::json->'data'->>'vital' AS vital,
       body::json->'data'->>'note' AS note FROM alert_events ORDER BY created_at`)).rows;
     const open = (await bench.pg.query('SELECT cond, alert_id FROM alert_open ORDER BY cond')).rows;
+    const esc = (await bench.pg.query(`SELECT alert_id, (body::json->'data'->>'level')::int AS level,
+      (extract(epoch FROM created_at) * 1000)::bigint AS at FROM alert_events
+      WHERE type = 'alert.escalated' AND ward = 'WA' AND kind = 'threshold' ORDER BY created_at`)).rows;
     const left = await fleet.stop({ drainMs: 20000 });
     assert.equal(left, 0, `every sample acknowledged in the end (waiting: ${JSON.stringify([...fleet.pending].filter(([, n]) => n))})`);
     assert.deepEqual(fleet.otherRejections, []);
@@ -149,6 +154,16 @@ test('cells under load: failover, failback and a ward move lose nothing, keep ev
     assert.deepEqual(ev.filter((e) => e.kind === 'silent' && e.type === 'alert.raised').map((e) => e.device_id), ['fq-0']);
     assert.equal(open.length, want + 1);
     for (const o of open) assert.deepEqual([o.alert_id], [...idsPer.get(o.cond)], o.cond);
+    // ---- escalation went on across the failover (issue 15) ------------------
+    const levels = new Map();
+    for (const e of esc) levels.set(e.alert_id, [...(levels.get(e.alert_id) ?? []), e]);
+    assert.equal(levels.size, 2 * ALERTING, 'every WA threshold alert escalated');
+    for (const [id, l] of levels) {
+      const ls = l.map((e) => e.level);
+      assert.deepEqual(ls, [...ls].sort((a, b) => a - b), `${id}: levels only go up`);
+      assert.equal(new Set(ls).size, ls.length, `${id}: each level once`);
+      assert.ok(l.some((e) => Number(e.at) > tKill + 1000 && Number(e.at) < tBack), `${id}: the standby escalated it after the kill`);
+    }
     // The standby and the gaining cell took the alerts over rather than raising them.
     assert.ok(brokers.a2.lines.some((l) => /open alert\(s\) taken over/.test(l)));
     const h = JSON.parse((await httpGet(brokers.b1.healthPort, '/health')).body);

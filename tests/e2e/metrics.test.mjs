@@ -74,7 +74,8 @@ function parse(text) {
       continue;
     }
     if (line.startsWith('# HELP ')) continue;
-    const m = /^([a-z_]+)(\{[a-z]+="[^"]*"\})? (-?[0-9.e+]+)$/.exec(line);
+    // One label, or several (the alarm load's histogram: {ward="...",le="..."}).
+    const m = /^([a-z_]+)(\{[a-z]+="[^"]*"(?:,[a-z]+="[^"]*")*\})? (-?[0-9.e+]+)$/.exec(line);
     assert.ok(m, `a valid sample line: ${line}`);
     assert.ok(m[1].startsWith(family), `${m[1]} belongs to the family declared above it (${family})`);
     values.set(m[1] + (m[2] ?? ''), Number(m[3]));

@@ -77,6 +77,11 @@ before(async () => {
     options: { alert_hold_s: 0, silence_s: 3600, disconnect_grace_s: 3600, station_frame_ms: FRAME_MS } });
   stationSecret = await bench.adminOk(['station', 'add', 'desk-5n', '--wards', '5N']);
   await bench.waitIdentity(bench.broker.port, 'desk-5n', stationSecret);
+  // These tests follow raise, update and resolve; high alerts would latch
+  // (held open until acknowledged: e2e_alarms), so every alert is medium here.
+  const mark = bench.broker.mark();
+  await bench.pg.query("INSERT INTO alert_priorities (ward, alert, priority) VALUES ('*', 'threshold', 'medium'), ('*', 'news2:high', 'medium')");
+  await bench.broker.waitLog(/alert thresholds and bed settings loaded/, 8000, mark);
 });
 
 after(async () => {

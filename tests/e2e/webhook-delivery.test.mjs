@@ -71,6 +71,12 @@ before(async () => {
       webhook_timeout_ms: 2000, webhook_backoff_max_s: 4,
     },
   });
+  // These tests count the alert events of raises and resolves over minutes:
+  // alerts are medium (no latching) and never escalate here (e2e_alarms).
+  const mark = bench.broker.mark();
+  await bench.pg.query("BEGIN; INSERT INTO alert_priorities (ward, alert, priority) VALUES ('*', 'threshold', 'medium'), "
+    + "('*', 'news2:high', 'medium'); INSERT INTO alert_escalation (ward, priority, after_s) VALUES ('*', 'medium', NULL); COMMIT");
+  await bench.broker.waitLog(/alert thresholds and bed settings loaded/, 8000, mark);
   for (let i = 0; i < 4; i++) await addDevice(`pump-${i}`, '7E', `B${i}`);
 });
 

@@ -541,7 +541,7 @@ export class Receiver {
         this.verifier.markProcessed(ev.id);
         rec.verified = true;
         rec.status = 204;
-        this.events.push({ ...ev, receivedAt: Date.now() });
+        this.events.push({ ...ev, receivedAt: Date.now(), receivedHr: performance.now() });
         res.statusCode = 204;
         res.end();
       } catch (e) {

@@ -24,6 +24,7 @@ enum who { NOBODY, DEV, STA, SVC, CELL };
 #define ALLOW VG_ACL_ALLOW
 #define DENY VG_ACL_DENY
 #define INGEST VG_ACL_INGEST
+#define ACK VG_ACL_ACK
 
 static const struct row {
 	enum who who;
@@ -113,6 +114,23 @@ static const struct row {
 	{ STA, 0, S, "$share/desk", 0, DENY, "topic outside the role's scope" },
 	{ STA, 1, S, "$share/desk", 0, ALLOW, NULL },
 	{ STA, 0, W, "wards/3W/alerts", 0, DENY, "topic outside the role's scope" },
+	/* Acks (issue 15): a station of the ward, not retained, one alert id level. */
+	{ STA, 0, W, "wards/3W/alerts/al_0123456789abcdef01234567/ack", 0, ACK, NULL },
+	{ STA, 1, W, "wards/4E/alerts/al_x/ack", 0, ACK, NULL },
+	{ STA, 0, W, "wards/5N/alerts/al_x/ack", 0, DENY, "topic outside the role's scope" },
+	{ STA, 0, W, "wards/3W/alerts/al_x/ack", 1, DENY, "retained publish or topic outside the role's scope" },
+	{ STA, 0, W, "wards/3W/alerts/+/ack", 0, DENY, "topic outside the role's scope" },
+	{ STA, 0, W, "wards/3W/alerts//ack", 0, DENY, "topic outside the role's scope" },
+	{ STA, 0, W, "wards/3W/alerts/al_x/ack/x", 0, DENY, "topic outside the role's scope" },
+	{ STA, 0, W, "wards/3W/alerts/al_x/y/ack", 0, DENY, "topic outside the role's scope" },
+	{ STA, 0, W, "wards/3W/alerts/active", 0, DENY, "topic outside the role's scope" },
+	{ STA, 0, W, "wards/3W/vitals/al_x/ack", 0, DENY, "topic outside the role's scope" },
+	{ STA, 0, W, "wards/3W/alerts/al_x/ack", 0, ACK, NULL },
+	{ DEV, 0, W, "wards/3W/alerts/al_x/ack", 0, DENY, "topic outside the role's scope" },
+	{ DEV, 1, W, "wards/3W/alerts/al_x/ack", 0, DENY, "topic outside the role's scope" },
+	{ SVC, 0, W, "wards/5N/alerts/al_x/ack", 0, ACK, NULL },
+	{ SVC, 0, W, "wards/5N/alerts/al_x/ack", 1, DENY, "retained publish or topic outside the role's scope" },
+	{ NOBODY, 1, W, "wards/3W/alerts/al_x/ack", 0, DENY, "not a Vitalgate identity" },
 	{ STA, 0, W, "vitals/dev-1", 0, DENY, "topic outside the role's scope" },
 	{ STA, 0, W, "wards/3W/alerts", 1, DENY, "retained publish or topic outside the role's scope" },
 	{ STA, 1, W, "lab/x", 0, ALLOW, NULL },
@@ -192,7 +210,7 @@ static const struct row {
 
 static const char *name(enum vg_acl_verdict v)
 {
-	return v == VG_ACL_ALLOW ? "allow" : v == VG_ACL_INGEST ? "ingest" : "deny";
+	return v == VG_ACL_ALLOW ? "allow" : v == VG_ACL_INGEST ? "ingest" : v == VG_ACL_ACK ? "ack" : "deny";
 }
 
 int main(void)

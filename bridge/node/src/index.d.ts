@@ -3,10 +3,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 // ------------------------------------------------------------------ events
 
-export type EventType = 'alert.raised' | 'alert.updated' | 'alert.resolved' | 'vitals.batch';
+export type EventType = 'alert.raised' | 'alert.updated' | 'alert.resolved' | 'alert.acknowledged' | 'alert.escalated'
+  | 'vitals.batch';
 
 /** The event types Vitalgate sends; any other type is rejected (400). */
-export declare const EVENT_TYPES: readonly ['alert.raised', 'alert.updated', 'alert.resolved', 'vitals.batch'];
+export declare const EVENT_TYPES: readonly ['alert.raised', 'alert.updated', 'alert.resolved', 'alert.acknowledged',
+  'alert.escalated', 'vitals.batch'];
+
+/** IEC 60601-1-8 alarm priority (docs/alerts.md "Alarm lifecycle"). */
+export type AlarmPriority = 'high' | 'medium' | 'low';
+/** technical: a silent device (an equipment fault), physiological: the patient. */
+export type AlarmCategory = 'physiological' | 'technical';
 
 /** A vital over its threshold, a NEWS2 band crossed, or a device gone silent. */
 export type AlertKind = 'threshold' | 'news2' | 'silent';
@@ -34,7 +41,7 @@ export interface AlertData {
   ward: string | null;
   bed: string | null;
   device_id: string | null;
-  /** RFC 3339. */
+  /** RFC 3339: when the alert was raised (every event of a broker with the alarm lifecycle). */
   raised_at?: string;
   /** The device's sample sequence number that triggered the event. */
   seq?: number;
@@ -65,6 +72,19 @@ export interface AlertData {
    * Absent for silent devices. See observationIds().
    */
   observation?: string;
+  /** Alarm lifecycle (every event of a broker with migration 010). */
+  priority?: AlarmPriority;
+  category?: AlarmCategory;
+  /** Once acknowledged: when, by whom (clinician id), through which station or service. */
+  acknowledged_at?: string;
+  acknowledged_by?: string;
+  acknowledged_via?: string;
+  /** alert.escalated (and later events): the escalation level, 1, 2, ... */
+  level?: number;
+  /** alert.resolved of a high alert nobody acknowledged: it stays open (latched) until acknowledged. */
+  latched?: boolean;
+  /** A latched alert: RFC 3339, when its condition ended. */
+  condition_cleared_at?: string;
 }
 
 // ------------------------------------------------------------------ vitals
@@ -114,7 +134,7 @@ export interface MirroredSample extends BedSample {}
 
 /** An open alert as stations see it: its last event (wards/<ward>/alerts/active, frames). */
 export interface StationAlertEvent {
-  type: 'alert.raised' | 'alert.updated';
+  type: 'alert.raised' | 'alert.updated' | 'alert.acknowledged' | 'alert.escalated' | 'alert.resolved';
   /** RFC 3339: when the broker produced the event. */
   timestamp: string;
   data: AlertData;
@@ -177,8 +197,11 @@ export type VitalsBatchEvent = VitalgateEvent<'vitals.batch'>;
 export type AlertRaisedEvent = VitalgateEvent<'alert.raised'>;
 export type AlertUpdatedEvent = VitalgateEvent<'alert.updated'>;
 export type AlertResolvedEvent = VitalgateEvent<'alert.resolved'>;
+export type AlertAcknowledgedEvent = VitalgateEvent<'alert.acknowledged'>;
+export type AlertEscalatedEvent = VitalgateEvent<'alert.escalated'>;
 /** Discriminated on `type`. */
-export type AlertEvent = AlertRaisedEvent | AlertUpdatedEvent | AlertResolvedEvent;
+export type AlertEvent = AlertRaisedEvent | AlertUpdatedEvent | AlertResolvedEvent | AlertAcknowledgedEvent
+  | AlertEscalatedEvent;
 
 // ------------------------------------------------------------------ errors
 

@@ -14,7 +14,8 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 export { WebhookVerificationError };
 export { FHIR_PANELS, fhirObservationId, observationIds } from './fhir.js';
 
-export const EVENT_TYPES = Object.freeze(['alert.raised', 'alert.updated', 'alert.resolved', 'vitals.batch']);
+export const EVENT_TYPES = Object.freeze(['alert.raised', 'alert.updated', 'alert.resolved', 'alert.acknowledged', 'alert.escalated',
+  'vitals.batch']);
 
 /** Standard Webhooks' timestamp tolerance, in seconds (what `standardwebhooks` enforces). */
 const TOLERANCE_S = 5 * 60;

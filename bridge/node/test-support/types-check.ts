@@ -9,6 +9,8 @@ import {
   createVerifier,
   DuplicateWebhookError,
   EVENT_TYPES,
+  AlarmPriority,
+  AlarmCategory,
   type EventType,
   MemorySeenStore,
   middleware,
@@ -56,7 +58,14 @@ function show(e: AlertEvent): string {
     case 'alert.updated':
       return `${d.previous_severity} -> ${d.severity}`;
     case 'alert.resolved':
-      return d.resolved_at ?? '';
+      return `${d.resolved_at ?? ''} ${d.latched ? `latched, cleared ${d.condition_cleared_at}` : ''}`;
+    case 'alert.acknowledged':
+      return `${d.acknowledged_by ?? ''} via ${d.acknowledged_via ?? ''} at ${d.acknowledged_at ?? ''}`;
+    case 'alert.escalated': {
+      const p: AlarmPriority | undefined = d.priority;
+      const c: AlarmCategory | undefined = d.category;
+      return `level ${d.level ?? 0} of a ${p ?? '?'} ${c ?? '?'} alert raised ${d.raised_at ?? ''}`;
+    }
     default: {
       const never: never = e;
       return never;
