@@ -13,6 +13,11 @@
  *   devices/<device>/...       read/subscribe: that device, services
  *   wards/<ward>/...           read/subscribe: stations of <ward> (the ward
  *                              level literal), services
+ *   adt/<ward>/<bed>           write (retained or not): services, the
+ *                              occupancy the core publishes, taken by
+ *                              the plugin (docs/patient-context.md);
+ *                              read/subscribe: services (stations see
+ *                              only the label, in the ward's frame)
  *   $SYS/broker/vitalgate/...  read/subscribe: services
  * Clients never write into devices/ or wards/ (the broker publishes
  * there). Everything else is foreign: allowed with others=defer, denied
@@ -43,6 +48,7 @@ enum vg_acl_verdict {
 	VG_ACL_DENY = 0,
 	VG_ACL_ALLOW,
 	VG_ACL_INGEST,       /* allowed: a device's publish to its own vitals/ topic, to be ingested */
+	VG_ACL_OCCUPANCY,    /* allowed: a service's publish to adt/<ward>/<bed> (both valid ids), to be taken */
 };
 
 /* e: the identity the client is (already checked to be its live session

@@ -289,6 +289,14 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 			vg_json_str(&j, "observation", ref);
 		}
 	}
+	{
+		/* The bed's occupant at the sample's ts (now for an event without
+		 * a sample); null when vacant or unknown (docs/patient-context.md). */
+		const struct vg_occupancy *occ = sp->ward[0] ? vg_bed_occupant_at(vg_beds_find(&vg->beds, sp->ward, sp->bed),
+				sp->measured_ms ? sp->measured_ms : now_ms) : NULL;
+		vg_json_str(&j, "patient_id", occ ? occ->patient : NULL);
+		vg_json_str(&j, "encounter_id", occ ? occ->encounter : NULL);
+	}
 	if(sp->type == VG_AT_RESOLVED){
 		vg_json_str(&j, "resolved_at", ts);
 	}
@@ -622,6 +630,12 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 	if(b == NULL && e->ward[0]){
 		return MOSQ_ERR_NOMEM; /* the bed's NEWS2 could not be judged */
 	}
+	if(vg_bed_vacant(b)){
+		/* The core declared the bed vacant: the samples are stored and
+		 * counted, nobody's vitals to alert on (docs/patient-context.md). */
+		vg->stats.vacant_samples += (uint64_t)n;
+		return MOSQ_ERR_SUCCESS;
+	}
 	/* Each slot as it was before the message: its events are the net
 	 * change over all of the message's samples. */
 	for(v = 0; v < VG_V_COUNT; v++){
@@ -795,6 +809,9 @@ void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 		}
 		if(rt->alerts && rt->alerts->silent.active){
 			continue;
+		}
+		if(vg_bed_vacant(vg_beds_find_cached(&vg->beds, e->ward, e->bed, &rt->bed))){
+			continue; /* a monitor on an empty bed going quiet is nobody's emergency */
 		}
 		reason = vg_alert_silent_due(rt->last_seen_ms, rt->disconnected_ms, now_ms, silence, grace);
 		if(reason == NULL){

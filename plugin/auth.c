@@ -65,6 +65,7 @@
 #include "crl.h"
 #include "devices.h"
 #include "ingest.h"
+#include "occupancy.h"
 #include "sessions.h"
 #include "vg_acl.h"
 #include "vg_plugin.h"
@@ -246,6 +247,10 @@ int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 			/* A device's own vitals topic: the sample is ingested now (see
 			 * the header); a rejection denies the publish. */
 			return vg_ingest_acl_write(vg, e, ed);
+		case VG_ACL_OCCUPANCY:
+			/* A service's adt/<ward>/<bed>: the bed's occupancy is taken
+			 * now (occupancy.h); a refusal denies the publish. */
+			return vg_occupancy_acl_write(vg, e, ed);
 		default:
 			return deny(vg, ed, e ? e->id : user, why);
 	}

@@ -332,6 +332,25 @@ void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, stru
 	}
 }
 
+void vg_stations_on_occupancy(struct vg_plugin *vg, struct vg_bed *b)
+{
+	if(b->frame){
+		ward_changed(vg, b->frame);
+	}
+}
+
+/* The label the core gave the bed's occupant (docs/patient-context.md):
+ * only that, and only while the bed is occupied. Labels are printable
+ * ASCII without '"' or '\\' (common/vg_occupancy.c): nothing to escape. */
+static void write_slot_label(struct vg_sbuf *f, const struct vg_bed *b)
+{
+	if(b->occ && !b->occ->vacant && b->occ->label[0]){
+		vg_sbuf_puts(f, ",\"patient_label\":\"");
+		vg_sbuf_puts(f, b->occ->label);
+		vg_sbuf_putc(f, '"');
+	}
+}
+
 void vg_stations_device_left(struct vg_plugin *vg, const char *id, const char *ward, const char *bed)
 {
 	char topic[2 * VG_ID_MAX + 32];
@@ -609,6 +628,7 @@ static bool publish_frame(struct vg_plugin *vg, struct vg_stations_ward *w, int6
 				vg_sbuf_puts(f, "{\"sample\":null,\"news2\":null");
 				break;
 		}
+		write_slot_label(f, fs->bed);
 		write_slot_alerts(f, w, fs);
 	}
 	vg_sbuf_puts(f, "}}");

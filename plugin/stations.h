@@ -59,6 +59,10 @@ struct vg_bed;
 void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct vg_bed **bed_cache,
 		const struct vg_sample *s, int n, int64_t now_ms);
 
+/* The bed's occupancy changed: its frame (if it shows in one) is due, to
+ * show the new patient label (or none). */
+void vg_stations_on_occupancy(struct vg_plugin *vg, struct vg_bed *b);
+
 /* TICK: a device is no longer at ward/bed; if the bed shows its sample, the
  * bed leaves the next frame (unless it has open alerts: then it stays,
  * without a sample), and with bed_topics its retained v1 topic is cleared. */

@@ -59,6 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vg_rec_rejection_summary sum;
 	struct vg_rec_audit au;
 	struct vg_rec_delivery d;
+	struct vg_rec_occupancy occ;
 	const uint8_t *p;
 	size_t len;
 	int nev = -1, i;
@@ -71,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size - 1;
 	lo = p;
 	hi = p + len;
-	switch(data[0] % 6){
+	switch(data[0] % 7){
 		case 0:
 			ok = vg_rec_decode_samples(p, len, &s);
 			check(ok == vg_rec_decode_samples(p, len, &s2));
@@ -114,6 +115,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				for(i = 0; i < nev; i++){
 					check_event(&ev[i]);
 				}
+			}
+			break;
+		case 5:
+			if(vg_rec_decode_occupancy(p, len, &occ)){
+				check_view(occ.ward);
+				check_view(occ.bed);
+				check_view(occ.by);
+				check_view(occ.patient);
+				check_view(occ.encounter);
+				check_view(occ.label);
+				check(occ.vacant ? occ.patient.n == 0 : occ.patient.n > 0);
 			}
 			break;
 		default:

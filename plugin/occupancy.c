@@ -1,0 +1,108 @@
+/*
+ * occupancy: a bed's occupant from the core (see occupancy.h and
+ * docs/patient-context.md).
+ *
+ * What the broker keeps is the bed's current state only (beds.c); the
+ * history with its validity intervals is PostgreSQL's (migration 011,
+ * vitalgate_occupancy_apply), written by the writer from the journal in
+ * order, so the history, the samples' links and what the broker did agree
+ * after any crash or outage.
+ *
+ * Thread: broker thread. Memory: none owned.
+ */
+#include "occupancy.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "audit.h"
+#include "beds.h"
+#include "stations.h"
+#include "vg_occupancy.h"
+#include "vg_plugin.h"
+#include "vg_rec.h"
+#include "vg_util.h"
+
+static struct vg_str view(const char *s)
+{
+	struct vg_str v = { s, strlen(s) };
+
+	return v;
+}
+
+static int refuse(struct vg_plugin *vg, const struct vg_ident *e, const struct mosquitto_evt_acl_check *ed,
+		const char *ward, const char *bed, const char *why)
+{
+	vg->stats.occupancy_refused++;
+	vg_audit_noisy(vg, VG_AUDIT_ACL_DENIED, e->id, mosquitto_client_id(ed->client), mosquitto_client_address(ed->client),
+			"write adt/%s/%s: %s", ward, bed, why);
+	/* The payload is never quoted: it names a patient. */
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: refused occupancy of %s/%s from %s: %s", ward, bed, e->id, why);
+	return MOSQ_ERR_ACL_DENIED;
+}
+
+int vg_occupancy_acl_write(struct vg_plugin *vg, const struct vg_ident *e, const struct mosquitto_evt_acl_check *ed)
+{
+	char ward[VG_ID_MAX + 1], bed[VG_ID_MAX + 1], since[32];
+	const char *rest = ed->topic + 4, *slash = strchr(rest, '/'), *why;
+	struct vg_occupancy o;
+	struct vg_rec_occupancy r;
+	struct vg_bed *b;
+	struct vg_wbuf w;
+	int64_t now_ms = vg_now_ms();
+	int rc;
+
+	/* vg_acl_decide checked adt/<ward>/<bed>, both valid ids. */
+	if(slash == NULL || (size_t)(slash - rest) > VG_ID_MAX){
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	memcpy(ward, rest, (size_t)(slash - rest));
+	ward[slash - rest] = '\0';
+	vg_strlcpy(bed, slash + 1, sizeof(bed));
+	why = vg_occupancy_parse(ed->payload, ed->payloadlen, now_ms, &o);
+	if(why){
+		return refuse(vg, e, ed, ward, bed, why);
+	}
+	b = vg_beds_find(&vg->beds, ward, bed);
+	if(b && b->occ && ((b->occ->vacant && o.vacant) || (!b->occ->vacant && !o.vacant && b->occ->since_ms == o.since_ms
+			&& !strcmp(b->occ->patient, o.patient) && !strcmp(b->occ->encounter, o.encounter)
+			&& !strcmp(b->occ->label, o.label)))){
+		/* What the bed already has (the core sent its retained state
+		 * again): nothing to journal. */
+		return MOSQ_ERR_SUCCESS;
+	}
+	b = vg_beds_get(&vg->beds, ward, bed, vg->alerts.cfg);
+	if(b == NULL){
+		return refuse(vg, e, ed, ward, bed, "broker out of memory; publish again");
+	}
+
+	memset(&r, 0, sizeof(r));
+	r.ward = view(ward);
+	r.bed = view(bed);
+	r.by = view(e->id);
+	r.since_ms = o.since_ms;
+	r.received_ms = now_ms;
+	r.vacant = o.vacant;
+	r.patient = view(o.patient);
+	r.encounter = view(o.encounter);
+	r.label = view(o.label);
+	vg_wbuf_init(&w, vg->scratch.recbuf, vg->scratch.recbuf_cap);
+	rc = vg_rec_encode_occupancy(&w, &r)
+		? vg_journal_append_class(vg->workers.journal, VG_JOURNAL_CLASS_PRIORITY, VG_REC_OCCUPANCY, w.p, (uint32_t)w.len, NULL)
+		: VG_JOURNAL_TOOBIG;
+	if(rc != VG_JOURNAL_OK){
+		return refuse(vg, e, ed, ward, bed, "the broker's journal refused it (full or unsafe); publish again");
+	}
+	if(vg_bed_set_occupancy(b, &o) < 0){
+		/* Journalled (the history and the samples' links will be right);
+		 * the broker keeps the bed's previous state until the next one. */
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: out of memory keeping the occupancy of %s/%s", ward, bed);
+	}
+	vg->stats.occupancy_accepted++;
+	vg_stations_on_occupancy(vg, b);
+	vg_rfc3339(o.since_ms, since, sizeof(since));
+	/* Ids of beds only: which patient is PostgreSQL's to say. */
+	mosquitto_log_printf(MOSQ_LOG_INFO, "Vitalgate: bed %s/%s %s since %s (from %s)", ward, bed,
+			o.vacant ? "vacant" : "occupied", since, e->id);
+	return MOSQ_ERR_SUCCESS;
+}
