@@ -289,14 +289,6 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 			vg_json_str(&j, "observation", ref);
 		}
 	}
-	{
-		/* The bed's occupant at the sample's ts (now for an event without
-		 * a sample); null when vacant or unknown (docs/patient-context.md). */
-		const struct vg_occupancy *occ = sp->ward[0] ? vg_bed_occupant_at(vg_beds_find(&vg->beds, sp->ward, sp->bed),
-				sp->measured_ms ? sp->measured_ms : now_ms) : NULL;
-		vg_json_str(&j, "patient_id", occ ? occ->patient : NULL);
-		vg_json_str(&j, "encounter_id", occ ? occ->encounter : NULL);
-	}
 	if(sp->type == VG_AT_RESOLVED){
 		vg_json_str(&j, "resolved_at", ts);
 	}
@@ -305,6 +297,15 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	}
 	if(sp->coalesced){
 		vg_json_u64(&j, "coalesced", sp->coalesced);
+	}
+	{
+		/* The bed's occupant at the sample's ts (now for an event without
+		 * a sample); null when vacant or unknown (docs/patient-context.md). Last
+		 * in data: stations get the body without them (vg_stations_view). */
+		const struct vg_occupancy *occ = sp->ward[0] ? vg_bed_occupant_at(vg_beds_find(&vg->beds, sp->ward, sp->bed),
+				sp->measured_ms ? sp->measured_ms : now_ms) : NULL;
+		vg_json_str(&j, "patient_id", occ ? occ->patient : NULL);
+		vg_json_str(&j, "encounter_id", occ ? occ->encounter : NULL);
 	}
 	vg_json_obj_close(&j);
 	vg_json_obj_close(&j);
@@ -350,7 +351,16 @@ void vg_alerts_emit(struct vg_plugin *vg)
 		vg_cells_note_event(vg, ev, vg_now_ms());
 		if(ev->ward.n){
 			snprintf(topic, sizeof(topic), "wards/%s/alerts", ev->ward.p);
-			mosquitto_broker_publish_copy(NULL, topic, (int)ev->body.n, ev->body.p, 1, false, NULL);
+			/* Stations see no patient ids (minimum necessary). */
+			size_t n = vg_stations_view(ev->body.p, ev->body.n);
+			char view[EV_BODY_MAX];
+			if(n < ev->body.n && n + 2 <= sizeof(view)){
+				memcpy(view, ev->body.p, n);
+				memcpy(view + n, "}}", 2);
+				mosquitto_broker_publish_copy(NULL, topic, (int)n + 2, view, 1, false, NULL);
+			}else{
+				mosquitto_broker_publish_copy(NULL, topic, (int)ev->body.n, ev->body.p, 1, false, NULL);
+			}
 			vg_stations_on_alert(vg, ev);
 		}
 		vg_delivery_submit(vg, ev);

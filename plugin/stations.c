@@ -332,6 +332,22 @@ void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, stru
 	}
 }
 
+size_t vg_stations_view(const char *body, size_t n)
+{
+	static const char key[] = ",\"patient_id\":";
+	size_t k = sizeof(key) - 1, i;
+
+	if(n < k + 2 || body[n - 1] != '}' || body[n - 2] != '}'){
+		return n;
+	}
+	for(i = n - k; i-- > 0;){
+		if(!memcmp(body + i, key, k)){
+			return i;
+		}
+	}
+	return n;
+}
+
 void vg_stations_on_occupancy(struct vg_plugin *vg, struct vg_bed *b)
 {
 	if(b->frame){
@@ -461,12 +477,21 @@ static void set_open(struct vg_plugin *vg, const char *ward, const char *bed, co
 		}
 		return;
 	}
-	copy = malloc(len + 1);
-	if(copy == NULL){
-		return;
+	{
+		/* Without the patient's ids (vg_stations_view). */
+		size_t keep = vg_stations_view(body, len);
+		copy = malloc(keep + 3);
+		if(copy == NULL){
+			return;
+		}
+		memcpy(copy, body, keep);
+		if(keep < len){
+			memcpy(copy + keep, "}}", 2);
+			keep += 2;
+		}
+		copy[keep] = '\0';
+		len = keep;
 	}
-	memcpy(copy, body, len);
-	copy[len] = '\0';
 	if(i == w->n){
 		if(w->n == w->cap){
 			size_t cap = w->cap ? w->cap * 2 : 8;

@@ -59,6 +59,12 @@ struct vg_bed;
 void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct vg_bed **bed_cache,
 		const struct vg_sample *s, int n, int64_t now_ms);
 
+/* An alert event's body as stations see it: without the patient_id and
+ * encounter_id alerts.c writes last in its data (docs/patient-context.md:
+ * stations see the label only). Returns the length of the body's part to
+ * keep, to be followed by "}}"; n when there is nothing to cut. */
+size_t vg_stations_view(const char *body, size_t n);
+
 /* The bed's occupancy changed: its frame (if it shows in one) is due, to
  * show the new patient label (or none). */
 void vg_stations_on_occupancy(struct vg_plugin *vg, struct vg_bed *b);
