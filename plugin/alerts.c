@@ -751,6 +751,87 @@ void vg_alerts_device_left(struct vg_plugin *vg, const struct vg_ident *e, const
 	}
 }
 
+/* Resolves one alert a for vg_alerts_occupant_left; false when the event
+ * scratch refused it (then a stays as it was). */
+static bool resolve_for_occupant(struct vg_plugin *vg, struct vg_alert_st *a, struct ev_spec *sp, int64_t now_ms)
+{
+	if(vg->alerts.nev == VG_REC_MAX_EVENTS && journal_and_emit(vg) != VG_JOURNAL_OK){
+		return false;
+	}
+	sp->type = VG_AT_RESOLVED;
+	sp->severity = "none";
+	sp->previous_severity = level_severity(sp->kind, a->level);
+	if(!add_event(vg, a, sp, now_ms)){
+		return false;
+	}
+	a->active = false;
+	a->level = 0;
+	a->calm_since_ms = 0;
+	return true;
+}
+
+void vg_alerts_occupant_left(struct vg_plugin *vg, struct vg_bed *b, const char *why, int64_t now_ms)
+{
+	struct vg_device *rt;
+	const char *id;
+	struct ev_spec sp;
+	size_t pos = 0;
+	bool ok = true;
+	int v;
+
+	if(vg->alerts.nev != 0){
+		return;
+	}
+	if(b->news2.active){
+		memset(&sp, 0, sizeof(sp));
+		sp.kind = VG_AK_NEWS2;
+		sp.ward = b->ward;
+		sp.bed = b->bed;
+		sp.note = why;
+		ok = resolve_for_occupant(vg, &b->news2, &sp, now_ms);
+	}
+	while(ok && (rt = vg_devices_next(&vg->devices, &pos, &id)) != NULL){
+		const struct vg_ident *e;
+
+		if(rt->alerts == NULL || (e = vg_idtable_find(&vg->ids.table, id)) == NULL || strcmp(e->ward, b->ward) != 0
+				|| strcmp(e->bed, b->bed) != 0){
+			continue;
+		}
+		for(v = 0; ok && v < VG_V_COUNT; v++){
+			if(rt->alerts->thr[v].active){
+				memset(&sp, 0, sizeof(sp));
+				sp.kind = VG_AK_THRESHOLD;
+				sp.dev = e;
+				sp.ward = e->ward;
+				sp.bed = e->bed;
+				sp.vital = v;
+				sp.no_value = true;
+				sp.note = why;
+				ok = resolve_for_occupant(vg, &rt->alerts->thr[v], &sp, now_ms);
+			}
+		}
+		if(ok && rt->alerts->silent.active){
+			memset(&sp, 0, sizeof(sp));
+			sp.kind = VG_AK_SILENT;
+			sp.dev = e;
+			sp.ward = e->ward;
+			sp.bed = e->bed;
+			sp.reason = why;
+			sp.note = why;
+			sp.last_seen_ms = rt->last_seen_ms;
+			ok = resolve_for_occupant(vg, &rt->alerts->silent, &sp, now_ms);
+		}
+	}
+	if(vg->alerts.nev && journal_and_emit(vg) != VG_JOURNAL_OK){
+		ok = false;
+	}
+	if(!ok){
+		vg_alerts_discard(vg);
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal the end of the open alerts of bed %s/%s (%s); "
+				"they stay open in the database until their own rules close them", b->ward, b->bed, why);
+	}
+}
+
 /* The silent alerts raised in one pass, until journalled: what to undo. */
 struct silent_batch {
 	int n;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alerts.h"
 #include "audit.h"
 #include "beds.h"
 #include "stations.h"
@@ -92,6 +93,11 @@ int vg_occupancy_acl_write(struct vg_plugin *vg, const struct vg_ident *e, const
 		: VG_JOURNAL_TOOBIG;
 	if(rc != VG_JOURNAL_OK){
 		return refuse(vg, e, ed, ward, bed, "the broker's journal refused it (full or unsafe); publish again");
+	}
+	if(b->occ && !b->occ->vacant && (o.vacant || strcmp(b->occ->patient, o.patient) != 0)){
+		/* The alerts were about the occupant who left. */
+		vg_alerts_occupant_left(vg, b, o.vacant ? "bed vacant (the core's occupancy)"
+				: "another patient in the bed (the core's occupancy)", now_ms);
 	}
 	if(vg_bed_set_occupancy(b, &o) < 0){
 		/* Journalled (the history and the samples' links will be right);

@@ -6,8 +6,9 @@
 //    the ward's frame shows the core's label and never the patient id;
 //  - transfer and discharge: the patient moves to another bed (the first
 //    becomes vacant), then leaves: the history keeps the validity
-//    intervals; samples of the vacant bed are stored and counted and raise
-//    no alert even far out of range;
+//    intervals; the leaving patient's open alert is resolved with a note;
+//    samples of the vacant bed are stored and counted and raise no alert
+//    even far out of range;
 //  - an undescribed bed alerts as in version 1 (patient null);
 //  - a late message (the core was down) re-links the bed's stored samples
 //    from its since on, says how many (log line, bed_occupancy_log, /metrics);
@@ -114,6 +115,11 @@ test('transfer then discharge: validity intervals; a vacant bed stores its sampl
   assert.equal(await publishQos1(core, 'adt/7A/b4', adt('p-1', 'e-1', t1), { retain: true }), 0);
   assert.equal(await publishQos1(core, 'adt/7A/b1', '', { retain: true }), 0);
   await bench.broker.waitLog(/bed 7A\/b1 vacant since/);
+  // b1's open alert (hr 150, the previous test) was about p-1: resolved, naming p-1.
+  const closed = await waitFor(() => hooks((d) => d.bed === 'b1' && d.note === "bed vacant (the core's occupancy)")[0],
+    { what: 'the open alert of b1 resolved' });
+  assert.equal(closed.type, 'alert.resolved');
+  assert.equal(closed.data.patient_id, 'p-1');
   const hooksBefore = bench.receiver.events.length;
   const vacantBefore = promValue(await httpGet(metricsPort, '/metrics').then((r) => r.body), 'vitalgate_samples_vacant_bed_total');
   const v1 = await send('mon-1', { hr: 190, spo2: 70, rr: 40 });
