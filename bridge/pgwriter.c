@@ -1464,6 +1464,45 @@ static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_
  * their ids), every alert event still pending in the outbox (delivered
  * again; the receiver dedupes on webhook-id), and the devices that were streaming in the last
  * ten minutes (so one that does not come back raises a silent alert). */
+/* Each bed's current occupancy (the cell's wards only, on a cell), so the
+ * broker's beds know it again after a restart (docs/patient-context.md). */
+static void post_occupancy(struct vg_pgwriter *w, const char *cell)
+{
+	struct vg_c_occupancy *c;
+	PGresult *r;
+	int i, n;
+
+	r = PQexecParams(w->conn, cell ? "SELECT ward, bed, COALESCE(patient_id, ''), COALESCE(encounter_id, ''), "
+			"COALESCE(label, ''), (extract(epoch FROM since) * 1000)::bigint FROM bed_occupancy "
+			"WHERE until IS NULL AND ward IN (SELECT wc.ward FROM ward_cells wc WHERE wc.cell = $1)"
+			: "SELECT ward, bed, COALESCE(patient_id, ''), COALESCE(encounter_id, ''), "
+			"COALESCE(label, ''), (extract(epoch FROM since) * 1000)::bigint FROM bed_occupancy WHERE until IS NULL",
+			cell ? 1 : 0, NULL, &cell, NULL, NULL, 0);
+	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
+		char line[300];
+		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), line, sizeof(line));
+		wlog(w, VG_LOG_WARNING, "Vitalgate writer: cannot read the beds' occupancy: %s", line);
+		PQclear(r);
+		return;
+	}
+	n = PQntuples(r);
+	c = n > 0 ? calloc(1, sizeof(*c) + (size_t)n * sizeof(c->items[0])) : NULL;
+	if(c){
+		c->base.type = VG_C_OCCUPANCY;
+		for(i = 0; i < n; i++){
+			vg_strlcpy(c->items[i].ward, PQgetvalue(r, i, 0), sizeof(c->items[i].ward));
+			vg_strlcpy(c->items[i].bed, PQgetvalue(r, i, 1), sizeof(c->items[i].bed));
+			vg_strlcpy(c->items[i].patient, PQgetvalue(r, i, 2), sizeof(c->items[i].patient));
+			vg_strlcpy(c->items[i].encounter, PQgetvalue(r, i, 3), sizeof(c->items[i].encounter));
+			vg_strlcpy(c->items[i].label, PQgetvalue(r, i, 4), sizeof(c->items[i].label));
+			c->items[i].since_ms = strtoll(PQgetvalue(r, i, 5), NULL, 10);
+		}
+		c->n = (size_t)n;
+		vg_queue_push_force(w->o.completions, &c->base);
+	}
+	PQclear(r);
+}
+
 static void startup_tasks(struct vg_pgwriter *w)
 {
 	PGresult *r;
@@ -1507,6 +1546,7 @@ static void startup_tasks(struct vg_pgwriter *w)
 		}
 	}
 	PQclear(r);
+	post_occupancy(w, cell);
 done:
 	/* The journal is replayed and what the previous runs left is posted:
 	 * the broker may say it serves (/health, plugin/cells.c). */

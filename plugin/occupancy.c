@@ -112,3 +112,28 @@ int vg_occupancy_acl_write(struct vg_plugin *vg, const struct vg_ident *e, const
 			o.vacant ? "vacant" : "occupied", since, e->id);
 	return MOSQ_ERR_SUCCESS;
 }
+
+void vg_occupancy_restore(struct vg_plugin *vg, const struct vg_c_occupancy *c)
+{
+	struct vg_occupancy o;
+	struct vg_bed *b;
+	size_t i, taken = 0;
+
+	for(i = 0; i < c->n; i++){
+		b = vg_beds_get(&vg->beds, c->items[i].ward, c->items[i].bed, vg->alerts.cfg);
+		if(b == NULL || b->occ != NULL){
+			continue;
+		}
+		memset(&o, 0, sizeof(o));
+		o.vacant = c->items[i].patient[0] == '\0';
+		o.since_ms = c->items[i].since_ms;
+		vg_strlcpy(o.patient, c->items[i].patient, sizeof(o.patient));
+		vg_strlcpy(o.encounter, c->items[i].encounter, sizeof(o.encounter));
+		vg_strlcpy(o.label, c->items[i].label, sizeof(o.label));
+		if(vg_bed_set_occupancy(b, &o) > 0){
+			taken++;
+			vg_stations_on_occupancy(vg, b);
+		}
+	}
+	mosquitto_log_printf(MOSQ_LOG_INFO, "Vitalgate: occupancy of %zu bed(s) restored from the database", taken);
+}

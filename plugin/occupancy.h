@@ -17,6 +17,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "vg_completion.h"
 #include "vg_ident.h"
 
 struct vg_plugin;
@@ -24,5 +25,9 @@ struct vg_plugin;
 /* e: a service (its live session); ed->topic is adt/<ward>/<bed> with
  * both ids valid. Returns MOSQ_ERR_SUCCESS or MOSQ_ERR_ACL_DENIED. */
 int vg_occupancy_acl_write(struct vg_plugin *vg, const struct vg_ident *e, const struct mosquitto_evt_acl_check *ed);
+
+/* TICK, once at start: the beds' occupancy as PostgreSQL kept it. A bed
+ * the core described since this run started keeps what the core said. */
+void vg_occupancy_restore(struct vg_plugin *vg, const struct vg_c_occupancy *c);
 
 #endif

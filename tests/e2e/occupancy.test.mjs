@@ -14,6 +14,7 @@
 //    from its since on, says how many (log line, bed_occupancy_log, /metrics);
 //  - bad input (a device's or a station's publish, malformed ids, JSON or
 //    since) gets 0x87, a log line, and changes nothing;
+//  - after a broker restart the beds' occupancy is read back from PostgreSQL;
 //  - the FHIR export names the patient and encounter as subject/encounter.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,7 +43,7 @@ before(async () => {
   for (const [id, bed] of [['mon-1', 'b1'], ['mon-2', 'b2'], ['mon-4', 'b4']]) {
     const secret = await bench.addDevice(id, '7A', bed);
     await bench.waitIdentity(bench.broker.port, id, secret);
-    devs[id] = { id, seq: 1, c: await connect(bench.broker.port, { id, password: secret }) };
+    devs[id] = { id, seq: 1, secret, c: await connect(bench.broker.port, { id, password: secret }) };
   }
   await bench.waitIdentity(bench.broker.port, 'core', secrets.core);
   core = await connect(bench.broker.port, { id: 'core', password: secrets.core });
@@ -217,6 +218,26 @@ test('bad input: 0x87, a log line, nothing changes', async () => {
   assert.equal(bench.receiver.events.slice(hooksBefore).filter((e) => e.type === 'alert.raised').length, 0);
   await waitFor(async () => promValue((await httpGet(metricsPort, '/metrics')).body,
     'vitalgate_occupancy_refused_total') === 9, { what: 'refusals counted' });
+});
+
+test('after a broker restart the beds know their occupancy again (from PostgreSQL)', async () => {
+  const mark = bench.broker.mark();
+  await bench.broker.restart();
+  const line = await bench.broker.waitLog(/occupancy of (\d+) bed\(s\) restored from the database/, 15000, mark);
+  assert.match(line, /occupancy of 3 bed\(s\) restored/);
+  for (const id of ['mon-1', 'mon-2']) {
+    await devs[id].c.endAsync().catch(() => {});
+    devs[id].c = await connect(bench.broker.port, { id, password: devs[id].secret });
+  }
+  const hooksBefore = bench.receiver.events.length;
+  const vacant = await send('mon-1', { hr: 210 });
+  const occupied = await send('mon-2', { spo2: 84 });
+  const raised = await waitFor(() => hooks((d) => d.bed === 'b2' && d.seq === occupied)[0], { what: 'the webhook of b2' });
+  assert.equal(raised.data.patient_id, 'p-3');
+  assert.equal(raised.data.encounter_id, 'e-3b');
+  assert.equal((await row('mon-1', vacant)).patient_id, null);
+  await sleep(500);
+  assert.equal(bench.receiver.events.slice(hooksBefore).filter((e) => e.data.bed === 'b1').length, 0, 'b1 is still vacant');
 });
 
 test('export fhir: subject and encounter of the occupant', async () => {
