@@ -139,12 +139,28 @@ static bool check_station(bool defer, const struct vg_ident *e, int access, cons
 	return false;
 }
 
+/* rest is "<ward>/<bed>", both valid ids (the contract's syntax). */
+static bool is_ward_bed(const char *rest)
+{
+	size_t n = level_len(rest);
+
+	return rest[n] == '/' && vg_id_valid_n(rest, n) && vg_id_valid_n(rest + n + 1, strlen(rest + n + 1));
+}
+
 /* A cell's bridge (on the hub): publishes, retained or not, under
- * wards/<ward>/ of the wards placed on its cell; reads nothing. */
+ * wards/<ward>/ of the wards placed on its cell; subscribes under adt/
+ * and reads adt/<ward>/<bed> of its wards only (the core's occupancy,
+ * carried to the cell: docs/patient-context.md); reads nothing else. */
 static bool check_cell(bool defer, const struct vg_ident *e, int access, enum ns ns, const char *rest)
 {
 	size_t n;
 
+	if(ns == NS_ADT && access == VG_ACL_SUBSCRIBE){
+		return true;   /* the read check below filters each message */
+	}
+	if(ns == NS_ADT && access == VG_ACL_READ){
+		return is_ward_bed(rest) && vg_ident_has_ward(e, rest, level_len(rest));
+	}
 	if(access != VG_ACL_WRITE || ns != NS_WARDS){
 		return ns == NS_FOREIGN && defer;
 	}
@@ -153,14 +169,6 @@ static bool check_cell(bool defer, const struct vg_ident *e, int access, enum ns
 		return false;
 	}
 	return vg_ident_has_ward(e, rest, n);
-}
-
-/* rest is "<ward>/<bed>", both valid ids (the contract's syntax). */
-static bool is_ward_bed(const char *rest)
-{
-	size_t n = level_len(rest);
-
-	return rest[n] == '/' && vg_id_valid_n(rest, n) && vg_id_valid_n(rest + n + 1, strlen(rest + n + 1));
 }
 
 static bool check_service(bool defer, int access, const char *topic, enum ns ns, const char *rest)

@@ -17,7 +17,8 @@
  *                              occupancy the core publishes, taken by
  *                              the plugin (docs/patient-context.md);
  *                              read/subscribe: services (stations see
- *                              only the label, in the ward's frame)
+ *                              only the label, in the ward's frame); on
+ *                              the hub a cell's bridge, of its wards
  *   $SYS/broker/vitalgate/...  read/subscribe: services
  * Clients never write into devices/ or wards/ (the broker publishes
  * there). Everything else is foreign: allowed with others=defer, denied

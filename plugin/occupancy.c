@@ -18,6 +18,8 @@
 #include "alerts.h"
 #include "audit.h"
 #include "beds.h"
+#include "config.h"
+#include "sessions.h"
 #include "stations.h"
 #include "vg_occupancy.h"
 #include "vg_plugin.h"
@@ -31,21 +33,35 @@ static struct vg_str view(const char *s)
 	return v;
 }
 
-static int refuse(struct vg_plugin *vg, const struct vg_ident *e, const struct mosquitto_evt_acl_check *ed,
-		const char *ward, const char *bed, const char *why)
+/* Splits "adt/<ward>/<bed>" (both valid ids); false when it is not that. */
+static bool ward_bed(const char *topic, char ward[VG_ID_MAX + 1], char bed[VG_ID_MAX + 1])
 {
-	vg->stats.occupancy_refused++;
-	vg_audit_noisy(vg, VG_AUDIT_ACL_DENIED, e->id, mosquitto_client_id(ed->client), mosquitto_client_address(ed->client),
-			"write adt/%s/%s: %s", ward, bed, why);
-	/* The payload is never quoted: it names a patient. */
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: refused occupancy of %s/%s from %s: %s", ward, bed, e->id, why);
-	return MOSQ_ERR_ACL_DENIED;
+	const char *rest = topic + 4, *slash;
+
+	if(strncmp(topic, "adt/", 4) != 0 || (slash = strchr(rest, '/')) == NULL || !vg_id_valid_n(rest, (size_t)(slash - rest))
+			|| !vg_id_valid(slash + 1)){
+		return false;
+	}
+	memcpy(ward, rest, (size_t)(slash - rest));
+	ward[slash - rest] = '\0';
+	vg_strlcpy(bed, slash + 1, VG_ID_MAX + 1);
+	return true;
 }
 
-int vg_occupancy_acl_write(struct vg_plugin *vg, const struct vg_ident *e, const struct mosquitto_evt_acl_check *ed)
+static void refused(struct vg_plugin *vg, const char *by, const char *ward, const char *bed, const char *why)
 {
-	char ward[VG_ID_MAX + 1], bed[VG_ID_MAX + 1], since[32];
-	const char *rest = ed->topic + 4, *slash = strchr(rest, '/'), *why;
+	vg->stats.occupancy_refused++;
+	/* The payload is never quoted: it names a patient. */
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: refused occupancy of %s/%s from %s: %s", ward, bed, by, why);
+}
+
+/* Takes one occupancy message for ward/bed (by: who published it, for the
+ * record). Returns NULL, or why it was refused (nothing changed). */
+static const char *take(struct vg_plugin *vg, const char *by, const char *ward, const char *bed, const void *payload,
+		size_t len)
+{
+	char since[32];
+	const char *why;
 	struct vg_occupancy o;
 	struct vg_rec_occupancy r;
 	struct vg_bed *b;
@@ -53,16 +69,11 @@ int vg_occupancy_acl_write(struct vg_plugin *vg, const struct vg_ident *e, const
 	int64_t now_ms = vg_now_ms();
 	int rc;
 
-	/* vg_acl_decide checked adt/<ward>/<bed>, both valid ids. */
-	if(slash == NULL || (size_t)(slash - rest) > VG_ID_MAX){
-		return MOSQ_ERR_ACL_DENIED;
-	}
-	memcpy(ward, rest, (size_t)(slash - rest));
-	ward[slash - rest] = '\0';
-	vg_strlcpy(bed, slash + 1, sizeof(bed));
-	why = vg_occupancy_parse(ed->payload, ed->payloadlen, now_ms, &o);
-	if(why){
-		return refuse(vg, e, ed, ward, bed, why);
+	why = vg_occupancy_parse(payload, len, now_ms, &o);
+	if(why || vg->cfg.mode == VG_MODE_HUB){
+		/* The hub validates and keeps nothing (it ingests nothing): the
+		 * message stays retained there for the cells' bridges. */
+		return why;
 	}
 	b = vg_beds_find(&vg->beds, ward, bed);
 	if(b && b->occ && ((b->occ->vacant && o.vacant) || (!b->occ->vacant && !o.vacant && b->occ->since_ms == o.since_ms
@@ -70,17 +81,17 @@ int vg_occupancy_acl_write(struct vg_plugin *vg, const struct vg_ident *e, const
 			&& !strcmp(b->occ->label, o.label)))){
 		/* What the bed already has (the core sent its retained state
 		 * again): nothing to journal. */
-		return MOSQ_ERR_SUCCESS;
+		return NULL;
 	}
 	b = vg_beds_get(&vg->beds, ward, bed, vg->alerts.cfg);
 	if(b == NULL){
-		return refuse(vg, e, ed, ward, bed, "broker out of memory; publish again");
+		return "broker out of memory; publish again";
 	}
 
 	memset(&r, 0, sizeof(r));
 	r.ward = view(ward);
 	r.bed = view(bed);
-	r.by = view(e->id);
+	r.by = view(by);
 	r.since_ms = o.since_ms;
 	r.received_ms = now_ms;
 	r.vacant = o.vacant;
@@ -92,7 +103,7 @@ int vg_occupancy_acl_write(struct vg_plugin *vg, const struct vg_ident *e, const
 		? vg_journal_append_class(vg->workers.journal, VG_JOURNAL_CLASS_PRIORITY, VG_REC_OCCUPANCY, w.p, (uint32_t)w.len, NULL)
 		: VG_JOURNAL_TOOBIG;
 	if(rc != VG_JOURNAL_OK){
-		return refuse(vg, e, ed, ward, bed, "the broker's journal refused it (full or unsafe); publish again");
+		return "the broker's journal refused it (full or unsafe); publish again";
 	}
 	if(b->occ && !b->occ->vacant && (o.vacant || strcmp(b->occ->patient, o.patient) != 0)){
 		/* The alerts were about the occupant who left. */
@@ -109,7 +120,55 @@ int vg_occupancy_acl_write(struct vg_plugin *vg, const struct vg_ident *e, const
 	vg_rfc3339(o.since_ms, since, sizeof(since));
 	/* Ids of beds only: which patient is PostgreSQL's to say. */
 	mosquitto_log_printf(MOSQ_LOG_INFO, "Vitalgate: bed %s/%s %s since %s (from %s)", ward, bed,
-			o.vacant ? "vacant" : "occupied", since, e->id);
+			o.vacant ? "vacant" : "occupied", since, by);
+	return NULL;
+}
+
+int vg_occupancy_acl_write(struct vg_plugin *vg, const struct vg_ident *e, const struct mosquitto_evt_acl_check *ed)
+{
+	char ward[VG_ID_MAX + 1], bed[VG_ID_MAX + 1];
+	const char *why;
+
+	/* vg_acl_decide checked adt/<ward>/<bed>, both valid ids. */
+	if(!ward_bed(ed->topic, ward, bed)){
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	why = take(vg, e->id, ward, bed, ed->payload, ed->payloadlen);
+	if(why == NULL){
+		return MOSQ_ERR_SUCCESS;
+	}
+	refused(vg, e->id, ward, bed, why);
+	vg_audit_noisy(vg, VG_AUDIT_ACL_DENIED, e->id, mosquitto_client_id(ed->client), mosquitto_client_address(ed->client),
+			"write adt/%s/%s: %s", ward, bed, why);
+	return MOSQ_ERR_ACL_DENIED;
+}
+
+int vg_occupancy_message(struct vg_plugin *vg, const struct mosquitto_evt_message *ed)
+{
+	char ward[VG_ID_MAX + 1], bed[VG_ID_MAX + 1];
+	const char *user = mosquitto_client_username(ed->client), *why;
+	const struct vg_ident *e = user ? vg_idtable_find(&vg->ids.table, user) : NULL;
+	const struct vg_session *ses = e ? vg_sessions_find(&vg->sessions, e->id) : NULL;
+
+	if(e && e->role == VG_ROLE_SERVICE && ses && ses->live == ed->client){
+		return MOSQ_ERR_SUCCESS;   /* taken (or refused) in its ACL check */
+	}
+	/* No ACL check saw it: Mosquitto exempts this broker's own outgoing
+	 * bridges (a cell's bridge bringing the hub's adt/ in; the hub's ACL
+	 * let it read only its wards'). Validated the same way; a refusal
+	 * drops it (nobody to answer 0x87 to). */
+	if(vg->cfg.mode == VG_MODE_HUB || !ward_bed(ed->topic, ward, bed)){
+		char topic[128];
+		vg_sanitize(topic, sizeof(topic), ed->topic);
+		vg->stats.occupancy_refused++;
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "Vitalgate: refused occupancy on \"%s\" from a client no ACL check saw", topic);
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	why = take(vg, "the hub (bridge)", ward, bed, ed->payload, ed->payloadlen);
+	if(why){
+		refused(vg, "the hub (bridge)", ward, bed, why);
+		return MOSQ_ERR_ACL_DENIED;
+	}
 	return MOSQ_ERR_SUCCESS;
 }
 

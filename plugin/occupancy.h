@@ -26,6 +26,12 @@ struct vg_plugin;
  * both ids valid. Returns MOSQ_ERR_SUCCESS or MOSQ_ERR_ACL_DENIED. */
 int vg_occupancy_acl_write(struct vg_plugin *vg, const struct vg_ident *e, const struct mosquitto_evt_acl_check *ed);
 
+/* MESSAGE of adt/...: a service's publish was taken in its ACL check;
+ * anything else came through a path with no ACL check (this broker's own
+ * outgoing bridge: a cell's bridge bringing the hub's adt/# in) and is
+ * validated and taken here, or dropped with a log line. */
+int vg_occupancy_message(struct vg_plugin *vg, const struct mosquitto_evt_message *ed);
+
 /* TICK, once at start: the beds' occupancy as PostgreSQL kept it. A bed
  * the core described since this run started keeps what the core said. */
 void vg_occupancy_restore(struct vg_plugin *vg, const struct vg_c_occupancy *c);
