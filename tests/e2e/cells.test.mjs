@@ -210,6 +210,7 @@ test('cells: the core publishes occupancy on the hub, which validates it; the ce
   await inst.hub.waitLog(/refused occupancy of WA\/B0 from core: /, 5000, m.hub);
   await inst.a1.waitLog(/bed WA\/B0 occupied since .* \(from the hub \(bridge\)\)/, 10000, m.a1);
   await inst.a2.waitLog(/bed WA\/B0 occupied since/, 10000, m.a2);
+  assert.ok(!inst.hub.lines.slice(m.hub).some((l) => /bed WA\/B0 (occupied|vacant)/.test(l)), 'the hub keeps no occupancy');
   const dev = track(await connect(hx.port, { id: 'dev-a1', password: secrets['dev-a1'] }));
   assert.equal(await publishQos1(dev, 'vitals/dev-a1', sample({ v: 1, seq: 50, ts: Date.now(), hr: 72 })), 0);
   await waitFor(async () => (await bench.pg.query("SELECT patient_id FROM vitals WHERE device_id = 'dev-a1' AND seq = 50"))
