@@ -904,6 +904,16 @@ static int fill_batch(struct vg_pgwriter *w, int idle_wait_ms, bool stopping, en
 	return taken;
 }
 
+/* "SQLSTATE: message" of a failed result (r may be NULL) into err. */
+static void result_error(struct vg_pgwriter *w, const PGresult *r, char *err, size_t errlen)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	char line[400];
+
+	vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), line, sizeof(line));
+	snprintf(err, errlen, "%s: %s", state ? state : "-----", line);
+}
+
 static bool copy_in(struct vg_pgwriter *w, const char *sql, const struct vg_sbuf *data, char *err, size_t errlen)
 {
 	PGresult *r;
@@ -911,10 +921,7 @@ static bool copy_in(struct vg_pgwriter *w, const char *sql, const struct vg_sbuf
 
 	r = PQexec(w->conn, sql);
 	if(r == NULL || PQresultStatus(r) != PGRES_COPY_IN){
-		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-		char line[400];
-		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), line, sizeof(line));
-		snprintf(err, errlen, "%s: %s", state ? state : "-----", line);
+		result_error(w, r, err, errlen);
 		PQclear(r);
 		return false;
 	}
@@ -925,10 +932,7 @@ static bool copy_in(struct vg_pgwriter *w, const char *sql, const struct vg_sbuf
 	}
 	r = PQgetResult(w->conn);
 	if(r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK){
-		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-		char line[400];
-		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), line, sizeof(line));
-		snprintf(err, errlen, "%s: %s", state ? state : "-----", line);
+		result_error(w, r, err, errlen);
 		ok = false;
 	}
 	PQclear(r);
@@ -1011,10 +1015,7 @@ static bool exec_count(struct vg_pgwriter *w, const char *sql, uint64_t *count, 
 	}else if(st == PGRES_TUPLES_OK){
 		*count += PQntuples(r) == 1 ? strtoull(PQgetvalue(r, 0, 0), NULL, 10) : 0;
 	}else{
-		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-		char line[400];
-		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), line, sizeof(line));
-		snprintf(err, errlen, "%s: %s", state ? state : "-----", line);
+		result_error(w, r, err, errlen);
 	}
 	PQclear(r);
 	return ok;
@@ -1281,10 +1282,7 @@ static bool apply_alert_open(struct vg_pgwriter *w, struct vg_c_superseded **out
 
 	*out = NULL;
 	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
-		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-		char line[400];
-		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), line, sizeof(line));
-		snprintf(err, errlen, "%s: %s", state ? state : "-----", line);
+		result_error(w, r, err, errlen);
 		PQclear(r);
 		return false;
 	}

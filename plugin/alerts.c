@@ -1017,6 +1017,19 @@ static void close_stale(struct vg_plugin *vg, const struct vg_open_alert *o, con
 	}
 }
 
+/* The slot holds the open alert o (as PostgreSQL or the cell's other
+ * instance left it), and its ward's station list shows it. */
+static void slot_open(struct vg_plugin *vg, struct vg_alert_st *a, const struct vg_open_alert *o, const uint8_t id[12])
+{
+	a->active = true;
+	a->level = o->level;
+	a->transitions = o->transitions;
+	a->calm_since_ms = 0;
+	a->calm_level = 0;
+	memcpy(a->id, id, 12);
+	vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
+}
+
 void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state *c, int64_t now_ms)
 {
 	size_t i, restored = 0, closed = 0, params = 0;
@@ -1049,13 +1062,7 @@ void vg_alerts_restore_state(struct vg_plugin *vg, const struct vg_c_alert_state
 			close_stale(vg, o, id, dev, "superseded by an alert raised after a broker restart", now_ms);
 			closed++;
 		}else{
-			a->active = true;
-			a->level = o->level;
-			a->transitions = o->transitions;
-			a->calm_since_ms = 0;
-			a->calm_level = 0;
-			memcpy(a->id, id, sizeof(id));
-			vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
+			slot_open(vg, a, o, id);
 			restored++;
 		}
 	}
@@ -1178,13 +1185,7 @@ void vg_alerts_mirror(struct vg_plugin *vg, const struct vg_c_alert_state *m, co
 			}
 			continue;
 		}
-		a->active = true;
-		a->level = o->level;
-		a->transitions = o->transitions;
-		a->calm_since_ms = 0;
-		a->calm_level = 0;
-		memcpy(a->id, id, sizeof(id));
-		vg_stations_open_alert(vg, o->ward, o->bed, o->alert_id, o->body, o->body ? strlen(o->body) : 0);
+		slot_open(vg, a, o, id);
 		taken++;
 	}
 	if(taken || ended){
