@@ -280,7 +280,7 @@ const char *vg_occupancy_parse(const void *payload, size_t len, int64_t now_ms, 
 		return "since: in the future";
 	}
 	if(out->since_ms < now_ms - VG_OCC_MAX_AGE_MS){
-		return "since: more than 30 days ago";
+		return "since: more than a day ago (a correction further back is not re-linked)";
 	}
 	return NULL;
 }

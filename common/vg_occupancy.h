@@ -28,7 +28,7 @@
 
 #define VG_OCC_ID_MAX 64
 #define VG_OCC_LABEL_MAX 32
-#define VG_OCC_MAX_AGE_MS (30LL * 86400 * 1000)   /* 30 days, the default retention_days */
+#define VG_OCC_MAX_AGE_MS (86400LL * 1000)        /* a day: ts_max_past_s's default */
 #define VG_OCC_MAX_SKEW_MS 60000                  /* since at most a minute ahead */
 
 struct vg_occupancy {

@@ -38,7 +38,7 @@ static const struct { const char *payload; const char *why; } refused[] = {
 	{ "{\"patient\":\"p-1\",\"encounter\":\"\",\"since\":\"2025-12-06T00:00:00Z\"}", "encounter: not an id (1 to 64 of A-Z a-z 0-9 . _ -)" },
 	{ "{\"patient\":\"p-1\",\"encounter\":\"e-1\",\"since\":\"2025-12-06\"}", "since: not an RFC 3339 date-time" },
 	{ "{\"patient\":\"p-1\",\"encounter\":\"e-1\",\"since\":\"2025-12-06T00:02:00Z\"}", "since: in the future" },
-	{ "{\"patient\":\"p-1\",\"encounter\":\"e-1\",\"since\":\"2025-10-01T00:00:00Z\"}", "since: more than 30 days ago" },
+	{ "{\"patient\":\"p-1\",\"encounter\":\"e-1\",\"since\":\"2025-12-04T23:59:59Z\"}", "since: more than a day ago" },
 	{ "{\"patient\":\"p-1\",\"patient\":\"p-2\",\"encounter\":\"e-1\",\"since\":\"2025-12-06T00:00:00Z\"}", "a member given twice" },
 	{ "{\"patient\":\"p-1\",\"encounter\":\"e-1\",\"since\":\"2025-12-06T00:00:00Z\",\"name\":\"x\"}", "unknown member (members are \"patient\", \"encounter\", \"since\", \"label\")" },
 	{ "{\"patient\":1,\"encounter\":\"e-1\",\"since\":\"2025-12-06T00:00:00Z\"}", "patient: not an id" },
