@@ -218,22 +218,34 @@ void vg_bed_news2(const struct vg_bed *b, struct vg_news2_result *out)
 	out->any_three = b->last.any_three;
 }
 
+bool vg_bed_occupancy_same(const struct vg_bed *b, const struct vg_occupancy *o)
+{
+	const struct vg_occupancy *c = b ? b->occ : NULL;
+
+	if(c == NULL){
+		return false;
+	}
+	if(c->vacant || o->vacant){
+		return c->vacant && o->vacant;   /* vacant already: it stays so since it became so */
+	}
+	return c->since_ms == o->since_ms && !strcmp(c->patient, o->patient) && !strcmp(c->encounter, o->encounter)
+		&& !strcmp(c->label, o->label);
+}
+
 int vg_bed_set_occupancy(struct vg_bed *b, const struct vg_occupancy *o)
 {
 	struct vg_occupancy *c = b->occ;
 	bool same_occupant;
 
+	if(vg_bed_occupancy_same(b, o)){
+		return 0;
+	}
 	if(c == NULL){
 		c = calloc(1, sizeof(*c));
 		if(c == NULL){
 			return -1;
 		}
 		b->occ = c;
-	}else if(c->vacant && o->vacant){
-		return 0;   /* vacant already: keep when it became so */
-	}else if(!c->vacant && !o->vacant && c->since_ms == o->since_ms && !strcmp(c->patient, o->patient)
-			&& !strcmp(c->encounter, o->encounter) && !strcmp(c->label, o->label)){
-		return 0;
 	}
 	same_occupant = !c->vacant && !o->vacant && !strcmp(c->patient, o->patient) && c->since_ms != 0;
 	*c = *o;

@@ -89,6 +89,9 @@ void vg_beds_apply_settings(struct vg_beds *b, const struct vg_alert_cfg *cfg);
  * already had (a retained message sent again: nothing to do), -1 out of
  * memory (nothing changed). */
 int vg_bed_set_occupancy(struct vg_bed *b, const struct vg_occupancy *o);
+/* True when o says what the bed already has (b may be NULL): a vacancy of
+ * a vacant bed, or the same occupant, since and label. */
+bool vg_bed_occupancy_same(const struct vg_bed *b, const struct vg_occupancy *o);
 /* True when the core declared the bed vacant (its samples raise no
  * physiological or silent alert). False for a bed never described. */
 bool vg_bed_vacant(const struct vg_bed *b);

@@ -75,10 +75,7 @@ static const char *take(struct vg_plugin *vg, const char *by, const char *ward, 
 		 * message stays retained there for the cells' bridges. */
 		return why;
 	}
-	b = vg_beds_find(&vg->beds, ward, bed);
-	if(b && b->occ && ((b->occ->vacant && o.vacant) || (!b->occ->vacant && !o.vacant && b->occ->since_ms == o.since_ms
-			&& !strcmp(b->occ->patient, o.patient) && !strcmp(b->occ->encounter, o.encounter)
-			&& !strcmp(b->occ->label, o.label)))){
+	if(vg_bed_occupancy_same(vg_beds_find(&vg->beds, ward, bed), &o)){
 		/* What the bed already has (the core sent its retained state
 		 * again): nothing to journal. */
 		return NULL;

@@ -175,6 +175,10 @@ test('a late message re-links the stored samples of the interval it covers and s
   await waitFor(async () => (await row('mon-2', s3)).encounter_id === 'e-3b', { what: 'corrected encounter' });
   const hist = (await db.query("SELECT encounter_id FROM bed_occupancy WHERE bed = 'b2'")).rows;
   assert.deepEqual(hist, [{ encounter_id: 'e-3b' }]);
+  // The same message again (the core republishing its retained state): nothing new.
+  assert.equal(await publishQos1(core, 'adt/7A/b2', adt('p-3', 'e-3b', late)), 0);
+  await sleep(400);
+  assert.equal(Number((await db.query("SELECT count(*) FROM bed_occupancy_log WHERE bed = 'b2'")).rows[0].count), 2);
   await waitFor(async () => promValue((await httpGet(metricsPort, '/metrics')).body,
     'vitalgate_writer_relinked_samples_total') === 6, { what: 'relinked samples counted (3 + 3)' });
 });
