@@ -11,7 +11,15 @@
 // Prints the time to the last CONNACK, medians and the ratio, and the
 // broker thread's CPU per connect.
 //
-//   node bench/storm.mjs [--devices 10000] [--rounds 5] [--inflight 64] [--paced 0] [--json out.json]
+//   node bench/storm.mjs [--devices 10000] [--rounds 5] [--inflight 64] [--paced 0] [--perf] [--json out.json]
+//
+// --perf: `perf record -g` of the Vitalgate broker's thread through each of
+// its storms (recordings kept in VG_PERF_DIR, default the run's temporary
+// directory), and of bare Mosquitto's through its storms: the share of
+// each object (kernel, libc, mosquitto, the plugin), the symbols with the
+// most samples, children included, and the plugin's own symbols:
+// where a CONNECT's time goes (secret hash, identity lookups, the audit
+// journal, Mosquitto's own work).
 //
 // The broker's thread has core 0 to itself; vgload, PostgreSQL and the
 // plugin's worker threads share core 1 (on a real server the database and
@@ -19,18 +27,35 @@
 // CPU use (workers included) is reported beside the times. Needs a build
 // (build/vitalgate.so, build/vitalgate-admin, build/bench/vgload).
 import { writeFileSync, mkdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 import { Bench, Broker, vgload, cpuOf } from '../tests/lib/bench.mjs';
 
 const args = process.argv.slice(2);
-const opt = { devices: 10000, rounds: 5, inflight: 64, paced: 0, json: null };
+const opt = { devices: 10000, rounds: 5, inflight: 64, paced: 0, json: null, perf: false };
 for (let i = 0; i < args.length; i++) {
   const k = args[i].replace(/^--/, '');
-  opt[k] = k === 'json' ? args[++i] : Number(args[++i]);
+  if (k === 'perf') opt.perf = true;
+  else opt[k] = k === 'json' ? args[++i] : Number(args[++i]);
 }
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const log = (m) => process.stderr.write(`storm: ${m}\n`);
+// perf record of the broker's main thread until stop() is called; stop()
+// answers the top of `perf report --children` (self and inclusive share).
+function perfRecord(pid, file) {
+  const rec = spawn('perf', ['record', '-q', '-o', file, '-g', '-F', '4000', '-t', String(pid)], { stdio: 'ignore' });
+  return async () => {
+    rec.kill('SIGINT');
+    await new Promise((r) => rec.on('exit', r));
+    const report = (extra) => spawnSync('perf', ['report', '-i', file, '--stdio', '-g', 'none', ...extra],
+      { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout.split('\n').filter((l) => /^\s+\d/.test(l));
+    return [...report(['--no-children', '--sort', 'dso']).slice(0, 8), '',
+      ...report(['--children', '--percent-limit', '1.5', '--sort', 'symbol']).slice(0, 30), '',
+      ...report(['--no-children', '--dso', 'vitalgate.so', '--sort', 'symbol']).slice(0, 12)].join('\n');
+  };
+}
+
 const MODES = ['all-at-once', ...(opt.inflight > 0 ? ['inflight'] : []), ...(opt.paced > 0 ? ['paced'] : [])];
 const modeName = (mode) => (mode === 'paced' ? `paced ${opt.paced}/s` : mode === 'inflight' ? `${opt.inflight} in flight` : 'all at once');
 
@@ -53,14 +78,20 @@ try {
       // Bare Mosquitto, anonymous.
       const b = await Broker.start(bench.root, { ...quiet, noPlugin: true });
       const cb0 = cpuOf(b.proc.pid);
+      const stopBarePerf = opt.perf
+        ? perfRecord(b.proc.pid, path.join(process.env.VG_PERF_DIR ?? bench.root, `perf-storm-bare-${round}-${mode}.data`)) : null;
       const rb = await vgload(b.port, ['--anonymous', '--clients', String(opt.devices), ...rate]);
+      if (stopBarePerf) log(`perf, round ${round} ${mode} (bare broker thread: by object; children, self, symbol):\n${await stopBarePerf()}`);
       const cb = cpuOf(b.proc.pid, cb0);
       await b.stop();
       // Mosquitto + Vitalgate, real credentials, a fresh start.
       const p = await Broker.start(bench.root, { ...bench.brokerOpts, ...quiet, spoolDir: bench.newSpool(`spool-${round}-${mode}`) });
       await bench.waitIdentity(p.port, creds[0].id, creds[0].secret);
       const cp0 = cpuOf(p.proc.pid);
+      const stopPerf = opt.perf
+        ? perfRecord(p.proc.pid, path.join(process.env.VG_PERF_DIR ?? bench.root, `perf-storm-${round}-${mode}.data`)) : null;
       const rp = await vgload(p.port, ['--creds', credFile, ...rate]);
+      if (stopPerf) log(`perf, round ${round} ${mode} (Vitalgate broker thread: by object; children, self, symbol; the plugin's own symbols):\n${await stopPerf()}`);
       await new Promise((r) => setTimeout(r, 1500)); // the writer finishes the audit rows
       const cp = cpuOf(p.proc.pid, cp0);
       await p.stop();
