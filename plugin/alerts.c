@@ -300,8 +300,8 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	}
 	{
 		/* The bed's occupant at the sample's ts (now for an event without
-		 * a sample); null when vacant or unknown (docs/patient-context.md). Last
-		 * in data: stations get the body without them (vg_stations_view). */
+		 * a sample); null when vacant or unknown (docs/patient-context.md).
+		 * Stations get the body without them (vg_stations_view). */
 		const struct vg_occupancy *occ = sp->ward[0] ? vg_bed_occupant_at(vg_beds_find(&vg->beds, sp->ward, sp->bed),
 				sp->measured_ms ? sp->measured_ms : now_ms) : NULL;
 		vg_json_str(&j, "patient_id", occ ? occ->patient : NULL);
@@ -352,12 +352,12 @@ void vg_alerts_emit(struct vg_plugin *vg)
 		if(ev->ward.n){
 			snprintf(topic, sizeof(topic), "wards/%s/alerts", ev->ward.p);
 			/* Stations see no patient ids (minimum necessary). */
-			size_t n = vg_stations_view(ev->body.p, ev->body.n);
+			size_t from, to;
 			char view[EV_BODY_MAX];
-			if(n < ev->body.n && n + 2 <= sizeof(view)){
-				memcpy(view, ev->body.p, n);
-				memcpy(view + n, "}}", 2);
-				mosquitto_broker_publish_copy(NULL, topic, (int)n + 2, view, 1, false, NULL);
+			if(vg_stations_view(ev->body.p, ev->body.n, &from, &to) && ev->body.n - (to - from) <= sizeof(view)){
+				memcpy(view, ev->body.p, from);
+				memcpy(view + from, ev->body.p + to, ev->body.n - to);
+				mosquitto_broker_publish_copy(NULL, topic, (int)(ev->body.n - (to - from)), view, 1, false, NULL);
 			}else{
 				mosquitto_broker_publish_copy(NULL, topic, (int)ev->body.n, ev->body.p, 1, false, NULL);
 			}

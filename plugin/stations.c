@@ -332,20 +332,43 @@ void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, stru
 	}
 }
 
-size_t vg_stations_view(const char *body, size_t n)
+/* The end of the JSON value at body[i] when it is null or a string
+ * without escapes (an id), else 0. */
+static size_t id_value_end(const char *body, size_t n, size_t i)
 {
-	static const char key[] = ",\"patient_id\":";
-	size_t k = sizeof(key) - 1, i;
-
-	if(n < k + 2 || body[n - 1] != '}' || body[n - 2] != '}'){
-		return n;
+	if(n - i >= 4 && !memcmp(body + i, "null", 4)){
+		return i + 4;
 	}
-	for(i = n - k; i-- > 0;){
-		if(!memcmp(body + i, key, k)){
-			return i;
+	if(i < n && body[i] == '"'){
+		for(i++; i < n && body[i] != '"' && body[i] != '\\'; i++){
 		}
+		return i < n && body[i] == '"' ? i + 1 : 0;
 	}
-	return n;
+	return 0;
+}
+
+bool vg_stations_view(const char *body, size_t n, size_t *from, size_t *to)
+{
+	static const char pk[] = ",\"patient_id\":", ek[] = ",\"encounter_id\":";
+	size_t i, j;
+
+	for(i = n; i-- > 0;){
+		if(n - i < sizeof(pk) - 1 || memcmp(body + i, pk, sizeof(pk) - 1)){
+			continue;
+		}
+		j = id_value_end(body, n, i + sizeof(pk) - 1);
+		if(j == 0 || n - j < sizeof(ek) - 1 || memcmp(body + j, ek, sizeof(ek) - 1)){
+			return false;
+		}
+		j = id_value_end(body, n, j + sizeof(ek) - 1);
+		if(j == 0){
+			return false;
+		}
+		*from = i;
+		*to = j;
+		return true;
+	}
+	return false;
 }
 
 void vg_stations_on_occupancy(struct vg_plugin *vg, struct vg_bed *b)
@@ -479,18 +502,16 @@ static void set_open(struct vg_plugin *vg, const char *ward, const char *bed, co
 	}
 	{
 		/* Without the patient's ids (vg_stations_view). */
-		size_t keep = vg_stations_view(body, len);
-		copy = malloc(keep + 3);
+		size_t from = len, to = len;
+		vg_stations_view(body, len, &from, &to);
+		copy = malloc(len + 1);
 		if(copy == NULL){
 			return;
 		}
-		memcpy(copy, body, keep);
-		if(keep < len){
-			memcpy(copy + keep, "}}", 2);
-			keep += 2;
-		}
-		copy[keep] = '\0';
-		len = keep;
+		memcpy(copy, body, from);
+		memcpy(copy + from, body + to, len - to);
+		len = from + (len - to);
+		copy[len] = '\0';
 	}
 	if(i == w->n){
 		if(w->n == w->cap){

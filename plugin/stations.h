@@ -25,6 +25,8 @@
 #ifndef VG_STATIONS_H
 #define VG_STATIONS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vg_ident.h"
@@ -60,10 +62,10 @@ void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, stru
 		const struct vg_sample *s, int n, int64_t now_ms);
 
 /* An alert event's body as stations see it: without the patient_id and
- * encounter_id alerts.c writes last in its data (docs/patient-context.md:
- * stations see the label only). Returns the length of the body's part to
- * keep, to be followed by "}}"; n when there is nothing to cut. */
-size_t vg_stations_view(const char *body, size_t n);
+ * encounter_id members alerts.c writes (docs/patient-context.md: stations
+ * see the label only). True, with the span [*from, *to) to leave out,
+ * when the body has them. */
+bool vg_stations_view(const char *body, size_t n, size_t *from, size_t *to);
 
 /* The bed's occupancy changed: its frame (if it shows in one) is due, to
  * show the new patient label (or none). */
