@@ -268,6 +268,14 @@ int main(void)
 	CHECK_INT(ingested, 1);
 	CHECK_INT(acl(vg, &older, MOSQ_ACL_READ, "devices/dev-a/rejections"), MOSQ_ERR_ACL_DENIED);
 	CHECK_INT(acl(vg, &stale_svc, MOSQ_ACL_READ, "vitals/dev-a"), MOSQ_ERR_ACL_DENIED);
+	/* The core's occupancy (issue 17): taken in the ACL check of its live
+	 * session's publish only; a stale session, a device never. */
+	CHECK_INT(acl(vg, &svc, MOSQ_ACL_WRITE, "adt/3W/B1"), MOSQ_ERR_SUCCESS);
+	CHECK_INT(occupancies, 1);
+	CHECK_INT(acl(vg, &stale_svc, MOSQ_ACL_WRITE, "adt/3W/B1"), MOSQ_ERR_ACL_DENIED);
+	CHECK_INT(acl(vg, &dev, MOSQ_ACL_WRITE, "adt/3W/B1"), MOSQ_ERR_ACL_DENIED);
+	CHECK_INT(acl(vg, &svc, MOSQ_ACL_WRITE, "adt/3W/B 1"), MOSQ_ERR_ACL_DENIED);
+	CHECK_INT(occupancies, 1);
 	/* ...and the kick it queues spares the live session of that id. */
 	CHECK(vg->auth.nkicks >= 1 && !strcmp(vg->auth.kicks[0].client_id, "dev-a"));
 	CHECK(vg_auth_is_live(vg, "dev-a"));
