@@ -40,6 +40,6 @@ if [ "${VG_TEST_QUICK:-0}" != "1" ]; then
   echo "== fuzzing: libFuzzer + ASan + UBSan, ${VG_FUZZ_SECONDS:-60} s per target ==" >&2
   CC=clang cmake -S . -B build-fuzz -DVG_FUZZ=ON -DVG_FUZZ_SECONDS="${VG_FUZZ_SECONDS:-60}" >/dev/null
   cmake --build build-fuzz -j"$jobs"
-  ctest --test-dir build-fuzz --output-on-failure -L fuzz
+  ctest --test-dir build-fuzz --output-on-failure -j2 -L fuzz
 fi
 echo "== all tests passed ==" >&2

@@ -776,9 +776,11 @@ export function promValue(text, series) {
   return undefined;
 }
 
-/** Resident set size of a process, in bytes. */
-export function rssOf(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** Resident set size of a process, in bytes; field: VmRSS (all of it),
+ * RssAnon (its own heap and stacks), RssFile (mapped files: libraries, a
+ * mapped journal segment's page cache). */
+export function rssOf(pid, field = 'VmRSS') {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
