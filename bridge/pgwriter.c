@@ -116,6 +116,8 @@ struct batch {
 	size_t aud_cap;
 	struct vg_sbuf evs;      /* COPY text rows for vg_stage_events */
 	struct vg_sbuf dels;     /* COPY text rows for vg_stage_delivery */
+	struct vg_sbuf occ;      /* occupancy messages: OCC_FIELDS NUL-terminated parameters each */
+	size_t noccs;
 	size_t nevs;
 	size_t ndels;
 	size_t rows;
@@ -153,6 +155,8 @@ struct vg_pgwriter {
 
 	_Atomic uint64_t rows_committed;
 	_Atomic uint64_t rows_duplicate;
+	_Atomic uint64_t occupancy_applied;
+	_Atomic uint64_t occupancy_relinked;
 	_Atomic uint64_t rejections_committed;
 	_Atomic uint64_t audit_committed;
 	_Atomic uint64_t batches;
@@ -382,6 +386,8 @@ static void batch_reset(struct batch *b)
 	vg_sbuf_reset(&b->rej);
 	vg_sbuf_reset(&b->evs);
 	vg_sbuf_reset(&b->dels);
+	vg_sbuf_reset(&b->occ);
+	b->noccs = 0;
 	b->nevs = 0;
 	b->ndels = 0;
 	b->rows = 0;
@@ -606,6 +612,40 @@ static void add_delivery(struct batch *b, const struct vg_rec_delivery *d, uint6
 	b->ndels++;
 }
 
+/* An occupancy message's parameters for vitalgate_occupancy_apply
+ * (migration 011), each NUL-terminated; "" stands for NULL. */
+#define OCC_FIELDS 10
+
+static void occ_field(struct vg_sbuf *o, const char *p, size_t n)
+{
+	vg_sbuf_put(o, p, n);
+	vg_sbuf_putc(o, '\0');
+}
+
+static void occ_num(struct vg_sbuf *o, int64_t v)
+{
+	vg_sbuf_i64(o, v);
+	vg_sbuf_putc(o, '\0');
+}
+
+static void add_occupancy(struct vg_pgwriter *w, struct batch *b, const struct vg_rec_occupancy *r, uint64_t lsn)
+{
+	struct vg_sbuf *o = &b->occ;
+	const char *jid = vg_journal_id(w->o.journal);
+
+	occ_field(o, r->ward.p, r->ward.n);
+	occ_field(o, r->bed.p, r->bed.n);
+	occ_num(o, r->since_ms);
+	occ_field(o, r->patient.p, r->patient.n);
+	occ_field(o, r->encounter.p, r->encounter.n);
+	occ_field(o, r->label.p, r->label.n);
+	occ_num(o, r->received_ms);
+	occ_field(o, r->by.p, r->by.n);
+	occ_field(o, jid, strlen(jid));
+	occ_num(o, (int64_t)lsn);
+	b->noccs++;
+}
+
 static void copy_str(char *dst, size_t cap, const struct vg_str *s)
 {
 	size_t n = s->n < cap - 1 ? s->n : cap - 1;
@@ -641,8 +681,8 @@ static bool add_audit(struct batch *b, const struct vg_rec_audit *a, uint64_t ls
 /* What a batch holds before a record is added: enough to take the record
  * back out if it cannot be added whole. */
 struct batch_mark {
-	size_t vit, rej, evs, dels;
-	size_t nevs, ndels, rows, rejs, auds;
+	size_t vit, rej, evs, dels, occ;
+	size_t nevs, ndels, rows, rejs, auds, noccs;
 	int64_t oldest_ms;
 	size_t nruns;
 	uint32_t last_run_n;
@@ -654,6 +694,8 @@ static void batch_mark(const struct batch *b, struct batch_mark *m)
 	m->rej = b->rej.len;
 	m->evs = b->evs.len;
 	m->dels = b->dels.len;
+	m->occ = b->occ.len;
+	m->noccs = b->noccs;
 	m->nevs = b->nevs;
 	m->ndels = b->ndels;
 	m->rows = b->rows;
@@ -670,6 +712,8 @@ static void batch_rollback(struct batch *b, const struct batch_mark *m)
 	vg_sbuf_truncate(&b->rej, m->rej);
 	vg_sbuf_truncate(&b->evs, m->evs);
 	vg_sbuf_truncate(&b->dels, m->dels);
+	vg_sbuf_truncate(&b->occ, m->occ);
+	b->noccs = m->noccs;
 	b->nevs = m->nevs;
 	b->ndels = m->ndels;
 	b->rows = m->rows;
@@ -684,7 +728,8 @@ static void batch_rollback(struct batch *b, const struct batch_mark *m)
 
 static bool batch_ok(const struct batch *b)
 {
-	return vg_sbuf_ok(&b->vit) && vg_sbuf_ok(&b->rej) && vg_sbuf_ok(&b->evs) && vg_sbuf_ok(&b->dels);
+	return vg_sbuf_ok(&b->vit) && vg_sbuf_ok(&b->rej) && vg_sbuf_ok(&b->evs) && vg_sbuf_ok(&b->dels)
+		&& vg_sbuf_ok(&b->occ);
 }
 
 enum add_result {
@@ -702,6 +747,7 @@ static enum add_result add_record(struct vg_pgwriter *w, const struct vg_journal
 	struct vg_rec_rejection_summary sum;
 	struct vg_rec_audit au;
 	struct vg_rec_delivery d;
+	struct vg_rec_occupancy occ;
 	int nev = 0;
 
 	switch(rec->type){
@@ -750,6 +796,12 @@ static enum add_result add_record(struct vg_pgwriter *w, const struct vg_journal
 				break;
 			}
 			add_delivery(&w->b, &d, rec->lsn);
+			return ADD_OK;
+		case VG_REC_OCCUPANCY:
+			if(!vg_rec_decode_occupancy(rec->payload, rec->len, &occ)){
+				break;
+			}
+			add_occupancy(w, &w->b, &occ, rec->lsn);
 			return ADD_OK;
 		case VG_REC_AUDIT:
 			if(!vg_rec_decode_audit(rec->payload, rec->len, &au)){
@@ -901,13 +953,20 @@ static bool copy_in(struct vg_pgwriter *w, const char *sql, const struct vg_sbuf
 static void build_insert_sql(struct vg_sbuf *s, const char *journal_id)
 {
 	vg_sbuf_reset(s);
-	vg_sbuf_puts(s, "WITH ins AS (INSERT INTO vitals (device_id, seq, measured_at, received_at, ward, bed");
+	vg_sbuf_puts(s, "WITH ins AS (INSERT INTO vitals (device_id, seq, measured_at, received_at, ward, bed, "
+			"patient_id, encounter_id");
 	measurement_columns(s, false);
 	vg_sbuf_puts(s, ") SELECT s.device_id, s.seq, timestamptz 'epoch' + s.measured_ms * interval '1 millisecond', "
-			"timestamptz 'epoch' + s.received_ms * interval '1 millisecond', s.ward, s.bed");
+			"timestamptz 'epoch' + s.received_ms * interval '1 millisecond', s.ward, s.bed, occ.patient_id, occ.encounter_id");
 	measurement_columns(s, false);
+	/* The bed's occupant at the sample's ts (migration 011's history, which
+	 * this batch's occupancy messages already updated). */
 	vg_sbuf_puts(s, " FROM (SELECT DISTINCT ON (device_id, seq) * FROM vg_stage_vitals ORDER BY device_id, seq, n) s "
 			"JOIN vitals_seq_hwm h ON h.device_id = s.device_id "
+			"LEFT JOIN LATERAL (SELECT o.patient_id, o.encounter_id FROM bed_occupancy o WHERE o.ward = s.ward "
+			"AND o.bed = s.bed AND o.since <= timestamptz 'epoch' + s.measured_ms * interval '1 millisecond' "
+			"AND (o.until IS NULL OR o.until > timestamptz 'epoch' + s.measured_ms * interval '1 millisecond') "
+			"ORDER BY o.since DESC LIMIT 1) occ ON true "
 			"WHERE (s.seq > h.seq AND NOT s.chk) OR NOT EXISTS (SELECT 1 FROM vitals v "
 			"WHERE v.device_id = s.device_id AND v.seq = s.seq) ON CONFLICT DO NOTHING RETURNING device_id, measured_at), "
 			"raise AS (UPDATE vitals_seq_hwm h SET seq = greatest(h.seq, m.seq), "
@@ -1262,17 +1321,69 @@ static bool apply_alert_open(struct vg_pgwriter *w, struct vg_c_superseded **out
 	return true;
 }
 
+/* The batch's occupancy messages, in journal order, before its samples
+ * (which the INSERT links from the history they leave): each re-links the
+ * bed's samples already stored from its since on (migration 011). The log
+ * lines are posted only after COMMIT (*relinked_log). */
+static bool apply_occupancy(struct vg_pgwriter *w, struct vg_sbuf *relinked_log, uint64_t *relinked, char *err,
+		size_t errlen)
+{
+	const char *p = w->b.occ.p, *v[OCC_FIELDS];
+	size_t i;
+	int k;
+
+	for(i = 0; i < w->b.noccs; i++){
+		PGresult *r;
+		long long n;
+
+		for(k = 0; k < OCC_FIELDS; k++){
+			v[k] = p;
+			p += strlen(p) + 1;
+		}
+		r = PQexecParams(w->conn, "SELECT vitalgate_occupancy_apply($1, $2, "
+				"timestamptz 'epoch' + $3::bigint * interval '1 millisecond', NULLIF($4, ''), NULLIF($5, ''), "
+				"NULLIF($6, ''), timestamptz 'epoch' + $7::bigint * interval '1 millisecond', $8, $9, $10::bigint)",
+				OCC_FIELDS, NULL, v, NULL, NULL, 0);
+		if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1){
+			const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+			char line[400];
+			vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), line, sizeof(line));
+			snprintf(err, errlen, "%s: %s", state ? state : "-----", line);
+			PQclear(r);
+			return false;
+		}
+		n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+		if(n >= 0){
+			char since[32];
+			vg_rfc3339(strtoll(v[2], NULL, 10), since, sizeof(since));
+			*relinked += (uint64_t)n;
+			vg_sbuf_printf(relinked_log, "Vitalgate writer: occupancy of %s/%s from %s stored (%s); "
+					"%lld stored sample(s) re-linked", v[0], v[1], since, v[3][0] ? "occupied" : "vacant", n);
+			vg_sbuf_putc(relinked_log, '\0');
+		}
+	}
+	return true;
+}
+
 static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_t *inserted)
 {
 	struct vg_sbuf ins;
 	struct vg_c_superseded *closed = NULL;
+	struct vg_sbuf occ_log;
+	uint64_t relinked = 0;
 	bool ok = true;
 
 	*inserted = 0;
+	vg_sbuf_init(&occ_log);
 	if(!vg_pg_exec(w->conn, "BEGIN", err, errlen)){
+		vg_sbuf_free(&occ_log);
 		return false;
 	}
-	if(w->b.rows){
+	if(w->b.noccs){
+		ok = apply_occupancy(w, &occ_log, &relinked, err, errlen);
+	}
+	if(ok && w->b.rows){
 		vg_sbuf_init(&ins);
 		{
 			struct vg_sbuf cp;
@@ -1296,8 +1407,9 @@ static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_
 		ok = copy_in(w, "COPY vg_stage_events FROM STDIN", &w->b.evs, err, errlen)
 			&& vg_pg_exec(w->conn,
 				"INSERT INTO alert_events (event_id, alert_id, type, kind, severity, ward, bed, device_id, order_key, "
-				"created_at, body, journal_id, lsn) SELECT event_id, alert_id, type, kind, severity, ward, bed, device_id, "
-				"order_key, timestamptz 'epoch' + created_ms * interval '1 millisecond', body, journal_id, lsn "
+				"created_at, body, journal_id, lsn, patient_id, encounter_id) SELECT event_id, alert_id, type, kind, "
+				"severity, ward, bed, device_id, order_key, timestamptz 'epoch' + created_ms * interval '1 millisecond', "
+				"body, journal_id, lsn, body::json->'data'->>'patient_id', body::json->'data'->>'encounter_id' "
 				"FROM vg_stage_events ORDER BY lsn ON CONFLICT (event_id) DO NOTHING", err, errlen)
 			&& apply_alert_open(w, &closed, err, errlen);
 	}
@@ -1333,6 +1445,15 @@ static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_
 	}else if(closed && vg_queue_push(w->o.completions, &closed->base) != VG_QUEUE_OK){
 		vg_completion_free(&closed->base); /* pending in the outbox: delivered at the next start */
 	}
+	if(ok && w->b.noccs){
+		const char *line;
+		atomic_fetch_add(&w->occupancy_applied, w->b.noccs);
+		atomic_fetch_add(&w->occupancy_relinked, relinked);
+		for(line = occ_log.p; vg_sbuf_ok(&occ_log) && line && line < occ_log.p + occ_log.len; line += strlen(line) + 1){
+			wlog(w, VG_LOG_NOTICE, "%s", line);
+		}
+	}
+	vg_sbuf_free(&occ_log);
 	return ok;
 }
 
@@ -1341,6 +1462,45 @@ static bool flush_batch(struct vg_pgwriter *w, char *err, size_t errlen, uint64_
  * their ids), every alert event still pending in the outbox (delivered
  * again; the receiver dedupes on webhook-id), and the devices that were streaming in the last
  * ten minutes (so one that does not come back raises a silent alert). */
+/* Each bed's current occupancy (the cell's wards only, on a cell), so the
+ * broker's beds know it again after a restart (docs/patient-context.md). */
+static void post_occupancy(struct vg_pgwriter *w, const char *cell)
+{
+	struct vg_c_occupancy *c;
+	PGresult *r;
+	int i, n;
+
+	r = PQexecParams(w->conn, cell ? "SELECT ward, bed, COALESCE(patient_id, ''), COALESCE(encounter_id, ''), "
+			"COALESCE(label, ''), (extract(epoch FROM since) * 1000)::bigint FROM bed_occupancy "
+			"WHERE until IS NULL AND ward IN (SELECT wc.ward FROM ward_cells wc WHERE wc.cell = $1)"
+			: "SELECT ward, bed, COALESCE(patient_id, ''), COALESCE(encounter_id, ''), "
+			"COALESCE(label, ''), (extract(epoch FROM since) * 1000)::bigint FROM bed_occupancy WHERE until IS NULL",
+			cell ? 1 : 0, NULL, &cell, NULL, NULL, 0);
+	if(r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK){
+		char line[300];
+		vg_pg_errline(r ? PQresultErrorMessage(r) : PQerrorMessage(w->conn), line, sizeof(line));
+		wlog(w, VG_LOG_WARNING, "Vitalgate writer: cannot read the beds' occupancy: %s", line);
+		PQclear(r);
+		return;
+	}
+	n = PQntuples(r);
+	c = n > 0 ? calloc(1, sizeof(*c) + (size_t)n * sizeof(c->items[0])) : NULL;
+	if(c){
+		c->base.type = VG_C_OCCUPANCY;
+		for(i = 0; i < n; i++){
+			vg_strlcpy(c->items[i].ward, PQgetvalue(r, i, 0), sizeof(c->items[i].ward));
+			vg_strlcpy(c->items[i].bed, PQgetvalue(r, i, 1), sizeof(c->items[i].bed));
+			vg_strlcpy(c->items[i].patient, PQgetvalue(r, i, 2), sizeof(c->items[i].patient));
+			vg_strlcpy(c->items[i].encounter, PQgetvalue(r, i, 3), sizeof(c->items[i].encounter));
+			vg_strlcpy(c->items[i].label, PQgetvalue(r, i, 4), sizeof(c->items[i].label));
+			c->items[i].since_ms = strtoll(PQgetvalue(r, i, 5), NULL, 10);
+		}
+		c->n = (size_t)n;
+		vg_queue_push_force(w->o.completions, &c->base);
+	}
+	PQclear(r);
+}
+
 static void startup_tasks(struct vg_pgwriter *w)
 {
 	PGresult *r;
@@ -1384,6 +1544,7 @@ static void startup_tasks(struct vg_pgwriter *w)
 		}
 	}
 	PQclear(r);
+	post_occupancy(w, cell);
 done:
 	/* The journal is replayed and what the previous runs left is posted:
 	 * the broker may say it serves (/health, plugin/cells.c). */
@@ -1582,6 +1743,7 @@ int vg_pgwriter_start(struct vg_pgwriter **out, const struct vg_pgwriter_opts *o
 	vg_sbuf_init(&w->b.rej);
 	vg_sbuf_init(&w->b.evs);
 	vg_sbuf_init(&w->b.dels);
+	vg_sbuf_init(&w->b.occ);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1624,6 +1786,7 @@ void vg_pgwriter_stop(struct vg_pgwriter *w, int drain_ms)
 	vg_sbuf_free(&w->b.rej);
 	vg_sbuf_free(&w->b.evs);
 	vg_sbuf_free(&w->b.dels);
+	vg_sbuf_free(&w->b.occ);
 	free(w->b.aud);
 	free(w->rs);
 	pthread_cond_destroy(&w->cond);
@@ -1636,6 +1799,8 @@ void vg_pgwriter_get_stats(struct vg_pgwriter *w, struct vg_pgwriter_stats *st)
 {
 	st->rows_committed = atomic_load(&w->rows_committed);
 	st->rows_duplicate = atomic_load(&w->rows_duplicate);
+	st->occupancy_applied = atomic_load(&w->occupancy_applied);
+	st->occupancy_relinked = atomic_load(&w->occupancy_relinked);
 	st->rejections_committed = atomic_load(&w->rejections_committed);
 	st->audit_committed = atomic_load(&w->audit_committed);
 	st->batches = atomic_load(&w->batches);

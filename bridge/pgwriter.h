@@ -46,6 +46,8 @@ extern const int64_t vg_commit_bucket_ms[VG_COMMIT_BUCKETS - 1];
 struct vg_pgwriter_stats {
 	uint64_t rows_committed;       /* sample rows inserted (new) */
 	uint64_t rows_duplicate;       /* rows PostgreSQL already had */
+	uint64_t occupancy_applied;    /* occupancy messages stored in the history (migration 011) */
+	uint64_t occupancy_relinked;   /* stored samples they re-linked to another occupant (or none) */
 	uint64_t rejections_committed;
 	uint64_t audit_committed;
 	uint64_t batches;

@@ -12,6 +12,7 @@ enum ns {
 	NS_DEVICES,
 	NS_WARDS,
 	NS_SYS,         /* $SYS/broker/vitalgate[/...]: services only */
+	NS_ADT,         /* adt/<ward>/<bed>: the core's occupancy */
 };
 
 #define VG_SYS_ROOT "$SYS/broker/vitalgate"
@@ -33,6 +34,10 @@ static enum ns topic_ns(const char *t, const char **rest)
 		*rest = t + 6;
 		return NS_WARDS;
 	}
+	if(!strncmp(t, "adt/", 4)){
+		*rest = t + 4;
+		return NS_ADT;
+	}
 	*rest = t;
 	if(!strncmp(t, VG_SYS_ROOT, sizeof(VG_SYS_ROOT) - 1)
 			&& (t[sizeof(VG_SYS_ROOT) - 1] == '/' || t[sizeof(VG_SYS_ROOT) - 1] == '\0')){
@@ -40,7 +45,7 @@ static enum ns topic_ns(const char *t, const char **rest)
 		 * granted, and the read check keeps these topics from it. */
 		return NS_SYS;
 	}
-	if(!strcmp(t, "vitals") || !strcmp(t, "devices") || !strcmp(t, "wards")){
+	if(!strcmp(t, "vitals") || !strcmp(t, "devices") || !strcmp(t, "wards") || !strcmp(t, "adt")){
 		return NS_WARDS; /* the bare namespace root: treat as ours */
 	}
 	return NS_FOREIGN;
@@ -153,12 +158,28 @@ static bool check_station(bool defer, const struct vg_ident *e, int access, cons
 	return false;
 }
 
+/* rest is "<ward>/<bed>", both valid ids (the contract's syntax). */
+static bool is_ward_bed(const char *rest)
+{
+	size_t n = level_len(rest);
+
+	return rest[n] == '/' && vg_id_valid_n(rest, n) && vg_id_valid_n(rest + n + 1, strlen(rest + n + 1));
+}
+
 /* A cell's bridge (on the hub): publishes, retained or not, under
- * wards/<ward>/ of the wards placed on its cell; reads nothing. */
+ * wards/<ward>/ of the wards placed on its cell; subscribes under adt/
+ * and reads adt/<ward>/<bed> of its wards only (the core's occupancy,
+ * carried to the cell: docs/patient-context.md); reads nothing else. */
 static bool check_cell(bool defer, const struct vg_ident *e, int access, enum ns ns, const char *rest)
 {
 	size_t n;
 
+	if(ns == NS_ADT && access == VG_ACL_SUBSCRIBE){
+		return true;   /* the read check below filters each message */
+	}
+	if(ns == NS_ADT && access == VG_ACL_READ){
+		return is_ward_bed(rest) && vg_ident_has_ward(e, rest, level_len(rest));
+	}
 	if(access != VG_ACL_WRITE || ns != NS_WARDS){
 		return ns == NS_FOREIGN && defer;
 	}
@@ -169,10 +190,13 @@ static bool check_cell(bool defer, const struct vg_ident *e, int access, enum ns
 	return vg_ident_has_ward(e, rest, n);
 }
 
-static bool check_service(bool defer, int access, const char *topic, enum ns ns)
+static bool check_service(bool defer, int access, const char *topic, enum ns ns, const char *rest)
 {
 	switch(access){
 		case VG_ACL_WRITE:
+			if(ns == NS_ADT){
+				return is_ward_bed(rest);
+			}
 			return ns == NS_FOREIGN && defer;
 		case VG_ACL_SUBSCRIBE:
 		case VG_ACL_READ:
@@ -231,13 +255,22 @@ enum vg_acl_verdict vg_acl_decide(const struct vg_ident *e, bool others_defer, i
 			ok = check_station(others_defer, e, access, topic, ns, rest);
 			break;
 		case VG_ROLE_SERVICE:
-			ok = check_service(others_defer, access, topic, ns);
+			ok = check_service(others_defer, access, topic, ns, rest);
+			if(ok && access == VG_ACL_WRITE && ns == NS_ADT){
+				/* A bed's occupancy: validated and taken (plugin/occupancy.c). */
+				return VG_ACL_OCCUPANCY;
+			}
 			break;
 		case VG_ROLE_CELL:
 			ok = check_cell(others_defer, e, access, ns, rest);
 			break;
 		default:
 			ok = false;
+	}
+	if(!ok && ns == NS_ADT && access == VG_ACL_WRITE){
+		*why = e->role == VG_ROLE_SERVICE ? "occupancy topic is adt/<ward>/<bed>, both ids [A-Za-z0-9_-]{1,64}"
+			: "occupancy is published by services only";
+		return VG_ACL_DENY;
 	}
 	if(!ok){
 		*why = retain && access == VG_ACL_WRITE ? "retained publish or topic outside the role's scope"

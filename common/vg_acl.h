@@ -13,6 +13,12 @@
  *   devices/<device>/...       read/subscribe: that device, services
  *   wards/<ward>/...           read/subscribe: stations of <ward> (the ward
  *                              level literal), services
+ *   adt/<ward>/<bed>           write (retained or not): services, the
+ *                              occupancy the core publishes, taken by
+ *                              the plugin (docs/patient-context.md);
+ *                              read/subscribe: services (stations see
+ *                              only the label, in the ward's frame); on
+ *                              the hub a cell's bridge, of its wards
  *   $SYS/broker/vitalgate/...  read/subscribe: services
  *   wards/<ward>/alerts/<alert_id>/ack
  *                              write (not retained): stations of <ward>,
@@ -47,6 +53,7 @@ enum vg_acl_verdict {
 	VG_ACL_ALLOW,
 	VG_ACL_INGEST,       /* allowed: a device's publish to its own vitals/ topic, to be ingested */
 	VG_ACL_ACK,          /* allowed: a station's (of that ward) or a service's ack of an alert, to be applied */
+	VG_ACL_OCCUPANCY,    /* allowed: a service's publish to adt/<ward>/<bed> (both valid ids), to be taken */
 };
 
 /* e: the identity the client is (already checked to be its live session

@@ -41,6 +41,7 @@ enum vg_completion_type {
 	VG_C_PRESENCE,         /* struct vg_c_presence: where devices last sent (cellsync) */
 	VG_C_SUPERSEDED,       /* struct vg_c_superseded: alerts the writer closed */
 	VG_C_WRITER_READY,     /* struct vg_job: journal replayed, previous state posted */
+	VG_C_OCCUPANCY,        /* struct vg_c_occupancy: beds' current occupancy at start */
 };
 
 /* Identities from PostgreSQL (bridge/idsync.c): a full snapshot or the
@@ -128,6 +129,22 @@ struct vg_c_webhook_cmd {
 };
 
 /* Devices that sent data shortly before this broker started, and when. */
+/* Each bed's current occupancy as PostgreSQL keeps it (migration 011),
+ * read by the writer at start after the journal replay (the broker keeps
+ * only what the core says while it runs; docs/patient-context.md). */
+struct vg_c_occupancy {
+	struct vg_job base;
+	size_t n;
+	struct {
+		char ward[65];
+		char bed[65];
+		char patient[65];      /* "" when vacant */
+		char encounter[65];
+		char label[33];
+		int64_t since_ms;
+	} items[];
+};
+
 struct vg_c_last_seen {
 	struct vg_job base;
 	size_t n;

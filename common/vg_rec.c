@@ -26,6 +26,9 @@
  *             u32 len | body
  *  delivery:  u8 1 | str8 event_id | u8 status | u32 attempts | i32 http |
  *             str16 error | i64 at_ms
+ *  occupancy: u8 1 | str8 ward | str8 bed | str8 by | i64 since_ms |
+ *             i64 received_ms | u8 vacant | str8 patient | str8 encounter |
+ *             str8 label
  * Thread: any. Memory: none owned.
  */
 #include "vg_rec.h"
@@ -541,4 +544,46 @@ bool vg_rec_decode_audit(const uint8_t *p, size_t len, struct vg_rec_audit *out)
 	out->address = r_str(&r, r_u8(&r));
 	out->detail = r_str(&r, r_u16(&r));
 	return !r.err && r.pos == r.len && out->event > 0 && out->event < VG_AUDIT__COUNT;
+}
+
+bool vg_rec_encode_occupancy(struct vg_wbuf *w, const struct vg_rec_occupancy *o)
+{
+	w_u8(w, REC_VERSION);
+	w_vstr8(w, &o->ward);
+	w_vstr8(w, &o->bed);
+	w_vstr8(w, &o->by);
+	w_u64(w, (uint64_t)o->since_ms);
+	w_u64(w, (uint64_t)o->received_ms);
+	w_u8(w, o->vacant ? 1 : 0);
+	w_vstr8(w, &o->patient);
+	w_vstr8(w, &o->encounter);
+	w_vstr8(w, &o->label);
+	return !w->overflow;
+}
+
+bool vg_rec_decode_occupancy(const uint8_t *p, size_t len, struct vg_rec_occupancy *out)
+{
+	struct vg_rbuf r = { p, len, 0, false };
+	uint8_t vacant;
+
+	if(r_u8(&r) != REC_VERSION){
+		return false;
+	}
+	out->ward = r_str(&r, r_u8(&r));
+	out->bed = r_str(&r, r_u8(&r));
+	out->by = r_str(&r, r_u8(&r));
+	out->since_ms = (int64_t)r_u64(&r);
+	out->received_ms = (int64_t)r_u64(&r);
+	vacant = r_u8(&r);
+	out->vacant = vacant == 1;
+	out->patient = r_str(&r, r_u8(&r));
+	out->encounter = r_str(&r, r_u8(&r));
+	out->label = r_str(&r, r_u8(&r));
+	if(r.err || r.pos != r.len || vacant > 1 || out->ward.n == 0 || out->bed.n == 0 || out->by.n == 0){
+		return false;
+	}
+	if(out->vacant){
+		return out->patient.n == 0 && out->encounter.n == 0 && out->label.n == 0;
+	}
+	return out->patient.n > 0 && out->encounter.n > 0;
 }

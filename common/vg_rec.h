@@ -31,6 +31,7 @@ enum vg_rec_type {
 	VG_REC_ALERTS = 4,      /* alert events with no sample (silent devices) */
 	VG_REC_DELIVERY = 5,    /* a webhook's final outcome (delivered, dead) */
 	VG_REC_REJECTION_SUMMARY = 6, /* rejections of one device not recorded one by one */
+	VG_REC_OCCUPANCY = 7,   /* a bed's occupant (or vacancy) from adt/<ward>/<bed> */
 };
 
 enum vg_alert_type {
@@ -170,6 +171,20 @@ struct vg_rec_rejection_summary {
 	uint32_t reasons;        /* bit (1 << enum vg_reason) per reason among them */
 };
 
+/* A bed's occupancy as the core published it (docs/patient-context.md):
+ * the occupant from since_ms on, or vacant (patient and encounter empty). */
+struct vg_rec_occupancy {
+	struct vg_str ward;
+	struct vg_str bed;
+	struct vg_str by;        /* the service that published it */
+	int64_t since_ms;
+	int64_t received_ms;
+	bool vacant;
+	struct vg_str patient;   /* n == 0 when vacant */
+	struct vg_str encounter;
+	struct vg_str label;     /* n == 0: none */
+};
+
 struct vg_rec_audit {
 	int64_t at_ms;
 	uint8_t event;
@@ -196,6 +211,7 @@ bool vg_rec_encode_delivery(struct vg_wbuf *w, const struct vg_rec_delivery *d);
 bool vg_rec_encode_rejection(struct vg_wbuf *w, const char *device, int64_t received_ms,
 		const struct vg_verdict *v, const void *payload, size_t payload_len, const uint8_t sha256[32]);
 bool vg_rec_encode_rejection_summary(struct vg_wbuf *w, const struct vg_rec_rejection_summary *s);
+bool vg_rec_encode_occupancy(struct vg_wbuf *w, const struct vg_rec_occupancy *o);
 
 /* Audit records: the encoder cuts each string to its bound (the caller
  * sanitises first, so these are printable ASCII bytes), so one record is at
@@ -221,6 +237,9 @@ bool vg_rec_decode_samples(const uint8_t *p, size_t len, struct vg_rec_samples *
 bool vg_rec_decode_rejection(const uint8_t *p, size_t len, struct vg_rec_rejection *out);
 bool vg_rec_decode_rejection_summary(const uint8_t *p, size_t len, struct vg_rec_rejection_summary *out);
 bool vg_rec_decode_audit(const uint8_t *p, size_t len, struct vg_rec_audit *out);
+/* Refuses a record without ward, bed or by, an occupied one without
+ * patient and encounter, a vacant one with either. */
+bool vg_rec_decode_occupancy(const uint8_t *p, size_t len, struct vg_rec_occupancy *out);
 /* events must hold VG_REC_MAX_EVENTS. */
 bool vg_rec_decode_alerts(const uint8_t *p, size_t len, struct vg_rec_event *events, int *nev);
 bool vg_rec_decode_delivery(const uint8_t *p, size_t len, struct vg_rec_delivery *out);

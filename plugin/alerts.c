@@ -305,6 +305,15 @@ static bool add_event(struct vg_plugin *vg, struct vg_alert_st *a, const struct 
 	if(sp->coalesced){
 		vg_json_u64(&j, "coalesced", sp->coalesced);
 	}
+	{
+		/* The bed's occupant at the sample's ts (now for an event without
+		 * a sample); null when vacant or unknown (docs/patient-context.md).
+		 * Stations get the body without them (vg_stations_view). */
+		const struct vg_occupancy *occ = sp->ward[0] ? vg_bed_occupant_at(vg_beds_find(&vg->beds, sp->ward, sp->bed),
+				sp->measured_ms ? sp->measured_ms : now_ms) : NULL;
+		vg_json_str(&j, "patient_id", occ ? occ->patient : NULL);
+		vg_json_str(&j, "encounter_id", occ ? occ->encounter : NULL);
+	}
 	/* The alarm lifecycle after this event (alarms.c), last in data. */
 	prio = vg_alarms_priority(vg_alert_cfg_policy(vg->alerts.cfg, sp->ward), sp->kind, sp->vital,
 			sp->kind == VG_AK_NEWS2 && !strcmp(sp->severity, "high") ? VG_N2_BAND_HIGH : VG_N2_BAND_MEDIUM);
@@ -356,7 +365,16 @@ void vg_alerts_emit(struct vg_plugin *vg)
 		vg_cells_note_event(vg, ev, vg_now_ms());
 		if(ev->ward.n){
 			snprintf(topic, sizeof(topic), "wards/%s/alerts", ev->ward.p);
-			mosquitto_broker_publish_copy(NULL, topic, (int)ev->body.n, ev->body.p, 1, false, NULL);
+			/* Stations see no patient ids (minimum necessary). */
+			size_t from, to;
+			char view[EV_BODY_MAX];
+			if(vg_stations_view(ev->body.p, ev->body.n, &from, &to) && ev->body.n - (to - from) <= sizeof(view)){
+				memcpy(view, ev->body.p, from);
+				memcpy(view + from, ev->body.p + to, ev->body.n - to);
+				mosquitto_broker_publish_copy(NULL, topic, (int)(ev->body.n - (to - from)), view, 1, false, NULL);
+			}else{
+				mosquitto_broker_publish_copy(NULL, topic, (int)ev->body.n, ev->body.p, 1, false, NULL);
+			}
 			vg_stations_on_alert(vg, ev);
 		}
 		vg_delivery_submit(vg, ev);
@@ -641,6 +659,12 @@ int vg_alerts_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct 
 	if(b == NULL && e->ward[0]){
 		return MOSQ_ERR_NOMEM; /* the bed's NEWS2 could not be judged */
 	}
+	if(vg_bed_vacant(b)){
+		/* The core declared the bed vacant: the samples are stored and
+		 * counted, nobody's vitals to alert on (docs/patient-context.md). */
+		vg->stats.vacant_samples += (uint64_t)n;
+		return MOSQ_ERR_SUCCESS;
+	}
 	/* Each slot as it was before the message: its events are the net
 	 * change over all of the message's samples. */
 	for(v = 0; v < VG_V_COUNT; v++){
@@ -746,6 +770,90 @@ void vg_alerts_device_left(struct vg_plugin *vg, const struct vg_ident *e, const
 	}
 }
 
+/* Resolves one alert a for vg_alerts_occupant_left; false when the event
+ * scratch refused it (then a stays as it was). */
+static bool resolve_for_occupant(struct vg_plugin *vg, struct vg_alert_st *a, struct ev_spec *sp, int64_t now_ms)
+{
+	if(vg->alerts.nev == VG_REC_MAX_EVENTS && journal_and_emit(vg) != VG_JOURNAL_OK){
+		return false;
+	}
+	sp->type = VG_AT_RESOLVED;
+	sp->severity = "none";
+	sp->previous_severity = level_severity(sp->kind, a->level);
+	/* The patient left the bed: a latched alarm would stand over the next
+	 * occupant's bed. */
+	sp->no_latch = true;
+	if(!add_event(vg, a, sp, now_ms)){
+		return false;
+	}
+	a->active = false;
+	a->level = 0;
+	a->calm_since_ms = 0;
+	return true;
+}
+
+void vg_alerts_occupant_left(struct vg_plugin *vg, struct vg_bed *b, const char *why, int64_t now_ms)
+{
+	struct vg_device *rt;
+	const char *id;
+	struct ev_spec sp;
+	size_t pos = 0;
+	bool ok = true;
+	int v;
+
+	if(vg->alerts.nev != 0){
+		return;
+	}
+	if(b->news2.active){
+		memset(&sp, 0, sizeof(sp));
+		sp.kind = VG_AK_NEWS2;
+		sp.ward = b->ward;
+		sp.bed = b->bed;
+		sp.note = why;
+		ok = resolve_for_occupant(vg, &b->news2, &sp, now_ms);
+	}
+	while(ok && (rt = vg_devices_next(&vg->devices, &pos, &id)) != NULL){
+		const struct vg_ident *e;
+
+		if(rt->alerts == NULL || (e = vg_idtable_find(&vg->ids.table, id)) == NULL || strcmp(e->ward, b->ward) != 0
+				|| strcmp(e->bed, b->bed) != 0){
+			continue;
+		}
+		for(v = 0; ok && v < VG_V_COUNT; v++){
+			if(rt->alerts->thr[v].active){
+				memset(&sp, 0, sizeof(sp));
+				sp.kind = VG_AK_THRESHOLD;
+				sp.dev = e;
+				sp.ward = e->ward;
+				sp.bed = e->bed;
+				sp.vital = v;
+				sp.no_value = true;
+				sp.note = why;
+				ok = resolve_for_occupant(vg, &rt->alerts->thr[v], &sp, now_ms);
+			}
+		}
+		if(ok && rt->alerts->silent.active){
+			memset(&sp, 0, sizeof(sp));
+			sp.kind = VG_AK_SILENT;
+			sp.dev = e;
+			sp.ward = e->ward;
+			sp.bed = e->bed;
+			sp.reason = why;
+			sp.note = why;
+			sp.last_seen_ms = rt->last_seen_ms;
+			ok = resolve_for_occupant(vg, &rt->alerts->silent, &sp, now_ms);
+		}
+	}
+	if(vg->alerts.nev && journal_and_emit(vg) != VG_JOURNAL_OK){
+		ok = false;
+	}
+	if(!ok){
+		vg_alerts_discard(vg);
+		mosquitto_log_printf(MOSQ_LOG_ERR, "Vitalgate: cannot journal the end of the open alerts of bed %s/%s (%s); "
+				"they stay open in the database until their own rules close them", b->ward, b->bed, why);
+	}
+}
+
 /* The silent alerts raised in one pass, until journalled: what to undo. */
 struct silent_batch {
 	int n;
@@ -816,6 +924,9 @@ void vg_alerts_tick(struct vg_plugin *vg, int64_t now_ms)
 		}
 		if(rt->alerts && rt->alerts->silent.active){
 			continue;
+		}
+		if(vg_bed_vacant(vg_beds_find_cached(&vg->beds, e->ward, e->bed, &rt->bed))){
+			continue; /* a monitor on an empty bed going quiet is nobody's emergency */
 		}
 		reason = vg_alert_silent_due(rt->last_seen_ms, rt->disconnected_ms, now_ms, silence, grace);
 		if(reason == NULL){

@@ -123,6 +123,12 @@ void vg_alerts_discard(struct vg_plugin *vg);
  * is expected to send from it any more, and stations must not keep showing
  * it. */
 void vg_alerts_device_left(struct vg_plugin *vg, const struct vg_ident *e, const char *why, int64_t now_ms);
+/* The core says bed b's occupant is gone (vacant, or another patient):
+ * resolves the bed's open alerts (its NEWS2 alert, its devices' threshold
+ * and silent alerts) with `why` as the note, journalled and emitted while
+ * the bed still names the leaving occupant (docs/patient-context.md).
+ * Scans the devices once (occupancy messages are rare). */
+void vg_alerts_occupant_left(struct vg_plugin *vg, struct vg_bed *b, const char *why, int64_t now_ms);
 
 /* TICK: continues the open alerts of the previous run and restores the
  * beds' NEWS2 inputs (read from PostgreSQL at start). */

@@ -66,6 +66,7 @@
 #include "crl.h"
 #include "devices.h"
 #include "ingest.h"
+#include "occupancy.h"
 #include "sessions.h"
 #include "vg_acl.h"
 #include "vg_plugin.h"
@@ -250,6 +251,10 @@ int vg_auth_acl_cb(int event, void *event_data, void *userdata)
 		case VG_ACL_ACK:
 			/* An alert's ack by a station of its ward or a service. */
 			return vg_alerts_ack(vg, e, mosquitto_client_id(ed->client), ed);
+		case VG_ACL_OCCUPANCY:
+			/* A service's adt/<ward>/<bed>: the bed's occupancy is taken
+			 * now (occupancy.h); a refusal denies the publish. */
+			return vg_occupancy_acl_write(vg, e, ed);
 		default:
 			return deny(vg, ed, e ? e->id : user, why);
 	}

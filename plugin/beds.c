@@ -2,7 +2,8 @@
  * beds: per-bed state (see beds.h).
  *
  * Thread: broker thread. Memory: owns the bed map and its beds (each one
- * allocation: the struct, then "ward\0bed\0").
+ * allocation: the struct, then "ward\0bed\0"), and each described bed's
+ * occupancy (one allocation, freed with the bed).
  */
 #include "beds.h"
 
@@ -11,7 +12,12 @@
 
 static void free_bed(void *p)
 {
-	free(p);
+	struct vg_bed *b = p;
+
+	if(b){
+		free(b->occ);
+	}
+	free(b);
 }
 
 int vg_beds_init(struct vg_beds *b, size_t cap_hint)
@@ -114,7 +120,7 @@ void vg_beds_remove(struct vg_beds *b, const char *ward, const char *bed)
 	if(ward[0]){
 		vg_concat(key, sizeof(key), ward, "/", bed, (char *)NULL);
 		bd = vg_smap_get(&b->map, key);
-		if(bd && bd->frame == NULL){
+		if(bd && bd->frame == NULL && bd->occ == NULL){
 			free(vg_smap_del(&b->map, key));
 		}
 	}
@@ -210,4 +216,57 @@ void vg_bed_news2(const struct vg_bed *b, struct vg_news2_result *out)
 	out->parameters = b->last.parameters;
 	out->band = (enum vg_news2_band)b->last.band;
 	out->any_three = b->last.any_three;
+}
+
+bool vg_bed_occupancy_same(const struct vg_bed *b, const struct vg_occupancy *o)
+{
+	const struct vg_occupancy *c = b ? b->occ : NULL;
+
+	if(c == NULL){
+		return false;
+	}
+	if(c->vacant || o->vacant){
+		return c->vacant && o->vacant;   /* vacant already: it stays so since it became so */
+	}
+	return c->since_ms == o->since_ms && !strcmp(c->patient, o->patient) && !strcmp(c->encounter, o->encounter)
+		&& !strcmp(c->label, o->label);
+}
+
+int vg_bed_set_occupancy(struct vg_bed *b, const struct vg_occupancy *o)
+{
+	struct vg_occupancy *c = b->occ;
+	bool same_occupant;
+
+	if(vg_bed_occupancy_same(b, o)){
+		return 0;
+	}
+	if(c == NULL){
+		c = calloc(1, sizeof(*c));
+		if(c == NULL){
+			return -1;
+		}
+		b->occ = c;
+	}
+	same_occupant = !c->vacant && !o->vacant && !strcmp(c->patient, o->patient) && c->since_ms != 0;
+	*c = *o;
+	if(!same_occupant){
+		/* Another patient (or nobody): the previous one's NEWS2 inputs
+		 * say nothing about them. */
+		memset(b->p, 0, sizeof(b->p));
+		memset(&b->last, 0, sizeof(b->last));
+	}
+	return 1;
+}
+
+bool vg_bed_vacant(const struct vg_bed *b)
+{
+	return b && b->occ && b->occ->vacant;
+}
+
+const struct vg_occupancy *vg_bed_occupant_at(const struct vg_bed *b, int64_t ts_ms)
+{
+	if(b == NULL || b->occ == NULL || b->occ->vacant || ts_ms < b->occ->since_ms){
+		return NULL;
+	}
+	return b->occ;
 }

@@ -5,12 +5,16 @@
  *    bed's SpO2 scale (bed settings), and its NEWS2 after the latest sample;
  *  - the bed's NEWS2 alert state (driven by alerts.c);
  *  - where the bed is in its ward's frame (stations.c: a link it sets and
- *    reads, nothing else here touches it).
+ *    reads, nothing else here touches it);
+ *  - its current occupancy as the core last published it on
+ *    adt/<ward>/<bed> (occupancy.c; NULL: never described,
+ *    docs/patient-context.md).
  *
  * Thread: broker thread. Memory: owns the beds: one allocation each, the
  * struct followed by its ward and bed names, kept until cleanup (a bed
  * outlives its devices' assignments, so the NEWS2 inputs of a monitor swap
- * are not lost). Only a bed an evaluation created and rolled back is freed
+ * are not lost), with its occupancy (one allocation, once the core
+ * describes the bed). Only a bed an evaluation created and rolled back is freed
  * before (vg_beds_remove), and never one a frame links to.
  */
 #ifndef VG_BEDS_H
@@ -23,12 +27,15 @@
 #include "vg_alert_rules.h"
 #include "vg_alertcfg.h"
 #include "vg_news2.h"
+#include "vg_occupancy.h"
 #include "vg_smap.h"
 #include "vg_util.h"
 #include "vg_vitals.h"
 
 struct vg_stations_ward;
 
+/* The bed's occupancy as the core last said (a struct vg_occupancy: vacant
+ * or a patient and encounter from since_ms, and the label). */
 struct vg_bed {
 	const char *ward;              /* the names, stored after the struct */
 	const char *bed;
@@ -49,6 +56,7 @@ struct vg_bed {
 	 * in it (NULL: in no frame). Set and read by stations.c only. */
 	uint32_t frame_slot;
 	struct vg_stations_ward *frame;
+	struct vg_occupancy *occ;      /* NULL: the core never described the bed */
 };
 
 struct vg_beds {
@@ -73,6 +81,25 @@ struct vg_bed *vg_beds_get(struct vg_beds *b, const char *ward, const char *bed,
 void vg_beds_remove(struct vg_beds *b, const char *ward, const char *bed);
 /* New bed settings: every bed's SpO2 scale from cfg. */
 void vg_beds_apply_settings(struct vg_beds *b, const struct vg_alert_cfg *cfg);
+
+/* The core's occupancy message for the bed: taken as its current state
+ * (a since earlier than the current one's is a correction: it replaces
+ * it). Returns 1 when it changed the occupant (the bed's NEWS2 inputs,
+ * which were another patient's, are dropped), 0 when it is what the bed
+ * already had (a retained message sent again: nothing to do), -1 out of
+ * memory (nothing changed). */
+int vg_bed_set_occupancy(struct vg_bed *b, const struct vg_occupancy *o);
+/* True when o says what the bed already has (b may be NULL): a vacancy of
+ * a vacant bed, or the same occupant, since and label. */
+bool vg_bed_occupancy_same(const struct vg_bed *b, const struct vg_occupancy *o);
+/* True when the core declared the bed vacant (its samples raise no
+ * physiological or silent alert). False for a bed never described. */
+bool vg_bed_vacant(const struct vg_bed *b);
+/* The bed's occupant for a sample measured at ts_ms: the current occupancy
+ * when the bed is occupied and ts_ms is at or after its since; NULL
+ * otherwise (vacant, never described, or before what the broker knows: the
+ * writer links stored samples from the history, docs/patient-context.md). */
+const struct vg_occupancy *vg_bed_occupant_at(const struct vg_bed *b, int64_t ts_ms);
 
 /* Takes a sample's NEWS2 parameters as the bed's latest values (an older
  * sample arriving late does not overwrite a newer value). */

@@ -37,6 +37,7 @@
 #include "devices.h"
 #include "ingest.h"
 #include "mirror.h"
+#include "occupancy.h"
 #include "sessions.h"
 #include "stations.h"
 #include "vg_json.h"
@@ -292,6 +293,9 @@ int vg_ingest_message_cb(int event, void *event_data, void *userdata)
 	const struct vg_session *ses;
 
 	(void)event;
+	if(!strncmp(ed->topic, "adt/", 4)){
+		return vg_occupancy_message(vg, ed);
+	}
 	if(strncmp(ed->topic, "vitals/", 7) != 0){
 		return MOSQ_ERR_SUCCESS; /* not ours; ACL decided whether it may pass */
 	}

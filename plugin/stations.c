@@ -333,6 +333,64 @@ void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, stru
 	}
 }
 
+/* The end of the JSON value at body[i] when it is null or a string
+ * without escapes (an id), else 0. */
+static size_t id_value_end(const char *body, size_t n, size_t i)
+{
+	if(n - i >= 4 && !memcmp(body + i, "null", 4)){
+		return i + 4;
+	}
+	if(i < n && body[i] == '"'){
+		for(i++; i < n && body[i] != '"' && body[i] != '\\'; i++){
+		}
+		return i < n && body[i] == '"' ? i + 1 : 0;
+	}
+	return 0;
+}
+
+bool vg_stations_view(const char *body, size_t n, size_t *from, size_t *to)
+{
+	static const char pk[] = ",\"patient_id\":", ek[] = ",\"encounter_id\":";
+	size_t i, j;
+
+	for(i = n; i-- > 0;){
+		if(n - i < sizeof(pk) - 1 || memcmp(body + i, pk, sizeof(pk) - 1)){
+			continue;
+		}
+		j = id_value_end(body, n, i + sizeof(pk) - 1);
+		if(j == 0 || n - j < sizeof(ek) - 1 || memcmp(body + j, ek, sizeof(ek) - 1)){
+			return false;
+		}
+		j = id_value_end(body, n, j + sizeof(ek) - 1);
+		if(j == 0){
+			return false;
+		}
+		*from = i;
+		*to = j;
+		return true;
+	}
+	return false;
+}
+
+void vg_stations_on_occupancy(struct vg_plugin *vg, struct vg_bed *b)
+{
+	if(b->frame){
+		ward_changed(vg, b->frame);
+	}
+}
+
+/* The label the core gave the bed's occupant (docs/patient-context.md):
+ * only that, and only while the bed is occupied. Labels are printable
+ * ASCII without '"' or '\\' (common/vg_occupancy.c): nothing to escape. */
+static void write_slot_label(struct vg_sbuf *f, const struct vg_bed *b)
+{
+	if(b->occ && !b->occ->vacant && b->occ->label[0]){
+		vg_sbuf_puts(f, ",\"patient_label\":\"");
+		vg_sbuf_puts(f, b->occ->label);
+		vg_sbuf_putc(f, '"');
+	}
+}
+
 void vg_stations_device_left(struct vg_plugin *vg, const char *id, const char *ward, const char *bed)
 {
 	char topic[2 * VG_ID_MAX + 32];
@@ -443,12 +501,19 @@ static void set_open(struct vg_plugin *vg, const char *ward, const char *bed, co
 		}
 		return;
 	}
-	copy = malloc(len + 1);
-	if(copy == NULL){
-		return;
+	{
+		/* Without the patient's ids (vg_stations_view). */
+		size_t from = len, to = len;
+		vg_stations_view(body, len, &from, &to);
+		copy = malloc(len + 1);
+		if(copy == NULL){
+			return;
+		}
+		memcpy(copy, body, from);
+		memcpy(copy + from, body + to, len - to);
+		len = from + (len - to);
+		copy[len] = '\0';
 	}
-	memcpy(copy, body, len);
-	copy[len] = '\0';
 	if(i == w->n){
 		if(w->n == w->cap){
 			size_t cap = w->cap ? w->cap * 2 : 8;
@@ -644,6 +709,7 @@ static bool publish_frame(struct vg_plugin *vg, struct vg_stations_ward *w, int6
 				vg_sbuf_puts(f, "{\"sample\":null,\"news2\":null");
 				break;
 		}
+		write_slot_label(f, fs->bed);
 		write_slot_alerts(f, w, fs);
 	}
 	vg_sbuf_puts(f, "}}");

@@ -25,6 +25,8 @@
 #ifndef VG_STATIONS_H
 #define VG_STATIONS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vg_ident.h"
@@ -58,6 +60,16 @@ void vg_stations_free(struct vg_stations *st);
 struct vg_bed;
 void vg_stations_on_samples(struct vg_plugin *vg, const struct vg_ident *e, struct vg_bed **bed_cache,
 		const struct vg_sample *s, int n, int64_t now_ms);
+
+/* An alert event's body as stations see it: without the patient_id and
+ * encounter_id members alerts.c writes (docs/patient-context.md: stations
+ * see the label only). True, with the span [*from, *to) to leave out,
+ * when the body has them. */
+bool vg_stations_view(const char *body, size_t n, size_t *from, size_t *to);
+
+/* The bed's occupancy changed: its frame (if it shows in one) is due, to
+ * show the new patient label (or none). */
+void vg_stations_on_occupancy(struct vg_plugin *vg, struct vg_bed *b);
 
 /* TICK: a device is no longer at ward/bed; if the bed shows its sample, the
  * bed leaves the next frame (unless it has open alerts: then it stays,

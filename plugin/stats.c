@@ -50,6 +50,12 @@ void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_f
 	COUNTER("samples/accepted", "vitalgate_samples_accepted_total", "Samples accepted (journalled, PUBACKed)", s->accepted_samples);
 	COUNTER("samples/duplicate", "vitalgate_samples_duplicate_total", "Samples received again and acknowledged without storing", s->duplicate_samples);
 	COUNTER("messages/accepted", "vitalgate_messages_accepted_total", "Vitals messages accepted", s->accepted_msgs);
+	COUNTER("samples/vacant_bed", "vitalgate_samples_vacant_bed_total",
+			"Samples from beds the core declared vacant (stored, raising no alert)", s->vacant_samples);
+	COUNTER("occupancy/accepted", "vitalgate_occupancy_accepted_total",
+			"Occupancy messages (adt/<ward>/<bed>) that changed a bed's state", s->occupancy_accepted);
+	COUNTER("occupancy/refused", "vitalgate_occupancy_refused_total",
+			"Occupancy messages refused (0x87)", s->occupancy_refused);
 	for(r = VG_R_OK + 1; r < VG_R__COUNT; r++){
 		snprintf(sys, sizeof(sys), "rejected/%s", vg_reason_name((enum vg_reason)r));
 		fig(&em, sys, "vitalgate_messages_rejected_total", VG_FIG_COUNTER, "Vitals messages refused (0x87), by reason",
@@ -162,6 +168,9 @@ void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_f
 		vg_pgwriter_get_stats(vg->workers.writer, &w);
 		COUNTER("writer/rows", "vitalgate_writer_rows_total", "Sample rows committed to PostgreSQL", w.rows_committed);
 		COUNTER("writer/duplicates", "vitalgate_writer_duplicate_rows_total", "Rows PostgreSQL already had (replays)", w.rows_duplicate);
+		COUNTER("writer/occupancy", "vitalgate_writer_occupancy_total", "Occupancy messages stored in the bed history", w.occupancy_applied);
+		COUNTER("writer/relinked", "vitalgate_writer_relinked_samples_total",
+				"Stored samples an occupancy message linked to another occupant (or none)", w.occupancy_relinked);
 		COUNTER("writer/rejections", "vitalgate_writer_rejection_rows_total", "Rejection rows committed", w.rejections_committed);
 		COUNTER("writer/audit", "vitalgate_writer_audit_rows_total", "Audit rows committed", w.audit_committed);
 		COUNTER("writer/batches", "vitalgate_writer_batches_total", "Transactions committed", w.batches);

@@ -61,6 +61,9 @@ struct vg_stats {
 	uint64_t reloads;
 	uint64_t reloads_refused;
 	uint64_t shadow_passed[VG_R__COUNT]; /* shadow wards: would have been rejected */
+	uint64_t occupancy_accepted;    /* adt/<ward>/<bed> messages taken (a change of the bed's state) */
+	uint64_t occupancy_refused;     /* adt/<ward>/<bed> messages refused (0x87) */
+	uint64_t vacant_samples;        /* samples of beds the core declared vacant (stored, no alert) */
 };
 
 enum vg_fig_type { VG_FIG_COUNTER, VG_FIG_GAUGE, VG_FIG_HISTOGRAM };

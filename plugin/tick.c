@@ -26,6 +26,7 @@
 #include "identities.h"
 #include "ingest.h"
 #include "mirror.h"
+#include "occupancy.h"
 #include "stations.h"
 #include "stats.h"
 #include "vg_completion.h"
@@ -83,6 +84,9 @@ void vg_tick_drain(struct vg_plugin *vg)
 				break;
 			case VG_C_LAST_SEEN:
 				last_seen(vg, (struct vg_c_last_seen *)list);
+				break;
+			case VG_C_OCCUPANCY:
+				vg_occupancy_restore(vg, (const struct vg_c_occupancy *)list);
 				break;
 			case VG_C_ALERT_STATE:
 				if(vg->cfg.cell){

@@ -36,6 +36,7 @@ async function instance(name, { cell, hub, bridgeId } = {}) {
     'connection hub',
     `address 127.0.0.1:${inst.hub.port}`,
     'topic wards/# out 1',
+    'topic adt/# in 1',
     `remote_clientid ${bridgeId}`,
     `remote_username ${bridgeId}`,
     `remote_password ${secrets[bridgeId]}`,
@@ -197,6 +198,29 @@ test('cells: a station of ward WA reads WA on cell a and on the hub, never WB; a
   const ids = got.core.filter((x) => x.topic === 'wards/WA/alerts').map((x) => JSON.parse(x.text).data.alert_id);
   assert.equal(new Set(ids).size, 1);
   await Promise.all([a.endAsync(), b.endAsync()]);
+});
+
+test('cells: the core publishes occupancy on the hub, which validates it; the cells serving the ward take it through their bridges (adt/# in), the others never see it', async () => {
+  const core = track(await connect(inst.hub.port, { id: 'core', password: secrets.core }));
+  const m = marks();
+  const since = new Date(Date.now() - 10000).toISOString();
+  assert.equal(await publishQos1(core, 'adt/WA/B0', JSON.stringify({ patient: 'p-a', encounter: 'e-a', since }),
+    { retain: true }), 0);
+  assert.equal(await publishQos1(core, 'adt/WA/B0', '{"patient":', { retain: true }), 0x87, 'the hub validates');
+  await inst.hub.waitLog(/refused occupancy of WA\/B0 from core: /, 5000, m.hub);
+  await inst.a1.waitLog(/bed WA\/B0 occupied since .* \(from the hub \(bridge\)\)/, 10000, m.a1);
+  await inst.a2.waitLog(/bed WA\/B0 occupied since/, 10000, m.a2);
+  assert.ok(!inst.hub.lines.slice(m.hub).some((l) => /bed WA\/B0 (occupied|vacant)/.test(l)), 'the hub keeps no occupancy');
+  const dev = track(await connect(hx.port, { id: 'dev-a1', password: secrets['dev-a1'] }));
+  assert.equal(await publishQos1(dev, 'vitals/dev-a1', sample({ v: 1, seq: 50, ts: Date.now(), hr: 72 })), 0);
+  await waitFor(async () => (await bench.pg.query("SELECT patient_id FROM vitals WHERE device_id = 'dev-a1' AND seq = 50"))
+    .rows[0]?.patient_id === 'p-a', { what: 'the sample of WA/B0 linked to p-a' });
+  await new Promise((r) => setTimeout(r, 300));
+  for (const k of ['b1', 'b2']) {
+    assert.ok(!inst[k].lines.slice(m[k]).some((l) => /WA\/B0/.test(l)), `cell b (${k}) never sees WA's occupancy`);
+  }
+  await dev.endAsync();
+  await core.endAsync();
 });
 
 test('cells: a cell\'s identity may publish on the hub only under the wards placed on its cell', async () => {

@@ -303,9 +303,12 @@ test('the ward\'s open alerts are retained on wards/<ward>/alerts/active', async
   const kinds = active.alerts.map((e) => `${e.data.device_id}:${e.data.vital}`).sort();
   assert.deepEqual(kinds, ['m5n-3:hr', 'm5n-6:spo2']);
   assert.ok(active.alerts.every((e) => e.type === 'alert.raised'));
-  // Each entry is the same event the webhook carried.
+  // Each entry is the same event the webhook carried, without the patient's
+  // ids (issue 17: stations see no patient id; docs/patient-context.md).
   const hook = bench.receiver.events.filter((e) => e.data.device_id === 'm5n-3').at(-1);
-  assert.deepEqual(active.alerts.find((e) => e.data.device_id === 'm5n-3'), { type: hook.type, timestamp: hook.timestamp, data: hook.data });
+  const { patient_id: pid, encounter_id: eid, ...stationData } = hook.data;
+  assert.ok(pid === null && eid === null && !('patient_id' in active.alerts[0].data));
+  assert.deepEqual(active.alerts.find((e) => e.data.device_id === 'm5n-3'), { type: hook.type, timestamp: hook.timestamp, data: stationData });
   // Recovery removes them; the list stays retained, empty.
   await send(d, { hr: 75 });
   await send(devs['m5n-6'], { spo2: 97 });

@@ -19,6 +19,7 @@
 #include "audit.h"
 #include "crl.h"
 #include "ingest.h"
+#include "occupancy.h"
 #include "vg_plugin.h"
 #include "vgtest.h"
 
@@ -145,6 +146,15 @@ int vg_alerts_ack(struct vg_plugin *vg, const struct vg_ident *e, const char *cl
 	return MOSQ_ERR_SUCCESS;
 }
 
+static int occupancies;
+
+int vg_occupancy_acl_write(struct vg_plugin *vg, const struct vg_ident *e, const struct mosquitto_evt_acl_check *ed)
+{
+	(void)vg, (void)e, (void)ed;
+	occupancies++;
+	return MOSQ_ERR_SUCCESS;
+}
+
 /* ---- helpers ---- */
 static struct vg_ident *add(struct vg_plugin *vg, const char *id, int role, const char *ward)
 {
@@ -267,6 +277,14 @@ int main(void)
 	CHECK_INT(ingested, 1);
 	CHECK_INT(acl(vg, &older, MOSQ_ACL_READ, "devices/dev-a/rejections"), MOSQ_ERR_ACL_DENIED);
 	CHECK_INT(acl(vg, &stale_svc, MOSQ_ACL_READ, "vitals/dev-a"), MOSQ_ERR_ACL_DENIED);
+	/* The core's occupancy (issue 17): taken in the ACL check of its live
+	 * session's publish only; a stale session, a device never. */
+	CHECK_INT(acl(vg, &svc, MOSQ_ACL_WRITE, "adt/3W/B1"), MOSQ_ERR_SUCCESS);
+	CHECK_INT(occupancies, 1);
+	CHECK_INT(acl(vg, &stale_svc, MOSQ_ACL_WRITE, "adt/3W/B1"), MOSQ_ERR_ACL_DENIED);
+	CHECK_INT(acl(vg, &dev, MOSQ_ACL_WRITE, "adt/3W/B1"), MOSQ_ERR_ACL_DENIED);
+	CHECK_INT(acl(vg, &svc, MOSQ_ACL_WRITE, "adt/3W/B 1"), MOSQ_ERR_ACL_DENIED);
+	CHECK_INT(occupancies, 1);
 	/* ...and the kick it queues spares the live session of that id. */
 	CHECK(vg->auth.nkicks >= 1 && !strcmp(vg->auth.kicks[0].client_id, "dev-a"));
 	CHECK(vg_auth_is_live(vg, "dev-a"));

@@ -25,6 +25,7 @@ enum who { NOBODY, DEV, STA, SVC, CELL };
 #define DENY VG_ACL_DENY
 #define INGEST VG_ACL_INGEST
 #define ACK VG_ACL_ACK
+#define OCC VG_ACL_OCCUPANCY
 
 static const struct row {
 	enum who who;
@@ -206,6 +207,40 @@ static const struct row {
 	{ CELL, 0, S, "wards/3W/#", 0, DENY, "topic outside the role's scope" },
 	{ CELL, 0, S, "#", 0, DENY, "topic outside the role's scope" },
 	{ CELL, 0, U, "wards/3W/#", 0, ALLOW, NULL },
+	/* ---- occupancy: adt/<ward>/<bed> (docs/patient-context.md) ---- */
+	{ SVC, 0, W, "adt/3W/bed-1", 1, OCC, NULL },
+	{ SVC, 0, W, "adt/3W/bed-1", 0, OCC, NULL },
+	{ SVC, 1, W, "adt/3W/bed-1", 1, OCC, NULL },
+	{ SVC, 0, W, "adt/3W", 1, DENY, "occupancy topic is adt/<ward>/<bed>, both ids [A-Za-z0-9_-]{1,64}" },
+	{ SVC, 0, W, "adt/3W/", 1, DENY, "occupancy topic is adt/<ward>/<bed>, both ids [A-Za-z0-9_-]{1,64}" },
+	{ SVC, 0, W, "adt//bed-1", 1, DENY, "occupancy topic is adt/<ward>/<bed>, both ids [A-Za-z0-9_-]{1,64}" },
+	{ SVC, 0, W, "adt/3W/bed-1/x", 1, DENY, "occupancy topic is adt/<ward>/<bed>, both ids [A-Za-z0-9_-]{1,64}" },
+	{ SVC, 0, W, "adt/3W/bed 1", 1, DENY, "occupancy topic is adt/<ward>/<bed>, both ids [A-Za-z0-9_-]{1,64}" },
+	{ SVC, 0, W, "adt/3.W/bed-1", 1, DENY, "occupancy topic is adt/<ward>/<bed>, both ids [A-Za-z0-9_-]{1,64}" },
+	{ SVC, 0, W, "adt", 1, DENY, "retained publish or topic outside the role's scope" },
+	{ SVC, 0, W, "adt/3W/x12345678901234567890123456789012345678901234567890123456789012345", 1, DENY,
+		"occupancy topic is adt/<ward>/<bed>, both ids [A-Za-z0-9_-]{1,64}" },
+	{ SVC, 0, R, "adt/3W/bed-1", 0, ALLOW, NULL },
+	{ SVC, 0, S, "adt/#", 0, ALLOW, NULL },
+	{ DEV, 0, W, "adt/3W/bed-1", 1, DENY, "occupancy is published by services only" },
+	{ DEV, 1, W, "adt/3W/bed-1", 0, DENY, "occupancy is published by services only" },
+	{ DEV, 0, R, "adt/3W/bed-1", 0, DENY, "topic outside the role's scope" },
+	{ DEV, 1, S, "adt/#", 0, DENY, "topic outside the role's scope" },
+	{ STA, 0, W, "adt/3W/bed-1", 1, DENY, "occupancy is published by services only" },
+	{ STA, 1, W, "adt/3W/bed-1", 0, DENY, "occupancy is published by services only" },
+	{ STA, 0, R, "adt/3W/bed-1", 0, DENY, "topic outside the role's scope" },
+	{ STA, 1, S, "adt/3W/#", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, W, "adt/3W/bed-1", 1, DENY, "occupancy is published by services only" },
+	{ CELL, 0, S, "adt/#", 0, ALLOW, NULL },
+	{ CELL, 0, R, "adt/3W/bed-1", 0, ALLOW, NULL },
+	{ CELL, 0, R, "adt/4E/bed-1", 0, ALLOW, NULL },
+	{ CELL, 0, R, "adt/5N/bed-1", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, R, "adt/3W", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, R, "adt/3W/bed-1/x", 0, DENY, "topic outside the role's scope" },
+	{ CELL, 0, S, "wards/#", 0, DENY, "topic outside the role's scope" },
+	{ NOBODY, 1, W, "adt/3W/bed-1", 1, DENY, "not a Vitalgate identity" },
+	{ NOBODY, 1, R, "adt/3W/bed-1", 0, DENY, "not a Vitalgate identity" },
+	{ NOBODY, 0, W, "adt/3W/bed-1", 0, DENY, "unknown identity" },
 };
 
 static const char *name(enum vg_acl_verdict v)

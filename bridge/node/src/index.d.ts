@@ -85,6 +85,15 @@ export interface AlertData {
   latched?: boolean;
   /** A latched alert: RFC 3339, when its condition ended. */
   condition_cleared_at?: string;
+  /** alert.resolved: why it was closed without its own rule (e.g. "bed vacant (the core's occupancy)"). */
+  note?: string;
+  /**
+   * The bed's occupant at the sample's ts (now for a silent device), as the core published it on
+   * adt/<ward>/<bed> (docs/patient-context.md); null when the bed is vacant, never described, or the
+   * sample is older than the occupancy the broker knows. Only in webhooks: stations get the event without them.
+   */
+  patient_id?: string | null;
+  encounter_id?: string | null;
 }
 
 // ------------------------------------------------------------------ vitals
