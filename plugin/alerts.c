@@ -792,6 +792,17 @@ static bool resolve_for_occupant(struct vg_plugin *vg, struct vg_alert_st *a, st
 	return true;
 }
 
+/* The event of a device's alert the occupant's leaving ends. */
+static void device_spec(struct ev_spec *sp, enum vg_alert_kind kind, const struct vg_ident *e, const char *why)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->kind = kind;
+	sp->dev = e;
+	sp->ward = e->ward;
+	sp->bed = e->bed;
+	sp->note = why;
+}
+
 void vg_alerts_occupant_left(struct vg_plugin *vg, struct vg_bed *b, const char *why, int64_t now_ms)
 {
 	struct vg_device *rt;
@@ -821,25 +832,15 @@ void vg_alerts_occupant_left(struct vg_plugin *vg, struct vg_bed *b, const char 
 		}
 		for(v = 0; ok && v < VG_V_COUNT; v++){
 			if(rt->alerts->thr[v].active){
-				memset(&sp, 0, sizeof(sp));
-				sp.kind = VG_AK_THRESHOLD;
-				sp.dev = e;
-				sp.ward = e->ward;
-				sp.bed = e->bed;
+				device_spec(&sp, VG_AK_THRESHOLD, e, why);
 				sp.vital = v;
 				sp.no_value = true;
-				sp.note = why;
 				ok = resolve_for_occupant(vg, &rt->alerts->thr[v], &sp, now_ms);
 			}
 		}
 		if(ok && rt->alerts->silent.active){
-			memset(&sp, 0, sizeof(sp));
-			sp.kind = VG_AK_SILENT;
-			sp.dev = e;
-			sp.ward = e->ward;
-			sp.bed = e->bed;
+			device_spec(&sp, VG_AK_SILENT, e, why);
 			sp.reason = why;
-			sp.note = why;
 			sp.last_seen_ms = rt->last_seen_ms;
 			ok = resolve_for_occupant(vg, &rt->alerts->silent, &sp, now_ms);
 		}
