@@ -57,7 +57,7 @@ function run(name, cmd, argv) {
     const c = spawn(full[0], full.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     c.stdout.on('data', (d) => { text += d; process.stdout.write(d); });
-    c.on('exit', (code) => {
+    c.on('close', (code) => { // after stdout is read to its end
       if (code !== 0) return reject(new Error(`${name} failed (exit ${code})`));
       resolve(isNode ? JSON.parse(readFileSync(json, 'utf8')) : JSON.parse(text.trim().split('\n').pop()));
     });

@@ -73,7 +73,7 @@ function exportRun(bench, argv, out) {
     const c = spawn(ADMIN, ['--db', bench.pg.conninfo, 'export', 'fhir', ...argv, '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     c.stderr.on('data', (d) => { err += d; });
-    c.on('exit', (code) => {
+    c.on('close', (code) => { // after stderr is read to its end
       if (code !== 0) return reject(new Error(`export failed: ${err}`));
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
       const n = Number(/exported (\d+) Observation/.exec(err)[1]);

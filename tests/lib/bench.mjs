@@ -660,7 +660,7 @@ export function runJson(cmd, argv, { cpu = null } = {}) {
     let err = '';
     c.stdout.on('data', (d) => { out += d; });
     c.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
-    c.on('exit', (code) => {
+    c.on('close', (code) => { // 'close': after stdout is read to its end ('exit' may come first)
       if (code !== 0) return reject(new Error(`${path.basename(cmd)} failed (${code}): ${err}`));
       resolve(JSON.parse(out.trim().split('\n').pop()));
     });
