@@ -47,6 +47,10 @@ export class Fleet {
       const c = mqtt.connect(`mqtt://127.0.0.1:${this.port}`, {
         clientId: id, username: id, password: secret, protocolVersion: 5, clean: true,
         reconnectPeriod: this.reconnectMs, connectTimeout: this.connectTimeout, queueQoSZero: false,
+        // Like firmware, a device refused at CONNACK tries again (a broker
+        // restarted without its identity cache refuses until PostgreSQL
+        // answers; MQTT.js gives up on a refused CONNACK by default).
+        reconnectOnConnackError: true,
         manualConnect: this.connectRate > 0,
       });
       if (this.connectRate > 0) setTimeout(() => c.connect(), Math.max(0, t0 + (i * 1000) / this.connectRate - Date.now()));
