@@ -168,8 +168,11 @@ test('/metrics after known traffic', async () => {
 
   // The same figures under $SYS (retained, every second).
   const sysValue = (name) => Number(sys.filter((x) => x.topic === `$SYS/broker/vitalgate/${name}`).at(-1)?.text);
-  await waitFor(() => sysValue('writer/rows') === 5 && sysValue('webhooks/delivered') === m.get('vitalgate_webhooks_total{outcome="delivered"}'),
-    { what: '$SYS writer/rows = 5 and the webhooks delivered' });
+  // Each figure is its own retained message: wait for the last one checked below too.
+  await waitFor(() => sysValue('writer/rows') === 5 && sysValue('writer/commit_ms/count') === 5
+    && sysValue('writer/batch_us/count') === sysValue('writer/batches')
+    && sysValue('webhooks/delivered') === m.get('vitalgate_webhooks_total{outcome="delivered"}'),
+    { what: '$SYS writer/rows = 5, writer/commit_ms/count = 5 and the webhooks delivered' });
   assert.equal(sysValue('samples/accepted'), 5);
   assert.equal(sysValue('writer/commit_ms/count'), 5);
   assert.equal(sysValue('rejected/out_of_range'), 2);

@@ -125,7 +125,13 @@ function exitOf(child, timeout) {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, signal: child.signalCode });
     const t = setTimeout(() => resolve(null), timeout);
-    child.once('exit', (code, signal) => { clearTimeout(t); resolve({ code, signal }); });
+    // After 'exit', its output may still be in the pipes (a sanitizer's
+    // report is written last): wait for 'close' too, at most 2 s.
+    child.once('exit', (code, signal) => {
+      clearTimeout(t);
+      const t2 = setTimeout(() => resolve({ code, signal }), 2000);
+      child.once('close', () => { clearTimeout(t2); resolve({ code, signal }); });
+    });
   });
 }
 
