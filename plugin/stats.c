@@ -37,6 +37,37 @@ static void fig(const struct emitter *em, const char *sys, const char *prom, enu
 	em->fn(em->ctx, &f);
 }
 
+/* A histogram as Prometheus wants it (cumulative buckets ending in +Inf,
+ * _sum, _count) and under $SYS (<sys>/le_<bound>, le_inf, sum, count):
+ * bounds[n - 1] upper bounds in the unit of sum, scale converts it to the
+ * Prometheus unit. */
+static void histogram(const struct emitter *em, const char *sys, const char *prom, const char *help,
+		const int64_t *bounds, const uint64_t *counts, int n, uint64_t sum, double scale)
+{
+	char st[96], pn[96], le[32];
+	uint64_t cum = 0;
+	int i;
+
+	vg_concat(pn, sizeof(pn), prom, "_bucket", (char *)NULL);
+	for(i = 0; i < n; i++){
+		cum += counts[i];
+		if(i < n - 1){
+			snprintf(st, sizeof(st), "%s/le_%" PRId64, sys, bounds[i]);
+			snprintf(le, sizeof(le), "%g", (double)bounds[i] * scale);
+		}else{
+			snprintf(st, sizeof(st), "%s/le_inf", sys);
+			snprintf(le, sizeof(le), "+Inf");
+		}
+		fig(em, st, pn, VG_FIG_HISTOGRAM, help, "le", le, cum, 1);
+	}
+	snprintf(st, sizeof(st), "%s/sum", sys);
+	vg_concat(pn, sizeof(pn), prom, "_sum", (char *)NULL);
+	fig(em, st, pn, VG_FIG_HISTOGRAM, "", NULL, NULL, sum, scale);
+	snprintf(st, sizeof(st), "%s/count", sys);
+	vg_concat(pn, sizeof(pn), prom, "_count", (char *)NULL);
+	fig(em, st, pn, VG_FIG_HISTOGRAM, "", NULL, NULL, cum, 1);
+}
+
 #define COUNTER(sys, prom, help, v) fig(&em, sys, prom, VG_FIG_COUNTER, help, NULL, NULL, v, 1)
 #define GAUGE(sys, prom, help, v) fig(&em, sys, prom, VG_FIG_GAUGE, help, NULL, NULL, v, 1)
 
@@ -162,9 +193,6 @@ void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_f
 	}
 	if(vg->workers.writer){
 		struct vg_pgwriter_stats w;
-		uint64_t cum = 0;
-		char le[32];
-		int i;
 		vg_pgwriter_get_stats(vg->workers.writer, &w);
 		COUNTER("writer/rows", "vitalgate_writer_rows_total", "Sample rows committed to PostgreSQL", w.rows_committed);
 		COUNTER("writer/duplicates", "vitalgate_writer_duplicate_rows_total", "Rows PostgreSQL already had (replays)", w.rows_duplicate);
@@ -179,40 +207,14 @@ void vg_stats_each(struct vg_plugin *vg, void (*fn)(void *ctx, const struct vg_f
 				NULL, NULL, (uint64_t)(w.last_batch_ms > 0 ? w.last_batch_ms : 0), 1e-3);
 		fig(&em, "writer/lag_ms", "vitalgate_writer_lag_seconds", VG_FIG_GAUGE, "Age of the oldest record not yet in PostgreSQL",
 				NULL, NULL, (uint64_t)(w.lag_ms > 0 ? w.lag_ms : 0), 1e-3);
-		/* Commit latency histogram (cumulative buckets, as Prometheus). */
-		for(i = 0; i < VG_BATCH_BUCKETS; i++){
-			cum += w.batch_us_bucket[i];
-			if(i < VG_BATCH_BUCKETS - 1){
-				snprintf(sys, sizeof(sys), "writer/batch_us/le_%" PRId64, vg_batch_bucket_us[i]);
-				snprintf(le, sizeof(le), "%g", (double)vg_batch_bucket_us[i] / 1e6);
-			}else{
-				snprintf(sys, sizeof(sys), "writer/batch_us/le_inf");
-				snprintf(le, sizeof(le), "+Inf");
-			}
-			fig(&em, sys, "vitalgate_writer_batch_duration_seconds_bucket", VG_FIG_HISTOGRAM,
-					"Commit latency of the writer's transactions", "le", le, cum, 1);
-		}
-		fig(&em, "writer/batch_us/sum", "vitalgate_writer_batch_duration_seconds_sum", VG_FIG_HISTOGRAM, "", NULL, NULL,
+		/* Commit latency of the transactions, and each sample's time from
+		 * its reception by the broker to its COMMIT. */
+		histogram(&em, "writer/batch_us", "vitalgate_writer_batch_duration_seconds",
+				"Commit latency of the writer's transactions", vg_batch_bucket_us, w.batch_us_bucket, VG_BATCH_BUCKETS,
 				w.batch_us_sum, 1e-6);
-		fig(&em, "writer/batch_us/count", "vitalgate_writer_batch_duration_seconds_count", VG_FIG_HISTOGRAM, "", NULL, NULL, cum, 1);
-		/* Each sample, from its reception by the broker to its COMMIT. */
-		cum = 0;
-		for(i = 0; i < VG_COMMIT_BUCKETS; i++){
-			cum += w.commit_ms_bucket[i];
-			if(i < VG_COMMIT_BUCKETS - 1){
-				snprintf(sys, sizeof(sys), "writer/commit_ms/le_%" PRId64, vg_commit_bucket_ms[i]);
-				snprintf(le, sizeof(le), "%g", (double)vg_commit_bucket_ms[i] / 1e3);
-			}else{
-				snprintf(sys, sizeof(sys), "writer/commit_ms/le_inf");
-				snprintf(le, sizeof(le), "+Inf");
-			}
-			fig(&em, sys, "vitalgate_writer_sample_commit_seconds_bucket", VG_FIG_HISTOGRAM,
-					"Time from a sample's reception by the broker to its COMMIT in PostgreSQL", "le", le, cum, 1);
-		}
-		fig(&em, "writer/commit_ms/sum", "vitalgate_writer_sample_commit_seconds_sum", VG_FIG_HISTOGRAM, "", NULL, NULL,
-				w.commit_ms_sum, 1e-3);
-		fig(&em, "writer/commit_ms/count", "vitalgate_writer_sample_commit_seconds_count", VG_FIG_HISTOGRAM, "", NULL, NULL,
-				cum, 1);
+		histogram(&em, "writer/commit_ms", "vitalgate_writer_sample_commit_seconds",
+				"Time from a sample's reception by the broker to its COMMIT in PostgreSQL", vg_commit_bucket_ms,
+				w.commit_ms_bucket, VG_COMMIT_BUCKETS, w.commit_ms_sum, 1e-3);
 	}
 	if(vg->workers.storage){
 		struct vg_storage_stats st;
